@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * support: the small pieces every ember module shares. Logging to stderr with a
+ * verbosity level, geometric array growth with overflow checks, a string pool that
+ * interns names so profiles store each function or path once, and an index hash
+ * table that maps a 64-bit hash to caller-owned records.
+ *
+ * Thread-safety: none of these objects lock; use one per thread or lock outside.
+ */
+#ifndef EMBER_SUPPORT_H
+#define EMBER_SUPPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- logging ----------------------------------------------------------- */
+
+enum ember_log_level {
+	EMBER_LOG_ERROR = 0,
+	EMBER_LOG_WARN = 1,
+	EMBER_LOG_INFO = 2,
+	EMBER_LOG_DEBUG = 3,
+};
+
+/* Messages above @level are discarded. Default: EMBER_LOG_WARN. */
+void ember_log_set_level(enum ember_log_level level);
+enum ember_log_level ember_log_get_level(void);
+
+/* Writes "ember: <message>\n" to stderr when @level is enabled. */
+void ember_log(enum ember_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#define pr_err(...) ember_log(EMBER_LOG_ERROR, __VA_ARGS__)
+#define pr_warn(...) ember_log(EMBER_LOG_WARN, __VA_ARGS__)
+#define pr_info(...) ember_log(EMBER_LOG_INFO, __VA_ARGS__)
+#define pr_debug(...) ember_log(EMBER_LOG_DEBUG, __VA_ARGS__)
+
+/* ---- memory ------------------------------------------------------------ */
+
+/*
+ * Makes room for at least @need elements of @elem_size bytes in *@array, whose
+ * capacity (in elements) is *@cap. Grows geometrically (x2, at least 16), so n
+ * appends cost O(n). Returns 0 or -ENOMEM (on overflow too); on failure *@array
+ * and *@cap are unchanged.
+ */
+int ember_grow(void **array, size_t *cap, size_t need, size_t elem_size);
+
+/* 64-bit hash of @len bytes at @data, mixed with @seed. Not cryptographic. */
+uint64_t ember_hash_bytes(const void *data, size_t len, uint64_t seed);
+
+/* Mixes one 64-bit value into @h. */
+uint64_t ember_hash_u64(uint64_t h, uint64_t v);
+
+/* ---- index hash table -------------------------------------------------- */
+
+/*
+ * Open-addressing table from a 64-bit hash to a uint32_t index of a record the
+ * caller stores elsewhere (usually in a growable array). The caller decides
+ * equality, so the table never copies keys: lookups walk the probe sequence of
+ * @hash and ask @eq(ctx, index) for each candidate.
+ */
+struct ember_index;
+
+typedef bool (*ember_index_eq_fn)(const void *ctx, uint32_t index);
+
+int ember_index__new(struct ember_index **out);
+void ember_index__free(struct ember_index *idx);
+
+/* Returns the stored index equal per @eq, or -1 when none is. */
+int64_t ember_index__find(const struct ember_index *idx, uint64_t hash, ember_index_eq_fn eq,
+			  const void *ctx);
+
+/* Adds @index under @hash (the caller checked it is absent). 0 or -ENOMEM. */
+int ember_index__insert(struct ember_index *idx, uint64_t hash, uint32_t index);
+
+/* Number of entries. */
+size_t ember_index__size(const struct ember_index *idx);
+
+/* Drops every entry, keeping the allocation for reuse. */
+void ember_index__clear(struct ember_index *idx);
+
+/* ---- string pool ------------------------------------------------------- */
+
+/*
+ * Interns strings: equal strings come back as the same pointer, valid until
+ * ember_strpool__free(). Memory is allocated in large blocks, so interning costs
+ * no allocation per string once a block has room.
+ */
+struct ember_strpool;
+
+int ember_strpool__new(struct ember_strpool **out);
+void ember_strpool__free(struct ember_strpool *pool);
+
+/*
+ * Returns the pool's copy of @len bytes at @s (NUL-terminated in the pool), or
+ * NULL on allocation failure.
+ */
+const char *ember_strpool__intern_len(struct ember_strpool *pool, const char *s, size_t len);
+const char *ember_strpool__intern(struct ember_strpool *pool, const char *s);
+
+/* Interns a printf-formatted string; NULL on failure. */
+const char *ember_strpool__internf(struct ember_strpool *pool, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Bytes allocated by the pool (blocks plus table), for memory accounting. */
+size_t ember_strpool__bytes(const struct ember_strpool *pool);
+
+/* ---- time -------------------------------------------------------------- */
+
+/* CLOCK_MONOTONIC and CLOCK_REALTIME in nanoseconds. */
+uint64_t ember_now_mono_ns(void);
+uint64_t ember_now_real_ns(void);
+
+#endif /* EMBER_SUPPORT_H */

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * symbolizer: turns code addresses into frames (function, inline chain,
+ * file:line, module). Kernel addresses resolve through /proc/kallsyms; user
+ * addresses through the ELF file behind the mapping (.symtab, .dynsym, and DWARF
+ * when present), opened once per file and cached.
+ *
+ * Thread-safety: none; one thread uses a symbolizer at a time.
+ */
+#ifndef EMBER_SYMBOLIZER_H
+#define EMBER_SYMBOLIZER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agg/agg.h" /* struct ember_frame, frame flags */
+
+struct ember_symbolizer;
+
+struct ember_symbolizer_opts {
+	size_t sz;		/* sizeof(struct ember_symbolizer_opts) */
+	bool no_demangle;	/* keep mangled names as the display name */
+	bool no_kernel;		/* do not read /proc/kallsyms */
+	const char *kallsyms_path; /* default "/proc/kallsyms" (tests point elsewhere) */
+};
+
+/* @opts may be NULL for defaults. 0 or a negative errno. */
+int symbolizer__new(const struct ember_symbolizer_opts *opts, struct ember_symbolizer **out);
+void symbolizer__free(struct ember_symbolizer *s);
+
+/* What to resolve. */
+struct ember_symbolize_request {
+	uint32_t pid;		/* process the address was sampled in (to open its files); 0: none */
+	const char *path;	/* mapped file as the process saw it; NULL for kernel */
+	const char *build_id;	/* lowercase hex, NULL if unknown */
+	uint64_t map_start;	/* runtime start of the mapping */
+	uint64_t map_offset;	/* file offset (bytes) of map_start */
+	uint64_t address;	/* runtime address */
+	bool is_kernel;		/* a kernel address: resolve via kallsyms */
+	bool is_return;		/* a return address: resolve address - 1 */
+};
+
+/*
+ * Writes the frames of @req into @frames (innermost inline first), at most @max,
+ * and their number into *@nr. An address without a symbol yields one frame with
+ * EMBER_FRAME_UNKNOWN (name "module+0xoffset" or "[unknown]") and counts why in
+ * the symbolizer's counters; that is not an error. Strings stay valid until
+ * symbolizer__free(). Returns 0, or -ENOMEM.
+ */
+int symbolizer__resolve(struct ember_symbolizer *s, const struct ember_symbolize_request *req,
+			struct ember_frame *frames, uint32_t max, uint32_t *nr);
+
+/* Failure counters by reason, e.g. "symbolize.no_symbol", "symbolize.open_failed". */
+size_t symbolizer__nr_counters(const struct ember_symbolizer *s);
+void symbolizer__counter(const struct ember_symbolizer *s, size_t i, const char **name,
+			 uint64_t *value);
+
+/*
+ * Reads the GNU build-id note of the ELF file at @path into @hex (lowercase, NUL
+ * terminated; @size >= 41 bytes holds a 20-byte id). 0, -ENOENT when the file has
+ * none, or another negative errno.
+ */
+int symbolizer__read_build_id(const char *path, char *hex, size_t size);
+
+#endif /* EMBER_SYMBOLIZER_H */
