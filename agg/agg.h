@@ -59,6 +59,7 @@ struct ember_mapping {
 	const char *path;     /* e.g. "/usr/lib/x86_64-linux-gnu/libc.so.6", "[vdso]" */
 	const char *build_id; /* lowercase hex; NULL if unknown */
 	uint32_t flags;	      /* enum ember_mapping_flags */
+	uint32_t pid;	      /* process that maps it (to open its files); 0 for none */
 };
 
 /* A code address and what it symbolizes to. */
@@ -165,5 +166,75 @@ size_t profile__nr_mappings(const struct ember_profile *p);
 const struct ember_mapping *profile__mapping(const struct ember_profile *p, uint32_t id);
 /* Sum of all sample counts. */
 uint64_t profile__total(const struct ember_profile *p);
+
+/* ======================================================================== */
+/* Collector                                                                */
+/* ======================================================================== */
+
+enum ember_target {
+	EMBER_TARGET_ALL = 0,	 /* every process (-a) */
+	EMBER_TARGET_PIDS = 1,	 /* the given processes (-p, -- CMD) */
+	EMBER_TARGET_CGROUP = 2, /* processes in a cgroup v2 (--cgroup) */
+};
+
+struct ember_collector_opts {
+	size_t sz;		  /* sizeof(struct ember_collector_opts) */
+	uint32_t frequency_hz;	  /* samples per second per CPU; 0: 99 */
+	enum ember_target target;
+	const uint32_t *pids;	  /* EMBER_TARGET_PIDS: initial targets */
+	size_t nr_pids;
+	bool children;		  /* EMBER_TARGET_PIDS: follow forked children */
+	uint64_t cgroup_id;	  /* EMBER_TARGET_CGROUP */
+	bool no_kernel_stacks;	  /* --user-only */
+	bool no_user_stacks;	  /* --kernel-only */
+	bool include_idle;	  /* count the idle task */
+	uint32_t counts_entries;  /* in-kernel counts map size per window; 0: default */
+	uint32_t stacks_entries;  /* in-kernel stacks map size per window; 0: default */
+};
+
+struct ember_collector;
+
+/*
+ * Loads the sampler and attaches its tracepoints; sampling starts with
+ * collector__start(). @opts may be NULL. Returns 0, -EPERM/-EACCES without
+ * CAP_BPF/CAP_PERFMON, -ENOENT without kernel BTF, or another negative errno.
+ */
+int collector__new(const struct ember_collector_opts *opts, struct ember_collector **out);
+
+/* Stops sampling (if started) and frees everything. Accepts NULL. */
+void collector__free(struct ember_collector *c);
+
+/* Makes @pid a target (EMBER_TARGET_PIDS), e.g. a child about to exec. 0 or -errno. */
+int collector__add_target(struct ember_collector *c, uint32_t pid);
+
+/*
+ * Opens one cpu-clock perf event per online CPU and attaches the sampler.
+ * Offline CPUs are skipped. 0, or a negative errno when no CPU could be used.
+ */
+int collector__start(struct ember_collector *c);
+
+/* Detaches the sampler from all perf events; samples already taken stay drainable. */
+void collector__stop(struct ember_collector *c);
+
+/*
+ * Handles pending process events (new, exec, exit) so mappings are read while the
+ * process is alive. Waits at most @timeout_ms for one to arrive (0: do not wait).
+ * Call it often (the CLI does every 100 ms). Returns the number handled or -errno.
+ */
+int collector__poll(struct ember_collector *c, int timeout_ms);
+
+/*
+ * Moves everything sampled since the last drain into @into: stacks resolved to
+ * locations and mappings (unsymbolized), per-window counters ("lost.*",
+ * "truncated.*", "sampler.samples"), time span and frequency. Safe to call while
+ * sampling runs: every sample lands in exactly one drain. 0 or a negative errno.
+ */
+int collector__drain(struct ember_collector *c, struct ember_profile *into);
+
+/* Number of CPUs sampled. */
+unsigned int collector__nr_cpus(const struct ember_collector *c);
+
+/* The sampler program's fd, for bpf_stats (run_time_ns / run_cnt). */
+int collector__sampler_prog_fd(const struct ember_collector *c);
 
 #endif /* EMBER_AGG_H */

@@ -1,0 +1,536 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The collector: one cpu-clock perf event per online CPU with the sampler
+ * attached, a ring buffer of process events that keeps the process tracker
+ * current, and drains of the double-buffered in-kernel maps into a profile.
+ *
+ * Why a drain never loses or double-counts a sample: the sampler increments
+ * gen.inflight[g] (an atomic, so a full barrier) before it touches maps of
+ * generation g, then re-reads gen.active and moves to the other generation if
+ * it changed. A drain stores the flipped gen.active, issues a full fence, and
+ * waits for inflight[old] to reach 0. By the store-buffer argument, every
+ * sampler run either saw the flip (and writes the new generation) or is
+ * counted in inflight[old] when the drain reads it (and the drain waits for
+ * it). After the wait nothing writes generation old, so reading and deleting
+ * its entries cannot race with an increment: each sample is read exactly once.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/perf_event.h>
+#include <sys/syscall.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "agg/agg.h"
+#include "probes/probes.h"
+#include "proc_tracker.h"
+#include "support/support.h"
+
+#define KERNEL_START 0xffff800000000000ull
+#define FLIP_WAIT_LIMIT_NS 1000000000ull /* a sampler run takes microseconds */
+
+struct ember_collector {
+	struct ember_collector_opts opts;
+	struct ember_probe *probe;
+	struct ring_buffer *events;
+	struct proc_tracker *procs;
+	int *perf_fds;
+	unsigned int nr_perf_fds;
+	unsigned int nr_cpus_sampled; /* kept after stop, for summaries */
+	int nr_possible_cpus;
+	uint64_t last_stats[EMBER_STAT__COUNT];
+	uint64_t window_start_real_ns, window_start_mono_ns;
+	/* Reused between drains: no allocation per sample. */
+	struct ember_sample_key *keys;
+	__u64 *values;
+	size_t cap_batch;
+	uint32_t *stack_locs;
+	size_t cap_stack_locs;
+	struct ember_stack *stack_buf;
+};
+
+static const char *const stat_names[EMBER_STAT__COUNT] = {
+	[EMBER_STAT_SAMPLES] = "sampler.samples",
+	[EMBER_STAT_LOST_COUNTS_FULL] = "lost.counts_map_full",
+	[EMBER_STAT_KSTACK_MAP_FULL] = "lost.kernel_stack.stack_map_full",
+	[EMBER_STAT_USTACK_MAP_FULL] = "lost.user_stack.stack_map_full",
+	[EMBER_STAT_KSTACK_READ_ERROR] = "lost.kernel_stack.read_error",
+	[EMBER_STAT_USTACK_READ_ERROR] = "lost.user_stack.read_error",
+	[EMBER_STAT_KSTACK_TRUNCATED] = "truncated.kernel_stack",
+	[EMBER_STAT_USTACK_TRUNCATED] = "truncated.user_stack",
+	[EMBER_STAT_EVENTS_LOST] = "lost.process_events",
+	[EMBER_STAT_TARGETS_FULL] = "lost.children_not_followed",
+	[EMBER_STAT_GENERATION_RETRY] = "sampler.generation_retries",
+};
+
+static int handle_event(void *ctx, void *data, size_t size)
+{
+	struct ember_collector *c = ctx;
+	const struct ember_proc_event *e = data;
+	char comm[EMBER_COMM_LEN + 1];
+	int err;
+
+	if (size < sizeof(*e))
+		return 0;
+	memcpy(comm, e->comm, EMBER_COMM_LEN);
+	comm[EMBER_COMM_LEN] = '\0';
+	switch (e->type) {
+	case EMBER_PROC_NEW:
+	case EMBER_PROC_EXEC:
+		err = proc_tracker__scan(c->procs, e->tgid, comm);
+		if (err == -ENOMEM)
+			return err;
+		if (err)
+			pr_debug("pid %u (%s) exited before its mappings were read", e->tgid, comm);
+		break;
+	case EMBER_PROC_EXIT:
+		proc_tracker__exited(c->procs, e->tgid);
+		break;
+	}
+	return 0;
+}
+
+int collector__new(const struct ember_collector_opts *opts, struct ember_collector **out)
+{
+	struct ember_probe_opts po = { .sz = sizeof(po) };
+	struct ember_collector *c;
+	size_t i;
+	int err;
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	if (opts)
+		memcpy(&c->opts, opts, opts->sz < sizeof(c->opts) ? opts->sz : sizeof(c->opts));
+	if (!c->opts.frequency_hz)
+		c->opts.frequency_hz = 99;
+	c->opts.pids = NULL; /* not kept: copied into the kernel below */
+	c->nr_possible_cpus = libbpf_num_possible_cpus();
+	if (c->nr_possible_cpus <= 0) {
+		err = c->nr_possible_cpus ? c->nr_possible_cpus : -EINVAL;
+		goto err_out;
+	}
+	c->stack_buf = malloc(sizeof(*c->stack_buf));
+	if (!c->stack_buf) {
+		err = -ENOMEM;
+		goto err_out;
+	}
+	err = proc_tracker__new(&c->procs);
+	if (err)
+		goto err_out;
+
+	po.filter = (enum ember_filter_mode)c->opts.target;
+	po.cgroup_id = c->opts.cgroup_id;
+	po.follow_children = c->opts.children;
+	po.no_kernel_stacks = c->opts.no_kernel_stacks;
+	po.no_user_stacks = c->opts.no_user_stacks;
+	po.include_idle = c->opts.include_idle;
+	po.counts_entries = c->opts.counts_entries;
+	po.stacks_entries = c->opts.stacks_entries;
+	err = probe__new(&po, &c->probe);
+	if (err)
+		goto err_out;
+	err = probe__attach_tracepoints(c->probe);
+	if (err)
+		goto err_out;
+	for (i = 0; opts && i < opts->nr_pids; i++) {
+		err = collector__add_target(c, opts->pids[i]);
+		if (err)
+			goto err_out;
+	}
+	c->events = ring_buffer__new(probe__events_fd(c->probe), handle_event, c, NULL);
+	if (!c->events) {
+		err = -errno;
+		goto err_out;
+	}
+	c->window_start_real_ns = ember_now_real_ns();
+	c->window_start_mono_ns = ember_now_mono_ns();
+	*out = c;
+	return 0;
+err_out:
+	collector__free(c);
+	return err;
+}
+
+void collector__free(struct ember_collector *c)
+{
+	if (!c)
+		return;
+	collector__stop(c);
+	ring_buffer__free(c->events);
+	probe__free(c->probe);
+	proc_tracker__free(c->procs);
+	free(c->perf_fds);
+	free(c->keys);
+	free(c->values);
+	free(c->stack_locs);
+	free(c->stack_buf);
+	free(c);
+}
+
+int collector__add_target(struct ember_collector *c, uint32_t pid)
+{
+	int err = probe__add_target(c->probe, pid);
+
+	if (err)
+		pr_err("cannot add pid %u to the targets: %d", pid, err);
+	return err;
+}
+
+/* CPUs listed in /sys/devices/system/cpu/online ("0-3,5"); offline CPUs are left out. */
+static int cpu_online(int cpu, const char *list)
+{
+	const char *p = list;
+
+	while (*p) {
+		char *end;
+		long a = strtol(p, &end, 10), b = a;
+
+		if (end == p)
+			break;
+		if (*end == '-')
+			b = strtol(end + 1, &end, 10);
+		if (cpu >= a && cpu <= b)
+			return 1;
+		p = *end == ',' ? end + 1 : end;
+		if (*p == '\n')
+			break;
+	}
+	return 0;
+}
+
+int collector__start(struct ember_collector *c)
+{
+	char online[4096] = "";
+	FILE *f;
+	int cpu, err = 0;
+
+	f = fopen("/sys/devices/system/cpu/online", "re");
+	if (f) {
+		if (!fgets(online, sizeof(online), f))
+			online[0] = '\0';
+		fclose(f);
+	}
+	c->perf_fds = calloc((size_t)c->nr_possible_cpus, sizeof(*c->perf_fds));
+	if (!c->perf_fds)
+		return -ENOMEM;
+	for (cpu = 0; cpu < c->nr_possible_cpus; cpu++) {
+		struct perf_event_attr attr = {
+			.type = PERF_TYPE_SOFTWARE,
+			.size = sizeof(attr),
+			.config = PERF_COUNT_SW_CPU_CLOCK,
+			.sample_freq = c->opts.frequency_hz,
+			.freq = 1,
+		};
+		int fd;
+
+		if (online[0] && !cpu_online(cpu, online))
+			continue;
+		fd = (int)syscall(__NR_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+		if (fd < 0) {
+			err = -errno;
+			if (err == -ENODEV) /* went offline meanwhile */
+				continue;
+			pr_err("perf_event_open (cpu-clock, cpu %d, %u Hz): %s", cpu,
+			       c->opts.frequency_hz, strerror(-err));
+			goto err_out;
+		}
+		c->perf_fds[c->nr_perf_fds++] = fd;
+		err = probe__attach_perf_event(c->probe, fd);
+		if (err)
+			goto err_out;
+	}
+	if (!c->nr_perf_fds) {
+		err = -ENODEV;
+		goto err_out;
+	}
+	c->nr_cpus_sampled = c->nr_perf_fds;
+	c->window_start_real_ns = ember_now_real_ns();
+	c->window_start_mono_ns = ember_now_mono_ns();
+	return 0;
+err_out:
+	collector__stop(c);
+	return err;
+}
+
+void collector__stop(struct ember_collector *c)
+{
+	unsigned int i;
+
+	if (c->probe)
+		probe__detach_perf_events(c->probe);
+	for (i = 0; i < c->nr_perf_fds; i++)
+		close(c->perf_fds[i]);
+	c->nr_perf_fds = 0;
+}
+
+int collector__poll(struct ember_collector *c, int timeout_ms)
+{
+	int n = ring_buffer__poll(c->events, timeout_ms);
+
+	return n == -EINTR ? 0 : n;
+}
+
+unsigned int collector__nr_cpus(const struct ember_collector *c)
+{
+	return c->nr_cpus_sampled;
+}
+
+int collector__sampler_prog_fd(const struct ember_collector *c)
+{
+	return probe__sampler_prog_fd(c->probe);
+}
+
+/* Flips the generation and waits until no sampler run still writes the old one. */
+static int flip_generation(struct ember_collector *c, int *old)
+{
+	struct ember_generation *g = probe__generation(c->probe);
+	uint64_t deadline = ember_now_mono_ns() + FLIP_WAIT_LIMIT_NS;
+	struct timespec nap = { 0, 20000 }; /* 20 us */
+
+	*old = (int)(__atomic_load_n(&g->active, __ATOMIC_RELAXED) & 1);
+	__atomic_store_n(&g->active, (__u32)(*old ^ 1), __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	while (__atomic_load_n(&g->inflight[*old], __ATOMIC_ACQUIRE) != 0) {
+		if (ember_now_mono_ns() > deadline) {
+			pr_err("sampler still busy in the old window after 1 s; draining anyway");
+			return -ETIMEDOUT;
+		}
+		nanosleep(&nap, NULL);
+	}
+	return 0;
+}
+
+static int add_stats(struct ember_collector *c, struct ember_profile *into)
+{
+	__u64 *percpu;
+	__u32 i;
+	int cpu, err = 0;
+
+	percpu = calloc((size_t)c->nr_possible_cpus, sizeof(*percpu));
+	if (!percpu)
+		return -ENOMEM;
+	for (i = 0; i < EMBER_STAT__COUNT; i++) {
+		uint64_t sum = 0;
+
+		if (bpf_map_lookup_elem(probe__stats_fd(c->probe), &i, percpu)) {
+			err = -errno;
+			break;
+		}
+		for (cpu = 0; cpu < c->nr_possible_cpus; cpu++)
+			sum += percpu[cpu];
+		/* The kernel counters are cumulative; a profile carries its window's share. */
+		err = profile__add_counter(into, stat_names[i], sum - c->last_stats[i]);
+		if (err)
+			break;
+		c->last_stats[i] = sum;
+	}
+	free(percpu);
+	return err;
+}
+
+/* A synthetic frame that stands where a stack (or its outer part) is missing. */
+static int marker_location(struct ember_profile *p, const char *name, uint32_t *id)
+{
+	struct ember_frame f = { .function = name, .flags = EMBER_FRAME_MARKER };
+
+	return profile__intern_frames_location(p, &f, 1, id);
+}
+
+static const char *status_marker(__u16 status, bool kernel)
+{
+	switch (status) {
+	case EMBER_STACK_READ_ERROR:
+		return kernel ? "[kernel stack unreadable]" : "[user stack unreadable]";
+	case EMBER_STACK_MAP_FULL:
+		return kernel ? "[kernel stack lost: stack map full]"
+			      : "[user stack lost: stack map full]";
+	default:
+		return NULL;
+	}
+}
+
+static int push_loc(struct ember_collector *c, uint32_t *n, uint32_t id)
+{
+	int err = ember_grow((void **)&c->stack_locs, &c->cap_stack_locs, *n + 1,
+			     sizeof(*c->stack_locs));
+
+	if (err)
+		return err;
+	c->stack_locs[(*n)++] = id;
+	return 0;
+}
+
+/* Appends the locations of stack @key (kernel or user) of generation @gen. */
+static int add_stack(struct ember_collector *c, struct ember_profile *p, int gen, __u64 key,
+		     __u16 status, bool kernel, uint32_t tgid, uint32_t kernel_map, uint32_t *n)
+{
+	const char *marker = status_marker(status, kernel);
+	struct ember_stack *st = c->stack_buf;
+	uint32_t i, id;
+	int err;
+
+	if (marker) {
+		err = marker_location(p, marker, &id);
+		return err ? err : push_loc(c, n, id);
+	}
+	if (!key)
+		return 0;
+	if (bpf_map_lookup_elem(probe__stacks_fd(c->probe, gen), &key, st)) {
+		err = marker_location(p, kernel ? "[kernel stack unreadable]"
+						: "[user stack unreadable]", &id);
+		return err ? err : push_loc(c, n, id);
+	}
+	for (i = 0; i < st->nr && i < EMBER_MAX_STACK_DEPTH; i++) {
+		uint64_t addr = st->ips[i];
+		uint32_t mapping_id = 0;
+
+		if (kernel) {
+			mapping_id = kernel_map;
+		} else {
+			const struct proc_mapping *pm = proc_tracker__find(c->procs, tgid, addr);
+
+			if (pm) {
+				struct ember_mapping m = { .start = pm->start,
+							   .limit = pm->end,
+							   .offset = pm->offset,
+							   .path = pm->path,
+							   .build_id = pm->build_id,
+							   .pid = tgid };
+
+				err = profile__intern_mapping(p, &m, &mapping_id);
+				if (err)
+					return err;
+			}
+		}
+		/* Frames after the leaf are return addresses: symbolized at address - 1. */
+		err = profile__intern_location(p, mapping_id, tgid, addr, i > 0, &id);
+		if (!err)
+			err = push_loc(c, n, id);
+		if (err)
+			return err;
+	}
+	if (status == EMBER_STACK_TRUNCATED) {
+		err = marker_location(p, "[truncated]", &id);
+		if (!err)
+			err = push_loc(c, n, id);
+	}
+	return err;
+}
+
+/* Reads every (key, count) of the quiescent generation's counts map into c->keys/values. */
+static int read_counts(struct ember_collector *c, int counts_fd, size_t *nr)
+{
+	struct ember_sample_key cur, next;
+	bool first = true;
+	int err;
+
+	*nr = 0;
+	while (bpf_map_get_next_key(counts_fd, first ? NULL : &cur, &next) == 0) {
+		size_t cap = c->cap_batch;
+
+		err = ember_grow((void **)&c->keys, &c->cap_batch, *nr + 1, sizeof(*c->keys));
+		if (err)
+			return err;
+		if (c->cap_batch != cap) {
+			__u64 *v = realloc(c->values, c->cap_batch * sizeof(*c->values));
+
+			if (!v)
+				return -ENOMEM;
+			c->values = v;
+		}
+		if (bpf_map_lookup_elem(counts_fd, &next, &c->values[*nr]) == 0)
+			c->keys[(*nr)++] = next;
+		cur = next;
+		first = false;
+	}
+	return 0;
+}
+
+static int drain_generation(struct ember_collector *c, struct ember_profile *p, int gen)
+{
+	struct ember_mapping kmap = { .start = KERNEL_START,
+				      .limit = UINT64_MAX,
+				      .path = "[kernel.kallsyms]",
+				      .flags = EMBER_MAPPING_KERNEL };
+	int counts_fd = probe__counts_fd(c->probe, gen);
+	int stacks_fd = probe__stacks_fd(c->probe, gen);
+	uint32_t kernel_map = 0;
+	size_t nr, i;
+	__u64 next;
+	int err;
+
+	err = read_counts(c, counts_fd, &nr);
+	if (err)
+		return err;
+	err = profile__intern_mapping(p, &kmap, &kernel_map);
+	if (err)
+		return err;
+	for (i = 0; i < nr; i++) {
+		const struct ember_sample_key *sk = &c->keys[i];
+		struct ember_sample s = { 0 };
+		char comm[EMBER_COMM_LEN + 1];
+		uint32_t n = 0;
+
+		memcpy(comm, sk->comm, EMBER_COMM_LEN);
+		comm[EMBER_COMM_LEN] = '\0';
+		if (sk->tgid && !proc_tracker__known(c->procs, sk->tgid))
+			proc_tracker__scan(c->procs, sk->tgid, comm); /* event lost or late */
+		err = add_stack(c, p, gen, sk->kstack, sk->kstack_status, true, sk->tgid, kernel_map,
+				&n);
+		if (!err)
+			err = add_stack(c, p, gen, sk->ustack, sk->ustack_status, false, sk->tgid,
+					kernel_map, &n);
+		if (err)
+			return err;
+		s.pid = sk->tgid;
+		s.tid = sk->tid;
+		s.thread_name = comm;
+		s.process_name = sk->tgid ? proc_tracker__name(c->procs, sk->tgid) : NULL;
+		if (!s.process_name)
+			s.process_name = comm;
+		s.count = c->values[i];
+		s.nr_locations = n;
+		s.locations = c->stack_locs;
+		err = profile__add_sample(p, &s);
+		if (err)
+			return err;
+	}
+	for (i = 0; i < nr; i++)
+		bpf_map_delete_elem(counts_fd, &c->keys[i]);
+	/* Then every stack of the generation, referenced or not. */
+	while (bpf_map_get_next_key(stacks_fd, NULL, &next) == 0)
+		if (bpf_map_delete_elem(stacks_fd, &next))
+			return -errno;
+	return 0;
+}
+
+int collector__drain(struct ember_collector *c, struct ember_profile *into)
+{
+	uint64_t now_real, now_mono;
+	int old, err;
+
+	/* Mappings first: a process announced a moment ago must be scanned before use. */
+	err = collector__poll(c, 0);
+	if (err < 0)
+		return err;
+	flip_generation(c, &old);
+	err = drain_generation(c, into, old);
+	if (err)
+		return err;
+	err = add_stats(c, into);
+	if (err)
+		return err;
+	now_real = ember_now_real_ns();
+	now_mono = ember_now_mono_ns();
+	profile__set_frequency(into, c->opts.frequency_hz);
+	profile__set_time(into, c->window_start_real_ns, now_mono - c->window_start_mono_ns);
+	c->window_start_real_ns = now_real;
+	c->window_start_mono_ns = now_mono;
+	proc_tracker__reap(c->procs);
+	return 0;
+}

@@ -1,0 +1,332 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Process tracker: per-tgid name and executable mappings from /proc. Strings
+ * (paths, build-ids, names) are interned in one pool so a thousand processes
+ * mapping libc cost one copy of its path. Build-ids are read once per file,
+ * cached by (device, inode).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proc_tracker.h"
+#include "support/support.h"
+#include "symbolizer/symbolizer.h"
+
+struct proc_entry {
+	uint32_t tgid;
+	bool exited;
+	uint64_t exit_seq; /* reap sequence number when the exit was seen */
+	bool live; /* false: slot free (reaped) */
+	const char *name;
+	struct proc_mapping *maps; /* newest scan first, each scan sorted by start */
+	size_t nr_maps, cap_maps;
+};
+
+struct build_id_entry {
+	const char *file_key; /* "dev:inode:path", interned */
+	const char *build_id; /* NULL: none */
+};
+
+
+struct proc_tracker {
+	struct ember_strpool *pool;
+	struct proc_entry *procs;
+	size_t nr_procs, cap_procs;
+	struct ember_index *by_tgid;
+	struct build_id_entry *build_ids;
+	size_t nr_build_ids, cap_build_ids;
+	struct ember_index *by_file;
+	uint64_t reap_seq; /* number of reaps so far */
+};
+
+struct tgid_lookup {
+	const struct proc_tracker *t;
+	uint32_t tgid;
+};
+
+static bool tgid_eq(const void *ctx, uint32_t index)
+{
+	const struct tgid_lookup *l = ctx;
+
+	return l->t->procs[index].live && l->t->procs[index].tgid == l->tgid;
+}
+
+static bool file_eq(const void *ctx, uint32_t index)
+{
+	const struct proc_tracker *t = ((const void *const *)ctx)[0];
+	const char *key = ((const void *const *)ctx)[1];
+
+	return t->build_ids[index].file_key == key;
+}
+
+int proc_tracker__new(struct proc_tracker **out)
+{
+	struct proc_tracker *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	if (ember_strpool__new(&t->pool) || ember_index__new(&t->by_tgid) ||
+	    ember_index__new(&t->by_file)) {
+		proc_tracker__free(t);
+		return -ENOMEM;
+	}
+	*out = t;
+	return 0;
+}
+
+void proc_tracker__free(struct proc_tracker *t)
+{
+	size_t i;
+
+	if (!t)
+		return;
+	for (i = 0; i < t->nr_procs; i++)
+		free(t->procs[i].maps);
+	free(t->procs);
+	free(t->build_ids);
+	ember_index__free(t->by_tgid);
+	ember_index__free(t->by_file);
+	ember_strpool__free(t->pool);
+	free(t);
+}
+
+static struct proc_entry *find_entry(const struct proc_tracker *t, uint32_t tgid)
+{
+	struct tgid_lookup l = { t, tgid };
+	int64_t i = ember_index__find(t->by_tgid, ember_hash_u64(0, tgid), tgid_eq, &l);
+
+	return i >= 0 ? &t->procs[i] : NULL;
+}
+
+static int get_entry(struct proc_tracker *t, uint32_t tgid, struct proc_entry **out)
+{
+	struct proc_entry *e = find_entry(t, tgid);
+	int err;
+
+	if (e) {
+		*out = e;
+		return 0;
+	}
+	err = ember_grow((void **)&t->procs, &t->cap_procs, t->nr_procs + 1, sizeof(*t->procs));
+	if (!err)
+		err = ember_index__insert(t->by_tgid, ember_hash_u64(0, tgid),
+					  (uint32_t)t->nr_procs);
+	if (err)
+		return err;
+	e = &t->procs[t->nr_procs++];
+	memset(e, 0, sizeof(*e));
+	e->tgid = tgid;
+	e->live = true;
+	*out = e;
+	return 0;
+}
+
+/* Build-id of the file behind a mapping, read through /proc/PID/root so files of other
+ * mount namespaces and deleted files (via map_files) resolve. Cached per (dev, inode). */
+static const char *mapping_build_id(struct proc_tracker *t, uint32_t tgid, const char *dev,
+				    uint64_t inode, uint64_t start, uint64_t end,
+				    const char *path)
+{
+	const void *ctx[2];
+	char hex[128], file[4096];
+	const char *key, *bid = NULL;
+	int64_t found;
+	uint64_t h;
+
+	key = ember_strpool__internf(t->pool, "%s:%" PRIu64 ":%s", dev, inode, path);
+	if (!key)
+		return NULL;
+	ctx[0] = t;
+	ctx[1] = key;
+	h = ember_hash_u64(0xb1d, (uintptr_t)key);
+	found = ember_index__find(t->by_file, h, file_eq, ctx);
+	if (found >= 0)
+		return t->build_ids[found].build_id;
+	/* map_files opens the exact mapped file even when deleted or in another namespace. */
+	snprintf(file, sizeof(file), "/proc/%u/map_files/%" PRIx64 "-%" PRIx64, tgid, start, end);
+	if (symbolizer__read_build_id(file, hex, sizeof(hex)) == 0) {
+		bid = ember_strpool__intern(t->pool, hex);
+	} else {
+		snprintf(file, sizeof(file), "/proc/%u/root%s", tgid, path);
+		if (symbolizer__read_build_id(file, hex, sizeof(hex)) == 0)
+			bid = ember_strpool__intern(t->pool, hex);
+	}
+	if (ember_grow((void **)&t->build_ids, &t->cap_build_ids, t->nr_build_ids + 1,
+		       sizeof(*t->build_ids)) ||
+	    ember_index__insert(t->by_file, h, (uint32_t)t->nr_build_ids))
+		return bid;
+	t->build_ids[t->nr_build_ids].file_key = key;
+	t->build_ids[t->nr_build_ids].build_id = bid;
+	t->nr_build_ids++;
+	return bid;
+}
+
+static int read_comm(uint32_t tgid, char *buf, size_t size)
+{
+	char path[64];
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%u/comm", tgid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	n = fread(buf, 1, size - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	if (n && buf[n - 1] == '\n')
+		buf[n - 1] = '\0';
+	return 0;
+}
+
+static int compare_maps(const void *a, const void *b)
+{
+	const struct proc_mapping *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+int proc_tracker__scan(struct proc_tracker *t, uint32_t tgid, const char *comm)
+{
+	struct proc_mapping *fresh = NULL;
+	size_t nr_fresh = 0, cap_fresh = 0;
+	char path[64], name[64], *line = NULL;
+	struct proc_entry *e;
+	size_t line_cap = 0;
+	FILE *f = NULL;
+	int err;
+
+	err = get_entry(t, tgid, &e);
+	if (err)
+		return err;
+	e->exited = false; /* a reused PID is a live process again */
+	if (read_comm(tgid, name, sizeof(name)) == 0)
+		e->name = ember_strpool__intern(t->pool, name);
+	else if (!e->name && comm)
+		e->name = ember_strpool__intern(t->pool, comm);
+	snprintf(path, sizeof(path), "/proc/%u/maps", tgid);
+	f = fopen(path, "re");
+	if (!f) {
+		err = -ESRCH;
+		goto out;
+	}
+	while (getline(&line, &line_cap, f) > 0) {
+		uint64_t start, end, offset, inode;
+		char perms[8], dev[16];
+		int pos = 0;
+		const char *file;
+		struct proc_mapping *m;
+
+		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %15s %" SCNu64 " %n",
+			   &start, &end, perms, &offset, dev, &inode, &pos) < 6)
+			continue;
+		if (!strchr(perms, 'x'))
+			continue;
+		file = line + pos;
+		line[pos + strcspn(line + pos, "\n")] = '\0';
+		if (!*file)
+			file = "//anon";
+		err = ember_grow((void **)&fresh, &cap_fresh, nr_fresh + 1, sizeof(*fresh));
+		if (err)
+			goto out;
+		m = &fresh[nr_fresh++];
+		m->start = start;
+		m->end = end;
+		m->offset = offset;
+		m->path = ember_strpool__intern(t->pool, file);
+		m->build_id = NULL;
+		if (inode && file[0] == '/')
+			m->build_id = mapping_build_id(t, tgid, dev, inode, start, end, file);
+		if (!m->path) {
+			err = -ENOMEM;
+			goto out;
+		}
+	}
+	qsort(fresh, nr_fresh, sizeof(*fresh), compare_maps);
+	/* Newest scan first: after an exec the new image must win address lookups. */
+	err = ember_grow((void **)&e->maps, &e->cap_maps, e->nr_maps + nr_fresh, sizeof(*e->maps));
+	if (err)
+		goto out;
+	memmove(e->maps + nr_fresh, e->maps, e->nr_maps * sizeof(*e->maps));
+	memcpy(e->maps, fresh, nr_fresh * sizeof(*fresh));
+	e->nr_maps += nr_fresh;
+	err = 0;
+out:
+	if (f)
+		fclose(f);
+	free(line);
+	free(fresh);
+	return err;
+}
+
+void proc_tracker__exited(struct proc_tracker *t, uint32_t tgid)
+{
+	struct proc_entry *e = find_entry(t, tgid);
+
+	if (e) {
+		e->exited = true;
+		e->exit_seq = t->reap_seq;
+	}
+}
+
+void proc_tracker__reap(struct proc_tracker *t)
+{
+	size_t i, kept = 0;
+
+	/*
+	 * Samples taken just before an exit can sit in the generation drained one
+	 * window after the exit event was handled, so keep exited processes for one
+	 * more reap than the one that follows their exit.
+	 */
+	t->reap_seq++;
+	for (i = 0; i < t->nr_procs; i++) {
+		if (t->procs[i].exited && t->procs[i].exit_seq + 1 < t->reap_seq) {
+			free(t->procs[i].maps);
+			continue;
+		}
+		t->procs[kept++] = t->procs[i];
+	}
+	if (kept == t->nr_procs)
+		return;
+	t->nr_procs = kept;
+	ember_index__clear(t->by_tgid);
+	for (i = 0; i < kept; i++)
+		if (ember_index__insert(t->by_tgid, ember_hash_u64(0, t->procs[i].tgid),
+					(uint32_t)i))
+			break; /* cannot fail: the table only shrank */
+}
+
+bool proc_tracker__known(const struct proc_tracker *t, uint32_t tgid)
+{
+	return find_entry(t, tgid) != NULL;
+}
+
+const char *proc_tracker__name(const struct proc_tracker *t, uint32_t tgid)
+{
+	const struct proc_entry *e = find_entry(t, tgid);
+
+	return e ? e->name : NULL;
+}
+
+const struct proc_mapping *proc_tracker__find(const struct proc_tracker *t, uint32_t tgid,
+					      uint64_t addr)
+{
+	const struct proc_entry *e = find_entry(t, tgid);
+	size_t i;
+
+	if (!e)
+		return NULL;
+	/* Linear: a process has tens of executable mappings, newest scan first. */
+	for (i = 0; i < e->nr_maps; i++)
+		if (addr >= e->maps[i].start && addr < e->maps[i].end)
+			return &e->maps[i];
+	return NULL;
+}
+
+size_t proc_tracker__size(const struct proc_tracker *t)
+{
+	return t->nr_procs;
+}

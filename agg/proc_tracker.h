@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private to agg/: the process and mapping tracker. Remembers, per tgid, the
+ * process name and its executable mappings, read from /proc when the sampler
+ * first sees the process (or after it exec'd), so stacks can be resolved after
+ * the process has exited. Exited processes are forgotten once a drain has used
+ * them (proc_tracker__reap).
+ */
+#ifndef EMBER_PROC_TRACKER_H
+#define EMBER_PROC_TRACKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct proc_tracker;
+
+struct proc_mapping {
+	uint64_t start, end; /* runtime addresses, end exclusive */
+	uint64_t offset;     /* file offset of start, bytes */
+	const char *path;    /* interned; "[vdso]", "//anon" for anonymous code */
+	const char *build_id; /* interned lowercase hex, NULL if none */
+};
+
+int proc_tracker__new(struct proc_tracker **out);
+void proc_tracker__free(struct proc_tracker *t);
+
+/*
+ * (Re)reads /proc/@tgid/maps and comm. After an exec the new mappings take
+ * precedence; the old ones stay for samples taken before it. @comm is the
+ * fallback name when /proc is gone. Returns 0, -ESRCH when the process is gone
+ * (it is remembered by name only), or -ENOMEM.
+ */
+int proc_tracker__scan(struct proc_tracker *t, uint32_t tgid, const char *comm);
+
+/* Marks @tgid as exited: reaped at the next proc_tracker__reap(). */
+void proc_tracker__exited(struct proc_tracker *t, uint32_t tgid);
+
+/* Forgets processes marked exited. */
+void proc_tracker__reap(struct proc_tracker *t);
+
+/* Whether @tgid is known (scanned, even if it was gone by then). */
+bool proc_tracker__known(const struct proc_tracker *t, uint32_t tgid);
+
+/* The process name of @tgid, NULL when unknown. Valid until proc_tracker__free. */
+const char *proc_tracker__name(const struct proc_tracker *t, uint32_t tgid);
+
+/* The mapping of @tgid containing @addr, NULL when none. Valid until the next scan/reap. */
+const struct proc_mapping *proc_tracker__find(const struct proc_tracker *t, uint32_t tgid,
+					      uint64_t addr);
+
+/* Number of processes tracked (for memory self-checks). */
+size_t proc_tracker__size(const struct proc_tracker *t);
+
+#endif /* EMBER_PROC_TRACKER_H */

@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Loading and attaching the sampler skeleton. Settings go into rodata between
+ * open and load; map sizes are set before load so a probe costs only what the
+ * caller asked for.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "probes/probes.h"
+#include "sampler.skel.h"
+#include "support/support.h"
+
+_Static_assert(sizeof(struct ember_sample_key) == 48, "sample key layout");
+_Static_assert(sizeof(struct ember_stack) == 8 + 8 * EMBER_MAX_STACK_DEPTH, "stack layout");
+_Static_assert(sizeof(struct ember_proc_event) == 32, "event layout");
+_Static_assert(sizeof(struct ember_generation) == 24, "generation layout");
+
+struct ember_probe {
+	struct sampler_bpf *skel;
+	struct bpf_link **links; /* one per attached perf event */
+	size_t nr_links, cap_links;
+	struct bpf_link *tp_links[3];
+};
+
+static int set_entries(struct bpf_map *map, uint32_t n)
+{
+	int err = n ? bpf_map__set_max_entries(map, n) : 0;
+
+	if (err)
+		pr_err("cannot size map %s to %u entries: %d", bpf_map__name(map), n, err);
+	return err;
+}
+
+int probe__new(const struct ember_probe_opts *opts, struct ember_probe **out)
+{
+	struct ember_probe_opts o = { 0 };
+	struct ember_probe *p;
+	int err;
+
+	if (opts)
+		memcpy(&o, opts, opts->sz < sizeof(o) ? opts->sz : sizeof(o));
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->skel = sampler_bpf__open();
+	if (!p->skel) {
+		err = -errno;
+		pr_err("cannot open the BPF sampler: %d", err);
+		goto err_out;
+	}
+	p->skel->rodata->filter_mode = o.filter;
+	p->skel->rodata->target_cgroup_id = o.cgroup_id;
+	p->skel->rodata->follow_children = o.follow_children;
+	p->skel->rodata->collect_kernel = !o.no_kernel_stacks;
+	p->skel->rodata->collect_user = !o.no_user_stacks;
+	p->skel->rodata->include_idle = o.include_idle;
+	err = set_entries(p->skel->maps.counts0, o.counts_entries);
+	err = err ?: set_entries(p->skel->maps.counts1, o.counts_entries);
+	err = err ?: set_entries(p->skel->maps.stacks0, o.stacks_entries);
+	err = err ?: set_entries(p->skel->maps.stacks1, o.stacks_entries);
+	err = err ?: set_entries(p->skel->maps.target_pids, o.targets_entries);
+	if (err)
+		goto err_out;
+	err = sampler_bpf__load(p->skel);
+	if (err) {
+		pr_err("cannot load the BPF sampler: %d", err);
+		goto err_out;
+	}
+	*out = p;
+	return 0;
+err_out:
+	probe__free(p);
+	return err;
+}
+
+void probe__free(struct ember_probe *p)
+{
+	size_t i;
+
+	if (!p)
+		return;
+	probe__detach_perf_events(p);
+	for (i = 0; i < 3; i++)
+		bpf_link__destroy(p->tp_links[i]);
+	free(p->links);
+	sampler_bpf__destroy(p->skel);
+	free(p);
+}
+
+int probe__attach_tracepoints(struct ember_probe *p)
+{
+	struct bpf_program *progs[3] = { p->skel->progs.ember_fork, p->skel->progs.ember_exec,
+					 p->skel->progs.ember_exit };
+	int i, err;
+
+	for (i = 0; i < 3; i++) {
+		if (p->tp_links[i])
+			continue;
+		p->tp_links[i] = bpf_program__attach(progs[i]);
+		if (!p->tp_links[i]) {
+			err = -errno;
+			pr_err("cannot attach %s: %d", bpf_program__name(progs[i]), err);
+			return err;
+		}
+	}
+	return 0;
+}
+
+int probe__attach_perf_event(struct ember_probe *p, int perf_fd)
+{
+	struct bpf_link *link;
+	int err;
+
+	err = ember_grow((void **)&p->links, &p->cap_links, p->nr_links + 1, sizeof(*p->links));
+	if (err)
+		return err;
+	link = bpf_program__attach_perf_event(p->skel->progs.ember_sample, perf_fd);
+	if (!link) {
+		err = -errno;
+		pr_err("cannot attach the sampler to perf event fd %d: %d", perf_fd, err);
+		return err;
+	}
+	p->links[p->nr_links++] = link;
+	return 0;
+}
+
+void probe__detach_perf_events(struct ember_probe *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->nr_links; i++)
+		bpf_link__destroy(p->links[i]);
+	p->nr_links = 0;
+}
+
+int probe__add_target(struct ember_probe *p, uint32_t tgid)
+{
+	__u8 yes = 1;
+	int err;
+
+	err = bpf_map_update_elem(bpf_map__fd(p->skel->maps.target_pids), &tgid, &yes, BPF_ANY);
+	return err ? -errno : 0;
+}
+
+int probe__counts_fd(const struct ember_probe *p, int gen)
+{
+	return bpf_map__fd(gen ? p->skel->maps.counts1 : p->skel->maps.counts0);
+}
+
+int probe__stacks_fd(const struct ember_probe *p, int gen)
+{
+	return bpf_map__fd(gen ? p->skel->maps.stacks1 : p->skel->maps.stacks0);
+}
+
+int probe__stats_fd(const struct ember_probe *p)
+{
+	return bpf_map__fd(p->skel->maps.stats);
+}
+
+int probe__events_fd(const struct ember_probe *p)
+{
+	return bpf_map__fd(p->skel->maps.events);
+}
+
+int probe__sampler_prog_fd(const struct ember_probe *p)
+{
+	return bpf_program__fd(p->skel->progs.ember_sample);
+}
+
+struct ember_generation *probe__generation(struct ember_probe *p)
+{
+	return &p->skel->bss->gen;
+}

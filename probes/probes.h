@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * probes: the BPF side of ember, embedded in the binary as a libbpf skeleton.
+ * struct ember_probe loads the sampler with its settings, attaches the process
+ * tracepoints, attaches the sampler to perf events the caller opened, and
+ * exposes the maps the collector drains. Shared kernel/user structs are in
+ * probes/sampler_abi.h.
+ *
+ * Thread-safety: none; one thread uses a probe at a time.
+ */
+#ifndef EMBER_PROBES_H
+#define EMBER_PROBES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/types.h>
+
+#include "probes/sampler_abi.h"
+
+struct ember_probe;
+
+struct ember_probe_opts {
+	size_t sz;		   /* sizeof(struct ember_probe_opts) */
+	enum ember_filter_mode filter;
+	uint64_t cgroup_id;	   /* EMBER_FILTER_CGROUP: cgroup v2 inode id */
+	bool follow_children;	   /* EMBER_FILTER_PIDS: add forked children */
+	bool no_kernel_stacks;	   /* --user-only */
+	bool no_user_stacks;	   /* --kernel-only */
+	bool include_idle;	   /* count the idle task (pid 0) */
+	uint32_t counts_entries;   /* per generation; 0: 65536 */
+	uint32_t stacks_entries;   /* per generation; 0: 16384 */
+	uint32_t targets_entries;  /* 0: 16384 */
+};
+
+/* Opens and loads the sampler. @opts may be NULL. 0 or a negative errno. */
+int probe__new(const struct ember_probe_opts *opts, struct ember_probe **out);
+void probe__free(struct ember_probe *p);
+
+/* Attaches the fork/exec/exit tracepoints. 0 or a negative errno. */
+int probe__attach_tracepoints(struct ember_probe *p);
+
+/* Attaches the sampler to perf event @perf_fd (kept until probe__free). 0 or -errno. */
+int probe__attach_perf_event(struct ember_probe *p, int perf_fd);
+
+/* Detaches the sampler from every perf event (no new samples after this returns). */
+void probe__detach_perf_events(struct ember_probe *p);
+
+/* Adds @tgid to the target set (EMBER_FILTER_PIDS). 0 or a negative errno. */
+int probe__add_target(struct ember_probe *p, uint32_t tgid);
+
+/* Map fds: counts and stacks of generation @gen (0 or 1), stats, events ring buffer. */
+int probe__counts_fd(const struct ember_probe *p, int gen);
+int probe__stacks_fd(const struct ember_probe *p, int gen);
+int probe__stats_fd(const struct ember_probe *p);
+int probe__events_fd(const struct ember_probe *p);
+/* The sampler program's fd (bpf_stats: run_time_ns / run_cnt). */
+int probe__sampler_prog_fd(const struct ember_probe *p);
+
+/* The generation word shared with the sampler (mmap'ed .bss); valid until probe__free. */
+struct ember_generation *probe__generation(struct ember_probe *p);
+
+#endif /* EMBER_PROBES_H */

@@ -1,0 +1,337 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * ember's sampler: runs on every cpu-clock perf event, decides in the kernel
+ * whether the current task is a target, collects its kernel and user stacks
+ * and counts the (thread, kernel stack, user stack) triple in a hash map.
+ *
+ * Stacks are stored in a hash map keyed by a 64-bit hash of their addresses,
+ * not in a BPF_MAP_TYPE_STACK_TRACE: a stack-trace map drops (or with
+ * BPF_F_REUSE_STACKID overwrites) a stack whenever two stacks share one of its
+ * buckets, which is where bcc's profile loses 10-28% of samples. A hash map
+ * only fails when it is full, and that is counted.
+ *
+ * The user-stack step is collect_user_stack(): frame pointers through
+ * bpf_get_stack() today, replaceable by a table-driven unwinder.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+#include "sampler_abi.h"
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+#define PF_KTHREAD 0x00200000
+
+/* Settings, fixed between open and load. */
+const volatile __u32 filter_mode = EMBER_FILTER_ALL;
+const volatile __u64 target_cgroup_id = 0;
+const volatile bool follow_children = false;
+const volatile bool collect_kernel = true;
+const volatile bool collect_user = true;
+const volatile bool include_idle = false;
+
+/* Shared with userspace through the mmap'ed .bss. */
+struct ember_generation gen = {};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536); /* resized by userspace */
+	__type(key, struct ember_sample_key);
+	__type(value, __u64);
+} counts0 SEC(".maps"), counts1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384); /* resized by userspace */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u64);
+	__type(value, struct ember_stack);
+} stacks0 SEC(".maps"), stacks1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384); /* resized by userspace */
+	__type(key, __u32);  /* tgid */
+	__type(value, __u8); /* 1 */
+} target_pids SEC(".maps");
+
+/* tgids already announced to userspace; LRU so a long run never fills it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 32768);
+	__type(key, __u32);
+	__type(value, __u8);
+} seen_tgids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024); /* bytes */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, EMBER_STAT__COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+/* Scratch space for one kernel and one user stack per CPU (too big for the BPF stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct ember_stack);
+} scratch SEC(".maps");
+
+static __always_inline void stat_inc(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
+
+	if (v)
+		*v += 1; /* per-CPU slot, and perf_event programs do not nest on a CPU */
+}
+
+static __always_inline bool is_target(__u32 tgid)
+{
+	if (filter_mode == EMBER_FILTER_PIDS)
+		return bpf_map_lookup_elem(&target_pids, &tgid) != NULL;
+	if (filter_mode == EMBER_FILTER_CGROUP)
+		return bpf_get_current_cgroup_id() == target_cgroup_id;
+	return true;
+}
+
+static __always_inline void announce(__u32 type, __u32 tgid)
+{
+	struct ember_proc_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		stat_inc(EMBER_STAT_EVENTS_LOST);
+		return;
+	}
+	e->type = type;
+	e->tgid = tgid;
+	e->time_ns = bpf_ktime_get_ns();
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* FNV-1a-style mix over the stack's addresses; never returns 0 (0 means "no stack"). */
+static __always_inline __u64 hash_stack(const struct ember_stack *st)
+{
+	__u64 h = 0xcbf29ce484222325ull ^ st->kernel;
+	__u32 i;
+
+	for (i = 0; i < EMBER_MAX_STACK_DEPTH; i++) {
+		if (i >= st->nr)
+			break;
+		h ^= st->ips[i];
+		h *= 0x100000001b3ull;
+		h ^= h >> 29;
+	}
+	h ^= st->nr;
+	return h ? h : 1;
+}
+
+/*
+ * Stores @st in the stacks map of generation @g and returns its status; *@key
+ * receives the map key. EEXIST means another sample stored the same stack.
+ */
+static __always_inline __u16 store_stack(struct ember_stack *st, __u32 g, __u64 *key)
+{
+	long err;
+
+	*key = hash_stack(st);
+	if (g)
+		err = bpf_map_update_elem(&stacks1, key, st, BPF_NOEXIST);
+	else
+		err = bpf_map_update_elem(&stacks0, key, st, BPF_NOEXIST);
+	if (err && err != -17 /* EEXIST */) {
+		*key = 0;
+		return EMBER_STACK_MAP_FULL;
+	}
+	return st->nr >= EMBER_MAX_STACK_DEPTH ? EMBER_STACK_TRUNCATED : EMBER_STACK_OK;
+}
+
+static __always_inline __u16 collect_kernel_stack(struct bpf_perf_event_data *ctx, __u32 g,
+						  __u64 *key)
+{
+	__u32 slot = 0;
+	struct ember_stack *st = bpf_map_lookup_elem(&scratch, &slot);
+	long n;
+
+	if (!st)
+		return EMBER_STACK_READ_ERROR;
+	n = bpf_get_stack(ctx, st->ips, sizeof(st->ips), 0);
+	if (n <= 0)
+		return EMBER_STACK_READ_ERROR;
+	st->nr = n / sizeof(__u64);
+	st->kernel = 1;
+	return store_stack(st, g, key);
+}
+
+/* The replaceable user-stack step: frame-pointer walk by the kernel for now. */
+static __always_inline __u16 collect_user_stack(struct bpf_perf_event_data *ctx, __u32 g,
+						__u64 *key)
+{
+	__u32 slot = 1;
+	struct ember_stack *st = bpf_map_lookup_elem(&scratch, &slot);
+	long n;
+
+	if (!st)
+		return EMBER_STACK_READ_ERROR;
+	n = bpf_get_stack(ctx, st->ips, sizeof(st->ips), BPF_F_USER_STACK);
+	if (n <= 0)
+		return EMBER_STACK_READ_ERROR;
+	st->nr = n / sizeof(__u64);
+	st->kernel = 0;
+	return store_stack(st, g, key);
+}
+
+/*
+ * Enters generation `gen.active`. The atomic add is a full barrier, so either
+ * userspace's flip is visible to the re-read below, or userspace sees our
+ * inflight count and waits for us (the classic store-buffer handshake).
+ */
+static __always_inline __u32 enter_generation(void)
+{
+	__u32 g = gen.active & 1;
+
+	__sync_fetch_and_add(&gen.inflight[g], 1);
+	if ((gen.active & 1) != g) {
+		__sync_fetch_and_add(&gen.inflight[g], -1);
+		g ^= 1;
+		__sync_fetch_and_add(&gen.inflight[g], 1);
+		stat_inc(EMBER_STAT_GENERATION_RETRY);
+	}
+	return g;
+}
+
+static __always_inline void leave_generation(__u32 g)
+{
+	__sync_fetch_and_add(&gen.inflight[g & 1], -1);
+}
+
+SEC("perf_event")
+int ember_sample(struct bpf_perf_event_data *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32, tid = (__u32)id;
+	struct ember_sample_key key = {};
+	struct task_struct *task;
+	__u64 one = 1, *count;
+	bool in_kernel;
+	__u8 yes = 1;
+	__u32 g;
+	long err;
+
+	if (tid == 0 && !include_idle)
+		return 0;
+	if (!is_target(tgid))
+		return 0;
+	stat_inc(EMBER_STAT_SAMPLES);
+
+	if (tgid && bpf_map_update_elem(&seen_tgids, &tgid, &yes, BPF_NOEXIST) == 0)
+		announce(EMBER_PROC_NEW, tgid);
+
+	key.tgid = tgid;
+	key.tid = tid;
+	bpf_get_current_comm(key.comm, sizeof(key.comm));
+	task = bpf_get_current_task_btf();
+	/* CPL in the interrupted CS: 0 means the sample hit kernel code. */
+	in_kernel = (*(volatile __u64 *)&ctx->regs.cs & 3) == 0; /* ctx loads must be 8 bytes */
+
+	g = enter_generation();
+	if (!collect_kernel)
+		key.kstack_status = EMBER_STACK_DISABLED;
+	else if (!in_kernel)
+		key.kstack_status = EMBER_STACK_NONE;
+	else
+		key.kstack_status = collect_kernel_stack(ctx, g, &key.kstack);
+
+	if (!collect_user)
+		key.ustack_status = EMBER_STACK_DISABLED;
+	else if (BPF_CORE_READ(task, flags) & PF_KTHREAD || tgid == 0)
+		key.ustack_status = EMBER_STACK_NONE;
+	else
+		key.ustack_status = collect_user_stack(ctx, g, &key.ustack);
+
+	if (key.kstack_status == EMBER_STACK_READ_ERROR)
+		stat_inc(EMBER_STAT_KSTACK_READ_ERROR);
+	else if (key.kstack_status == EMBER_STACK_MAP_FULL)
+		stat_inc(EMBER_STAT_KSTACK_MAP_FULL);
+	else if (key.kstack_status == EMBER_STACK_TRUNCATED)
+		stat_inc(EMBER_STAT_KSTACK_TRUNCATED);
+	if (key.ustack_status == EMBER_STACK_READ_ERROR)
+		stat_inc(EMBER_STAT_USTACK_READ_ERROR);
+	else if (key.ustack_status == EMBER_STACK_MAP_FULL)
+		stat_inc(EMBER_STAT_USTACK_MAP_FULL);
+	else if (key.ustack_status == EMBER_STACK_TRUNCATED)
+		stat_inc(EMBER_STAT_USTACK_TRUNCATED);
+
+	count = g ? bpf_map_lookup_elem(&counts1, &key) : bpf_map_lookup_elem(&counts0, &key);
+	if (count) {
+		__sync_fetch_and_add(count, 1);
+	} else {
+		err = g ? bpf_map_update_elem(&counts1, &key, &one, BPF_NOEXIST)
+			: bpf_map_update_elem(&counts0, &key, &one, BPF_NOEXIST);
+		if (err == -17 /* EEXIST: another CPU inserted it first */) {
+			count = g ? bpf_map_lookup_elem(&counts1, &key)
+				  : bpf_map_lookup_elem(&counts0, &key);
+			if (count)
+				__sync_fetch_and_add(count, 1);
+			else
+				stat_inc(EMBER_STAT_LOST_COUNTS_FULL);
+		} else if (err) {
+			stat_inc(EMBER_STAT_LOST_COUNTS_FULL);
+		}
+	}
+	leave_generation(g);
+	return 0;
+}
+
+/* --children: a forked child of a target becomes a target itself. */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(ember_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptgid = BPF_CORE_READ(parent, tgid), ctgid = BPF_CORE_READ(child, tgid);
+	__u8 yes = 1;
+
+	if (!follow_children || filter_mode != EMBER_FILTER_PIDS || ptgid == ctgid)
+		return 0;
+	if (!bpf_map_lookup_elem(&target_pids, &ptgid))
+		return 0;
+	if (bpf_map_update_elem(&target_pids, &ctgid, &yes, BPF_ANY))
+		stat_inc(EMBER_STAT_TARGETS_FULL);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(ember_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	/* Only processes we have announced: their mappings must be read again. */
+	if (bpf_map_lookup_elem(&seen_tgids, &tgid))
+		announce(EMBER_PROC_EXEC, tgid);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(ember_exit, struct task_struct *p)
+{
+	__u32 tgid = BPF_CORE_READ(p, tgid);
+
+	/* Only when the last thread leaves: the process, not a thread, is gone. */
+	if (BPF_CORE_READ(p, signal, live.counter) != 0)
+		return 0;
+	/* A reused PID must not inherit target status. */
+	if (filter_mode == EMBER_FILTER_PIDS)
+		bpf_map_delete_elem(&target_pids, &tgid);
+	if (bpf_map_lookup_elem(&seen_tgids, &tgid)) {
+		announce(EMBER_PROC_EXIT, tgid);
+		bpf_map_delete_elem(&seen_tgids, &tgid);
+	}
+	return 0;
+}

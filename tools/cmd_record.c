@@ -1,0 +1,628 @@
+// SPDX-License-Identifier: MIT
+/*
+ * `ember record`: on-demand profiling of the whole system, some processes, a
+ * cgroup, or a command, written as a profile file when the recording ends
+ * (duration, Ctrl-C / SIGTERM, the command or the named processes exiting).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/capability.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "agg/agg.h"
+#include "cli.h"
+#include "commands.h"
+#include "output/output.h"
+#include "support/support.h"
+#include "symbolizer/symbolizer.h"
+
+#define DRAIN_INTERVAL_NS (5 * 1000000000ull) /* keeps in-kernel maps small on long runs */
+#define POLL_MS 100
+
+enum {
+	OPT_CHILDREN = 1000,
+	OPT_CGROUP,
+	OPT_USER_ONLY,
+	OPT_KERNEL_ONLY,
+	OPT_PER_PID,
+	OPT_PER_THREAD,
+	OPT_IDLE,
+	OPT_COUNTS_ENTRIES,
+	OPT_STACKS_ENTRIES,
+	OPT_LINES,
+	OPT_NO_DEMANGLE,
+};
+
+static const struct cli_option record_options[] = {
+	{ "all", 'a', 0, NULL, "Profile every process on every CPU (the default)." },
+	{ "pid", 'p', 0, "PID[,PID...]",
+	  "Profile only these processes (all their threads). Recording stops when all of them "
+	  "have exited." },
+	{ "children", 0, OPT_CHILDREN, NULL,
+	  "With --pid: also profile processes they fork from now on." },
+	{ "cgroup", 0, OPT_CGROUP, "PATH",
+	  "Profile only tasks in this cgroup v2 (a path under /sys/fs/cgroup, absolute or "
+	  "relative to it)." },
+	{ "frequency", 'F', 0, "HZ", "Samples per second per CPU, 1..20000 (default 99)." },
+	{ "duration", 'd', 0, "SECONDS",
+	  "Stop after this long (10, 2.5, 500ms, 1m). Default: until Ctrl-C, or until the "
+	  "command or processes exit." },
+	{ "output", 'o', 0, "FILE",
+	  "Write the profile to FILE ('-' for stdout); the format follows the extension "
+	  "(.folded, .txt: folded stacks). Default ember.folded." },
+	{ "user-only", 0, OPT_USER_ONLY, NULL, "Collect user stacks only." },
+	{ "kernel-only", 0, OPT_KERNEL_ONLY, NULL, "Collect kernel stacks only." },
+	{ "per-pid", 0, OPT_PER_PID, NULL, "Root frame is 'name-PID': one tower per process." },
+	{ "per-thread", 0, OPT_PER_THREAD, NULL,
+	  "Add a 'thread-TID' frame under the process: one tower per thread." },
+	{ "lines", 0, OPT_LINES, NULL, "Append ':file:line' to frames that have line information." },
+	{ "no-demangle", 0, OPT_NO_DEMANGLE, NULL, "Show C++ and Rust symbols as in the binary." },
+	{ "idle", 0, OPT_IDLE, NULL, "Also count the idle task (pid 0) with -a." },
+	{ "counts-entries", 0, OPT_COUNTS_ENTRIES, "N",
+	  "Advanced: in-kernel counts map size (unique thread+stack pairs per drain window, "
+	  "default 65536). Overflow is counted as lost samples." },
+	{ "stacks-entries", 0, OPT_STACKS_ENTRIES, "N",
+	  "Advanced: in-kernel stacks map size (unique stacks per drain window, default 16384). "
+	  "Overflow is counted as lost stacks." },
+	{ "verbose", 'v', 0, NULL, "More detail on stderr: every counter, debug messages." },
+	{ "help", 'h', 0, NULL, "Show this help." },
+	{ NULL, 0, 0, NULL, NULL },
+};
+
+const struct cli_command cli_record_command = {
+	.name = "record",
+	.synopsis = "ember record [OPTIONS] [-a | -p PID[,PID...] | --cgroup PATH | -- CMD [ARGS...]]",
+	.summary = "sample CPU stacks and write a profile",
+	.description =
+		"Samples kernel and user stacks on every online CPU with the software cpu-clock "
+		"event, counts them in the kernel, and writes the symbolized profile when the "
+		"recording ends: after --duration, on Ctrl-C or SIGTERM (the profile so far is "
+		"written whole), when CMD exits (ember then exits with CMD's status), or when all "
+		"--pid processes have exited. A summary on stderr gives samples, rate and every "
+		"loss by reason.",
+	.options = record_options,
+};
+
+struct record_args {
+	uint32_t hz;
+	double duration_s;
+	const char *output;
+	uint32_t *pids;
+	size_t nr_pids, cap_pids;
+	bool children, user_only, kernel_only, per_pid, per_thread, idle, verbose, lines;
+	bool no_demangle;
+	const char *cgroup;
+	uint32_t counts_entries, stacks_entries;
+	char **cmd; /* after "--" */
+};
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static int parse_pids(const char *s, struct record_args *a)
+{
+	const char *p = s;
+
+	while (*p) {
+		char buf[32];
+		size_t len = strcspn(p, ",");
+		uint64_t v;
+
+		if (len == 0 || len >= sizeof(buf))
+			goto bad;
+		memcpy(buf, p, len);
+		buf[len] = '\0';
+		if (cli_parse_u64("pid", buf, 1, 4194304, &v))
+			return -EINVAL;
+		if (ember_grow((void **)&a->pids, &a->cap_pids, a->nr_pids + 1,
+			       sizeof(*a->pids)))
+			return -ENOMEM;
+		a->pids[a->nr_pids++] = (uint32_t)v;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	if (a->nr_pids)
+		return 0;
+bad:
+	fprintf(stderr, "ember: invalid value for --pid: '%s' (expected PID[,PID...])\n", s);
+	return -EINVAL;
+}
+
+/* Parses argv into @a. Returns -1 to continue, else an exit code. */
+static int parse_args(int argc, char **argv, struct record_args *a)
+{
+	struct option longopts[64];
+	char shortopts[130];
+	uint64_t v;
+	int c;
+
+	a->hz = 99;
+	a->output = "ember.folded";
+	cli_getopt_tables(record_options, longopts, 64, shortopts);
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		switch (c) {
+		case 'a':
+			break;
+		case 'p':
+			if (parse_pids(optarg, a))
+				return EMBER_EXIT_USAGE;
+			break;
+		case OPT_CHILDREN:
+			a->children = true;
+			break;
+		case OPT_CGROUP:
+			a->cgroup = optarg;
+			break;
+		case 'F':
+			if (cli_parse_u64("frequency", optarg, 1, 20000, &v))
+				return EMBER_EXIT_USAGE;
+			a->hz = (uint32_t)v;
+			break;
+		case 'd':
+			if (cli_parse_seconds("duration", optarg, &a->duration_s))
+				return EMBER_EXIT_USAGE;
+			break;
+		case 'o':
+			a->output = optarg;
+			break;
+		case OPT_USER_ONLY:
+			a->user_only = true;
+			break;
+		case OPT_KERNEL_ONLY:
+			a->kernel_only = true;
+			break;
+		case OPT_PER_PID:
+			a->per_pid = true;
+			break;
+		case OPT_PER_THREAD:
+			a->per_thread = true;
+			break;
+		case OPT_LINES:
+			a->lines = true;
+			break;
+		case OPT_NO_DEMANGLE:
+			a->no_demangle = true;
+			break;
+		case OPT_IDLE:
+			a->idle = true;
+			break;
+		case OPT_COUNTS_ENTRIES:
+			if (cli_parse_u64("counts-entries", optarg, 1, 1u << 24, &v))
+				return EMBER_EXIT_USAGE;
+			a->counts_entries = (uint32_t)v;
+			break;
+		case OPT_STACKS_ENTRIES:
+			if (cli_parse_u64("stacks-entries", optarg, 1, 1u << 22, &v))
+				return EMBER_EXIT_USAGE;
+			a->stacks_entries = (uint32_t)v;
+			break;
+		case 'v':
+			a->verbose = true;
+			break;
+		case 'h':
+			cli_print_help(stdout, &cli_record_command);
+			return EMBER_EXIT_OK;
+		case ':':
+			return cli_usage_error("record", "option '%s' needs a value", argv[optind - 1]);
+		default:
+			return cli_usage_error("record", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc) {
+		if (strcmp(argv[optind - 1], "--") != 0)
+			return cli_usage_error("record", "unexpected argument '%s' (a command goes "
+							 "after '--')",
+					       argv[optind]);
+		a->cmd = &argv[optind];
+	} else if (optind > 1 && strcmp(argv[optind - 1], "--") == 0) {
+		return cli_usage_error("record", "no command after '--'");
+	}
+	if (a->user_only && a->kernel_only)
+		return cli_usage_error("record", "--user-only and --kernel-only exclude each other");
+	if ((a->nr_pids != 0) + (a->cgroup != NULL) + (a->cmd != NULL) > 1)
+		return cli_usage_error("record", "choose one target: -a, -p, --cgroup or -- CMD");
+	if (a->children && !a->nr_pids)
+		return cli_usage_error("record", "--children needs --pid");
+	return -1;
+}
+
+/* Both capabilities are needed to load the sampler and open system-wide perf events. */
+static int check_privileges(void)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2] = { { 0 } };
+	bool bpf, perfmon, sys_admin;
+
+	if (syscall(SYS_capget, &hdr, data) != 0)
+		return 0; /* cannot tell: let the kernel decide */
+#define HAS_CAP(c) ((data[(c) / 32].effective >> ((c) % 32)) & 1)
+	bpf = HAS_CAP(CAP_BPF);
+	perfmon = HAS_CAP(CAP_PERFMON);
+	sys_admin = HAS_CAP(CAP_SYS_ADMIN);
+#undef HAS_CAP
+	if (sys_admin || (bpf && perfmon))
+		return 0;
+	fprintf(stderr, "ember: missing capability %s: run as root or grant CAP_BPF and "
+			"CAP_PERFMON (e.g. setcap cap_bpf,cap_perfmon+ep)\n",
+		!bpf && !perfmon ? "CAP_BPF and CAP_PERFMON" : !bpf ? "CAP_BPF" : "CAP_PERFMON");
+	return EMBER_EXIT_PERMISSION;
+}
+
+static int check_btf(void)
+{
+	const char *btf = getenv("EMBER_BTF_PATH"); /* tests point this at a missing file */
+
+	if (!btf)
+		btf = "/sys/kernel/btf/vmlinux";
+	if (access(btf, R_OK) == 0)
+		return 0;
+	fprintf(stderr, "ember: kernel has no BTF (%s: %s): ember needs CONFIG_DEBUG_INFO_BTF=y\n",
+		btf, strerror(errno));
+	return EMBER_EXIT_UNSUPPORTED;
+}
+
+static int resolve_cgroup(const char *path, uint64_t *id)
+{
+	static const char *const roots[] = { "", "/sys/fs/cgroup/", "/sys/fs/cgroup/unified/" };
+	char full[4096];
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		if (i == 0 && path[0] != '/')
+			continue;
+		snprintf(full, sizeof(full), "%s%s", roots[i], i ? path + (path[0] == '/') : path);
+		/* cgroup v2 ids are the kernfs inode numbers of the directories. */
+		if (stat(full, &st) == 0 && S_ISDIR(st.st_mode) &&
+		    access(strcat(full, "/cgroup.procs"), F_OK) == 0) {
+			*id = st.st_ino;
+			return 0;
+		}
+	}
+	fprintf(stderr, "ember: no cgroup v2 directory '%s' (under /sys/fs/cgroup)\n", path);
+	return EMBER_EXIT_NO_TARGET;
+}
+
+/*
+ * Forks CMD stopped on a pipe so it becomes a target before it runs a single
+ * instruction of its own; collector__start happens, then the pipe releases it.
+ */
+static int spawn(char **cmd, pid_t *pid, int *go_fd)
+{
+	int fds[2];
+
+	if (pipe2(fds, O_CLOEXEC))
+		return -errno;
+	*pid = fork();
+	if (*pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return -errno;
+	}
+	if (*pid == 0) {
+		char go;
+
+		close(fds[1]);
+		if (read(fds[0], &go, 1) != 1)
+			_exit(127); /* ember failed before starting */
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		execvp(cmd[0], cmd);
+		fprintf(stderr, "ember: cannot run '%s': %s\n", cmd[0], strerror(errno));
+		_exit(127);
+	}
+	close(fds[0]);
+	*go_fd = fds[1];
+	return 0;
+}
+
+static bool any_alive(const uint32_t *pids, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (kill((pid_t)pids[i], 0) == 0 || errno == EPERM)
+			return true;
+	return false;
+}
+
+static const char *extension(const char *path)
+{
+	const char *slash = strrchr(path, '/'), *dot = strrchr(path, '.');
+
+	return dot && (!slash || dot > slash) ? dot : "";
+}
+
+static int open_output(const char *path, FILE **out)
+{
+	const char *ext = extension(path);
+
+	if (strcmp(path, "-") != 0 && strcmp(ext, ".folded") != 0 && strcmp(ext, ".txt") != 0 &&
+	    strcmp(ext, ".collapsed") != 0 && *ext) {
+		fprintf(stderr, "ember: unsupported output format '%s' for %s (use .folded)\n", ext,
+			path);
+		return EMBER_EXIT_USAGE;
+	}
+	if (strcmp(path, "-") == 0) {
+		*out = stdout;
+		return 0;
+	}
+	*out = fopen(path, "we");
+	if (!*out) {
+		fprintf(stderr, "ember: cannot write %s: %s\n", path, strerror(errno));
+		return EMBER_EXIT_OUTPUT;
+	}
+	return 0;
+}
+
+static void print_summary(const struct ember_profile *p, double seconds, unsigned int cpus,
+			  uint32_t hz, bool verbose)
+{
+	uint64_t total = profile__total(p), lost = profile__counter_value(p, "lost.counts_map_full");
+	uint64_t seen = total + lost;
+	size_t i;
+
+	fprintf(stderr, "ember: recorded %.2f s on %u CPUs at %u Hz: %llu samples (%.1f/s)\n",
+		seconds, cpus, hz, (unsigned long long)total, seconds > 0 ? total / seconds : 0.0);
+	fprintf(stderr, "ember: lost samples: %llu (%.2f%%)\n", (unsigned long long)lost,
+		seen ? 100.0 * lost / seen : 0.0);
+	for (i = 0; i < profile__nr_counters(p); i++) {
+		const char *name;
+		uint64_t v;
+
+		profile__counter(p, i, &name, &v);
+		if (strcmp(name, "lost.counts_map_full") == 0)
+			continue;
+		if (!verbose && (!v || strncmp(name, "lost.", 5) != 0))
+			continue;
+		fprintf(stderr, "ember:   %s: %llu (%.2f%% of samples)\n", name,
+			(unsigned long long)v, seen ? 100.0 * v / seen : 0.0);
+	}
+}
+
+static int write_profile(const struct ember_profile *p, const struct record_args *a, FILE *out)
+{
+	struct ember_folded_opts fo = { .sz = sizeof(fo),
+					.per_pid = a->per_pid,
+					.per_thread = a->per_thread,
+					.lines = a->lines };
+	int err = folded__write(p, &fo, out);
+
+	if (err) {
+		fprintf(stderr, "ember: writing %s failed: %s\n", a->output, strerror(-err));
+		return EMBER_EXIT_OUTPUT;
+	}
+	return 0;
+}
+
+static int child_exit_code(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return EMBER_EXIT_FAILURE;
+}
+
+static int add_symbolizer_counters(struct ember_profile *p, const struct ember_symbolizer *s)
+{
+	size_t i;
+
+	for (i = 0; i < symbolizer__nr_counters(s); i++) {
+		const char *name;
+		uint64_t v;
+		int err;
+
+		symbolizer__counter(s, i, &name, &v);
+		err = profile__add_counter(p, name, v);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int cmd_record(int argc, char **argv)
+{
+	struct ember_collector_opts co = { .sz = sizeof(co) };
+	struct ember_symbolizer_opts so = { .sz = sizeof(so) };
+	struct record_args a = { 0 };
+	struct ember_collector *c = NULL;
+	struct ember_symbolizer *sym = NULL;
+	struct ember_profile *prof = NULL;
+	struct sigaction sa = { .sa_handler = on_signal };
+	uint64_t start_mono, last_drain, start_real;
+	pid_t child = 0;
+	int go_fd = -1, child_status = 0, ret, err, i;
+	bool child_done = false;
+	FILE *out = NULL;
+	size_t k;
+
+	ret = parse_args(argc, argv, &a);
+	if (ret >= 0)
+		goto out;
+	if (a.verbose)
+		ember_log_set_level(EMBER_LOG_DEBUG);
+	ret = check_privileges();
+	if (ret)
+		goto out;
+	ret = check_btf();
+	if (ret)
+		goto out;
+	for (k = 0; k < a.nr_pids; k++) {
+		if (kill((pid_t)a.pids[k], 0) && errno == ESRCH) {
+			fprintf(stderr, "ember: no process with pid %u\n", a.pids[k]);
+			ret = EMBER_EXIT_NO_TARGET;
+			goto out;
+		}
+	}
+	co.frequency_hz = a.hz;
+	co.target = EMBER_TARGET_ALL;
+	if (a.nr_pids || a.cmd) {
+		co.target = EMBER_TARGET_PIDS;
+		co.pids = a.pids;
+		co.nr_pids = a.nr_pids;
+		co.children = a.children || a.cmd; /* a command's children are part of it */
+	} else if (a.cgroup) {
+		co.target = EMBER_TARGET_CGROUP;
+		ret = resolve_cgroup(a.cgroup, &co.cgroup_id);
+		if (ret)
+			goto out;
+	}
+	co.no_kernel_stacks = a.user_only;
+	co.no_user_stacks = a.kernel_only;
+	co.include_idle = a.idle;
+	co.counts_entries = a.counts_entries;
+	co.stacks_entries = a.stacks_entries;
+
+	ret = open_output(a.output, &out);
+	if (ret)
+		goto out;
+	ret = EMBER_EXIT_FAILURE;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	err = collector__new(&co, &c);
+	if (err) {
+		if (err == -EPERM) {
+			fprintf(stderr, "ember: the kernel refused to load the BPF sampler: %s (needs "
+					"CAP_BPF and CAP_PERFMON)\n",
+				strerror(-err));
+			ret = EMBER_EXIT_PERMISSION;
+		} else if (err == -EACCES || err == -EINVAL) {
+			/* Capabilities were checked: this is the verifier or a missing feature. */
+			fprintf(stderr, "ember: this kernel rejected the BPF sampler (%s); "
+					"run with -v for the verifier log\n",
+				strerror(-err));
+			ret = EMBER_EXIT_UNSUPPORTED;
+		} else {
+			fprintf(stderr, "ember: cannot set up sampling: %s\n", strerror(-err));
+		}
+		goto out;
+	}
+	if (a.cmd) {
+		err = spawn(a.cmd, &child, &go_fd);
+		if (!err)
+			err = collector__add_target(c, (uint32_t)child);
+		if (err) {
+			fprintf(stderr, "ember: cannot start '%s': %s\n", a.cmd[0], strerror(-err));
+			goto out;
+		}
+	}
+	err = collector__start(c);
+	if (err) {
+		fprintf(stderr, "ember: cannot open cpu-clock perf events: %s\n", strerror(-err));
+		ret = err == -EACCES || err == -EPERM ? EMBER_EXIT_PERMISSION : EMBER_EXIT_FAILURE;
+		goto out;
+	}
+	err = profile__new(&prof);
+	if (err)
+		goto out;
+	start_mono = last_drain = ember_now_mono_ns();
+	start_real = ember_now_real_ns();
+	if (go_fd >= 0) {
+		if (write(go_fd, "g", 1) != 1)
+			pr_warn("cannot release '%s'", a.cmd[0]);
+		close(go_fd);
+		go_fd = -1;
+	}
+
+	while (!stop_signal) {
+		uint64_t now;
+
+		err = collector__poll(c, POLL_MS);
+		if (err < 0 && err != -EINTR) {
+			fprintf(stderr, "ember: reading process events failed: %s\n", strerror(-err));
+			break;
+		}
+		now = ember_now_mono_ns();
+		if (a.duration_s > 0 && now - start_mono >= (uint64_t)(a.duration_s * 1e9))
+			break;
+		if (child && waitpid(child, &child_status, WNOHANG) == child) {
+			child_done = true;
+			break;
+		}
+		if (a.nr_pids && !a.children && !any_alive(a.pids, a.nr_pids)) {
+			fprintf(stderr, "ember: the profiled process%s exited; stopping\n",
+				a.nr_pids > 1 ? "es" : "");
+			break;
+		}
+		if (now - last_drain >= DRAIN_INTERVAL_NS) {
+			err = collector__drain(c, prof);
+			if (err) {
+				fprintf(stderr, "ember: draining samples failed: %s\n", strerror(-err));
+				goto out;
+			}
+			last_drain = now;
+		}
+	}
+	collector__stop(c);
+	/* Two drains: the first empties the window in use, the second the other buffer. */
+	for (i = 0; i < 2; i++) {
+		err = collector__drain(c, prof);
+		if (err) {
+			fprintf(stderr, "ember: draining samples failed: %s\n", strerror(-err));
+			goto out;
+		}
+	}
+	profile__set_time(prof, start_real, ember_now_mono_ns() - start_mono);
+	profile__set_frequency(prof, a.hz);
+
+	so.no_demangle = a.no_demangle;
+	err = symbolizer__new(&so, &sym);
+	if (!err)
+		err = profile__symbolize(prof, sym);
+	if (!err)
+		err = add_symbolizer_counters(prof, sym);
+	if (err) {
+		fprintf(stderr, "ember: symbolization failed: %s\n", strerror(-err));
+		goto out;
+	}
+	ret = write_profile(prof, &a, out);
+	if (out != stdout) {
+		if (fclose(out) && !ret) {
+			fprintf(stderr, "ember: writing %s failed: %s\n", a.output, strerror(errno));
+			ret = EMBER_EXIT_OUTPUT;
+		}
+	}
+	out = NULL;
+	print_summary(prof, profile__duration_ns(prof) / 1e9, collector__nr_cpus(c), a.hz,
+		      a.verbose);
+	if (stop_signal)
+		fprintf(stderr, "ember: stopped by signal %d; profile written\n", (int)stop_signal);
+	if (!ret && strcmp(a.output, "-") != 0)
+		fprintf(stderr, "ember: wrote %s (%zu stacks)\n", a.output,
+			profile__nr_samples(prof));
+	if (!ret && child) {
+		if (!child_done) {
+			kill(child, SIGTERM);
+			waitpid(child, &child_status, 0);
+		}
+		ret = child_exit_code(child_status);
+	}
+out:
+	if (go_fd >= 0) {
+		close(go_fd); /* the child sees EOF and exits 127 without running CMD */
+		waitpid(child, NULL, 0);
+	}
+	if (out && out != stdout)
+		fclose(out);
+	collector__free(c);
+	symbolizer__free(sym);
+	profile__free(prof);
+	free(a.pids);
+	return ret;
+}
