@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private helpers shared by the output/ writers and readers: a growable byte
+ * buffer, the root-first frame walk every stack-shaped format uses, and escaping
+ * of names for XML and JSON (which both need valid UTF-8).
+ */
+#ifndef EMBER_OUTPUT_INTERNAL_H
+#define EMBER_OUTPUT_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "agg/agg.h"
+#include "output/output.h"
+
+struct ember_index;
+
+/* Growable bytes; always NUL-terminated once anything was appended. */
+struct obuf {
+	char *data;
+	size_t len, cap;
+};
+
+int obuf_append(struct obuf *b, const void *s, size_t n);
+int obuf_puts(struct obuf *b, const char *s);
+int obuf_printf(struct obuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void obuf_free(struct obuf *b);
+
+/* Frame kinds that change a frame's folded name, as a mask of EMBER_FRAME_*. */
+#define FRAME_KIND_MASK (EMBER_FRAME_KERNEL | EMBER_FRAME_INLINE | EMBER_FRAME_JIT)
+
+/* One frame of a stack in folded order. */
+struct stack_frame {
+	const char *name; /* valid until the next walk (roots) or while the profile lives */
+	uint32_t flags;	  /* EMBER_FRAME_* of the frame; 0 for process/thread roots */
+	const struct ember_frame *frame; /* the profile's frame; NULL for roots, "[unknown]" */
+};
+
+struct stack_walker {
+	bool per_pid, per_thread; /* set by the caller */
+	struct stack_frame *frames;
+	size_t nr, cap;
+	struct obuf roots; /* backing store of the process and thread root names */
+};
+
+/*
+ * Fills @w->frames with the frames of @s, root first: process name (with
+ * "-PID" under per_pid), thread ("name-TID" under per_thread), then locations
+ * outermost first with each inline chain outermost first. A location without
+ * frames is "[unknown]"; a sample without any frame is one "[unknown]".
+ */
+int stack_walk(struct stack_walker *w, const struct ember_profile *p, const struct ember_sample *s);
+void stack_walker_free(struct stack_walker *w);
+
+/* Suffix for a frame's kind in folded text ("_[k]", "_[i]", "_[j]") or "". */
+const char *frame_suffix(uint32_t flags);
+
+/* Appends @s with XML special characters escaped and invalid UTF-8 replaced. */
+int obuf_xml(struct obuf *b, const char *s);
+/* Appends @s as the inside of a JSON string (escaped, invalid UTF-8 replaced). */
+int obuf_json(struct obuf *b, const char *s);
+
+/* Writes all of @b to @out: 0 or -EIO. */
+int obuf_write(const struct obuf *b, FILE *out);
+
+/* ---- folded lines (folded.c) ---- */
+
+/* Appends the folded text of the walked frames (no count) to @b. */
+int folded_append_stack(struct obuf *b, const struct stack_frame *frames, size_t nr, bool lines);
+
+/* Unique folded lines with two counters each (one per input of a diff). */
+struct folded_set {
+	struct obuf text; /* all lines, NUL-separated */
+	struct folded_line {
+		size_t offset; /* into text */
+		uint64_t count[2];
+	} *lines;
+	size_t nr, cap;
+	struct ember_index *index;
+};
+
+int folded_set_init(struct folded_set *set);
+void folded_set_free(struct folded_set *set);
+/* Adds @count to counter @which (0 or 1) of line @line (NUL-terminated). */
+int folded_set_add(struct folded_set *set, const char *line, size_t len, int which, uint64_t count);
+/* Adds every sample of @p to counter @which. */
+int folded_set_add_profile(struct folded_set *set, const struct ember_profile *p,
+			   const struct ember_folded_opts *o, int which);
+/* Sorts lines by text (byte order). */
+void folded_set_sort(struct folded_set *set);
+
+#endif /* EMBER_OUTPUT_INTERNAL_H */

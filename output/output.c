@@ -1,0 +1,342 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Format dispatch by path: picks the writer from the extension (".zst"
+ * wrapping any of them) and writes through a temporary file renamed into
+ * place, so a failed write never leaves half a profile behind; picks the
+ * reader from the content first (compression magic, pprof's binary bytes, perf
+ * script's record headers) and the extension second, so a profile renamed or
+ * piped through stdin still reads.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "output/internal.h"
+#include "output/output.h"
+#include "support/support.h"
+
+static const char *const format_names[] = {
+	[EMBER_FORMAT_AUTO] = "auto",	    [EMBER_FORMAT_FOLDED] = "folded",
+	[EMBER_FORMAT_PPROF] = "pprof",	    [EMBER_FORMAT_SVG] = "svg",
+	[EMBER_FORMAT_SPEEDSCOPE] = "speedscope", [EMBER_FORMAT_PERFSCRIPT] = "perf-script",
+};
+
+const char *output__format_name(enum ember_format f)
+{
+	if ((size_t)f >= sizeof(format_names) / sizeof(format_names[0]))
+		return "unknown";
+	return format_names[f];
+}
+
+enum ember_format output__format_from_name(const char *name)
+{
+	size_t i;
+
+	for (i = 1; i < sizeof(format_names) / sizeof(format_names[0]); i++)
+		if (strcmp(name, format_names[i]) == 0)
+			return (enum ember_format)i;
+	if (strcmp(name, "perfscript") == 0 || strcmp(name, "perf") == 0)
+		return EMBER_FORMAT_PERFSCRIPT;
+	return EMBER_FORMAT_AUTO;
+}
+
+static bool ends_with(const char *s, size_t n, const char *suffix)
+{
+	size_t k = strlen(suffix);
+
+	return n >= k && strncasecmp(s + n - k, suffix, k) == 0;
+}
+
+enum ember_format output__format_from_path(const char *path, bool *zstd)
+{
+	size_t n = strlen(path);
+
+	if (zstd)
+		*zstd = false;
+	if (ends_with(path, n, ".zst")) {
+		n -= 4;
+		if (zstd)
+			*zstd = true;
+	}
+	if (ends_with(path, n, ".pb.gz") || ends_with(path, n, ".pprof") ||
+	    ends_with(path, n, ".pb") || ends_with(path, n, ".pprof.gz"))
+		return EMBER_FORMAT_PPROF;
+	if (ends_with(path, n, ".gz"))
+		n -= 3;
+	if (ends_with(path, n, ".folded") || ends_with(path, n, ".txt") ||
+	    ends_with(path, n, ".collapsed"))
+		return EMBER_FORMAT_FOLDED;
+	if (ends_with(path, n, ".svg"))
+		return EMBER_FORMAT_SVG;
+	if (ends_with(path, n, ".json"))
+		return EMBER_FORMAT_SPEEDSCOPE;
+	if (ends_with(path, n, ".perf") || ends_with(path, n, ".perf-script"))
+		return EMBER_FORMAT_PERFSCRIPT;
+	return EMBER_FORMAT_AUTO;
+}
+
+/* Writes @p in @format to @out. */
+static int write_format(const struct ember_profile *p, enum ember_format format,
+			const struct ember_output_opts *o, FILE *out)
+{
+	switch (format) {
+	case EMBER_FORMAT_FOLDED:
+		return folded__write(p, o->folded, out);
+	case EMBER_FORMAT_PPROF:
+		return pprof__write(p, out);
+	case EMBER_FORMAT_SVG:
+		return svg__write(p, o->svg, out);
+	case EMBER_FORMAT_SPEEDSCOPE:
+		return speedscope__write(p, out);
+	default:
+		return -EINVAL;
+	}
+}
+
+/* Writes to @out, zstd-compressing when asked (formats are built in memory). */
+static int write_stream(const struct ember_profile *p, enum ember_format format,
+			const struct ember_output_opts *o, bool zstd, FILE *out)
+{
+	char *mem = NULL;
+	size_t len = 0;
+	FILE *m;
+	int err;
+
+	if (!zstd)
+		return write_format(p, format, o, out);
+	m = open_memstream(&mem, &len);
+	if (!m)
+		return -errno;
+	err = write_format(p, format, o, m);
+	if (fclose(m) && !err)
+		err = -EIO;
+	if (!err)
+		err = compress__write(EMBER_COMPRESSION_ZSTD, mem, len, out);
+	free(mem);
+	return err;
+}
+
+int output__write_path(const struct ember_profile *p, const char *path,
+		       const struct ember_output_opts *opts)
+{
+	struct ember_output_opts o = { 0 };
+	enum ember_format format;
+	bool zstd = false;
+	char *tmp = NULL;
+	FILE *f = NULL;
+	int fd, err;
+
+	if (opts)
+		memcpy(&o, opts, opts->sz < sizeof(o) ? opts->sz : sizeof(o));
+	format = output__format_from_path(path, &zstd);
+	if (o.format != EMBER_FORMAT_AUTO)
+		format = o.format;
+	if (o.compression == -1)
+		zstd = false;
+	else if (o.compression == EMBER_COMPRESSION_ZSTD)
+		zstd = true;
+	if (strcmp(path, "-") == 0) {
+		if (format == EMBER_FORMAT_AUTO)
+			format = EMBER_FORMAT_FOLDED;
+		err = write_stream(p, format, &o, zstd, stdout);
+		if (!err && fflush(stdout))
+			err = -EIO;
+		return err;
+	}
+	if (format == EMBER_FORMAT_AUTO || format == EMBER_FORMAT_PERFSCRIPT) {
+		pr_err("%s: unknown output format (use .folded, .txt, .pb.gz, .pprof, .svg, .json, "
+		       "optionally + .zst)",
+		       path);
+		return -EINVAL;
+	}
+	if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0)
+		return -ENOMEM;
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		err = -errno;
+		pr_err("%s: cannot create: %s", tmp, strerror(-err));
+		free(tmp);
+		return err;
+	}
+	/* mkstemp creates 0600; profiles are ordinary files: honour the umask. */
+	{
+		mode_t mask = umask(0);
+
+		umask(mask);
+		fchmod(fd, 0666 & ~mask);
+	}
+	f = fdopen(fd, "w");
+	if (!f) {
+		err = -errno;
+		close(fd);
+		goto out;
+	}
+	err = write_stream(p, format, &o, zstd, f);
+	if (fclose(f) && !err)
+		err = -EIO;
+	if (!err && rename(tmp, path)) {
+		err = -errno;
+		pr_err("%s: cannot rename into place: %s", path, strerror(-err));
+	}
+out:
+	if (err) {
+		if (err == -EIO)
+			pr_err("%s: write failed", path);
+		unlink(tmp);
+	}
+	free(tmp);
+	return err;
+}
+
+/* Reads all of @fd into a malloc'd, NUL-terminated buffer. */
+static int slurp(int fd, char **out, size_t *out_len)
+{
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+
+	for (;;) {
+		ssize_t n;
+
+		if (ember_grow((void **)&buf, &cap, len + 65536 + 1, 1)) {
+			free(buf);
+			return -ENOMEM;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n < 0) {
+			int err = -errno;
+
+			if (err == -EINTR)
+				continue;
+			free(buf);
+			return err;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	*out = buf;
+	*out_len = len;
+	return 0;
+}
+
+/* True when @buf looks like `perf script` output: a record header line with "pid[/tid] ... ts:". */
+static bool looks_like_perf_script(const char *buf, size_t len)
+{
+	const char *nl = memchr(buf, '\n', len);
+	size_t n = nl ? (size_t)(nl - buf) : len;
+	const char *colon;
+
+	/* Skip perf's "# ..." header comments, if any. */
+	while (n && buf[0] == '#' && nl) {
+		len -= n + 1;
+		buf = nl + 1;
+		nl = memchr(buf, '\n', len);
+		n = nl ? (size_t)(nl - buf) : len;
+	}
+	if (!n || buf[0] == ' ' || buf[0] == '\t')
+		return false;
+	/* A header has "NUMBER.NUMBER:" (the timestamp) and the next line is indented. */
+	colon = memchr(buf, ':', n);
+	if (!colon || colon == buf || colon[-1] < '0' || colon[-1] > '9')
+		return false;
+	return nl && (size_t)(nl - buf) + 1 < len && (nl[1] == '\t' || nl[1] == ' ');
+}
+
+int output__read_buffer(const void *data, size_t len, const struct ember_read_opts *opts,
+			struct ember_profile **out)
+{
+	struct ember_read_opts o = { .sz = sizeof(o), .name = "input" };
+	struct ember_profile *p = NULL;
+	enum ember_format format;
+	void *plain = NULL;
+	const char *buf = data;
+	int err;
+
+	if (opts) {
+		memcpy(&o, opts, opts->sz < sizeof(o) ? opts->sz : sizeof(o));
+		if (!o.name)
+			o.name = "input";
+	}
+	if (compress__detect(data, len) != EMBER_COMPRESSION_NONE) {
+		err = compress__decode(data, len, 0, &plain, &len);
+		if (err) {
+			pr_err("%s: cannot decompress: %s", o.name,
+			       err == -EFBIG ? "too large" : "corrupt or truncated data");
+			return err;
+		}
+		buf = plain;
+	}
+	format = o.format;
+	if (format == EMBER_FORMAT_AUTO) {
+		format = output__format_from_path(o.name, NULL);
+		/* Text formats never hold a NUL byte; every pprof message does ("" is string 0). */
+		if (len && memchr(buf, '\0', len))
+			format = EMBER_FORMAT_PPROF;
+		else if (format == EMBER_FORMAT_PPROF || format == EMBER_FORMAT_AUTO)
+			format = looks_like_perf_script(buf, len) ? EMBER_FORMAT_PERFSCRIPT
+								  : EMBER_FORMAT_FOLDED;
+	}
+	err = profile__new(&p);
+	if (err)
+		goto out;
+	switch (format) {
+	case EMBER_FORMAT_FOLDED:
+		err = folded__read(buf, len, &o, p);
+		break;
+	case EMBER_FORMAT_PPROF:
+		err = pprof__read((const uint8_t *)buf, len, p);
+		break;
+	case EMBER_FORMAT_PERFSCRIPT:
+		err = perfscript__read(buf, len, &o, p);
+		break;
+	default:
+		pr_err("%s: %s is not a readable format", o.name, output__format_name(format));
+		err = -EINVAL;
+	}
+	if (err)
+		goto out;
+	*out = p;
+	p = NULL;
+out:
+	profile__free(p);
+	free(plain);
+	return err;
+}
+
+int output__read_path(const char *path, const struct ember_read_opts *opts,
+		      struct ember_profile **out)
+{
+	struct ember_read_opts o = { .sz = sizeof(o) };
+	char *buf = NULL;
+	size_t len = 0;
+	int fd, err;
+
+	if (opts)
+		memcpy(&o, opts, opts->sz < sizeof(o) ? opts->sz : sizeof(o));
+	o.sz = sizeof(o);
+	o.name = path;
+	if (strcmp(path, "-") == 0) {
+		fd = STDIN_FILENO;
+	} else {
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			err = -errno;
+			pr_err("%s: cannot open: %s", path, strerror(-err));
+			return err;
+		}
+	}
+	err = slurp(fd, &buf, &len);
+	if (fd != STDIN_FILENO)
+		close(fd);
+	if (err) {
+		pr_err("%s: cannot read: %s", path, strerror(-err));
+		return err;
+	}
+	err = output__read_buffer(buf, len, &o, out);
+	free(buf);
+	return err;
+}

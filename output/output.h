@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * output: writers and readers of profile files. Every writer takes a
+ * struct ember_profile from agg/ and a FILE (or a path); every reader builds a
+ * profile from bytes in memory (or a path).
+ *
+ * Formats: folded stacks (read and write), pprof protobuf (gzip; read and
+ * write), an interactive SVG flamegraph and its differential variant,
+ * speedscope JSON (write), `perf script` text (read), and a top-N text report.
+ * Paths ending in ".zst" are zstd-compressed on write; readers accept gzip and
+ * zstd input transparently, whatever the name.
+ *
+ * Errors: functions return 0 or a negative errno: -EINVAL for malformed input,
+ * -ENOMEM, -EIO for a failed write, -ENOENT/-EACCES etc. from open().
+ * Thread-safety: writers only read the profile; callers serialize access.
+ */
+#ifndef EMBER_OUTPUT_H
+#define EMBER_OUTPUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "agg/agg.h"
+
+enum ember_format {
+	EMBER_FORMAT_AUTO = 0,	 /* from the path's extension (and, on read, the content) */
+	EMBER_FORMAT_FOLDED,	 /* ".folded", ".txt", ".collapsed" */
+	EMBER_FORMAT_PPROF,	 /* ".pb.gz", ".pprof", ".pb" */
+	EMBER_FORMAT_SVG,	 /* ".svg" */
+	EMBER_FORMAT_SPEEDSCOPE, /* ".json" */
+	EMBER_FORMAT_PERFSCRIPT, /* `perf script` text (read only) */
+};
+
+/* Name of @f ("folded", "pprof", ...). Static string. */
+const char *output__format_name(enum ember_format f);
+/* Parses "folded", "pprof", "svg", "speedscope", "perf-script"; EMBER_FORMAT_AUTO if unknown. */
+enum ember_format output__format_from_name(const char *name);
+/*
+ * Format implied by @path's extension, ignoring a trailing ".zst" / ".gz" that
+ * is not part of ".pb.gz"; EMBER_FORMAT_AUTO when unknown. *@zstd (may be NULL)
+ * is set when the path ends in ".zst".
+ */
+enum ember_format output__format_from_path(const char *path, bool *zstd);
+
+/* ---- folded ------------------------------------------------------------ */
+
+struct ember_folded_opts {
+	size_t sz;	 /* sizeof(struct ember_folded_opts) */
+	bool per_pid;	 /* root frame "name-PID" instead of "name" */
+	bool per_thread; /* also a "thread-TID" frame under the process root */
+	bool lines;	 /* append ":file:line" to frames that have one */
+};
+
+/*
+ * Writes one line per unique stack: frames root first, ';'-separated, a space,
+ * and the count. The root is the process name (when the sample has one); kernel
+ * frames carry "_[k]", inline frames "_[i]", JIT frames "_[j]". Lines are sorted
+ * so equal profiles give equal files. @opts may be NULL. 0 or a negative errno
+ * (-EIO when writing fails).
+ */
+int folded__write(const struct ember_profile *p, const struct ember_folded_opts *opts, FILE *out);
+
+struct ember_read_opts {
+	size_t sz;	 /* sizeof(struct ember_read_opts) */
+	bool strict;	 /* a malformed line or record fails the read (-EINVAL) */
+	const char *name; /* input name for messages ("-" for stdin); NULL: "input" */
+	enum ember_format format; /* EMBER_FORMAT_AUTO: guess from path and content */
+};
+
+/*
+ * Parses folded text (@len bytes at @buf, need not be NUL-terminated) into @p.
+ * Each frame becomes a name-only location of one frame (suffixes "_[k]",
+ * "_[i]", "_[j]" become flags); samples have no pid and no process name.
+ * Malformed lines are logged with their line number and skipped, or fail with
+ * -EINVAL when @opts->strict. @opts may be NULL.
+ */
+int folded__read(const char *buf, size_t len, const struct ember_read_opts *opts,
+		 struct ember_profile *p);
+
+/* ---- pprof ------------------------------------------------------------- */
+
+/*
+ * Writes @p as a gzip-compressed pprof Profile message (sample types
+ * samples/count and cpu/nanoseconds). Kernel frames without a mapping get a
+ * synthetic "[kernel.kallsyms]" mapping, JIT ones a "[jit]" mapping; chains of
+ * name-only inline frames become one Location with several Lines.
+ */
+int pprof__write(const struct ember_profile *p, FILE *out);
+/* Same, uncompressed protobuf bytes in a malloc'd buffer the caller frees. */
+int pprof__encode(const struct ember_profile *p, uint8_t **out, size_t *out_len);
+
+/*
+ * Parses an uncompressed pprof Profile (@len bytes at @buf) into @p. Sample
+ * counts come from the "samples"/"count" value when present, else from the
+ * first value divided by the period. -EINVAL for corrupt or inconsistent input.
+ */
+int pprof__read(const uint8_t *buf, size_t len, struct ember_profile *p);
+
+/* ---- perf script ------------------------------------------------------- */
+
+/*
+ * Parses `perf script` text (default fields, with call chains) into @p: one
+ * sample per record, root "comm", kernel frames flagged from their module
+ * ("[kernel.kallsyms]") and JIT frames from perf-PID.map modules.
+ */
+int perfscript__read(const char *buf, size_t len, const struct ember_read_opts *opts,
+		     struct ember_profile *p);
+
+/* ---- SVG flamegraph ---------------------------------------------------- */
+
+struct ember_svg_opts {
+	size_t sz;		/* sizeof(struct ember_svg_opts) */
+	const char *title;	/* NULL: "Flame Graph" ("Icicle Graph" inverted) */
+	const char *subtitle;	/* NULL: none */
+	uint32_t width;		/* image width in px; 0: 1200 */
+	double minwidth;	/* px; narrower frames are merged; < 0: 0.1 */
+	const char *colors;	/* palette for user frames: hot (default), mem, io, red, green,
+				 * blue, aqua, yellow, purple, orange */
+	bool hash;		/* colour by a hash of the name (stable across graphs) */
+	bool reverse;		/* leaf frames at the root (stacks reversed) */
+	bool inverted;		/* icicle: root at the top */
+	const char *countname;	/* unit in tooltips; NULL: "samples" */
+	uint32_t frame_height;	/* px; 0: 16 */
+	uint32_t font_size;	/* px; 0: 12 */
+	/* folded-style root frames */
+	bool per_pid, per_thread;
+};
+
+/* Writes a self-contained interactive SVG flamegraph of @p. @opts may be NULL. */
+int svg__write(const struct ember_profile *p, const struct ember_svg_opts *opts, FILE *out);
+
+/* ---- differential ------------------------------------------------------ */
+
+struct ember_diff_opts {
+	size_t sz;	  /* sizeof(struct ember_diff_opts) */
+	bool no_normalize; /* compare raw counts instead of fractions of each total */
+	bool negate;	  /* widths from BEFORE; colours say what AFTER lost */
+};
+
+/*
+ * Differential flamegraph: widths from @after (from @before with negate), red
+ * where a frame's share grew, blue where it shrank. @svg and @diff may be NULL.
+ */
+int diff__write_svg(const struct ember_profile *before, const struct ember_profile *after,
+		    const struct ember_diff_opts *diff, const struct ember_svg_opts *svg,
+		    FILE *out);
+/*
+ * "stack countA countB" lines (sorted) over the union of both profiles' stacks.
+ * Unless no_normalize, countA is scaled to @after's total (rounded).
+ */
+int diff__write_folded(const struct ember_profile *before, const struct ember_profile *after,
+		       const struct ember_diff_opts *diff, FILE *out);
+
+/* ---- speedscope -------------------------------------------------------- */
+
+/* Writes speedscope's file format (one "sampled" profile, weights in samples). */
+int speedscope__write(const struct ember_profile *p, FILE *out);
+
+/* ---- report ------------------------------------------------------------ */
+
+enum ember_report_sort {
+	EMBER_REPORT_SORT_FLAT = 0,
+	EMBER_REPORT_SORT_CUM,
+};
+
+struct ember_report_opts {
+	size_t sz;		  /* sizeof(struct ember_report_opts) */
+	enum ember_report_sort sort;
+	uint32_t top;		  /* rows; 0: 20 */
+	const char *focus;	  /* POSIX extended regex; only stacks with a matching frame */
+};
+
+/*
+ * Top-N table of functions like `pprof -top`: flat (leaf) and cumulative
+ * samples with percentages of the total. -EINVAL for a bad focus regex.
+ */
+int report__write(const struct ember_profile *p, const struct ember_report_opts *opts, FILE *out);
+
+/* ---- compression ------------------------------------------------------- */
+
+enum ember_compression {
+	EMBER_COMPRESSION_NONE = 0,
+	EMBER_COMPRESSION_GZIP,
+	EMBER_COMPRESSION_ZSTD,
+};
+
+/* Compression of @len bytes at @buf, from its magic number. */
+enum ember_compression compress__detect(const void *buf, size_t len);
+
+/*
+ * Decompresses gzip or zstd data into a malloc'd buffer (*@out, *@out_len; one
+ * extra NUL byte after the data). Output over @max_len bytes fails with
+ * -EFBIG (decompression bombs); 0 means 4 GiB. -EINVAL for corrupt data.
+ */
+int compress__decode(const void *buf, size_t len, size_t max_len, void **out, size_t *out_len);
+
+/* Compresses @len bytes at @buf with @c (not NONE) and writes them to @out. */
+int compress__write(enum ember_compression c, const void *buf, size_t len, FILE *out);
+
+/* ---- by path ----------------------------------------------------------- */
+
+struct ember_output_opts {
+	size_t sz;			 /* sizeof(struct ember_output_opts) */
+	enum ember_format format;	 /* EMBER_FORMAT_AUTO: from the path */
+	const struct ember_folded_opts *folded; /* may be NULL */
+	const struct ember_svg_opts *svg;	 /* may be NULL */
+	int compression;		 /* -1: none; 0: from the path; else ember_compression */
+};
+
+/*
+ * Writes @p to @path ("-" is stdout; its format defaults to folded), in the
+ * format chosen by @opts->format or the extension: ".folded"/".txt" folded,
+ * ".pb.gz"/".pprof" pprof, ".svg", ".json" speedscope; a trailing ".zst"
+ * compresses any of them with zstd. Unknown extensions: -EINVAL. The file is
+ * written to a temporary name and renamed, so a failure leaves no partial file.
+ */
+int output__write_path(const struct ember_profile *p, const char *path,
+		       const struct ember_output_opts *opts);
+
+/*
+ * Reads @path ("-" is stdin) into a new profile (*@out, freed with
+ * profile__free). Compression is detected from the content; the format from
+ * @opts->format, the content (pprof is binary, perf script has a header
+ * line with pid and timestamp) and the extension. @opts may be NULL.
+ */
+int output__read_path(const char *path, const struct ember_read_opts *opts,
+		      struct ember_profile **out);
+
+/* Same, from @len bytes in memory (compressed or not). */
+int output__read_buffer(const void *buf, size_t len, const struct ember_read_opts *opts,
+			struct ember_profile **out);
+
+#endif /* EMBER_OUTPUT_H */

@@ -1,0 +1,1097 @@
+// SPDX-License-Identifier: MIT
+/*
+ * pprof writer and reader: the gzip-compressed Profile protobuf that
+ * `go tool pprof`, speedscope and most continuous-profiling backends read.
+ * Messages come from output/profile.proto through protobuf-c.
+ *
+ * Mapping of the model: ember mappings become pprof Mappings one to one;
+ * address locations become Locations with their address and one Line per
+ * frame (innermost first, as pprof wants); name-only locations (from folded or
+ * perf script input) become address-less Locations, where a run of
+ * single-frame inline locations is folded into the Location of the frame they
+ * are inlined into, so that folded -> pprof -> folded gives the same text.
+ * Kernel and JIT frames without a mapping get a synthetic "[kernel.kallsyms]"
+ * or "[jit]" mapping, which is also how the reader gets those flags back.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "output/internal.h"
+#include "output/output.h"
+#include "output/profile.pb-c.h"
+#include "support/support.h"
+
+#define KERNEL_MAPPING_NAME "[kernel.kallsyms]"
+#define JIT_MAPPING_NAME "[jit]"
+#define COUNTER_PREFIX "ember.counter "
+
+typedef Perftools__Profiles__Profile PbProfile;
+typedef Perftools__Profiles__Sample PbSample;
+typedef Perftools__Profiles__Label PbLabel;
+typedef Perftools__Profiles__Mapping PbMapping;
+typedef Perftools__Profiles__Location PbLocation;
+typedef Perftools__Profiles__Line PbLine;
+typedef Perftools__Profiles__Function PbFunction;
+typedef Perftools__Profiles__ValueType PbValueType;
+
+/* ======================================================================== */
+/* Writer                                                                   */
+/* ======================================================================== */
+
+struct pb_writer {
+	const struct ember_profile *p;
+
+	/* string table */
+	char **strings;
+	size_t nr_strings, cap_strings;
+	struct ember_index *string_index;
+
+	PbFunction *functions;
+	size_t nr_functions, cap_functions;
+	struct ember_index *function_index;
+
+	PbMapping *mappings; /* ember's, then the synthetic ones */
+	size_t nr_mappings, cap_mappings;
+	uint64_t kernel_mapping, jit_mapping; /* pprof ids; 0 until needed */
+
+	PbLocation *locations;
+	size_t nr_locations, cap_locations;
+	PbLine *lines; /* all Lines; locations point in after building (array moves) */
+	size_t nr_lines, cap_lines;
+	size_t *line_first; /* per pprof location: index into lines */
+	size_t cap_line_first;
+	uint64_t *single;     /* per ember location id: its pprof location id; 0 none yet */
+	/* Runs of name-only inline locations: key is the ember id sequence. */
+	uint32_t *runs;	      /* concatenated sequences */
+	size_t nr_runs_ids, cap_runs_ids;
+	struct run {
+		size_t first, n; /* in runs */
+		uint64_t id;	 /* pprof location */
+	} *run_list;
+	size_t nr_run_list, cap_run_list;
+	struct ember_index *run_index;
+};
+
+struct string_lookup {
+	const struct pb_writer *w;
+	const char *s;
+};
+
+static bool string_eq(const void *ctx, uint32_t index)
+{
+	const struct string_lookup *l = ctx;
+
+	return strcmp(l->w->strings[index], l->s) == 0;
+}
+
+/* Index of @s in the string table, adding a copy when new; -ENOMEM. */
+static int64_t str_id(struct pb_writer *w, const char *s)
+{
+	struct string_lookup l = { w, s ? s : "" };
+	uint64_t h = ember_hash_bytes(l.s, strlen(l.s), 0x57);
+	int64_t found = ember_index__find(w->string_index, h, string_eq, &l);
+	char *copy;
+
+	if (found >= 0)
+		return found;
+	copy = strdup(l.s);
+	if (!copy || ember_grow((void **)&w->strings, &w->cap_strings, w->nr_strings + 1,
+				sizeof(*w->strings)) ||
+	    ember_index__insert(w->string_index, h, (uint32_t)w->nr_strings)) {
+		free(copy);
+		return -ENOMEM;
+	}
+	w->strings[w->nr_strings++] = copy;
+	return (int64_t)w->nr_strings - 1;
+}
+
+struct function_lookup {
+	const struct pb_writer *w;
+	int64_t name, system_name, filename;
+};
+
+static bool function_eq(const void *ctx, uint32_t index)
+{
+	const struct function_lookup *l = ctx;
+	const PbFunction *f = &l->w->functions[index];
+
+	return f->name == l->name && f->system_name == l->system_name &&
+	       f->filename == l->filename;
+}
+
+/* pprof function id of @f (1-based), adding it when new; 0 on -ENOMEM. */
+static uint64_t function_id(struct pb_writer *w, const struct ember_frame *f, const char *suffix)
+{
+	struct function_lookup l = { w, 0, 0, 0 };
+	PbFunction init = PERFTOOLS__PROFILES__FUNCTION__INIT;
+	uint64_t h;
+	int64_t found;
+
+	if (*suffix) {
+		/* A kind the Location cannot carry stays in the name (see header). */
+		char *name = NULL;
+
+		if (asprintf(&name, "%s%s", f->function, suffix) < 0)
+			return 0;
+		l.name = str_id(w, name);
+		free(name);
+	} else {
+		l.name = str_id(w, f->function);
+	}
+	l.system_name = f->system_name ? str_id(w, f->system_name) : l.name;
+	l.filename = str_id(w, f->file);
+	if (l.name < 0 || l.system_name < 0 || l.filename < 0)
+		return 0;
+	h = ember_hash_u64(ember_hash_u64((uint64_t)l.name, (uint64_t)l.system_name),
+			   (uint64_t)l.filename);
+	found = ember_index__find(w->function_index, h, function_eq, &l);
+	if (found >= 0)
+		return (uint64_t)found + 1;
+	if (ember_grow((void **)&w->functions, &w->cap_functions, w->nr_functions + 1,
+		       sizeof(*w->functions)) ||
+	    ember_index__insert(w->function_index, h, (uint32_t)w->nr_functions))
+		return 0;
+	init.id = w->nr_functions + 1;
+	init.name = l.name;
+	init.system_name = l.system_name;
+	init.filename = l.filename;
+	/* The model has no function start line; 0 is pprof's "unknown". */
+	w->functions[w->nr_functions++] = init;
+	return init.id;
+}
+
+static int add_mapping(struct pb_writer *w, const struct ember_mapping *m, uint64_t *id)
+{
+	PbMapping pm = PERFTOOLS__PROFILES__MAPPING__INIT;
+	int64_t file, build_id;
+
+	file = str_id(w, m->path);
+	build_id = str_id(w, m->build_id);
+	if (file < 0 || build_id < 0)
+		return -ENOMEM;
+	if (ember_grow((void **)&w->mappings, &w->cap_mappings, w->nr_mappings + 1,
+		       sizeof(*w->mappings)))
+		return -ENOMEM;
+	pm.id = w->nr_mappings + 1;
+	pm.memory_start = m->start;
+	pm.memory_limit = m->limit;
+	pm.file_offset = m->offset;
+	pm.filename = file;
+	pm.build_id = build_id;
+	pm.has_functions = !!(m->flags & EMBER_MAPPING_HAS_FUNCTIONS);
+	pm.has_filenames = !!(m->flags & EMBER_MAPPING_HAS_FILENAMES);
+	pm.has_line_numbers = !!(m->flags & EMBER_MAPPING_HAS_LINES);
+	pm.has_inline_frames = !!(m->flags & EMBER_MAPPING_HAS_INLINES);
+	w->mappings[w->nr_mappings++] = pm;
+	*id = pm.id;
+	return 0;
+}
+
+/* The synthetic mapping for name-only frames of kind @flags; 0 for user frames. */
+static int synthetic_mapping(struct pb_writer *w, uint32_t flags, uint64_t *id)
+{
+	/* Name-only frames have names only: say so truthfully in the flags. */
+	struct ember_mapping m = { .flags = EMBER_MAPPING_HAS_FUNCTIONS };
+	uint64_t *slot;
+	int err;
+
+	*id = 0;
+	if (flags & EMBER_FRAME_KERNEL) {
+		slot = &w->kernel_mapping;
+		m.path = KERNEL_MAPPING_NAME;
+		m.flags |= EMBER_MAPPING_KERNEL;
+	} else if (flags & EMBER_FRAME_JIT) {
+		slot = &w->jit_mapping;
+		m.path = JIT_MAPPING_NAME;
+	} else {
+		return 0;
+	}
+	if (!*slot) {
+		err = add_mapping(w, &m, slot);
+		if (err)
+			return err;
+	}
+	*id = *slot;
+	return 0;
+}
+
+/*
+ * Adds a pprof Location for @frames (innermost first). @outer_flags decides
+ * the synthetic mapping of name-only locations. Sets *@id.
+ */
+static int add_location(struct pb_writer *w, uint64_t address, uint64_t mapping_id,
+			const struct ember_frame *const *frames, uint32_t nr, bool keep_suffix,
+			uint64_t *id)
+{
+	PbLocation loc = PERFTOOLS__PROFILES__LOCATION__INIT;
+	uint32_t i;
+
+	if (ember_grow((void **)&w->locations, &w->cap_locations, w->nr_locations + 1,
+		       sizeof(*w->locations)) ||
+	    ember_grow((void **)&w->line_first, &w->cap_line_first, w->nr_locations + 1,
+		       sizeof(*w->line_first)) ||
+	    ember_grow((void **)&w->lines, &w->cap_lines, w->nr_lines + nr, sizeof(*w->lines)))
+		return -ENOMEM;
+	w->line_first[w->nr_locations] = w->nr_lines;
+	for (i = 0; i < nr; i++) {
+		PbLine line = PERFTOOLS__PROFILES__LINE__INIT;
+		const char *suffix = "";
+
+		if (keep_suffix && (frames[i]->flags & EMBER_FRAME_INLINE))
+			suffix = frame_suffix(EMBER_FRAME_INLINE);
+		line.function_id = function_id(w, frames[i], suffix);
+		if (!line.function_id)
+			return -ENOMEM;
+		line.line = frames[i]->line;
+		w->lines[w->nr_lines++] = line;
+	}
+	loc.id = w->nr_locations + 1;
+	loc.mapping_id = mapping_id;
+	loc.address = address;
+	loc.n_line = nr;
+	w->locations[w->nr_locations++] = loc;
+	*id = loc.id;
+	return 0;
+}
+
+static bool is_name_only(const struct ember_location *l)
+{
+	return l->address == 0 && l->mapping_id == 0 && l->nr_frames > 0;
+}
+
+/* A name-only location whose outermost frame is inlined into the next location. */
+static bool is_inline_link(const struct ember_location *l)
+{
+	return is_name_only(l) && (l->frames[l->nr_frames - 1].flags & EMBER_FRAME_INLINE);
+}
+
+/* pprof location of ember location @id on its own. */
+static int single_location(struct pb_writer *w, uint32_t id, uint64_t *out)
+{
+	const struct ember_location *l = profile__location(w->p, id);
+	const struct ember_frame *stack_frames[64], **frames = stack_frames;
+	uint64_t mapping_id = l->mapping_id;
+	uint32_t i;
+	int err;
+
+	if (w->single[id]) {
+		*out = w->single[id];
+		return 0;
+	}
+	if (l->nr_frames > 64) {
+		frames = calloc(l->nr_frames, sizeof(*frames));
+		if (!frames)
+			return -ENOMEM;
+	}
+	for (i = 0; i < l->nr_frames; i++)
+		frames[i] = &l->frames[i];
+	err = 0;
+	if (is_name_only(l))
+		err = synthetic_mapping(w, l->frames[l->nr_frames - 1].flags, &mapping_id);
+	if (!err)
+		err = add_location(w, l->address, mapping_id, frames, l->nr_frames,
+				   is_inline_link(l), &w->single[id]);
+	if (frames != stack_frames)
+		free(frames);
+	*out = w->single[id];
+	return err;
+}
+
+struct run_lookup {
+	const struct pb_writer *w;
+	const uint32_t *ids;
+	size_t n;
+};
+
+static bool run_eq(const void *ctx, uint32_t index)
+{
+	const struct run_lookup *l = ctx;
+	const struct run *r = &l->w->run_list[index];
+
+	return r->n == l->n && memcmp(&l->w->runs[r->first], l->ids, l->n * sizeof(*l->ids)) == 0;
+}
+
+/* pprof location for name-only locations @ids[0..n) (leaf first: inline chain, then outer). */
+static int run_location(struct pb_writer *w, const uint32_t *ids, size_t n, uint64_t *out)
+{
+	struct run_lookup l = { w, ids, n };
+	const struct ember_frame **frames = NULL;
+	uint64_t h = ember_hash_bytes(ids, n * sizeof(*ids), 0x2a);
+	int64_t found = ember_index__find(w->run_index, h, run_eq, &l);
+	uint64_t mapping_id;
+	size_t i, nr = 0;
+	uint32_t j;
+	int err;
+
+	if (found >= 0) {
+		*out = w->run_list[found].id;
+		return 0;
+	}
+	for (i = 0; i < n; i++)
+		nr += profile__location(w->p, ids[i])->nr_frames;
+	frames = calloc(nr, sizeof(*frames));
+	if (!frames)
+		return -ENOMEM;
+	nr = 0;
+	for (i = 0; i < n; i++) {
+		const struct ember_location *loc = profile__location(w->p, ids[i]);
+
+		for (j = 0; j < loc->nr_frames; j++)
+			frames[nr++] = &loc->frames[j];
+	}
+	err = synthetic_mapping(w, frames[nr - 1]->flags, &mapping_id);
+	if (!err)
+		err = add_location(w, 0, mapping_id, frames, (uint32_t)nr, false, out);
+	if (!err)
+		err = ember_grow((void **)&w->run_list, &w->cap_run_list, w->nr_run_list + 1,
+				 sizeof(*w->run_list));
+	if (!err)
+		err = ember_grow((void **)&w->runs, &w->cap_runs_ids, w->nr_runs_ids + n,
+				 sizeof(*w->runs));
+	if (!err)
+		err = ember_index__insert(w->run_index, h, (uint32_t)w->nr_run_list);
+	if (!err) {
+		memcpy(&w->runs[w->nr_runs_ids], ids, n * sizeof(*ids));
+		w->run_list[w->nr_run_list++] = (struct run){ w->nr_runs_ids, n, *out };
+		w->nr_runs_ids += n;
+	}
+	free(frames);
+	return err;
+}
+
+/* Appends the pprof location ids of sample @s (leaf first) to @ids. */
+static int sample_locations(struct pb_writer *w, const struct ember_sample *s, uint64_t **ids,
+			    size_t *nr, size_t *cap)
+{
+	uint32_t i = 0, j;
+	int err;
+
+	while (i < s->nr_locations) {
+		uint64_t id;
+
+		j = i;
+		while (j < s->nr_locations &&
+		       is_inline_link(profile__location(w->p, s->locations[j])))
+			j++;
+		if (j > i && j < s->nr_locations &&
+		    is_name_only(profile__location(w->p, s->locations[j]))) {
+			err = run_location(w, &s->locations[i], j - i + 1, &id);
+			i = j + 1;
+		} else {
+			err = single_location(w, s->locations[i], &id);
+			i++;
+		}
+		if (!err)
+			err = ember_grow((void **)ids, cap, *nr + 1, sizeof(**ids));
+		if (err)
+			return err;
+		(*ids)[(*nr)++] = id;
+	}
+	return 0;
+}
+
+struct label_set {
+	PbLabel *labels;
+	PbLabel **ptrs;
+};
+
+static void writer_free(struct pb_writer *w)
+{
+	size_t i;
+
+	for (i = 0; i < w->nr_strings; i++)
+		free(w->strings[i]);
+	free(w->strings);
+	ember_index__free(w->string_index);
+	free(w->functions);
+	ember_index__free(w->function_index);
+	free(w->mappings);
+	free(w->locations);
+	free(w->lines);
+	free(w->line_first);
+	free(w->single);
+	free(w->runs);
+	free(w->run_list);
+	ember_index__free(w->run_index);
+}
+
+/* Fills @out's pointer arrays (one allocation each) from the element arrays. */
+#define POINT_AT(ptrs, elems, n)                                                                   \
+	do {                                                                                       \
+		size_t k_;                                                                         \
+		(ptrs) = calloc((n) ? (n) : 1, sizeof(*(ptrs)));                                   \
+		if (!(ptrs))                                                                       \
+			goto nomem;                                                                \
+		for (k_ = 0; k_ < (n); k_++)                                                       \
+			(ptrs)[k_] = &(elems)[k_];                                                 \
+	} while (0)
+
+int pprof__encode(const struct ember_profile *p, uint8_t **out, size_t *out_len)
+{
+	struct pb_writer w = { .p = p };
+	PbProfile prof = PERFTOOLS__PROFILES__PROFILE__INIT;
+	PbValueType types[2] = { PERFTOOLS__PROFILES__VALUE_TYPE__INIT,
+				 PERFTOOLS__PROFILES__VALUE_TYPE__INIT };
+	PbValueType *type_ptrs[2] = { &types[0], &types[1] };
+	PbValueType period_type = PERFTOOLS__PROFILES__VALUE_TYPE__INIT;
+	size_t nr_samples = profile__nr_samples(p), nr_labels = profile__nr_labels(p);
+	size_t per_sample_labels = 4 + nr_labels, i, k;
+	PbSample *samples = NULL;
+	PbLabel *labels = NULL, **label_ptrs = NULL;
+	uint64_t *ids = NULL;
+	size_t *ids_first = NULL, nr_ids = 0, cap_ids = 0;
+	int64_t *values = NULL, *comments = NULL;
+	uint64_t period = profile__period_ns(p);
+	int64_t k_pid, k_tid, k_thread, k_process, *k_labels = NULL, *v_labels = NULL;
+	uint8_t *buf = NULL;
+	size_t len;
+	int err = -ENOMEM;
+
+	if (ember_index__new(&w.string_index) || ember_index__new(&w.function_index) ||
+	    ember_index__new(&w.run_index))
+		goto out;
+	w.single = calloc(profile__nr_locations(p) + 1, sizeof(*w.single));
+	if (!w.single || str_id(&w, "") != 0)
+		goto out;
+	types[0].type = str_id(&w, "samples");
+	types[0].unit = str_id(&w, "count");
+	types[1].type = str_id(&w, "cpu");
+	types[1].unit = str_id(&w, "nanoseconds");
+	k_pid = str_id(&w, "pid");
+	k_tid = str_id(&w, "tid");
+	k_thread = str_id(&w, "thread_name");
+	k_process = str_id(&w, "process_name");
+	if (types[0].unit < 0 || types[1].unit < 0 || k_process < 0)
+		goto out;
+	period_type = types[1];
+
+	for (i = 1; i <= profile__nr_mappings(p); i++) {
+		uint64_t id;
+
+		err = add_mapping(&w, profile__mapping(p, (uint32_t)i), &id);
+		if (err)
+			goto out;
+		if (!w.kernel_mapping && (profile__mapping(p, (uint32_t)i)->flags &
+					  EMBER_MAPPING_KERNEL))
+			w.kernel_mapping = id;
+	}
+
+	k_labels = calloc(nr_labels + 1, sizeof(*k_labels));
+	v_labels = calloc(nr_labels + 1, sizeof(*v_labels));
+	if (!k_labels || !v_labels)
+		goto nomem;
+	for (i = 0; i < nr_labels; i++) {
+		const char *key, *value;
+
+		profile__label(p, i, &key, &value);
+		k_labels[i] = str_id(&w, key);
+		v_labels[i] = str_id(&w, value);
+		if (k_labels[i] < 0 || v_labels[i] < 0)
+			goto nomem;
+	}
+
+	samples = calloc(nr_samples + 1, sizeof(*samples));
+	values = calloc(2 * nr_samples + 1, sizeof(*values));
+	labels = calloc(nr_samples * per_sample_labels + 1, sizeof(*labels));
+	label_ptrs = calloc(nr_samples * per_sample_labels + 1, sizeof(*label_ptrs));
+	ids_first = calloc(nr_samples + 1, sizeof(*ids_first));
+	if (!samples || !values || !labels || !label_ptrs || !ids_first)
+		goto nomem;
+	for (i = 0; i < nr_samples; i++) {
+		PbSample init = PERFTOOLS__PROFILES__SAMPLE__INIT;
+		PbLabel *lab = &labels[i * per_sample_labels];
+		PbLabel **lp = &label_ptrs[i * per_sample_labels];
+		struct ember_sample s;
+		size_t n = 0;
+
+		profile__sample(p, i, &s);
+		ids_first[i] = nr_ids;
+		err = sample_locations(&w, &s, &ids, &nr_ids, &cap_ids);
+		if (err)
+			goto out;
+		samples[i] = init;
+		samples[i].n_location_id = nr_ids - ids_first[i];
+		samples[i].n_value = 2;
+		samples[i].value = &values[2 * i];
+		/* Counts past INT64_MAX cannot be represented; no real profile gets there. */
+		values[2 * i] = (int64_t)s.count;
+		values[2 * i + 1] = (int64_t)(s.count * period);
+		for (k = 0; k < per_sample_labels; k++) {
+			PbLabel linit = PERFTOOLS__PROFILES__LABEL__INIT;
+
+			lab[k] = linit;
+			lp[k] = &lab[k];
+		}
+		if (s.pid) {
+			lab[n].key = k_pid;
+			lab[n++].num = s.pid;
+		}
+		if (s.tid) {
+			lab[n].key = k_tid;
+			lab[n++].num = s.tid;
+		}
+		if (s.thread_name) {
+			lab[n].key = k_thread;
+			if ((lab[n++].str = str_id(&w, s.thread_name)) < 0)
+				goto nomem;
+		}
+		if (s.process_name) {
+			lab[n].key = k_process;
+			if ((lab[n++].str = str_id(&w, s.process_name)) < 0)
+				goto nomem;
+		}
+		for (k = 0; k < nr_labels; k++) {
+			lab[n].key = k_labels[k];
+			lab[n++].str = v_labels[k];
+		}
+		samples[i].n_label = n;
+		samples[i].label = lp;
+	}
+	for (i = 0; i < nr_samples; i++)
+		samples[i].location_id = ids ? &ids[ids_first[i]] : NULL;
+
+	comments = calloc(profile__nr_counters(p) + 1, sizeof(*comments));
+	if (!comments)
+		goto nomem;
+	for (i = 0; i < profile__nr_counters(p); i++) {
+		const char *name;
+		uint64_t value;
+		char *text;
+
+		profile__counter(p, i, &name, &value);
+		if (asprintf(&text, COUNTER_PREFIX "%s=%" PRIu64, name, value) < 0)
+			goto nomem;
+		comments[i] = str_id(&w, text);
+		free(text);
+		if (comments[i] < 0)
+			goto nomem;
+	}
+
+	/* The arrays are final now: point the messages at them. */
+	for (i = 0; i < w.nr_locations; i++) {
+		PbLine **lp = calloc(w.locations[i].n_line + 1, sizeof(*lp));
+
+		if (!lp)
+			goto nomem;
+		for (k = 0; k < w.locations[i].n_line; k++)
+			lp[k] = &w.lines[w.line_first[i] + k];
+		w.locations[i].line = lp;
+	}
+	prof.n_sample_type = 2;
+	prof.sample_type = type_ptrs;
+	prof.n_sample = nr_samples;
+	POINT_AT(prof.sample, samples, nr_samples);
+	prof.n_mapping = w.nr_mappings;
+	POINT_AT(prof.mapping, w.mappings, w.nr_mappings);
+	prof.n_location = w.nr_locations;
+	POINT_AT(prof.location, w.locations, w.nr_locations);
+	prof.n_function = w.nr_functions;
+	POINT_AT(prof.function, w.functions, w.nr_functions);
+	prof.n_string_table = w.nr_strings;
+	prof.string_table = w.strings;
+	prof.time_nanos = (int64_t)profile__start_ns(p);
+	prof.duration_nanos = (int64_t)profile__duration_ns(p);
+	prof.period_type = &period_type;
+	prof.period = (int64_t)period;
+	prof.n_comment = profile__nr_counters(p);
+	prof.comment = comments;
+	/* Without a known period the cpu values are all 0: show samples by default. */
+	if (!period)
+		prof.default_sample_type = types[0].type;
+
+	len = protobuf_c_message_get_packed_size(&prof.base);
+	buf = malloc(len ? len : 1);
+	if (!buf)
+		goto nomem;
+	protobuf_c_message_pack(&prof.base, buf);
+	*out = buf;
+	*out_len = len;
+	buf = NULL;
+	err = 0;
+	goto out;
+nomem:
+	err = -ENOMEM;
+out:
+	for (i = 0; i < w.nr_locations; i++)
+		free(w.locations[i].line);
+	free(prof.sample);
+	free(prof.mapping);
+	free(prof.location);
+	free(prof.function);
+	free(samples);
+	free(values);
+	free(labels);
+	free(label_ptrs);
+	free(ids);
+	free(ids_first);
+	free(comments);
+	free(k_labels);
+	free(v_labels);
+	free(buf);
+	writer_free(&w);
+	return err;
+}
+
+int pprof__write(const struct ember_profile *p, FILE *out)
+{
+	uint8_t *buf = NULL;
+	size_t len;
+	int err = pprof__encode(p, &buf, &len);
+
+	if (!err)
+		err = compress__write(EMBER_COMPRESSION_GZIP, buf, len, out);
+	if (!err && fflush(out))
+		err = -EIO;
+	free(buf);
+	return err;
+}
+
+/* ======================================================================== */
+/* Reader                                                                   */
+/* ======================================================================== */
+
+/* Maps pprof ids (arbitrary uint64) to positions in the message's arrays. */
+struct id_map {
+	struct ember_index *index;
+	const uint64_t *(*id_of)(const void *msgs, uint32_t i);
+	const void *msgs;
+};
+
+struct id_lookup {
+	const struct id_map *m;
+	uint64_t id;
+};
+
+static bool id_eq(const void *ctx, uint32_t index)
+{
+	const struct id_lookup *l = ctx;
+
+	return *l->m->id_of(l->m->msgs, index) == l->id;
+}
+
+static const uint64_t *mapping_id_of(const void *msgs, uint32_t i)
+{
+	return &((PbMapping *const *)msgs)[i]->id;
+}
+
+static const uint64_t *location_id_of(const void *msgs, uint32_t i)
+{
+	return &((PbLocation *const *)msgs)[i]->id;
+}
+
+static const uint64_t *function_id_of(const void *msgs, uint32_t i)
+{
+	return &((PbFunction *const *)msgs)[i]->id;
+}
+
+/* Position of @id, or -1 (pprof ids are non-zero). */
+static int64_t id_find(const struct id_map *m, uint64_t id)
+{
+	struct id_lookup l = { m, id };
+
+	if (id == 0)
+		return -1;
+	return ember_index__find(m->index, ember_hash_u64(id, 0x1d), id_eq, &l);
+}
+
+static int id_map_build(struct id_map *m, const void *msgs, size_t n,
+			const uint64_t *(*id_of)(const void *, uint32_t))
+{
+	size_t i;
+	int err;
+
+	m->msgs = msgs;
+	m->id_of = id_of;
+	err = ember_index__new(&m->index);
+	for (i = 0; !err && i < n; i++) {
+		uint64_t id = *id_of(msgs, (uint32_t)i);
+
+		if (id == 0 || id_find(m, id) >= 0) {
+			pr_err("pprof: %s id %" PRIu64 " is zero or repeated",
+			       id_of == mapping_id_of	 ? "mapping"
+			       : id_of == location_id_of ? "location"
+							 : "function",
+			       id);
+			return -EINVAL;
+		}
+		err = ember_index__insert(m->index, ember_hash_u64(id, 0x1d), (uint32_t)i);
+	}
+	return err;
+}
+
+struct pb_reader {
+	const PbProfile *prof;
+	struct ember_profile *p;
+	struct id_map mappings, locations, functions;
+	uint32_t *mapping_ids;	/* per pprof mapping position: ember id */
+	uint32_t *location_ids; /* per pprof location position: ember id */
+	struct ember_frame *frames;
+	size_t cap_frames;
+};
+
+/* String @i of the table, or NULL when out of range. */
+static const char *pb_str(const PbProfile *prof, int64_t i)
+{
+	if (i < 0 || (uint64_t)i >= prof->n_string_table)
+		return NULL;
+	return prof->string_table[i];
+}
+
+/* Like pb_str, but "" becomes NULL and a bad index sets *@bad. */
+static const char *pb_opt_str(const PbProfile *prof, int64_t i, bool *bad)
+{
+	const char *s = pb_str(prof, i);
+
+	if (!s) {
+		*bad = true;
+		return NULL;
+	}
+	return *s ? s : NULL;
+}
+
+static bool is_kernel_path(const char *path)
+{
+	return path && (strncmp(path, "[kernel", 7) == 0 || strcmp(path, "[vmlinux]") == 0 ||
+			strstr(path, "vmlinux") != NULL);
+}
+
+static bool is_jit_path(const char *path)
+{
+	const char *base;
+
+	if (!path)
+		return false;
+	if (strcmp(path, JIT_MAPPING_NAME) == 0)
+		return true;
+	base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	return strncmp(base, "perf-", 5) == 0 && strlen(base) > 4 &&
+	       strcmp(base + strlen(base) - 4, ".map") == 0;
+}
+
+static int read_mappings(struct pb_reader *r)
+{
+	const PbProfile *prof = r->prof;
+	size_t i;
+	int err;
+
+	r->mapping_ids = calloc(prof->n_mapping + 1, sizeof(*r->mapping_ids));
+	if (!r->mapping_ids)
+		return -ENOMEM;
+	for (i = 0; i < prof->n_mapping; i++) {
+		const PbMapping *pm = prof->mapping[i];
+		struct ember_mapping m = { .start = pm->memory_start,
+					   .limit = pm->memory_limit,
+					   .offset = pm->file_offset };
+		bool bad = false;
+
+		m.path = pb_opt_str(prof, pm->filename, &bad);
+		m.build_id = pb_opt_str(prof, pm->build_id, &bad);
+		if (bad) {
+			pr_err("pprof: mapping %" PRIu64 " has a bad string index", pm->id);
+			return -EINVAL;
+		}
+		m.flags = (pm->has_functions ? EMBER_MAPPING_HAS_FUNCTIONS : 0) |
+			  (pm->has_filenames ? EMBER_MAPPING_HAS_FILENAMES : 0) |
+			  (pm->has_line_numbers ? EMBER_MAPPING_HAS_LINES : 0) |
+			  (pm->has_inline_frames ? EMBER_MAPPING_HAS_INLINES : 0) |
+			  (is_kernel_path(m.path) ? EMBER_MAPPING_KERNEL : 0);
+		err = profile__intern_mapping(r->p, &m, &r->mapping_ids[i]);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* Strips a trailing "_[i]" (kept in names by the writer) and returns the flag. */
+static uint32_t name_suffix_flag(const char *name, size_t *len)
+{
+	size_t n = strlen(name);
+
+	*len = n;
+	if (n > 4 && strcmp(name + n - 4, "_[i]") == 0) {
+		*len = n - 4;
+		return EMBER_FRAME_INLINE;
+	}
+	return 0;
+}
+
+static int read_location(struct pb_reader *r, size_t i, struct obuf *names)
+{
+	const PbProfile *prof = r->prof;
+	const PbLocation *pl = prof->location[i];
+	uint32_t mapping_id = 0, kind = 0, n = 0;
+	size_t *name_off = NULL, k;
+	int64_t mpos = -1;
+	int err = 0;
+
+	if (pl->mapping_id) {
+		mpos = id_find(&r->mappings, pl->mapping_id);
+		if (mpos < 0) {
+			pr_err("pprof: location %" PRIu64 " names unknown mapping %" PRIu64,
+			       pl->id, pl->mapping_id);
+			return -EINVAL;
+		}
+		mapping_id = r->mapping_ids[mpos];
+		if (profile__mapping(r->p, mapping_id)->flags & EMBER_MAPPING_KERNEL)
+			kind = EMBER_FRAME_KERNEL;
+		else if (is_jit_path(profile__mapping(r->p, mapping_id)->path))
+			kind = EMBER_FRAME_JIT;
+	}
+	if (pl->n_line > UINT32_MAX || ember_grow((void **)&r->frames, &r->cap_frames,
+						  pl->n_line + 1, sizeof(*r->frames)))
+		return -ENOMEM;
+	name_off = calloc(pl->n_line + 1, sizeof(*name_off));
+	if (!name_off)
+		return -ENOMEM;
+	names->len = 0;
+	for (k = 0; k < pl->n_line; k++) {
+		const PbLine *line = pl->line[k];
+		int64_t fpos = id_find(&r->functions, line->function_id);
+		struct ember_frame *f = &r->frames[n];
+		const PbFunction *fn;
+		const char *name;
+		bool bad = false;
+		size_t len;
+
+		if (fpos < 0) {
+			pr_err("pprof: location %" PRIu64 " names unknown function %" PRIu64,
+			       pl->id, line->function_id);
+			err = -EINVAL;
+			goto out;
+		}
+		fn = prof->function[fpos];
+		name = pb_opt_str(prof, fn->name, &bad);
+		f->system_name = pb_opt_str(prof, fn->system_name, &bad);
+		f->file = pb_opt_str(prof, fn->filename, &bad);
+		if (bad) {
+			pr_err("pprof: function %" PRIu64 " has a bad string index", fn->id);
+			err = -EINVAL;
+			goto out;
+		}
+		if (!name)
+			name = f->system_name ? f->system_name : "[unknown]";
+		if (f->system_name && strcmp(f->system_name, name) == 0)
+			f->system_name = NULL;
+		f->line = line->line > 0 && line->line <= UINT32_MAX ? (uint32_t)line->line : 0;
+		/* Every line but the last is inlined into the next (pprof's order). */
+		f->flags = kind | (k + 1 < pl->n_line ? EMBER_FRAME_INLINE : 0);
+		f->flags |= name_suffix_flag(name, &len);
+		/* Names go to a buffer first: the profile interns copies. */
+		name_off[n] = names->len;
+		err = obuf_append(names, name, len);
+		if (!err)
+			err = obuf_append(names, "", 1);
+		if (err)
+			goto out;
+		n++;
+	}
+	for (k = 0; k < n; k++)
+		r->frames[k].function = names->data + name_off[k];
+	if (pl->address && mapping_id) {
+		err = profile__intern_location(r->p, mapping_id, 0, pl->address, false,
+					       &r->location_ids[i]);
+		if (!err && n)
+			err = profile__set_location_frames(r->p, r->location_ids[i], r->frames, n);
+	} else if (n) {
+		err = profile__intern_frames_location(r->p, r->frames, n, &r->location_ids[i]);
+	} else if (pl->address) {
+		err = profile__intern_location(r->p, 0, 0, pl->address, false,
+					       &r->location_ids[i]);
+	} else {
+		struct ember_frame unknown = { .function = "[unknown]",
+					       .flags = kind | EMBER_FRAME_UNKNOWN };
+
+		err = profile__intern_frames_location(r->p, &unknown, 1, &r->location_ids[i]);
+	}
+out:
+	free(name_off);
+	return err;
+}
+
+/* Index of the value that counts samples, and the divisor turning it into samples. */
+static void pick_value(const PbProfile *prof, size_t *index, uint64_t *divisor)
+{
+	size_t i;
+
+	*index = 0;
+	*divisor = 1;
+	for (i = 0; i < prof->n_sample_type; i++) {
+		const char *type = pb_str(prof, prof->sample_type[i]->type);
+		const char *unit = pb_str(prof, prof->sample_type[i]->unit);
+
+		if (type && unit && strcmp(type, "samples") == 0 && strcmp(unit, "count") == 0) {
+			*index = i;
+			return;
+		}
+	}
+	/* A cpu profile without a count: time / period is the sample count. */
+	if (prof->period > 0 && prof->n_sample_type)
+		*divisor = (uint64_t)prof->period;
+}
+
+static int read_samples(struct pb_reader *r)
+{
+	const PbProfile *prof = r->prof;
+	uint32_t *locs = NULL;
+	size_t i, k, value_index, cap = 0;
+	uint64_t divisor;
+	int err = 0;
+
+	pick_value(prof, &value_index, &divisor);
+	for (i = 0; i < prof->n_sample; i++) {
+		const PbSample *ps = prof->sample[i];
+		struct ember_sample s = { 0 };
+		int64_t v;
+
+		if (ps->n_value != prof->n_sample_type) {
+			pr_err("pprof: sample %zu has %zu values for %zu sample types", i,
+			       ps->n_value, prof->n_sample_type);
+			err = -EINVAL;
+			goto out;
+		}
+		v = value_index < ps->n_value ? ps->value[value_index] : 0;
+		if (v <= 0 || (uint64_t)v < divisor)
+			continue;
+		s.count = (uint64_t)v / divisor;
+		if (ps->n_location_id > UINT32_MAX ||
+		    ember_grow((void **)&locs, &cap, ps->n_location_id + 1, sizeof(*locs))) {
+			err = -ENOMEM;
+			goto out;
+		}
+		for (k = 0; k < ps->n_location_id; k++) {
+			int64_t pos = id_find(&r->locations, ps->location_id[k]);
+
+			if (pos < 0) {
+				pr_err("pprof: sample %zu names unknown location %" PRIu64, i,
+				       ps->location_id[k]);
+				err = -EINVAL;
+				goto out;
+			}
+			locs[k] = r->location_ids[pos];
+		}
+		s.nr_locations = (uint32_t)ps->n_location_id;
+		s.locations = locs;
+		for (k = 0; k < ps->n_label; k++) {
+			const PbLabel *l = ps->label[k];
+			const char *key = pb_str(prof, l->key), *str = pb_str(prof, l->str);
+
+			if (!key || !str) {
+				pr_err("pprof: sample %zu has a label with a bad string index", i);
+				err = -EINVAL;
+				goto out;
+			}
+			if (strcmp(key, "pid") == 0 && l->num > 0 && l->num <= UINT32_MAX)
+				s.pid = (uint32_t)l->num;
+			else if (strcmp(key, "tid") == 0 && l->num > 0 && l->num <= UINT32_MAX)
+				s.tid = (uint32_t)l->num;
+			else if (strcmp(key, "thread_name") == 0 && *str)
+				s.thread_name = str;
+			else if (strcmp(key, "process_name") == 0 && *str)
+				s.process_name = str;
+			else if (*str && *key)
+				/* ember writes profile labels onto every sample */
+				err = profile__set_label(r->p, key, str);
+			if (err)
+				goto out;
+		}
+		err = profile__add_sample(r->p, &s);
+		if (err)
+			goto out;
+	}
+out:
+	free(locs);
+	return err;
+}
+
+static int read_comments(struct pb_reader *r)
+{
+	const PbProfile *prof = r->prof;
+	size_t i, plen = strlen(COUNTER_PREFIX);
+	int err = 0;
+
+	for (i = 0; i < prof->n_comment && !err; i++) {
+		const char *c = pb_str(prof, prof->comment[i]), *eq;
+		char *name, *end;
+		unsigned long long v;
+
+		if (!c || strncmp(c, COUNTER_PREFIX, plen) != 0)
+			continue;
+		eq = strrchr(c, '=');
+		if (!eq || eq == c + plen)
+			continue;
+		errno = 0;
+		v = strtoull(eq + 1, &end, 10);
+		if (errno || *end || end == eq + 1)
+			continue;
+		name = strndup(c + plen, (size_t)(eq - c - (ptrdiff_t)plen));
+		if (!name)
+			return -ENOMEM;
+		err = profile__add_counter(r->p, name, v);
+		free(name);
+	}
+	return err;
+}
+
+int pprof__read(const uint8_t *buf, size_t len, struct ember_profile *p)
+{
+	struct pb_reader r = { .p = p };
+	struct obuf names = { 0 };
+	PbProfile *prof;
+	size_t i;
+	int err;
+
+	prof = perftools__profiles__profile__unpack(NULL, len, buf);
+	if (!prof) {
+		pr_err("pprof: not a valid Profile message (%zu bytes)", len);
+		return -EINVAL;
+	}
+	r.prof = prof;
+	if (prof->n_string_table == 0 || prof->string_table[0][0] != '\0') {
+		pr_err("pprof: string table must start with \"\"");
+		err = -EINVAL;
+		goto out;
+	}
+	err = id_map_build(&r.mappings, prof->mapping, prof->n_mapping, mapping_id_of);
+	if (!err)
+		err = id_map_build(&r.functions, prof->function, prof->n_function, function_id_of);
+	if (!err)
+		err = id_map_build(&r.locations, prof->location, prof->n_location, location_id_of);
+	if (!err)
+		err = read_mappings(&r);
+	if (err)
+		goto out;
+	r.location_ids = calloc(prof->n_location + 1, sizeof(*r.location_ids));
+	if (!r.location_ids) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < prof->n_location && !err; i++)
+		err = read_location(&r, i, &names);
+	if (!err)
+		err = read_samples(&r);
+	if (!err)
+		err = read_comments(&r);
+	if (err)
+		goto out;
+	if (prof->period > 0 && prof->period <= 1000000000 && prof->period_type) {
+		const char *unit = pb_str(prof, prof->period_type->unit);
+
+		if (unit && strcmp(unit, "nanoseconds") == 0)
+			profile__set_frequency(p, (uint32_t)(1000000000 / prof->period));
+	}
+	profile__set_time(p, prof->time_nanos > 0 ? (uint64_t)prof->time_nanos : 0,
+			  prof->duration_nanos > 0 ? (uint64_t)prof->duration_nanos : 0);
+out:
+	ember_index__free(r.mappings.index);
+	ember_index__free(r.functions.index);
+	ember_index__free(r.locations.index);
+	free(r.mapping_ids);
+	free(r.location_ids);
+	free(r.frames);
+	obuf_free(&names);
+	perftools__profiles__profile__free_unpacked(prof, NULL);
+	return err;
+}
