@@ -23,6 +23,10 @@ struct ember_symbolizer_opts {
 	bool no_demangle;	/* keep mangled names as the display name */
 	bool no_kernel;		/* do not read /proc/kallsyms */
 	const char *kallsyms_path; /* default "/proc/kallsyms" (tests point elsewhere) */
+	const char *debug_dir;	/* extra debug-info root (--debug-dir): searched for
+				 * .build-id/xx/rest.debug and debuglink files before
+				 * /usr/lib/debug; NULL for none. Copied. */
+	size_t max_open_files;	/* ELF/DWARF files kept open at once; 0: default (64) */
 };
 
 /* @opts may be NULL for defaults. 0 or a negative errno. */
@@ -50,6 +54,20 @@ struct ember_symbolize_request {
  */
 int symbolizer__resolve(struct ember_symbolizer *s, const struct ember_symbolize_request *req,
 			struct ember_frame *frames, uint32_t max, uint32_t *nr);
+
+/*
+ * Like symbolizer__resolve() for ELF virtual address @vaddr of the file at
+ * @path, as addr2line takes it (no process, no mapping, not a return address).
+ */
+int symbolizer__resolve_elf(struct ember_symbolizer *s, const char *path, uint64_t vaddr,
+			    struct ember_frame *frames, uint32_t max, uint32_t *nr);
+
+/*
+ * The kernel module that kernel address @addr belongs to: "[ext4]" for a
+ * module, "[kernel.kallsyms]" for the core kernel, or NULL when kallsyms is
+ * unavailable. The string stays valid until symbolizer__free().
+ */
+const char *symbolizer__kernel_module(struct ember_symbolizer *s, uint64_t addr);
 
 /* Failure counters by reason, e.g. "symbolize.no_symbol", "symbolize.open_failed". */
 size_t symbolizer__nr_counters(const struct ember_symbolizer *s);

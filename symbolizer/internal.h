@@ -1,0 +1,252 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private interfaces between the symbolizer's files: kernel symbols (kallsyms.c),
+ * ELF files and their symbol tables (elf_file.c), DWARF line and inline lookups
+ * (dwarf.c), separate debug-info discovery (debuginfo.c), demangling
+ * (demangle.c), JIT perf maps (perfmap.c) and the file cache (cache.c). Only
+ * symbolizer.c implements the public header; nothing outside symbolizer/
+ * includes this file.
+ */
+#ifndef EMBER_SYMBOLIZER_INTERNAL_H
+#define EMBER_SYMBOLIZER_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <elfutils/libdwfl.h>
+#include <gelf.h>
+
+#include "support/support.h"
+#include "symbolizer/symbolizer.h"
+
+/* ---- counters ---------------------------------------------------------- */
+
+/* Why an address came out as an [unknown]-style frame (or lost detail). */
+enum sym_reason {
+	SYM_R_KERNEL_NO_KALLSYMS, /* kallsyms unreadable or addresses hidden */
+	SYM_R_KERNEL_NO_SYMBOL,	  /* kernel address below the first symbol */
+	SYM_R_NO_PATH,		  /* user address without a mapped file */
+	SYM_R_OPEN_FAILED,	  /* file could not be opened (any path tried) */
+	SYM_R_NOT_ELF,		  /* file is not an ELF object */
+	SYM_R_BAD_ELF,		  /* ELF headers unreadable or truncated */
+	SYM_R_NO_SEGMENT,	  /* file offset outside every PT_LOAD */
+	SYM_R_NO_SYMBOL,	  /* no symbol covers the address */
+	SYM_R_NO_DEBUGINFO,	  /* resolved by symbol only: no DWARF found */
+	SYM_R_DWARF_ERROR,	  /* DWARF present but unusable at this address */
+	SYM_R_PERFMAP_MISSING,	  /* JIT mapping without a readable perf map */
+	SYM_R_PERFMAP_NO_SYMBOL,  /* perf map has no entry for the address */
+	SYM_R_VDSO_FAILED,	  /* vDSO image not readable */
+	SYM_R_BUILD_ID_MISMATCH,  /* opened file's build-id differs from the sampled one */
+	SYM_R_TRUNCATED,	  /* more inline frames than the caller's array holds */
+	SYM_R__NR,
+};
+
+extern const char *const sym_reason_names[SYM_R__NR];
+
+/* ---- kallsyms.c -------------------------------------------------------- */
+
+struct ksym {
+	uint64_t addr;
+	const char *name;   /* interned */
+	const char *module; /* interned "[ext4]"; NULL for the core kernel */
+};
+
+struct kallsyms {
+	struct ksym *syms; /* sorted by addr */
+	size_t nr, cap;
+};
+
+/* Loads text symbols from @path (a /proc/kallsyms-format file). 0 or -errno. */
+int kallsyms__load(const char *path, struct ember_strpool *pool, struct kallsyms **out);
+void kallsyms__free(struct kallsyms *k);
+/* Symbol with the largest address <= @addr, or NULL. */
+const struct ksym *kallsyms__find(const struct kallsyms *k, uint64_t addr);
+
+/* ---- elf_file.c -------------------------------------------------------- */
+
+struct elf_seg {
+	uint64_t vaddr, memsz;	 /* virtual address range (bytes) */
+	uint64_t offset, filesz; /* file range (bytes) */
+};
+
+struct elf_sym {
+	uint64_t addr, size; /* ELF virtual address and size (bytes; 0: unknown) */
+	const char *name;    /* interned raw (mangled) name */
+	const char *display; /* interned demangled name; NULL until first use */
+	uint8_t rank;	     /* tie-break between aliases: higher wins */
+};
+
+struct elf_symtab {
+	struct elf_sym *syms; /* sorted by addr */
+	size_t nr, cap;
+};
+
+/* Reads the GNU build-id note of @elf as lowercase hex into @hex. 0, -ENOENT. */
+int elf__build_id(Elf *elf, char *hex, size_t size);
+
+/* Executable-relevant facts of an ELF image. */
+struct elf_info {
+	uint16_t type;	      /* ET_EXEC, ET_DYN, ... */
+	struct elf_seg *segs; /* PT_LOAD segments */
+	size_t nr_segs;
+	bool has_symtab;     /* a .symtab with entries (not stripped) */
+	bool has_debug_info; /* a .debug_info section with contents */
+	char build_id[41];   /* "" when absent */
+	char *debuglink;     /* .gnu_debuglink file name (malloc'd), or NULL */
+	uint32_t debuglink_crc;
+};
+
+/* Fills @info from @elf. 0, -EINVAL (not ELF), -EIO (malformed) or -ENOMEM. */
+int elf_info__read(Elf *elf, struct elf_info *info);
+void elf_info__fini(struct elf_info *info);
+
+/* Translates file offset @off to an ELF virtual address. 0 or -ENOENT. */
+int elf_info__offset_to_vaddr(const struct elf_info *info, uint64_t off, uint64_t *vaddr);
+
+/*
+ * Appends the function symbols of @elf (.symtab and .dynsym) and synthesized
+ * PLT entries ("puts@plt") to @tab, then sorts it. Names are interned in @pool.
+ */
+int elf_symtab__add(struct elf_symtab *tab, Elf *elf, struct ember_strpool *pool);
+void elf_symtab__sort(struct elf_symtab *tab);
+void elf_symtab__fini(struct elf_symtab *tab);
+/* The symbol covering @vaddr, or NULL. */
+struct elf_sym *elf_symtab__find(const struct elf_symtab *tab, uint64_t vaddr);
+
+/* ---- demangle.c -------------------------------------------------------- */
+
+/*
+ * Demangles C++ (Itanium) and Rust (legacy and v0) names. Returns a malloc'd
+ * string the caller frees, or NULL when @name is not a mangled name.
+ */
+char *sym_demangle(const char *name);
+
+/* ---- debuginfo.c ------------------------------------------------------- */
+
+struct debuginfo_opts {
+	const char *debug_dir; /* extra root, searched like /usr/lib/debug; may be NULL */
+	bool use_debuginfod;   /* DEBUGINFOD_URLS set and libdebuginfod usable */
+};
+
+/*
+ * Finds and opens the separate debug file of an ELF file at @path (as opened,
+ * e.g. through /proc/PID/root) with build-id @build_id (hex, may be ""), and
+ * .gnu_debuglink @link/@crc (may be NULL). Returns an fd the caller owns and
+ * stores its path in *@found (malloc'd), or a negative errno (-ENOENT: none).
+ */
+int debuginfo__find(const struct debuginfo_opts *opts, const char *path, const char *build_id,
+		    const char *link, uint32_t crc, char **found);
+
+/* ---- dwarf.c ----------------------------------------------------------- */
+
+/* One frame as DWARF tells it; strings are libdw's, valid while the Dwfl lives. */
+struct dw_frame {
+	const char *name; /* linkage name when present, else DW_AT_name */
+	const char *file; /* absolute when the CU says so (comp_dir joined) */
+	uint32_t line;
+	bool is_inline;
+};
+
+struct dw_file;
+
+/*
+ * Sets up DWARF access for the ELF file open at @fd (dup'd, not consumed) named
+ * @path. Debug info comes from the file itself or from debuginfo__find().
+ * Returns 0 or a negative errno (-ENOENT: no DWARF anywhere).
+ */
+int dw_file__open(int fd, const char *path, const struct elf_info *info,
+		  const struct debuginfo_opts *opts, struct dw_file **out);
+void dw_file__free(struct dw_file *dw);
+
+/* Elf of the separate debug file (for its .symtab), or NULL. */
+Elf *dw_file__debug_elf(struct dw_file *dw);
+
+/*
+ * Frames at ELF virtual address @vaddr, innermost first, at most @max; the
+ * number found goes in *@nr (0: no DWARF function covers @vaddr, but the
+ * innermost line may still be in frames[0] with name NULL, when *@has_line).
+ */
+int dw_file__lookup(struct dw_file *dw, uint64_t vaddr, struct dw_frame *frames, uint32_t max,
+		    uint32_t *nr, bool *has_line);
+
+/* ---- perfmap.c --------------------------------------------------------- */
+
+struct perfmap_entry {
+	uint64_t start, size; /* runtime addresses (bytes) */
+	const char *name;     /* interned */
+};
+
+struct perfmap {
+	uint32_t pid;
+	struct perfmap_entry *entries; /* sorted by start */
+	size_t nr, cap;
+	bool loaded; /* false: no map file could be read */
+};
+
+/* Reads /tmp/perf-NSPID.map of @pid through /proc/PID/root. 0 or -errno. */
+int perfmap__load(uint32_t pid, struct ember_strpool *pool, struct perfmap *out);
+void perfmap__fini(struct perfmap *pm);
+const struct perfmap_entry *perfmap__find(const struct perfmap *pm, uint64_t addr);
+
+/* ---- cache.c ----------------------------------------------------------- */
+
+/*
+ * One ELF file, opened once however many processes map it. The symbol table and
+ * segment list stay for the symbolizer's lifetime (names are interned); the
+ * open descriptor, the Elf handle and DWARF state are released when the file
+ * falls out of the open set (least recently used first) and reopened on demand.
+ */
+struct sym_file {
+	char *path;	    /* path it was opened through (malloc'd) */
+	const char *module; /* interned basename of the mapped path, for placeholders */
+	dev_t dev;
+	ino_t ino;
+	int fd;		   /* -1 while evicted */
+	Elf *elf;	   /* NULL while evicted */
+	void *image;	   /* in-memory image (vDSO), owned; NULL for files */
+	size_t image_size; /* bytes */
+	struct elf_info info;
+	struct elf_symtab syms;
+	struct dw_file *dw; /* NULL: not tried yet, or none (see dw_state) */
+	int dw_state;	    /* 0 untried, 1 open, -errno failed */
+	bool debug_syms;    /* the debug file's .symtab was merged into syms */
+	uint64_t last_use;  /* cache clock at the last lookup */
+	uint32_t id;	    /* index in the cache, stable */
+};
+
+struct sym_cache;
+
+struct sym_cache_opts {
+	size_t max_open; /* files kept open (fd + Elf + DWARF) */
+	struct debuginfo_opts debuginfo;
+	struct ember_strpool *pool; /* interns names; owned by the caller */
+};
+
+int sym_cache__new(const struct sym_cache_opts *opts, struct sym_cache **out);
+void sym_cache__free(struct sym_cache *c);
+
+/*
+ * The file behind (@pid, @path) with build-id @build_id (may be NULL), opened
+ * through /proc/@pid/root, /proc/@pid/map_files (for the mapping at
+ * @map_start) or @path itself. Returns 0 and the file in *@out, -ENOMEM, or
+ * another negative errno with the failure reason in *@reason (remembered, so a
+ * bad file is tried once).
+ */
+int sym_cache__get(struct sym_cache *c, uint32_t pid, const char *path, const char *build_id,
+		   uint64_t map_start, struct sym_file **out, enum sym_reason *reason);
+
+/* The vDSO image of this kernel, as one shared file. */
+int sym_cache__get_vdso(struct sym_cache *c, struct sym_file **out, enum sym_reason *reason);
+
+/*
+ * Makes sure @f has its Elf handle and DWARF state (reopening an evicted file).
+ * Returns the DWARF handle or NULL when the file has none.
+ */
+struct dw_file *sym_cache__dwarf(struct sym_cache *c, struct sym_file *f);
+
+/* Approximate bytes held (tables, not mmapped file data), for accounting. */
+size_t sym_cache__bytes(const struct sym_cache *c);
+
+#endif /* EMBER_SYMBOLIZER_INTERNAL_H */

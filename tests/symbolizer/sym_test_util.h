@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Helpers shared by the symbolizer tests: fixture paths, ELF symbol and segment
+ * lookups done independently of the symbolizer (plain libelf), and a request
+ * builder that places a file at a chosen load base the way the kernel maps it.
+ */
+#ifndef EMBER_SYM_TEST_UTIL_H
+#define EMBER_SYM_TEST_UTIL_H
+
+#include <fcntl.h>
+#include <gelf.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "symbolizer/symbolizer.h"
+#include "test.h"
+
+/* Path of fixture @name in EMBER_FIXTURES (skips the test when unset or missing). */
+static inline void fixture_path(const char *name, char *buf, size_t size)
+{
+	const char *dir = getenv("EMBER_FIXTURES");
+
+	if (!dir)
+		SKIP("EMBER_FIXTURES not set");
+	snprintf(buf, size, "%s/%s", dir, name);
+	if (access(buf, R_OK) != 0)
+		SKIP("fixture %s not built", buf);
+}
+
+/* Value of the symbol @name in @path's .symtab or .dynsym; 0 when absent. */
+static inline uint64_t elf_symbol_value(const char *path, const char *name)
+{
+	uint64_t value = 0;
+	Elf_Scn *scn = NULL;
+	Elf *elf;
+	int fd;
+
+	elf_version(EV_CURRENT);
+	fd = open(path, O_RDONLY);
+	ASSERT(fd >= 0);
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	ASSERT(elf != NULL);
+	while (!value && (scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr shdr;
+		Elf_Data *data;
+
+		if (!gelf_getshdr(scn, &shdr) ||
+		    (shdr.sh_type != SHT_SYMTAB && shdr.sh_type != SHT_DYNSYM))
+			continue;
+		data = elf_getdata(scn, NULL);
+		for (size_t i = 0; data && i < shdr.sh_size / shdr.sh_entsize; i++) {
+			GElf_Sym sym;
+			const char *n;
+
+			if (!gelf_getsym(data, (int)i, &sym))
+				break;
+			n = elf_strptr(elf, shdr.sh_link, sym.st_name);
+			if (n && strcmp(n, name) == 0 && sym.st_value) {
+				value = sym.st_value;
+				break;
+			}
+		}
+	}
+	elf_end(elf);
+	close(fd);
+	return value;
+}
+
+/*
+ * Fills @req as if @path were mapped with load bias @bias (0 for ET_EXEC): the
+ * executable PT_LOAD holding @vaddr mapped at a page-aligned start and offset.
+ */
+static inline void request_for(const char *path, uint64_t bias, uint64_t vaddr,
+			       struct ember_symbolize_request *req)
+{
+	bool found = false;
+	size_t phnum;
+	Elf *elf;
+	int fd;
+
+	memset(req, 0, sizeof(*req));
+	fd = open(path, O_RDONLY);
+	ASSERT(fd >= 0);
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	ASSERT(elf != NULL);
+	ASSERT_EQ(elf_getphdrnum(elf, &phnum), 0);
+	for (size_t i = 0; i < phnum; i++) {
+		GElf_Phdr ph;
+
+		ASSERT(gelf_getphdr(elf, (int)i, &ph) != NULL);
+		if (ph.p_type != PT_LOAD || vaddr < ph.p_vaddr || vaddr >= ph.p_vaddr + ph.p_filesz)
+			continue;
+		req->map_start = bias + (ph.p_vaddr & ~(uint64_t)0xfff);
+		req->map_offset = ph.p_offset & ~(uint64_t)0xfff;
+		found = true;
+		break;
+	}
+	ASSERT(found);
+	elf_end(elf);
+	close(fd);
+	req->path = path;
+	req->address = bias + vaddr;
+}
+
+/* Value of counter @name of @s. */
+static inline uint64_t sym_counter(const struct ember_symbolizer *s, const char *name)
+{
+	for (size_t i = 0; i < symbolizer__nr_counters(s); i++) {
+		const char *n;
+		uint64_t v;
+
+		symbolizer__counter(s, i, &n, &v);
+		if (strcmp(n, name) == 0)
+			return v;
+	}
+	TEST_FAIL("no counter %s", name);
+}
+
+#endif /* EMBER_SYM_TEST_UTIL_H */
