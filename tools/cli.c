@@ -15,6 +15,7 @@ int cli_getopt_tables(const struct cli_option *opts, struct option *longopts, si
 	size_t n = 0, s = 0;
 
 	shortopts[s++] = '+'; /* stop at the first non-option: "-- CMD" and CMD's own flags */
+	shortopts[s++] = ':'; /* report a missing value as ':' rather than '?' */
 	for (; opts->long_name; opts++) {
 		if (n + 1 >= max)
 			return -E2BIG;

@@ -30,7 +30,7 @@ struct cli_command {
 };
 
 /*
- * Fills @longopts (room for @max entries) and @shortopts (room for @max*2+2
+ * Fills @longopts (room for @max entries) and @shortopts (room for @max*2+3
  * chars) from @opts for getopt_long. Returns 0 or -E2BIG.
  */
 int cli_getopt_tables(const struct cli_option *opts, struct option *longopts, size_t max,

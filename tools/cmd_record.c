@@ -23,8 +23,7 @@
 #include "support/support.h"
 #include "symbolizer/symbolizer.h"
 
-#define DRAIN_INTERVAL_NS (5 * 1000000000ull) /* keeps in-kernel maps small on long runs */
-#define POLL_MS 100
+#define POLL_MS 100 /* process events and stop conditions are checked this often */
 
 enum {
 	OPT_CHILDREN = 1000,
@@ -38,6 +37,7 @@ enum {
 	OPT_STACKS_ENTRIES,
 	OPT_LINES,
 	OPT_NO_DEMANGLE,
+	OPT_DRAIN_INTERVAL,
 };
 
 static const struct cli_option record_options[] = {
@@ -71,6 +71,9 @@ static const struct cli_option record_options[] = {
 	{ "stacks-entries", 0, OPT_STACKS_ENTRIES, "N",
 	  "Advanced: in-kernel stacks map size (unique stacks per drain window, default 16384). "
 	  "Overflow is counted as lost stacks." },
+	{ "drain-interval", 0, OPT_DRAIN_INTERVAL, "SECONDS",
+	  "Advanced: move samples out of the kernel maps this often (default 5). Shorter "
+	  "keeps the maps smaller; every sample still lands in exactly one drain." },
 	{ "verbose", 'v', 0, NULL, "More detail on stderr: every counter, debug messages." },
 	{ "help", 'h', 0, NULL, "Show this help." },
 	{ NULL, 0, 0, NULL, NULL },
@@ -100,6 +103,7 @@ struct record_args {
 	bool no_demangle;
 	const char *cgroup;
 	uint32_t counts_entries, stacks_entries;
+	double drain_interval_s;
 	char **cmd; /* after "--" */
 };
 
@@ -144,11 +148,12 @@ bad:
 static int parse_args(int argc, char **argv, struct record_args *a)
 {
 	struct option longopts[64];
-	char shortopts[130];
+	char shortopts[131];
 	uint64_t v;
 	int c;
 
 	a->hz = 99;
+	a->drain_interval_s = 5;
 	a->output = "ember.folded";
 	cli_getopt_tables(record_options, longopts, 64, shortopts);
 	optind = 1;
@@ -209,6 +214,10 @@ static int parse_args(int argc, char **argv, struct record_args *a)
 			if (cli_parse_u64("stacks-entries", optarg, 1, 1u << 22, &v))
 				return EMBER_EXIT_USAGE;
 			a->stacks_entries = (uint32_t)v;
+			break;
+		case OPT_DRAIN_INTERVAL:
+			if (cli_parse_seconds("drain-interval", optarg, &a->drain_interval_s))
+				return EMBER_EXIT_USAGE;
 			break;
 		case 'v':
 			a->verbose = true;
@@ -330,12 +339,30 @@ static int spawn(char **cmd, pid_t *pid, int *go_fd)
 	return 0;
 }
 
+/* A zombie has exited even though kill(pid, 0) still finds it. */
+static bool alive(uint32_t pid)
+{
+	char path[64], buf[512], *paren;
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	paren = strrchr(buf, ')'); /* comm may contain spaces and parentheses */
+	return paren && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X';
+}
+
 static bool any_alive(const uint32_t *pids, size_t n)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (kill((pid_t)pids[i], 0) == 0 || errno == EPERM)
+		if (alive(pids[i]))
 			return true;
 	return false;
 }
@@ -543,7 +570,9 @@ int cmd_record(int argc, char **argv)
 	while (!stop_signal) {
 		uint64_t now;
 
-		err = collector__poll(c, POLL_MS);
+		err = collector__poll(c, a.drain_interval_s < POLL_MS / 1e3
+						 ? (int)(a.drain_interval_s * 1e3)
+						 : POLL_MS);
 		if (err < 0 && err != -EINTR) {
 			fprintf(stderr, "ember: reading process events failed: %s\n", strerror(-err));
 			break;
@@ -560,7 +589,7 @@ int cmd_record(int argc, char **argv)
 				a.nr_pids > 1 ? "es" : "");
 			break;
 		}
-		if (now - last_drain >= DRAIN_INTERVAL_NS) {
+		if (now - last_drain >= (uint64_t)(a.drain_interval_s * 1e9)) {
 			err = collector__drain(c, prof);
 			if (err) {
 				fprintf(stderr, "ember: draining samples failed: %s\n", strerror(-err));

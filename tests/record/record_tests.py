@@ -1,0 +1,363 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Integration tests of `ember record` with the real BPF sampler (label: bpf).
+
+Each test case is one ctest: `record_tests.py CASE`. Needs root (CAP_BPF,
+CAP_PERFMON); without it a case exits 77 (skipped), which .ci/run turns into
+a failure when CI=true. Environment: EMBER (the binary), EMBER_FIXTURES (the
+fixture directory).
+"""
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+EMBER = os.environ.get("EMBER", "build/ember")
+FIX = os.environ.get("EMBER_FIXTURES", "build/tests/fixtures")
+
+
+def fail(msg):
+    print("FAIL: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+
+def check(cond, msg):
+    if not cond:
+        fail(msg)
+
+
+def need_root():
+    if os.geteuid() != 0:
+        print("SKIP: needs root for BPF", file=sys.stderr)
+        sys.exit(77)
+
+
+def run(args, timeout=120, **kw):
+    p = subprocess.run(args, capture_output=True, text=True, timeout=timeout, **kw)
+    return p.returncode, p.stdout, p.stderr
+
+
+def record(args, timeout=120):
+    return run([EMBER, "record"] + args, timeout=timeout)
+
+
+def parse_folded(path):
+    """Returns [(frames, count)]; checks every line is well formed."""
+    stacks = []
+    with open(path) as f:
+        text = f.read()
+    check(text == "" or text.endswith("\n"), "folded file does not end with a newline")
+    for n, line in enumerate(text.splitlines(), 1):
+        m = re.match(r"^(.+) (\d+)$", line)
+        check(m, "malformed folded line %d: %r" % (n, line))
+        stacks.append((m.group(1).split(";"), int(m.group(2))))
+    return stacks
+
+
+def counter(stderr, name):
+    m = re.search(r"^ember:\s+%s: (\d+)" % re.escape(name), stderr, re.M)
+    return int(m.group(1)) if m else 0
+
+
+def summary_samples(stderr):
+    m = re.search(r"recorded [\d.]+ s on \d+ CPUs at \d+ Hz: (\d+) samples", stderr)
+    check(m, "no summary line in stderr:\n" + stderr)
+    return int(m.group(1))
+
+
+def lost_samples(stderr):
+    m = re.search(r"lost samples: (\d+) \(", stderr)
+    check(m, "no lost-samples line in stderr:\n" + stderr)
+    return int(m.group(1))
+
+
+def check_accounting(stderr):
+    """Every sample the kernel counted is in the profile or counted as lost."""
+    total, lost = summary_samples(stderr), lost_samples(stderr)
+    seen = counter(stderr, "sampler.samples")
+    check(seen == total + lost,
+          "sampler saw %d samples, profile has %d + %d lost" % (seen, total, lost))
+
+
+def tmp(name):
+    d = tempfile.mkdtemp(prefix="ember-test-")
+    return os.path.join(d, name)
+
+
+# ---- cases ------------------------------------------------------------------
+
+
+def case_split():
+    """60/30/10 split, stacks reach main, sample count = F x CPU time (within 5%)."""
+    need_root()
+    out = tmp("split.folded")
+    hz = 997
+    rc, so, se = record(["-F", str(hz), "-v", "-o", out, "--", FIX + "/split_fp", "600"])
+    check(rc == 0, "ember exited %d:\n%s" % (rc, se))
+    m = re.search(r"cpu_seconds ([\d.]+)", so)
+    check(m, "fixture did not report its CPU time: %r" % so)
+    cpu = float(m.group(1))
+    check_accounting(se)
+    stacks = [(f, c) for f, c in parse_folded(out) if f[0] == "split_fp"]
+    total = sum(c for _, c in stacks)
+    expected = hz * cpu
+    check(abs(total - expected) <= 0.05 * expected,
+          "split_fp has %d samples, expected %.0f (F=%d x %.3f s)" % (total, expected, hz, cpu))
+    user = [(f, c) for f, c in stacks if not any(x.endswith("_[k]") for x in f)]
+    user_total = sum(c for _, c in user)
+    reach = sum(c for f, c in user if "main" in f)
+    check(reach >= 0.99 * user_total,
+          "only %d of %d user samples reach main" % (reach, user_total))
+    parts = {"a": 0, "b": 0, "c": 0}
+    for f, c in stacks:
+        for name in parts:
+            if name in f:
+                parts[name] += c
+    work = sum(parts.values())
+    check(work > 0, "no samples in a, b or c")
+    for name, want in (("a", 60), ("b", 30), ("c", 10)):
+        got = 100.0 * parts[name] / work
+        check(abs(got - want) <= 3, "%s has %.1f%% of the work, want %d%% +- 3: %r" %
+              (name, got, want, parts))
+    print("split ok: %d samples (expected %.0f), a/b/c = %r" % (total, expected, parts))
+
+
+def case_kernel_frames():
+    """Syscall-heavy fixture: kernel frames marked _[k], after user frames, rooted at entry."""
+    need_root()
+    out = tmp("syscalls.folded")
+    rc, so, se = record(["-F", "499", "-o", out, "--", FIX + "/syscalls", "2"])
+    check(rc == 0, "ember exited %d:\n%s" % (rc, se))
+    stacks = [(f, c) for f, c in parse_folded(out) if f[0] == "syscalls"]
+    kern = [(f, c) for f, c in stacks if any(x.endswith("_[k]") for x in f)]
+    kern_total = sum(c for _, c in kern)
+    total = sum(c for _, c in stacks)
+    check(kern_total >= 0.3 * total, "only %d of %d samples have kernel frames" % (kern_total, total))
+    rooted = 0
+    for f, c in kern:
+        first_k = next(i for i, x in enumerate(f) if x.endswith("_[k]"))
+        check(all(x.endswith("_[k]") for x in f[first_k:]),
+              "user frame after a kernel frame: %r" % f)
+        if re.match(r"(entry_SYSCALL_64|do_syscall_64)", f[first_k]):
+            rooted += c
+    check(rooted >= 0.9 * kern_total,
+          "only %d of %d kernel samples root at the syscall entry" % (rooted, kern_total))
+    # libc's syscall wrappers have no frame pointer, so a frame-pointer walk skips
+    # their caller (do_syscalls) until .eh_frame unwinding lands; main must be there.
+    check(any("main" in f for f, _ in kern), "user frames missing under kernel samples")
+    print("kernel frames ok: %d/%d kernel samples rooted at syscall entry" % (rooted, kern_total))
+
+
+def case_children():
+    """-- CMD that forks: children's samples are in the profile; exit status passes through."""
+    need_root()
+    out = tmp("fork.folded")
+    rc, so, se = record(["-F", "199", "-v", "-o", out, "--", FIX + "/forker", "3", "40"])
+    check(rc == 0, "ember exited %d:\n%s" % (rc, se))
+    check_accounting(se)
+    stacks = parse_folded(out)
+    child = sum(c for f, c in stacks if "child_work" in f)
+    total = sum(c for f, c in stacks if f[0] == "forker")
+    check(child > 0, "no child_work samples: children were not followed")
+    check(child >= 0.8 * total, "child_work has %d of forker's %d samples" % (child, total))
+    rc, _, se = record(["-o", tmp("exit.folded"), "--", "sh", "-c", "exit 3"])
+    check(rc == 3, "ember should exit with the command's status 3, got %d: %s" % (rc, se))
+    print("children ok: child_work %d of %d" % (child, total))
+
+
+def case_pid_filter():
+    """-p leaves out a concurrent busy process that was not named."""
+    need_root()
+    target = subprocess.Popen([FIX + "/spin_target", "30"])
+    other = subprocess.Popen([FIX + "/spin_other", "30"])
+    try:
+        out = tmp("pid.folded")
+        rc, so, se = record(["-p", str(target.pid), "-d", "2", "-F", "199", "-o", out])
+        check(rc == 0, "ember exited %d:\n%s" % (rc, se))
+        stacks = parse_folded(out)
+        mine = sum(c for f, c in stacks if f[0] == "spin_target")
+        others = [f[0] for f, c in stacks if f[0] != "spin_target"]
+        check(mine > 100, "only %d samples of the named process" % mine)
+        check(not others, "processes that were not named are in the profile: %r" % others[:5])
+        check(any("spin_here" in f for f, _ in stacks), "spin_here missing")
+    finally:
+        target.kill()
+        other.kill()
+        target.wait()
+        other.wait()
+    print("pid filter ok: %d samples, no others" % mine)
+
+
+def case_map_pressure():
+    """Tiny maps: losses are counted and shown, nothing vanishes silently."""
+    need_root()
+    load = subprocess.Popen([FIX + "/syscalls", "3"])
+    try:
+        out = tmp("pressure.folded")
+        rc, so, se = record(["-a", "-d", "2", "-F", "997", "--counts-entries", "4",
+                             "--stacks-entries", "4", "-v", "-o", out])
+        check(rc == 0, "ember exited %d:\n%s" % (rc, se))
+    finally:
+        load.wait()
+    lost = lost_samples(se)
+    check(lost > 0, "no lost samples reported with a 4-entry counts map:\n" + se)
+    full = counter(se, "lost.kernel_stack.stack_map_full") + counter(se, "lost.user_stack.stack_map_full")
+    check(full > 0, "no stack-map-full losses reported with a 4-entry stacks map:\n" + se)
+    check_accounting(se)
+    check(re.search(r"lost samples: \d+ \(\d+\.\d+%\)", se), "loss percentage missing")
+    markers = sum(c for f, c in parse_folded(out) if any("stack map full" in x for x in f))
+    check(markers > 0, "samples whose stack was lost are not marked in the profile")
+    print("map pressure ok: %d samples lost, %d stacks lost, all counted" % (lost, full))
+
+
+def case_drain_boundaries():
+    """Many periodic drains while sampling: no sample lost or counted twice."""
+    need_root()
+    load = subprocess.Popen([FIX + "/spin_target", "4"])
+    try:
+        out = tmp("drain.folded")
+        rc, so, se = record(["-a", "-d", "3", "-F", "997", "--drain-interval", "20ms", "-v",
+                             "-o", out])
+        check(rc == 0, "ember exited %d:\n%s" % (rc, se))
+    finally:
+        load.kill()
+        load.wait()
+    check_accounting(se)
+    total = sum(c for _, c in parse_folded(out))
+    check(total == summary_samples(se), "file has %d samples, summary says %d" %
+          (total, summary_samples(se)))
+    spin = sum(c for f, c in parse_folded(out) if f[0] == "spin_target")
+    check(spin >= 0.9 * 997 * 3 * 0.9, "spin_target has only %d samples" % spin)
+    print("drain boundaries ok: %d samples over ~150 drains" % total)
+
+
+def case_signals():
+    """SIGINT and SIGTERM end the recording and the profile so far is written whole."""
+    need_root()
+    load = subprocess.Popen([FIX + "/spin_target", "10"])
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            out = tmp("sig.folded")
+            p = subprocess.Popen([EMBER, "record", "-a", "-F", "199", "-o", out],
+                                 stderr=subprocess.PIPE, text=True)
+            time.sleep(2)
+            p.send_signal(sig)
+            _, se = p.communicate(timeout=60)
+            check(p.returncode == 0, "ember exited %d after signal %d:\n%s" %
+                  (p.returncode, sig, se))
+            stacks = parse_folded(out)
+            total = sum(c for _, c in stacks)
+            check(total == summary_samples(se), "partial file: %d vs %d" %
+                  (total, summary_samples(se)))
+            check(sum(c for f, c in stacks if f[0] == "spin_target") > 100,
+                  "profile so far missing spin_target")
+            check("stopped by signal" in se, "no note about the signal")
+    finally:
+        load.kill()
+        load.wait()
+    print("signals ok")
+
+
+def case_target_exits():
+    """A -p target that exits mid-recording: recording stops, profile written."""
+    need_root()
+    target = subprocess.Popen([FIX + "/spin_target", "1"])
+    out = tmp("exits.folded")
+    t0 = time.time()
+    rc, so, se = record(["-p", str(target.pid), "-d", "20", "-F", "199", "-o", out])
+    target.wait()
+    check(rc == 0, "ember exited %d:\n%s" % (rc, se))
+    check(time.time() - t0 < 10, "recording did not stop when the target exited")
+    check("exited" in se, "no message about the target exiting:\n" + se)
+    check(any("spin_here" in f for f, _ in parse_folded(out)), "profile lacks the target")
+    print("target exit ok")
+
+
+def expect_error(args, code, pattern, env=None, prefix=None):
+    cmd = (prefix or []) + [EMBER, "record"] + args
+    rc, so, se = run(cmd, timeout=60, env=env)
+    check(rc == code, "%r: exit %d, want %d; stderr: %s" % (args, rc, code, se))
+    lines = [l for l in se.splitlines() if l.strip()]
+    check(len(lines) == 1, "%r: want a one-line error, got: %r" % (args, se))
+    check(re.search(pattern, lines[0]), "%r: message %r does not match %r" %
+          (args, lines[0], pattern))
+
+
+def case_errors():
+    """Bad flag values, unknown PID, unwritable output, no BTF, no privileges."""
+    for args, pat in (
+        (["-F", "0"], r"invalid value for --frequency: '0' \(expected 1\.\.20000\)"),
+        (["-F", "20001"], r"invalid value for --frequency"),
+        (["-F", "abc"], r"invalid value for --frequency"),
+        (["-d", "-1"], r"invalid value for --duration"),
+        (["-d", "soon"], r"invalid value for --duration"),
+        (["-p", "abc"], r"invalid value for --pid"),
+        (["-p", ""], r"invalid value for --pid"),
+        (["--bogus"], r"unknown option '--bogus'"),
+        (["--user-only", "--kernel-only"], r"exclude each other"),
+        (["--children"], r"--children needs --pid"),
+        (["-p", "1", "--", "true"], r"choose one target"),
+        (["--"], r"no command after '--'"),
+        (["-o"], r"needs a value"),
+        (["-o", "x.unknownext"], r"unsupported output format"),
+    ):
+        expect_error(args, 2, pat)
+    need_root()
+    # A PID that is not running: find one.
+    pid = 4194000
+    while os.path.exists("/proc/%d" % pid):
+        pid -= 1
+    expect_error(["-p", str(pid), "-d", "1"], 5, r"no process with pid %d" % pid)
+    expect_error(["-d", "1", "-o", "/nonexistent-dir/x.folded"], 6,
+                 r"cannot write /nonexistent-dir/x.folded: No such file")
+    env = dict(os.environ, EMBER_BTF_PATH="/nonexistent/btf/vmlinux")
+    expect_error(["-d", "1", "-o", tmp("x.folded")], 4, r"kernel has no BTF", env=env)
+    expect_error(["--cgroup", "no/such/cgroup", "-d", "1"], 5, r"no cgroup v2 directory")
+    # Without capabilities: as nobody, with every capability dropped.
+    outdir = tempfile.mkdtemp()
+    os.chmod(outdir, 0o777)
+    expect_error(["-d", "1", "-o", outdir + "/x.folded"], 3,
+                 r"missing capability CAP_BPF and CAP_PERFMON",
+                 prefix=["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                         "--inh-caps=-all"])
+    print("errors ok")
+
+
+def case_cgroup():
+    """--cgroup profiles only tasks in that cgroup v2."""
+    need_root()
+    base = None
+    for root in ("/sys/fs/cgroup/unified", "/sys/fs/cgroup"):
+        if os.path.exists(root + "/cgroup.procs") and os.path.exists(root + "/cgroup.controllers"):
+            base = root
+            break
+    check(base, "no cgroup v2 hierarchy mounted")
+    cg = os.path.join(base, "ember-test-%d" % os.getpid())
+    os.mkdir(cg)
+    target = other = None
+    try:
+        target = subprocess.Popen([FIX + "/spin_target", "30"])
+        with open(cg + "/cgroup.procs", "w") as f:
+            f.write(str(target.pid))
+        other = subprocess.Popen([FIX + "/spin_other", "30"])
+        out = tmp("cg.folded")
+        rc, so, se = record(["--cgroup", cg, "-d", "2", "-F", "199", "-o", out])
+        check(rc == 0, "ember exited %d:\n%s" % (rc, se))
+        stacks = parse_folded(out)
+        check(sum(c for f, c in stacks if f[0] == "spin_target") > 100, "target missing")
+        check(not [f for f, c in stacks if f[0] != "spin_target"], "other processes present")
+    finally:
+        for p in (target, other):
+            if p:
+                p.kill()
+                p.wait()
+        os.rmdir(cg)
+    print("cgroup ok")
+
+
+if __name__ == "__main__":
+    name = sys.argv[1]
+    globals()["case_" + name]()
