@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Installs dependencies, builds, checks formatting, and runs the whole test
+# suite: everything in build/ (warnings as errors), and the unit tests again in
+# build-asan/ under AddressSanitizer + UndefinedBehaviorSanitizer.
+# With CI=true a skipped test (exit 77: no root, no BPF) is a failure.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$root"
+tools/scripts/install-deps.sh
+
+echo "== format check (clang-format)"
+mapfile -t sources < <(git ls-files '*.c' '*.h' | grep -v '^tests/.*/corpus/' || true)
+if ((${#sources[@]})); then
+	clang-format --dry-run --Werror "${sources[@]}"
+fi
+
+echo "== build (warnings as errors)"
+BUILD_DIR=build tools/scripts/build.sh -DEMBER_WERROR=ON
+echo "== build-asan (ASan + UBSan)"
+BUILD_DIR=build-asan tools/scripts/build.sh -DEMBER_WERROR=ON -DEMBER_SANITIZE=ON
+
+log=$(mktemp)
+status=0
+echo "== tests"
+ctest --test-dir build --output-on-failure -j2 "$@" 2>&1 | tee "$log" || status=1
+echo "== unit tests under sanitizers"
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	ctest --test-dir build-asan --output-on-failure -L unit -j2 2>&1 | tee -a "$log" || status=1
+
+if [[ "${CI:-}" == "true" ]] && grep -q -- "\*\*\*Skipped\|Not Run" "$log"; then
+	echo "test: skipped tests are failures under CI=true:" >&2
+	grep -- "\*\*\*Skipped\|Not Run" "$log" >&2
+	status=1
+fi
+rm -f "$log"
+exit $status
