@@ -64,20 +64,20 @@ struct ember_mapping {
 
 /* A code address and what it symbolizes to. */
 struct ember_location {
-	uint64_t address;	  /* runtime address as sampled; 0 for name-only locations */
-	uint32_t mapping_id;	  /* 1-based id of its mapping; 0 for none */
-	uint32_t is_return;	  /* 1: a caller frame, symbolized at address - 1 */
-	uint32_t nr_frames;	  /* 0 until symbolized */
+	uint64_t address;    /* runtime address as sampled; 0 for name-only locations */
+	uint32_t mapping_id; /* 1-based id of its mapping; 0 for none */
+	uint32_t is_return;  /* 1: a caller frame, symbolized at address - 1 */
+	uint32_t nr_frames;  /* 0 until symbolized */
 	const struct ember_frame *frames; /* innermost (inlined) first */
 };
 
 /* One aggregated stack as a writer sees it. */
 struct ember_sample {
-	uint32_t pid;		   /* 0 when unknown (e.g. read from folded) */
-	uint32_t tid;		   /* 0 when unknown */
-	const char *process_name;  /* root frame in folded; NULL for none */
-	const char *thread_name;   /* comm of the thread; NULL for none */
-	uint64_t count;		   /* samples */
+	uint32_t pid;		  /* 0 when unknown (e.g. read from folded) */
+	uint32_t tid;		  /* 0 when unknown */
+	const char *process_name; /* root frame in folded; NULL for none */
+	const char *thread_name;  /* comm of the thread; NULL for none */
+	uint64_t count;		  /* samples */
 	uint32_t nr_locations;
 	const uint32_t *locations; /* location ids (1-based), leaf first */
 };
@@ -178,18 +178,18 @@ enum ember_target {
 };
 
 struct ember_collector_opts {
-	size_t sz;		  /* sizeof(struct ember_collector_opts) */
-	uint32_t frequency_hz;	  /* samples per second per CPU; 0: 99 */
+	size_t sz;	       /* sizeof(struct ember_collector_opts) */
+	uint32_t frequency_hz; /* samples per second per CPU; 0: 99 */
 	enum ember_target target;
-	const uint32_t *pids;	  /* EMBER_TARGET_PIDS: initial targets */
+	const uint32_t *pids; /* EMBER_TARGET_PIDS: initial targets */
 	size_t nr_pids;
-	bool children;		  /* EMBER_TARGET_PIDS: follow forked children */
-	uint64_t cgroup_id;	  /* EMBER_TARGET_CGROUP */
-	bool no_kernel_stacks;	  /* --user-only */
-	bool no_user_stacks;	  /* --kernel-only */
-	bool include_idle;	  /* count the idle task */
-	uint32_t counts_entries;  /* in-kernel counts map size per window; 0: default */
-	uint32_t stacks_entries;  /* in-kernel stacks map size per window; 0: default */
+	bool children;		 /* EMBER_TARGET_PIDS: follow forked children */
+	uint64_t cgroup_id;	 /* EMBER_TARGET_CGROUP */
+	bool no_kernel_stacks;	 /* --user-only */
+	bool no_user_stacks;	 /* --kernel-only */
+	bool include_idle;	 /* count the idle task */
+	uint32_t counts_entries; /* in-kernel counts map size per window; 0: default */
+	uint32_t stacks_entries; /* in-kernel stacks map size per window; 0: default */
 };
 
 struct ember_collector;

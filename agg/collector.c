@@ -30,7 +30,7 @@
 #include "proc_tracker.h"
 #include "support/support.h"
 
-#define KERNEL_START 0xffff800000000000ull
+#define KERNEL_START	   0xffff800000000000ull
 #define FLIP_WAIT_LIMIT_NS 1000000000ull /* a sampler run takes microseconds */
 
 struct ember_collector {
@@ -54,17 +54,17 @@ struct ember_collector {
 };
 
 static const char *const stat_names[EMBER_STAT__COUNT] = {
-	[EMBER_STAT_SAMPLES] = "sampler.samples",
-	[EMBER_STAT_LOST_COUNTS_FULL] = "lost.counts_map_full",
-	[EMBER_STAT_KSTACK_MAP_FULL] = "lost.kernel_stack.stack_map_full",
-	[EMBER_STAT_USTACK_MAP_FULL] = "lost.user_stack.stack_map_full",
-	[EMBER_STAT_KSTACK_READ_ERROR] = "lost.kernel_stack.read_error",
-	[EMBER_STAT_USTACK_READ_ERROR] = "lost.user_stack.read_error",
-	[EMBER_STAT_KSTACK_TRUNCATED] = "truncated.kernel_stack",
-	[EMBER_STAT_USTACK_TRUNCATED] = "truncated.user_stack",
-	[EMBER_STAT_EVENTS_LOST] = "lost.process_events",
-	[EMBER_STAT_TARGETS_FULL] = "lost.children_not_followed",
-	[EMBER_STAT_GENERATION_RETRY] = "sampler.generation_retries",
+    [EMBER_STAT_SAMPLES] = "sampler.samples",
+    [EMBER_STAT_LOST_COUNTS_FULL] = "lost.counts_map_full",
+    [EMBER_STAT_KSTACK_MAP_FULL] = "lost.kernel_stack.stack_map_full",
+    [EMBER_STAT_USTACK_MAP_FULL] = "lost.user_stack.stack_map_full",
+    [EMBER_STAT_KSTACK_READ_ERROR] = "lost.kernel_stack.read_error",
+    [EMBER_STAT_USTACK_READ_ERROR] = "lost.user_stack.read_error",
+    [EMBER_STAT_KSTACK_TRUNCATED] = "truncated.kernel_stack",
+    [EMBER_STAT_USTACK_TRUNCATED] = "truncated.user_stack",
+    [EMBER_STAT_EVENTS_LOST] = "lost.process_events",
+    [EMBER_STAT_TARGETS_FULL] = "lost.children_not_followed",
+    [EMBER_STAT_GENERATION_RETRY] = "sampler.generation_retries",
 };
 
 static int handle_event(void *ctx, void *data, size_t size)
@@ -96,7 +96,7 @@ static int handle_event(void *ctx, void *data, size_t size)
 
 int collector__new(const struct ember_collector_opts *opts, struct ember_collector **out)
 {
-	struct ember_probe_opts po = { .sz = sizeof(po) };
+	struct ember_probe_opts po = {.sz = sizeof(po)};
 	struct ember_collector *c;
 	size_t i;
 	int err;
@@ -220,11 +220,11 @@ int collector__start(struct ember_collector *c)
 		return -ENOMEM;
 	for (cpu = 0; cpu < c->nr_possible_cpus; cpu++) {
 		struct perf_event_attr attr = {
-			.type = PERF_TYPE_SOFTWARE,
-			.size = sizeof(attr),
-			.config = PERF_COUNT_SW_CPU_CLOCK,
-			.sample_freq = c->opts.frequency_hz,
-			.freq = 1,
+		    .type = PERF_TYPE_SOFTWARE,
+		    .size = sizeof(attr),
+		    .config = PERF_COUNT_SW_CPU_CLOCK,
+		    .sample_freq = c->opts.frequency_hz,
+		    .freq = 1,
 		};
 		int fd;
 
@@ -290,7 +290,7 @@ static int flip_generation(struct ember_collector *c, int *old)
 {
 	struct ember_generation *g = probe__generation(c->probe);
 	uint64_t deadline = ember_now_mono_ns() + FLIP_WAIT_LIMIT_NS;
-	struct timespec nap = { 0, 20000 }; /* 20 us */
+	struct timespec nap = {0, 20000}; /* 20 us */
 
 	*old = (int)(__atomic_load_n(&g->active, __ATOMIC_RELAXED) & 1);
 	__atomic_store_n(&g->active, (__u32)(*old ^ 1), __ATOMIC_RELAXED);
@@ -336,7 +336,7 @@ static int add_stats(struct ember_collector *c, struct ember_profile *into)
 /* A synthetic frame that stands where a stack (or its outer part) is missing. */
 static int marker_location(struct ember_profile *p, const char *name, uint32_t *id)
 {
-	struct ember_frame f = { .function = name, .flags = EMBER_FRAME_MARKER };
+	struct ember_frame f = {.function = name, .flags = EMBER_FRAME_MARKER};
 
 	return profile__intern_frames_location(p, &f, 1, id);
 }
@@ -356,8 +356,8 @@ static const char *status_marker(__u16 status, bool kernel)
 
 static int push_loc(struct ember_collector *c, uint32_t *n, uint32_t id)
 {
-	int err = ember_grow((void **)&c->stack_locs, &c->cap_stack_locs, *n + 1,
-			     sizeof(*c->stack_locs));
+	int err =
+	    ember_grow((void **)&c->stack_locs, &c->cap_stack_locs, *n + 1, sizeof(*c->stack_locs));
 
 	if (err)
 		return err;
@@ -381,8 +381,8 @@ static int add_stack(struct ember_collector *c, struct ember_profile *p, int gen
 	if (!key)
 		return 0;
 	if (bpf_map_lookup_elem(probe__stacks_fd(c->probe, gen), &key, st)) {
-		err = marker_location(p, kernel ? "[kernel stack unreadable]"
-						: "[user stack unreadable]", &id);
+		err = marker_location(
+		    p, kernel ? "[kernel stack unreadable]" : "[user stack unreadable]", &id);
 		return err ? err : push_loc(c, n, id);
 	}
 	for (i = 0; i < st->nr && i < EMBER_MAX_STACK_DEPTH; i++) {
@@ -395,12 +395,12 @@ static int add_stack(struct ember_collector *c, struct ember_profile *p, int gen
 			const struct proc_mapping *pm = proc_tracker__find(c->procs, tgid, addr);
 
 			if (pm) {
-				struct ember_mapping m = { .start = pm->start,
-							   .limit = pm->end,
-							   .offset = pm->offset,
-							   .path = pm->path,
-							   .build_id = pm->build_id,
-							   .pid = tgid };
+				struct ember_mapping m = {.start = pm->start,
+							  .limit = pm->end,
+							  .offset = pm->offset,
+							  .path = pm->path,
+							  .build_id = pm->build_id,
+							  .pid = tgid};
 
 				err = profile__intern_mapping(p, &m, &mapping_id);
 				if (err)
@@ -453,10 +453,10 @@ static int read_counts(struct ember_collector *c, int counts_fd, size_t *nr)
 
 static int drain_generation(struct ember_collector *c, struct ember_profile *p, int gen)
 {
-	struct ember_mapping kmap = { .start = KERNEL_START,
-				      .limit = UINT64_MAX,
-				      .path = "[kernel.kallsyms]",
-				      .flags = EMBER_MAPPING_KERNEL };
+	struct ember_mapping kmap = {.start = KERNEL_START,
+				     .limit = UINT64_MAX,
+				     .path = "[kernel.kallsyms]",
+				     .flags = EMBER_MAPPING_KERNEL};
 	int counts_fd = probe__counts_fd(c->probe, gen);
 	int stacks_fd = probe__stacks_fd(c->probe, gen);
 	uint32_t kernel_map = 0;
@@ -472,7 +472,7 @@ static int drain_generation(struct ember_collector *c, struct ember_profile *p, 
 		return err;
 	for (i = 0; i < nr; i++) {
 		const struct ember_sample_key *sk = &c->keys[i];
-		struct ember_sample s = { 0 };
+		struct ember_sample s = {0};
 		char comm[EMBER_COMM_LEN + 1];
 		uint32_t n = 0;
 
@@ -480,8 +480,8 @@ static int drain_generation(struct ember_collector *c, struct ember_profile *p, 
 		comm[EMBER_COMM_LEN] = '\0';
 		if (sk->tgid && !proc_tracker__known(c->procs, sk->tgid))
 			proc_tracker__scan(c->procs, sk->tgid, comm); /* event lost or late */
-		err = add_stack(c, p, gen, sk->kstack, sk->kstack_status, true, sk->tgid, kernel_map,
-				&n);
+		err = add_stack(c, p, gen, sk->kstack, sk->kstack_status, true, sk->tgid,
+				kernel_map, &n);
 		if (!err)
 			err = add_stack(c, p, gen, sk->ustack, sk->ustack_status, false, sk->tgid,
 					kernel_map, &n);

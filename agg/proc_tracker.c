@@ -19,7 +19,7 @@ struct proc_entry {
 	uint32_t tgid;
 	bool exited;
 	uint64_t exit_seq; /* reap sequence number when the exit was seen */
-	bool live; /* false: slot free (reaped) */
+	bool live;	   /* false: slot free (reaped) */
 	const char *name;
 	struct proc_mapping *maps; /* newest scan first, each scan sorted by start */
 	size_t nr_maps, cap_maps;
@@ -29,7 +29,6 @@ struct build_id_entry {
 	const char *file_key; /* "dev:inode:path", interned */
 	const char *build_id; /* NULL: none */
 };
-
 
 struct proc_tracker {
 	struct ember_strpool *pool;
@@ -95,7 +94,7 @@ void proc_tracker__free(struct proc_tracker *t)
 
 static struct proc_entry *find_entry(const struct proc_tracker *t, uint32_t tgid)
 {
-	struct tgid_lookup l = { t, tgid };
+	struct tgid_lookup l = {t, tgid};
 	int64_t i = ember_index__find(t->by_tgid, ember_hash_u64(0, tgid), tgid_eq, &l);
 
 	return i >= 0 ? &t->procs[i] : NULL;
@@ -112,8 +111,8 @@ static int get_entry(struct proc_tracker *t, uint32_t tgid, struct proc_entry **
 	}
 	err = ember_grow((void **)&t->procs, &t->cap_procs, t->nr_procs + 1, sizeof(*t->procs));
 	if (!err)
-		err = ember_index__insert(t->by_tgid, ember_hash_u64(0, tgid),
-					  (uint32_t)t->nr_procs);
+		err =
+		    ember_index__insert(t->by_tgid, ember_hash_u64(0, tgid), (uint32_t)t->nr_procs);
 	if (err)
 		return err;
 	e = &t->procs[t->nr_procs++];
@@ -127,8 +126,7 @@ static int get_entry(struct proc_tracker *t, uint32_t tgid, struct proc_entry **
 /* Build-id of the file behind a mapping, read through /proc/PID/root so files of other
  * mount namespaces and deleted files (via map_files) resolve. Cached per (dev, inode). */
 static const char *mapping_build_id(struct proc_tracker *t, uint32_t tgid, const char *dev,
-				    uint64_t inode, uint64_t start, uint64_t end,
-				    const char *path)
+				    uint64_t inode, uint64_t start, uint64_t end, const char *path)
 {
 	const void *ctx[2];
 	char hex[128], file[4096];

@@ -16,9 +16,9 @@
 struct proc_tracker;
 
 struct proc_mapping {
-	uint64_t start, end; /* runtime addresses, end exclusive */
-	uint64_t offset;     /* file offset of start, bytes */
-	const char *path;    /* interned; "[vdso]", "//anon" for anonymous code */
+	uint64_t start, end;  /* runtime addresses, end exclusive */
+	uint64_t offset;      /* file offset of start, bytes */
+	const char *path;     /* interned; "[vdso]", "//anon" for anonymous code */
 	const char *build_id; /* interned lowercase hex, NULL if none */
 };
 

@@ -45,7 +45,7 @@ struct ember_profile {
 	/* Frames of all locations, in one array; locations point in via frame_first. */
 	struct ember_frame *frames;
 	size_t nr_frames, cap_frames;
-	size_t *frame_first; /* per location: index into frames */
+	size_t *frame_first;		       /* per location: index into frames */
 	const struct ember_frame *frames_base; /* frames when location pointers were set */
 	size_t cap_frame_first;
 
@@ -239,13 +239,14 @@ static bool mapping_eq(const void *ctx, uint32_t index)
 	const struct ember_mapping *a = &l->p->mappings[index], *b = l->m;
 
 	return a->start == b->start && a->limit == b->limit && a->offset == b->offset &&
-	       a->pid == b->pid && a->path == b->path && a->build_id == b->build_id && a->flags == b->flags;
+	       a->pid == b->pid && a->path == b->path && a->build_id == b->build_id &&
+	       a->flags == b->flags;
 }
 
 int profile__intern_mapping(struct ember_profile *p, const struct ember_mapping *m, uint32_t *id)
 {
 	struct ember_mapping copy = *m;
-	struct mapping_lookup l = { p, &copy };
+	struct mapping_lookup l = {p, &copy};
 	bool ok = true;
 	uint64_t h;
 	int64_t found;
@@ -315,8 +316,8 @@ static bool location_eq(const void *ctx, uint32_t index)
 	const struct ember_location *loc = &l->p->locations[index];
 
 	if (l->frames) {
-		return loc->address == 0 && loc->mapping_id == 0 && loc->nr_frames == l->nr_frames &&
-		       l->p->location_pids[index] == 0 &&
+		return loc->address == 0 && loc->mapping_id == 0 &&
+		       loc->nr_frames == l->nr_frames && l->p->location_pids[index] == 0 &&
 		       frames_equal(&l->p->frames[l->p->frame_first[index]], l->frames,
 				    l->nr_frames);
 	}
@@ -357,16 +358,15 @@ static int add_location(struct ember_profile *p, uint64_t hash, const struct emb
 int profile__intern_location(struct ember_profile *p, uint32_t mapping_id, uint32_t pid,
 			     uint64_t address, bool is_return, uint32_t *id)
 {
-	struct ember_location loc = { .address = address,
-				      .mapping_id = mapping_id,
-				      .is_return = is_return };
-	struct location_lookup l = { .p = p,
-				     .mapping_id = mapping_id,
-				     .pid = mapping_id ? 0 : pid,
-				     .is_return = is_return,
-				     .address = address };
-	uint64_t h = ember_hash_u64(ember_hash_u64(ember_hash_u64(address, mapping_id), l.pid),
-				    is_return);
+	struct ember_location loc = {
+	    .address = address, .mapping_id = mapping_id, .is_return = is_return};
+	struct location_lookup l = {.p = p,
+				    .mapping_id = mapping_id,
+				    .pid = mapping_id ? 0 : pid,
+				    .is_return = is_return,
+				    .address = address};
+	uint64_t h =
+	    ember_hash_u64(ember_hash_u64(ember_hash_u64(address, mapping_id), l.pid), is_return);
 	int64_t found = ember_index__find(p->location_index, h, location_eq, &l);
 
 	if (found >= 0) {
@@ -390,8 +390,8 @@ static int store_frames(struct ember_profile *p, const struct ember_frame *frame
 	for (i = 0; i < n; i++) {
 		struct ember_frame *f = &p->frames[p->nr_frames + i];
 
-		f->function = intern_opt(p, frames[i].function ? frames[i].function : "[unknown]",
-					 &ok);
+		f->function =
+		    intern_opt(p, frames[i].function ? frames[i].function : "[unknown]", &ok);
 		f->system_name = intern_opt(p, frames[i].system_name, &ok);
 		f->file = intern_opt(p, frames[i].file, &ok);
 		f->line = frames[i].line;
@@ -414,9 +414,8 @@ static void relink_frames(struct ember_profile *p, uint32_t id)
 	if (p->frames != p->frames_base) {
 		p->frames_base = p->frames;
 		for (i = 0; i < p->nr_locations; i++)
-			p->locations[i].frames = p->locations[i].nr_frames
-							 ? &p->frames[p->frame_first[i]]
-							 : NULL;
+			p->locations[i].frames =
+			    p->locations[i].nr_frames ? &p->frames[p->frame_first[i]] : NULL;
 		return;
 	}
 	if (id && p->locations[id - 1].nr_frames)
@@ -426,8 +425,8 @@ static void relink_frames(struct ember_profile *p, uint32_t id)
 int profile__intern_frames_location(struct ember_profile *p, const struct ember_frame *frames,
 				    uint32_t nr_frames, uint32_t *id)
 {
-	struct ember_location loc = { 0 };
-	struct location_lookup l = { .p = p, .nr_frames = nr_frames };
+	struct ember_location loc = {0};
+	struct location_lookup l = {.p = p, .nr_frames = nr_frames};
 	struct ember_frame *interned;
 	size_t first, saved_nr_frames = p->nr_frames;
 	uint64_t h = 0x10ca7e;
@@ -520,7 +519,7 @@ static bool sample_eq(const void *ctx, uint32_t index)
 int profile__add_sample(struct ember_profile *p, const struct ember_sample *s)
 {
 	struct ember_sample copy = *s;
-	struct sample_lookup l = { p, &copy };
+	struct sample_lookup l = {p, &copy};
 	struct stored_sample *st;
 	bool ok = true;
 	uint64_t h;
@@ -600,8 +599,8 @@ int profile__merge(struct ember_profile *dst, const struct ember_profile *src)
 		uint32_t id;
 
 		if (!loc->address && !loc->mapping_id && loc->nr_frames) {
-			err = profile__intern_frames_location(dst, loc->frames, loc->nr_frames,
-							      &id);
+			err =
+			    profile__intern_frames_location(dst, loc->frames, loc->nr_frames, &id);
 		} else {
 			err = profile__intern_location(dst, map_ids[loc->mapping_id],
 						       src->location_pids[i], loc->address,
@@ -658,14 +657,14 @@ int profile__symbolize(struct ember_profile *p, struct ember_symbolizer *sym)
 	for (i = 0; i < p->nr_locations; i++) {
 		const struct ember_location *loc = &p->locations[i];
 		const struct ember_mapping *m = profile__mapping(p, loc->mapping_id);
-		struct ember_symbolize_request req = { 0 };
+		struct ember_symbolize_request req = {0};
 		uint32_t n = 0;
 
 		if (loc->nr_frames || !loc->address)
 			continue;
 		if (!m) {
-			struct ember_frame unknown = { .function = "[unknown]",
-						       .flags = EMBER_FRAME_UNKNOWN };
+			struct ember_frame unknown = {.function = "[unknown]",
+						      .flags = EMBER_FRAME_UNKNOWN};
 
 			err = profile__add_counter(p, "symbolize.no_mapping", 1);
 			if (!err)
@@ -686,8 +685,8 @@ int profile__symbolize(struct ember_profile *p, struct ember_symbolizer *sym)
 		if (err)
 			return err;
 		if (n == 0) {
-			frames[0] = (struct ember_frame){ .function = "[unknown]",
-							  .flags = EMBER_FRAME_UNKNOWN };
+			frames[0] = (struct ember_frame){.function = "[unknown]",
+							 .flags = EMBER_FRAME_UNKNOWN};
 			n = 1;
 		}
 		err = profile__set_location_frames(p, (uint32_t)i + 1, frames, n);

@@ -38,7 +38,7 @@ static int set_entries(struct bpf_map *map, uint32_t n)
 
 int probe__new(const struct ember_probe_opts *opts, struct ember_probe **out)
 {
-	struct ember_probe_opts o = { 0 };
+	struct ember_probe_opts o = {0};
 	struct ember_probe *p;
 	int err;
 
@@ -94,8 +94,8 @@ void probe__free(struct ember_probe *p)
 
 int probe__attach_tracepoints(struct ember_probe *p)
 {
-	struct bpf_program *progs[3] = { p->skel->progs.ember_fork, p->skel->progs.ember_exec,
-					 p->skel->progs.ember_exit };
+	struct bpf_program *progs[3] = {p->skel->progs.ember_fork, p->skel->progs.ember_exec,
+					p->skel->progs.ember_exit};
 	int i, err;
 
 	for (i = 0; i < 3; i++) {

@@ -21,16 +21,16 @@
 struct ember_probe;
 
 struct ember_probe_opts {
-	size_t sz;		   /* sizeof(struct ember_probe_opts) */
+	size_t sz; /* sizeof(struct ember_probe_opts) */
 	enum ember_filter_mode filter;
-	uint64_t cgroup_id;	   /* EMBER_FILTER_CGROUP: cgroup v2 inode id */
-	bool follow_children;	   /* EMBER_FILTER_PIDS: add forked children */
-	bool no_kernel_stacks;	   /* --user-only */
-	bool no_user_stacks;	   /* --kernel-only */
-	bool include_idle;	   /* count the idle task (pid 0) */
-	uint32_t counts_entries;   /* per generation; 0: 65536 */
-	uint32_t stacks_entries;   /* per generation; 0: 16384 */
-	uint32_t targets_entries;  /* 0: 16384 */
+	uint64_t cgroup_id;	  /* EMBER_FILTER_CGROUP: cgroup v2 inode id */
+	bool follow_children;	  /* EMBER_FILTER_PIDS: add forked children */
+	bool no_kernel_stacks;	  /* --user-only */
+	bool no_user_stacks;	  /* --kernel-only */
+	bool include_idle;	  /* count the idle task (pid 0) */
+	uint32_t counts_entries;  /* per generation; 0: 65536 */
+	uint32_t stacks_entries;  /* per generation; 0: 16384 */
+	uint32_t targets_entries; /* 0: 16384 */
 };
 
 /* Opens and loads the sampler. @opts may be NULL. 0 or a negative errno. */

@@ -53,8 +53,8 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384); /* resized by userspace */
-	__type(key, __u32);  /* tgid */
-	__type(value, __u8); /* 1 */
+	__type(key, __u32);	    /* tgid */
+	__type(value, __u8);	    /* 1 */
 } target_pids SEC(".maps");
 
 /* tgids already announced to userspace; LRU so a long run never fills it. */

@@ -9,7 +9,7 @@
 
 /* Frames (return addresses) per stack; the kernel's perf_event_max_stack default. */
 #define EMBER_MAX_STACK_DEPTH 127
-#define EMBER_COMM_LEN 16
+#define EMBER_COMM_LEN	      16
 
 /* Which processes the sampler counts. */
 enum ember_filter_mode {
@@ -32,8 +32,8 @@ enum ember_stack_status {
 struct ember_sample_key {
 	__u32 tgid;
 	__u32 tid;
-	__u64 kstack; /* key into the stacks map; 0 when kstack_status says there is none */
-	__u64 ustack; /* likewise for the user stack */
+	__u64 kstack;	     /* key into the stacks map; 0 when kstack_status says there is none */
+	__u64 ustack;	     /* likewise for the user stack */
 	__u16 kstack_status; /* enum ember_stack_status */
 	__u16 ustack_status;
 	__u32 pad;
@@ -42,24 +42,24 @@ struct ember_sample_key {
 
 /* Value of the stacks map, keyed by a 64-bit hash of (kind, ips). */
 struct ember_stack {
-	__u32 nr; /* valid entries in ips[], leaf first */
+	__u32 nr;     /* valid entries in ips[], leaf first */
 	__u32 kernel; /* 1: kernel addresses, 0: user */
 	__u64 ips[EMBER_MAX_STACK_DEPTH];
 };
 
 /* Per-CPU statistics, summed by userspace; indices of the stats map. */
 enum ember_stat {
-	EMBER_STAT_SAMPLES = 0,		/* samples that passed the filter */
-	EMBER_STAT_LOST_COUNTS_FULL,	/* sample dropped: counts map full */
-	EMBER_STAT_KSTACK_MAP_FULL,	/* kernel stack dropped: stacks map full */
-	EMBER_STAT_USTACK_MAP_FULL,	/* user stack dropped: stacks map full */
-	EMBER_STAT_KSTACK_READ_ERROR,	/* kernel stack could not be read */
-	EMBER_STAT_USTACK_READ_ERROR,	/* user stack could not be read */
-	EMBER_STAT_KSTACK_TRUNCATED,	/* kernel stack hit EMBER_MAX_STACK_DEPTH */
-	EMBER_STAT_USTACK_TRUNCATED,	/* user stack hit EMBER_MAX_STACK_DEPTH */
-	EMBER_STAT_EVENTS_LOST,		/* process event dropped: ring buffer full */
-	EMBER_STAT_TARGETS_FULL,	/* child not followed: target_pids map full */
-	EMBER_STAT_GENERATION_RETRY,	/* sample raced a buffer flip and moved to the new one */
+	EMBER_STAT_SAMPLES = 0,	      /* samples that passed the filter */
+	EMBER_STAT_LOST_COUNTS_FULL,  /* sample dropped: counts map full */
+	EMBER_STAT_KSTACK_MAP_FULL,   /* kernel stack dropped: stacks map full */
+	EMBER_STAT_USTACK_MAP_FULL,   /* user stack dropped: stacks map full */
+	EMBER_STAT_KSTACK_READ_ERROR, /* kernel stack could not be read */
+	EMBER_STAT_USTACK_READ_ERROR, /* user stack could not be read */
+	EMBER_STAT_KSTACK_TRUNCATED,  /* kernel stack hit EMBER_MAX_STACK_DEPTH */
+	EMBER_STAT_USTACK_TRUNCATED,  /* user stack hit EMBER_MAX_STACK_DEPTH */
+	EMBER_STAT_EVENTS_LOST,	      /* process event dropped: ring buffer full */
+	EMBER_STAT_TARGETS_FULL,      /* child not followed: target_pids map full */
+	EMBER_STAT_GENERATION_RETRY,  /* sample raced a buffer flip and moved to the new one */
 	EMBER_STAT__COUNT,
 };
 

@@ -101,7 +101,7 @@ static char *pool_alloc(struct ember_strpool *pool, size_t n)
 
 const char *ember_strpool__intern_len(struct ember_strpool *pool, const char *s, size_t len)
 {
-	struct lookup l = { pool, s, len };
+	struct lookup l = {pool, s, len};
 	uint64_t h = ember_hash_bytes(s, len, 0x5eed);
 	int64_t found = ember_index__find(pool->index, h, string_eq, &l);
 	char *copy;

@@ -29,11 +29,11 @@ enum ember_log_level ember_log_get_level(void);
 
 /* Writes "ember: <message>\n" to stderr when @level is enabled. */
 void ember_log(enum ember_log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
-#define pr_err(...) ember_log(EMBER_LOG_ERROR, __VA_ARGS__)
-#define pr_warn(...) ember_log(EMBER_LOG_WARN, __VA_ARGS__)
-#define pr_info(...) ember_log(EMBER_LOG_INFO, __VA_ARGS__)
+#define pr_err(...)   ember_log(EMBER_LOG_ERROR, __VA_ARGS__)
+#define pr_warn(...)  ember_log(EMBER_LOG_WARN, __VA_ARGS__)
+#define pr_info(...)  ember_log(EMBER_LOG_INFO, __VA_ARGS__)
 #define pr_debug(...) ember_log(EMBER_LOG_DEBUG, __VA_ARGS__)
 
 /* ---- memory ------------------------------------------------------------ */
@@ -101,7 +101,7 @@ const char *ember_strpool__intern(struct ember_strpool *pool, const char *s);
 
 /* Interns a printf-formatted string; NULL on failure. */
 const char *ember_strpool__internf(struct ember_strpool *pool, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /* Bytes allocated by the pool (blocks plus table), for memory accounting. */
 size_t ember_strpool__bytes(const struct ember_strpool *pool);

@@ -181,8 +181,9 @@ int cli_parse_seconds(const char *flag, const char *s, double *out)
 	*out = v;
 	return 0;
 bad:
-	fprintf(stderr, "ember: invalid value for --%s: '%s' (expected a duration > 0: 10, 2.5s, "
-			"500ms, 1m)\n",
+	fprintf(stderr,
+		"ember: invalid value for --%s: '%s' (expected a duration > 0: 10, 2.5s, "
+		"500ms, 1m)\n",
 		flag, s ? s : "");
 	return -EINVAL;
 }

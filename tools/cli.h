@@ -22,9 +22,9 @@ struct cli_option {
 };
 
 struct cli_command {
-	const char *name;     /* "record" */
-	const char *synopsis; /* "ember record [OPTIONS] [-a | -p PID | -- CMD [ARGS]]" */
-	const char *summary;  /* one line */
+	const char *name;	 /* "record" */
+	const char *synopsis;	 /* "ember record [OPTIONS] [-a | -p PID | -- CMD [ARGS]]" */
+	const char *summary;	 /* one line */
 	const char *description; /* paragraph(s) for the man page and help */
 	const struct cli_option *options;
 };

@@ -41,56 +41,56 @@ enum {
 };
 
 static const struct cli_option record_options[] = {
-	{ "all", 'a', 0, NULL, "Profile every process on every CPU (the default)." },
-	{ "pid", 'p', 0, "PID[,PID...]",
-	  "Profile only these processes (all their threads). Recording stops when all of them "
-	  "have exited." },
-	{ "children", 0, OPT_CHILDREN, NULL,
-	  "With --pid: also profile processes they fork from now on." },
-	{ "cgroup", 0, OPT_CGROUP, "PATH",
-	  "Profile only tasks in this cgroup v2 (a path under /sys/fs/cgroup, absolute or "
-	  "relative to it)." },
-	{ "frequency", 'F', 0, "HZ", "Samples per second per CPU, 1..20000 (default 99)." },
-	{ "duration", 'd', 0, "SECONDS",
-	  "Stop after this long (10, 2.5, 500ms, 1m). Default: until Ctrl-C, or until the "
-	  "command or processes exit." },
-	{ "output", 'o', 0, "FILE",
-	  "Write the profile to FILE ('-' for stdout); the format follows the extension "
-	  "(.folded, .txt: folded stacks). Default ember.folded." },
-	{ "user-only", 0, OPT_USER_ONLY, NULL, "Collect user stacks only." },
-	{ "kernel-only", 0, OPT_KERNEL_ONLY, NULL, "Collect kernel stacks only." },
-	{ "per-pid", 0, OPT_PER_PID, NULL, "Root frame is 'name-PID': one tower per process." },
-	{ "per-thread", 0, OPT_PER_THREAD, NULL,
-	  "Add a 'thread-TID' frame under the process: one tower per thread." },
-	{ "lines", 0, OPT_LINES, NULL, "Append ':file:line' to frames that have line information." },
-	{ "no-demangle", 0, OPT_NO_DEMANGLE, NULL, "Show C++ and Rust symbols as in the binary." },
-	{ "idle", 0, OPT_IDLE, NULL, "Also count the idle task (pid 0) with -a." },
-	{ "counts-entries", 0, OPT_COUNTS_ENTRIES, "N",
-	  "Advanced: in-kernel counts map size (unique thread+stack pairs per drain window, "
-	  "default 65536). Overflow is counted as lost samples." },
-	{ "stacks-entries", 0, OPT_STACKS_ENTRIES, "N",
-	  "Advanced: in-kernel stacks map size (unique stacks per drain window, default 16384). "
-	  "Overflow is counted as lost stacks." },
-	{ "drain-interval", 0, OPT_DRAIN_INTERVAL, "SECONDS",
-	  "Advanced: move samples out of the kernel maps this often (default 5). Shorter "
-	  "keeps the maps smaller; every sample still lands in exactly one drain." },
-	{ "verbose", 'v', 0, NULL, "More detail on stderr: every counter, debug messages." },
-	{ "help", 'h', 0, NULL, "Show this help." },
-	{ NULL, 0, 0, NULL, NULL },
+    {"all", 'a', 0, NULL, "Profile every process on every CPU (the default)."},
+    {"pid", 'p', 0, "PID[,PID...]",
+     "Profile only these processes (all their threads). Recording stops when all of them "
+     "have exited."},
+    {"children", 0, OPT_CHILDREN, NULL,
+     "With --pid: also profile processes they fork from now on."},
+    {"cgroup", 0, OPT_CGROUP, "PATH",
+     "Profile only tasks in this cgroup v2 (a path under /sys/fs/cgroup, absolute or "
+     "relative to it)."},
+    {"frequency", 'F', 0, "HZ", "Samples per second per CPU, 1..20000 (default 99)."},
+    {"duration", 'd', 0, "SECONDS",
+     "Stop after this long (10, 2.5, 500ms, 1m). Default: until Ctrl-C, or until the "
+     "command or processes exit."},
+    {"output", 'o', 0, "FILE",
+     "Write the profile to FILE ('-' for stdout); the format follows the extension "
+     "(.folded, .txt: folded stacks). Default ember.folded."},
+    {"user-only", 0, OPT_USER_ONLY, NULL, "Collect user stacks only."},
+    {"kernel-only", 0, OPT_KERNEL_ONLY, NULL, "Collect kernel stacks only."},
+    {"per-pid", 0, OPT_PER_PID, NULL, "Root frame is 'name-PID': one tower per process."},
+    {"per-thread", 0, OPT_PER_THREAD, NULL,
+     "Add a 'thread-TID' frame under the process: one tower per thread."},
+    {"lines", 0, OPT_LINES, NULL, "Append ':file:line' to frames that have line information."},
+    {"no-demangle", 0, OPT_NO_DEMANGLE, NULL, "Show C++ and Rust symbols as in the binary."},
+    {"idle", 0, OPT_IDLE, NULL, "Also count the idle task (pid 0) with -a."},
+    {"counts-entries", 0, OPT_COUNTS_ENTRIES, "N",
+     "Advanced: in-kernel counts map size (unique thread+stack pairs per drain window, "
+     "default 65536). Overflow is counted as lost samples."},
+    {"stacks-entries", 0, OPT_STACKS_ENTRIES, "N",
+     "Advanced: in-kernel stacks map size (unique stacks per drain window, default 16384). "
+     "Overflow is counted as lost stacks."},
+    {"drain-interval", 0, OPT_DRAIN_INTERVAL, "SECONDS",
+     "Advanced: move samples out of the kernel maps this often (default 5). Shorter "
+     "keeps the maps smaller; every sample still lands in exactly one drain."},
+    {"verbose", 'v', 0, NULL, "More detail on stderr: every counter, debug messages."},
+    {"help", 'h', 0, NULL, "Show this help."},
+    {NULL, 0, 0, NULL, NULL},
 };
 
 const struct cli_command cli_record_command = {
-	.name = "record",
-	.synopsis = "ember record [OPTIONS] [-a | -p PID[,PID...] | --cgroup PATH | -- CMD [ARGS...]]",
-	.summary = "sample CPU stacks and write a profile",
-	.description =
-		"Samples kernel and user stacks on every online CPU with the software cpu-clock "
-		"event, counts them in the kernel, and writes the symbolized profile when the "
-		"recording ends: after --duration, on Ctrl-C or SIGTERM (the profile so far is "
-		"written whole), when CMD exits (ember then exits with CMD's status), or when all "
-		"--pid processes have exited. A summary on stderr gives samples, rate and every "
-		"loss by reason.",
-	.options = record_options,
+    .name = "record",
+    .synopsis = "ember record [OPTIONS] [-a | -p PID[,PID...] | --cgroup PATH | -- CMD [ARGS...]]",
+    .summary = "sample CPU stacks and write a profile",
+    .description =
+	"Samples kernel and user stacks on every online CPU with the software cpu-clock "
+	"event, counts them in the kernel, and writes the symbolized profile when the "
+	"recording ends: after --duration, on Ctrl-C or SIGTERM (the profile so far is "
+	"written whole), when CMD exits (ember then exits with CMD's status), or when all "
+	"--pid processes have exited. A summary on stderr gives samples, rate and every "
+	"loss by reason.",
+    .options = record_options,
 };
 
 struct record_args {
@@ -129,8 +129,7 @@ static int parse_pids(const char *s, struct record_args *a)
 		buf[len] = '\0';
 		if (cli_parse_u64("pid", buf, 1, 4194304, &v))
 			return -EINVAL;
-		if (ember_grow((void **)&a->pids, &a->cap_pids, a->nr_pids + 1,
-			       sizeof(*a->pids)))
+		if (ember_grow((void **)&a->pids, &a->cap_pids, a->nr_pids + 1, sizeof(*a->pids)))
 			return -ENOMEM;
 		a->pids[a->nr_pids++] = (uint32_t)v;
 		p += len;
@@ -226,22 +225,25 @@ static int parse_args(int argc, char **argv, struct record_args *a)
 			cli_print_help(stdout, &cli_record_command);
 			return EMBER_EXIT_OK;
 		case ':':
-			return cli_usage_error("record", "option '%s' needs a value", argv[optind - 1]);
+			return cli_usage_error("record", "option '%s' needs a value",
+					       argv[optind - 1]);
 		default:
 			return cli_usage_error("record", "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind < argc) {
 		if (strcmp(argv[optind - 1], "--") != 0)
-			return cli_usage_error("record", "unexpected argument '%s' (a command goes "
-							 "after '--')",
+			return cli_usage_error("record",
+					       "unexpected argument '%s' (a command goes "
+					       "after '--')",
 					       argv[optind]);
 		a->cmd = &argv[optind];
 	} else if (optind > 1 && strcmp(argv[optind - 1], "--") == 0) {
 		return cli_usage_error("record", "no command after '--'");
 	}
 	if (a->user_only && a->kernel_only)
-		return cli_usage_error("record", "--user-only and --kernel-only exclude each other");
+		return cli_usage_error("record",
+				       "--user-only and --kernel-only exclude each other");
 	if ((a->nr_pids != 0) + (a->cgroup != NULL) + (a->cmd != NULL) > 1)
 		return cli_usage_error("record", "choose one target: -a, -p, --cgroup or -- CMD");
 	if (a->children && !a->nr_pids)
@@ -252,8 +254,8 @@ static int parse_args(int argc, char **argv, struct record_args *a)
 /* Both capabilities are needed to load the sampler and open system-wide perf events. */
 static int check_privileges(void)
 {
-	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
-	struct __user_cap_data_struct data[2] = { { 0 } };
+	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct data[2] = {{0}};
 	bool bpf, perfmon, sys_admin;
 
 	if (syscall(SYS_capget, &hdr, data) != 0)
@@ -265,9 +267,12 @@ static int check_privileges(void)
 #undef HAS_CAP
 	if (sys_admin || (bpf && perfmon))
 		return 0;
-	fprintf(stderr, "ember: missing capability %s: run as root or grant CAP_BPF and "
-			"CAP_PERFMON (e.g. setcap cap_bpf,cap_perfmon+ep)\n",
-		!bpf && !perfmon ? "CAP_BPF and CAP_PERFMON" : !bpf ? "CAP_BPF" : "CAP_PERFMON");
+	fprintf(stderr,
+		"ember: missing capability %s: run as root or grant CAP_BPF and "
+		"CAP_PERFMON (e.g. setcap cap_bpf,cap_perfmon+ep)\n",
+		!bpf && !perfmon ? "CAP_BPF and CAP_PERFMON"
+		: !bpf		 ? "CAP_BPF"
+				 : "CAP_PERFMON");
 	return EMBER_EXIT_PERMISSION;
 }
 
@@ -286,7 +291,7 @@ static int check_btf(void)
 
 static int resolve_cgroup(const char *path, uint64_t *id)
 {
-	static const char *const roots[] = { "", "/sys/fs/cgroup/", "/sys/fs/cgroup/unified/" };
+	static const char *const roots[] = {"", "/sys/fs/cgroup/", "/sys/fs/cgroup/unified/"};
 	char full[4096];
 	struct stat st;
 	size_t i;
@@ -399,7 +404,8 @@ static int open_output(const char *path, FILE **out)
 static void print_summary(const struct ember_profile *p, double seconds, unsigned int cpus,
 			  uint32_t hz, bool verbose)
 {
-	uint64_t total = profile__total(p), lost = profile__counter_value(p, "lost.counts_map_full");
+	uint64_t total = profile__total(p),
+		 lost = profile__counter_value(p, "lost.counts_map_full");
 	uint64_t seen = total + lost;
 	size_t i;
 
@@ -423,10 +429,10 @@ static void print_summary(const struct ember_profile *p, double seconds, unsigne
 
 static int write_profile(const struct ember_profile *p, const struct record_args *a, FILE *out)
 {
-	struct ember_folded_opts fo = { .sz = sizeof(fo),
-					.per_pid = a->per_pid,
-					.per_thread = a->per_thread,
-					.lines = a->lines };
+	struct ember_folded_opts fo = {.sz = sizeof(fo),
+				       .per_pid = a->per_pid,
+				       .per_thread = a->per_thread,
+				       .lines = a->lines};
 	int err = folded__write(p, &fo, out);
 
 	if (err) {
@@ -464,13 +470,13 @@ static int add_symbolizer_counters(struct ember_profile *p, const struct ember_s
 
 int cmd_record(int argc, char **argv)
 {
-	struct ember_collector_opts co = { .sz = sizeof(co) };
-	struct ember_symbolizer_opts so = { .sz = sizeof(so) };
-	struct record_args a = { 0 };
+	struct ember_collector_opts co = {.sz = sizeof(co)};
+	struct ember_symbolizer_opts so = {.sz = sizeof(so)};
+	struct record_args a = {0};
 	struct ember_collector *c = NULL;
 	struct ember_symbolizer *sym = NULL;
 	struct ember_profile *prof = NULL;
-	struct sigaction sa = { .sa_handler = on_signal };
+	struct sigaction sa = {.sa_handler = on_signal};
 	uint64_t start_mono, last_drain, start_real;
 	pid_t child = 0;
 	int go_fd = -1, child_status = 0, ret, err, i;
@@ -525,14 +531,16 @@ int cmd_record(int argc, char **argv)
 	err = collector__new(&co, &c);
 	if (err) {
 		if (err == -EPERM) {
-			fprintf(stderr, "ember: the kernel refused to load the BPF sampler: %s (needs "
-					"CAP_BPF and CAP_PERFMON)\n",
+			fprintf(stderr,
+				"ember: the kernel refused to load the BPF sampler: %s (needs "
+				"CAP_BPF and CAP_PERFMON)\n",
 				strerror(-err));
 			ret = EMBER_EXIT_PERMISSION;
 		} else if (err == -EACCES || err == -EINVAL) {
 			/* Capabilities were checked: this is the verifier or a missing feature. */
-			fprintf(stderr, "ember: this kernel rejected the BPF sampler (%s); "
-					"run with -v for the verifier log\n",
+			fprintf(stderr,
+				"ember: this kernel rejected the BPF sampler (%s); "
+				"run with -v for the verifier log\n",
 				strerror(-err));
 			ret = EMBER_EXIT_UNSUPPORTED;
 		} else {
@@ -571,10 +579,11 @@ int cmd_record(int argc, char **argv)
 		uint64_t now;
 
 		err = collector__poll(c, a.drain_interval_s < POLL_MS / 1e3
-						 ? (int)(a.drain_interval_s * 1e3)
-						 : POLL_MS);
+					     ? (int)(a.drain_interval_s * 1e3)
+					     : POLL_MS);
 		if (err < 0 && err != -EINTR) {
-			fprintf(stderr, "ember: reading process events failed: %s\n", strerror(-err));
+			fprintf(stderr, "ember: reading process events failed: %s\n",
+				strerror(-err));
 			break;
 		}
 		now = ember_now_mono_ns();
@@ -592,7 +601,8 @@ int cmd_record(int argc, char **argv)
 		if (now - last_drain >= (uint64_t)(a.drain_interval_s * 1e9)) {
 			err = collector__drain(c, prof);
 			if (err) {
-				fprintf(stderr, "ember: draining samples failed: %s\n", strerror(-err));
+				fprintf(stderr, "ember: draining samples failed: %s\n",
+					strerror(-err));
 				goto out;
 			}
 			last_drain = now;
@@ -623,7 +633,8 @@ int cmd_record(int argc, char **argv)
 	ret = write_profile(prof, &a, out);
 	if (out != stdout) {
 		if (fclose(out) && !ret) {
-			fprintf(stderr, "ember: writing %s failed: %s\n", a.output, strerror(errno));
+			fprintf(stderr, "ember: writing %s failed: %s\n", a.output,
+				strerror(errno));
 			ret = EMBER_EXIT_OUTPUT;
 		}
 	}

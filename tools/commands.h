@@ -10,13 +10,13 @@
 /* Documented exit codes (README "Exit codes"). */
 enum ember_exit {
 	EMBER_EXIT_OK = 0,
-	EMBER_EXIT_FAILURE = 1,	   /* runtime failure (I/O, out of memory, kernel refused) */
-	EMBER_EXIT_USAGE = 2,	   /* bad flags or flag values */
-	EMBER_EXIT_PERMISSION = 3, /* missing capability (CAP_BPF, CAP_PERFMON) */
+	EMBER_EXIT_FAILURE = 1,	    /* runtime failure (I/O, out of memory, kernel refused) */
+	EMBER_EXIT_USAGE = 2,	    /* bad flags or flag values */
+	EMBER_EXIT_PERMISSION = 3,  /* missing capability (CAP_BPF, CAP_PERFMON) */
 	EMBER_EXIT_UNSUPPORTED = 4, /* kernel lacks BTF or a needed feature */
-	EMBER_EXIT_NO_TARGET = 5,  /* named process does not exist */
-	EMBER_EXIT_OUTPUT = 6,	   /* output path cannot be written */
-	EMBER_EXIT_INPUT = 7,	   /* input file unreadable or malformed */
+	EMBER_EXIT_NO_TARGET = 5,   /* named process does not exist */
+	EMBER_EXIT_OUTPUT = 6,	    /* output path cannot be written */
+	EMBER_EXIT_INPUT = 7,	    /* input file unreadable or malformed */
 };
 
 int cmd_record(int argc, char **argv);

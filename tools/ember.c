@@ -17,23 +17,23 @@ struct subcommand {
 };
 
 static const struct subcommand subcommands[] = {
-	{ "record", cmd_record, "sample CPU stacks and write a profile (like perf record + flamegraph)",
-	  &cli_record_command },
+    {"record", cmd_record, "sample CPU stacks and write a profile (like perf record + flamegraph)",
+     &cli_record_command},
 #ifdef EMBER_HAVE_CMD_SYMBOLIZE
-	{ "symbolize", cmd_symbolize, "resolve addresses of a file or process to functions and lines",
-	  NULL },
+    {"symbolize", cmd_symbolize, "resolve addresses of a file or process to functions and lines",
+     NULL},
 #endif
 #ifdef EMBER_HAVE_CMD_REPORT
-	{ "report", cmd_report, "top functions of a profile, flat and cumulative", NULL },
+    {"report", cmd_report, "top functions of a profile, flat and cumulative", NULL},
 #endif
 #ifdef EMBER_HAVE_CMD_CONVERT
-	{ "convert", cmd_convert, "convert between folded, pprof, SVG and speedscope", NULL },
+    {"convert", cmd_convert, "convert between folded, pprof, SVG and speedscope", NULL},
 #endif
 #ifdef EMBER_HAVE_CMD_DIFF
-	{ "diff", cmd_diff, "differential flamegraph of two profiles", NULL },
+    {"diff", cmd_diff, "differential flamegraph of two profiles", NULL},
 #endif
 #ifdef EMBER_HAVE_CMD_AGENT
-	{ "agent", cmd_agent, "always-on profiler writing a profile every window", NULL },
+    {"agent", cmd_agent, "always-on profiler writing a profile every window", NULL},
 #endif
 };
 
@@ -43,10 +43,11 @@ static void usage(FILE *out)
 {
 	size_t i;
 
-	fprintf(out, "Usage: ember COMMAND [OPTIONS]\n\n"
-		     "ember is a continuous CPU profiler for Linux: eBPF stack sampling on every\n"
-		     "CPU, symbolized on the host, written as folded stacks, pprof or flamegraphs.\n\n"
-		     "Commands:\n");
+	fprintf(out,
+		"Usage: ember COMMAND [OPTIONS]\n\n"
+		"ember is a continuous CPU profiler for Linux: eBPF stack sampling on every\n"
+		"CPU, symbolized on the host, written as folded stacks, pprof or flamegraphs.\n\n"
+		"Commands:\n");
 	for (i = 0; i < NR_SUBCOMMANDS; i++)
 		fprintf(out, "  %-10s %s\n", subcommands[i].name, subcommands[i].summary);
 	fprintf(out, "\n  ember help COMMAND   options of COMMAND\n"
@@ -67,7 +68,7 @@ static const struct subcommand *find(const char *name)
 static int help(const char *name)
 {
 	const struct subcommand *sc = find(name);
-	char *argv[] = { (char *)name, (char *)"--help", NULL };
+	char *argv[] = {(char *)name, (char *)"--help", NULL};
 
 	if (!sc) {
 		fprintf(stderr, "ember: unknown command '%s' (see 'ember --help')\n", name);
