@@ -465,7 +465,15 @@ static int resolve_vaddr(struct ember_symbolizer *s, struct sym_file *f, uint64_
 		if (max)
 			frames[total++] = fr;
 	} else {
-		return unknown_frame(s, f->module, offset, 0, SYM_R_NO_SYMBOL, frames, max, nr);
+		err = unknown_frame(s, f->module, offset, 0, SYM_R_NO_SYMBOL, frames, max, nr);
+		/* Padding between functions still has a line-table row. */
+		if (!err && *nr && has_line) {
+			frames[0].file = ember_strpool__intern(s->pool, dwf[0].file);
+			frames[0].line = dwf[0].line;
+			if (!frames[0].file)
+				return -ENOMEM;
+		}
+		return err;
 	}
 	*nr = total;
 	memo_add(s, f->id, vaddr, frames, total);
