@@ -146,7 +146,22 @@ int profile__set_location_frames(struct ember_profile *p, uint32_t id,
  */
 int profile__add_sample(struct ember_profile *p, const struct ember_sample *s);
 
-/* Adds every sample, location, mapping and counter of @src to @dst. */
+/* What a profile knows about a process, for labels (pid, executable, container). */
+struct ember_process {
+	uint32_t pid;
+	const char *name;	  /* main thread's comm; NULL if unknown */
+	const char *exe;	  /* executable path (/proc/PID/exe); NULL if unknown */
+	const char *cgroup;	  /* cgroup v2 path ("/system.slice/x.service"); NULL if unknown */
+	const char *container_id; /* docker/containerd/cri-o id (hex); NULL if none */
+};
+
+/* Records (or replaces) what is known of process @info->pid; strings are copied. */
+int profile__set_process(struct ember_profile *p, const struct ember_process *info);
+
+/* The process record of @pid, NULL when none; valid until @p changes. */
+const struct ember_process *profile__process(const struct ember_profile *p, uint32_t pid);
+
+/* Adds every sample, location, mapping, process and counter of @src to @dst. */
 int profile__merge(struct ember_profile *dst, const struct ember_profile *src);
 
 /*

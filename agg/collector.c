@@ -493,6 +493,15 @@ static int drain_generation(struct ember_collector *c, struct ember_profile *p, 
 		s.process_name = sk->tgid ? proc_tracker__name(c->procs, sk->tgid) : NULL;
 		if (!s.process_name)
 			s.process_name = comm;
+		if (sk->tgid && !profile__process(p, sk->tgid)) {
+			struct ember_process info;
+
+			if (proc_tracker__process(c->procs, sk->tgid, &info)) {
+				err = profile__set_process(p, &info);
+				if (err)
+					return err;
+			}
+		}
 		s.count = c->values[i];
 		s.nr_locations = n;
 		s.locations = c->stack_locs;

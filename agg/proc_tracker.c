@@ -11,6 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <ctype.h>
+#include <unistd.h>
+
+#include "agg/agg.h"
 #include "proc_tracker.h"
 #include "support/support.h"
 #include "symbolizer/symbolizer.h"
@@ -21,6 +25,7 @@ struct proc_entry {
 	uint64_t exit_seq; /* reap sequence number when the exit was seen */
 	bool live;	   /* false: slot free (reaped) */
 	const char *name;
+	const char *exe, *cgroup, *container_id;
 	struct proc_mapping *maps; /* newest scan first, each scan sorted by start */
 	size_t nr_maps, cap_maps;
 };
@@ -180,6 +185,73 @@ static int read_comm(uint32_t tgid, char *buf, size_t size)
 	return 0;
 }
 
+bool proc_tracker__parse_container_id(const char *cgroup, char *id, size_t size)
+{
+	const char *p, *best = NULL;
+	size_t run = 0;
+
+	if (size < 65)
+		return false;
+	for (p = cgroup; *p; p++) {
+		run = isxdigit((unsigned char)*p) ? run + 1 : 0;
+		/* exactly 64: a longer hex run is not a container id */
+		if (run == 64 && !isxdigit((unsigned char)p[1]))
+			best = p - 63;
+	}
+	if (!best)
+		return false;
+	memcpy(id, best, 64);
+	id[64] = '\0';
+	return true;
+}
+
+/* Executable path and cgroup v2 path: labels that outlive the process. */
+static void read_identity(struct proc_tracker *t, struct proc_entry *e)
+{
+	char path[64], buf[4096], *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%u/exe", e->tgid);
+	n = readlink(path, buf, sizeof(buf) - 1);
+	if (n > 0) {
+		buf[n] = '\0';
+		e->exe = ember_strpool__intern(t->pool, buf);
+	}
+	snprintf(path, sizeof(path), "/proc/%u/cgroup", e->tgid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (getline(&line, &cap, f) > 0) {
+		char id[65];
+
+		if (strncmp(line, "0::", 3) != 0)
+			continue; /* cgroup v1 hierarchies: the unified one is "0::" */
+		line[strcspn(line, "\n")] = '\0';
+		e->cgroup = ember_strpool__intern(t->pool, line + 3);
+		if (proc_tracker__parse_container_id(line + 3, id, sizeof(id)))
+			e->container_id = ember_strpool__intern(t->pool, id);
+		break;
+	}
+	free(line);
+	fclose(f);
+}
+
+bool proc_tracker__process(const struct proc_tracker *t, uint32_t tgid, struct ember_process *out)
+{
+	const struct proc_entry *e = find_entry(t, tgid);
+
+	if (!e)
+		return false;
+	out->pid = tgid;
+	out->name = e->name;
+	out->exe = e->exe;
+	out->cgroup = e->cgroup;
+	out->container_id = e->container_id;
+	return true;
+}
+
 static int compare_maps(const void *a, const void *b)
 {
 	const struct proc_mapping *x = a, *y = b;
@@ -205,6 +277,7 @@ int proc_tracker__scan(struct proc_tracker *t, uint32_t tgid, const char *comm)
 		e->name = ember_strpool__intern(t->pool, name);
 	else if (!e->name && comm)
 		e->name = ember_strpool__intern(t->pool, comm);
+	read_identity(t, e);
 	snprintf(path, sizeof(path), "/proc/%u/maps", tgid);
 	f = fopen(path, "re");
 	if (!f) {

@@ -45,6 +45,20 @@ bool proc_tracker__known(const struct proc_tracker *t, uint32_t tgid);
 /* The process name of @tgid, NULL when unknown. Valid until proc_tracker__free. */
 const char *proc_tracker__name(const struct proc_tracker *t, uint32_t tgid);
 
+/*
+ * Fills @out (pid, name, exe, cgroup, container_id; strings valid until
+ * proc_tracker__free) for @tgid. Returns false when the process is unknown.
+ */
+struct ember_process;
+bool proc_tracker__process(const struct proc_tracker *t, uint32_t tgid, struct ember_process *out);
+
+/*
+ * The container id in cgroup path @cgroup (docker-ID.scope, /docker/ID,
+ * cri-containerd-ID.scope, crio-ID.scope, kubepods .../ID): the last run of 64
+ * hex digits, copied into @id (>= 65 bytes). Returns false when there is none.
+ */
+bool proc_tracker__parse_container_id(const char *cgroup, char *id, size_t size);
+
 /* The mapping of @tgid containing @addr, NULL when none. Valid until the next scan/reap. */
 const struct proc_mapping *proc_tracker__find(const struct proc_tracker *t, uint32_t tgid,
 					      uint64_t addr);

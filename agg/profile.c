@@ -55,6 +55,10 @@ struct ember_profile {
 	uint32_t *loc_ids;
 	size_t nr_loc_ids, cap_loc_ids;
 
+	struct ember_process *processes;
+	size_t nr_processes, cap_processes;
+	struct ember_index *process_index;
+
 	struct named_counter *counters;
 	size_t nr_counters, cap_counters;
 	struct label *labels;
@@ -72,7 +76,8 @@ int profile__new(struct ember_profile **out)
 	if (!p)
 		return -ENOMEM;
 	if (ember_strpool__new(&p->pool) || ember_index__new(&p->mapping_index) ||
-	    ember_index__new(&p->location_index) || ember_index__new(&p->sample_index))
+	    ember_index__new(&p->location_index) || ember_index__new(&p->sample_index) ||
+	    ember_index__new(&p->process_index))
 		goto err_out;
 	*out = p;
 	return 0;
@@ -89,6 +94,8 @@ void profile__free(struct ember_profile *p)
 	ember_index__free(p->mapping_index);
 	ember_index__free(p->location_index);
 	ember_index__free(p->sample_index);
+	ember_index__free(p->process_index);
+	free(p->processes);
 	free(p->mappings);
 	free(p->locations);
 	free(p->location_pids);
@@ -577,6 +584,59 @@ uint64_t profile__total(const struct ember_profile *p)
 	return p->total;
 }
 
+/* ---- processes --------------------------------------------------------- */
+
+struct process_lookup {
+	const struct ember_profile *p;
+	uint32_t pid;
+};
+
+static bool process_eq(const void *ctx, uint32_t index)
+{
+	const struct process_lookup *l = ctx;
+
+	return l->p->processes[index].pid == l->pid;
+}
+
+int profile__set_process(struct ember_profile *p, const struct ember_process *info)
+{
+	struct process_lookup l = {p, info->pid};
+	uint64_t h = ember_hash_u64(0x9e0, info->pid);
+	struct ember_process copy = *info;
+	bool ok = true;
+	int64_t found;
+	int err;
+
+	copy.name = intern_opt(p, info->name, &ok);
+	copy.exe = intern_opt(p, info->exe, &ok);
+	copy.cgroup = intern_opt(p, info->cgroup, &ok);
+	copy.container_id = intern_opt(p, info->container_id, &ok);
+	if (!ok)
+		return -ENOMEM;
+	found = ember_index__find(p->process_index, h, process_eq, &l);
+	if (found >= 0) {
+		p->processes[found] = copy;
+		return 0;
+	}
+	err = ember_grow((void **)&p->processes, &p->cap_processes, p->nr_processes + 1,
+			 sizeof(*p->processes));
+	if (!err)
+		err = ember_index__insert(p->process_index, h, (uint32_t)p->nr_processes);
+	if (err)
+		return err;
+	p->processes[p->nr_processes++] = copy;
+	return 0;
+}
+
+const struct ember_process *profile__process(const struct ember_profile *p, uint32_t pid)
+{
+	struct process_lookup l = {p, pid};
+	int64_t found =
+	    ember_index__find(p->process_index, ember_hash_u64(0x9e0, pid), process_eq, &l);
+
+	return found >= 0 ? &p->processes[found] : NULL;
+}
+
 /* ---- merge ------------------------------------------------------------- */
 
 int profile__merge(struct ember_profile *dst, const struct ember_profile *src)
@@ -625,6 +685,11 @@ int profile__merge(struct ember_profile *dst, const struct ember_profile *src)
 			stack[j] = loc_ids[s.locations[j]];
 		s.locations = stack;
 		err = profile__add_sample(dst, &s);
+		if (err)
+			goto out;
+	}
+	for (i = 0; i < src->nr_processes; i++) {
+		err = profile__set_process(dst, &src->processes[i]);
 		if (err)
 			goto out;
 	}

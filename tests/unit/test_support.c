@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: MIT
+/* Unit tests of support/: growth, hashing, the index table and the string pool. */
+#include <errno.h>
+#include <stdint.h>
+
+#include "support/support.h"
+#include "test.h"
+
+static bool eq_value(const void *ctx, uint32_t index)
+{
+	const uint32_t *values = ((const uint32_t *const *)ctx)[0];
+	const uint32_t *want = ((const uint32_t *const *)ctx)[1];
+
+	return values[index] == *want;
+}
+
+static void test_index(void)
+{
+	struct ember_index *idx;
+	uint32_t values[5000], i;
+
+	ASSERT_EQ(ember_index__new(&idx), 0);
+	for (i = 0; i < 5000; i++) {
+		values[i] = i * 7;
+		/* Deliberately poor hash (i % 13) so probe chains get long. */
+		ASSERT_EQ(ember_index__insert(idx, i % 13, i), 0);
+	}
+	ASSERT_EQ(ember_index__size(idx), 5000);
+	for (i = 0; i < 5000; i += 97) {
+		uint32_t want = i * 7;
+		const void *ctx[2] = {values, &want};
+
+		ASSERT_EQ(ember_index__find(idx, i % 13, eq_value, ctx), i);
+	}
+	{
+		uint32_t want = 3;
+		const void *ctx[2] = {values, &want};
+
+		ASSERT_EQ(ember_index__find(idx, 3, eq_value, ctx), -1);
+	}
+	ember_index__clear(idx);
+	ASSERT_EQ(ember_index__size(idx), 0);
+	ember_index__free(idx);
+	ember_index__free(NULL);
+}
+
+static void test_strpool(void)
+{
+	struct ember_strpool *pool;
+	const char *a, *b, *c, *big;
+	char longstr[100000];
+
+	ASSERT_EQ(ember_strpool__new(&pool), 0);
+	a = ember_strpool__intern(pool, "main");
+	b = ember_strpool__intern_len(pool, "main_x", 4);
+	c = ember_strpool__internf(pool, "%s", "main");
+	ASSERT(a == b && b == c);
+	ASSERT_STR_EQ(a, "main");
+	ASSERT(ember_strpool__intern(pool, "mai") != a);
+	memset(longstr, 'x', sizeof(longstr) - 1);
+	longstr[sizeof(longstr) - 1] = '\0';
+	big = ember_strpool__intern(pool, longstr); /* larger than one block */
+	ASSERT(big && strlen(big) == sizeof(longstr) - 1);
+	ASSERT(ember_strpool__intern(pool, "main") == a); /* still found after a big block */
+	ASSERT_GT(ember_strpool__bytes(pool), sizeof(longstr));
+	ember_strpool__free(pool);
+	ember_strpool__free(NULL);
+}
+
+static void test_grow(void)
+{
+	int *arr = NULL;
+	size_t cap = 0;
+
+	ASSERT_EQ(ember_grow((void **)&arr, &cap, 1, sizeof(*arr)), 0);
+	ASSERT_GE(cap, 16);
+	ASSERT_EQ(ember_grow((void **)&arr, &cap, 1000, sizeof(*arr)), 0);
+	ASSERT_GE(cap, 1000);
+	ASSERT_EQ(ember_grow((void **)&arr, &cap, SIZE_MAX / 2, sizeof(*arr)), -ENOMEM);
+	ASSERT_GE(cap, 1000); /* unchanged on failure */
+	free(arr);
+}
+
+static void test_hash(void)
+{
+	ASSERT_EQ(ember_hash_bytes("abc", 3, 1), ember_hash_bytes("abc", 3, 1));
+	ASSERT_NE(ember_hash_bytes("abc", 3, 1), ember_hash_bytes("abd", 3, 1));
+	ASSERT_NE(ember_hash_bytes("abc", 3, 1), ember_hash_bytes("abc", 3, 2));
+	ASSERT_NE(ember_hash_u64(0, 1), ember_hash_u64(0, 2));
+}
+
+int main(void)
+{
+	test_index();
+	test_strpool();
+	test_grow();
+	test_hash();
+	return 0;
+}
