@@ -34,7 +34,7 @@ enum sym_reason {
 	SYM_R_NO_SEGMENT,	  /* file offset outside every PT_LOAD */
 	SYM_R_NO_SYMBOL,	  /* no symbol covers the address */
 	SYM_R_NO_DEBUGINFO,	  /* resolved by symbol only: no DWARF found */
-	SYM_R_DWARF_ERROR,	  /* DWARF present but unusable at this address */
+	SYM_R_DWARF_ERROR,	  /* DWARF present but no line or function at the address */
 	SYM_R_PERFMAP_MISSING,	  /* JIT mapping without a readable perf map */
 	SYM_R_PERFMAP_NO_SYMBOL,  /* perf map has no entry for the address */
 	SYM_R_VDSO_FAILED,	  /* vDSO image not readable */

@@ -81,8 +81,8 @@ struct ember_symbolizer {
 };
 
 /* Reads field @f of a caller's options struct only when its @sz covers it. */
-#define OPT(o, f, def)                                                                             \
-	((o) && (o)->sz >= offsetof(struct ember_symbolizer_opts, f) + sizeof((o)->f) ? (o)->f     \
+#define OPT(o, f, def)                                                                         \
+	((o) && (o)->sz >= offsetof(struct ember_symbolizer_opts, f) + sizeof((o)->f) ? (o)->f \
 										      : (def))
 
 int symbolizer__new(const struct ember_symbolizer_opts *opts, struct ember_symbolizer **out)
@@ -419,6 +419,10 @@ static int resolve_vaddr(struct ember_symbolizer *s, struct sym_file *f, uint64_
 		err = dw_file__lookup(dw, vaddr, dwf, MAX_INLINE, &n, &has_line);
 		if (err == -E2BIG)
 			s->counters[SYM_R_TRUNCATED]++;
+		/* DWARF that covers nothing here: damaged, or code without
+		 * debug info linked in (crt files). */
+		if (n == 0 && !has_line)
+			s->counters[SYM_R_DWARF_ERROR]++;
 	} else {
 		s->counters[SYM_R_NO_DEBUGINFO]++;
 	}

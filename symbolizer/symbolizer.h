@@ -19,14 +19,14 @@
 struct ember_symbolizer;
 
 struct ember_symbolizer_opts {
-	size_t sz;		/* sizeof(struct ember_symbolizer_opts) */
-	bool no_demangle;	/* keep mangled names as the display name */
-	bool no_kernel;		/* do not read /proc/kallsyms */
+	size_t sz;		   /* sizeof(struct ember_symbolizer_opts) */
+	bool no_demangle;	   /* keep mangled names as the display name */
+	bool no_kernel;		   /* do not read /proc/kallsyms */
 	const char *kallsyms_path; /* default "/proc/kallsyms" (tests point elsewhere) */
-	const char *debug_dir;	/* extra debug-info root (--debug-dir): searched for
+	const char *debug_dir;	   /* extra debug-info root (--debug-dir): searched for
 				 * .build-id/xx/rest.debug and debuglink files before
 				 * /usr/lib/debug; NULL for none. Copied. */
-	size_t max_open_files;	/* ELF/DWARF files kept open at once; 0: default (64) */
+	size_t max_open_files;	   /* ELF/DWARF files kept open at once; 0: default (64) */
 };
 
 /* @opts may be NULL for defaults. 0 or a negative errno. */
@@ -35,14 +35,14 @@ void symbolizer__free(struct ember_symbolizer *s);
 
 /* What to resolve. */
 struct ember_symbolize_request {
-	uint32_t pid;		/* process the address was sampled in (to open its files); 0: none */
-	const char *path;	/* mapped file as the process saw it; NULL for kernel */
-	const char *build_id;	/* lowercase hex, NULL if unknown */
-	uint64_t map_start;	/* runtime start of the mapping */
-	uint64_t map_offset;	/* file offset (bytes) of map_start */
-	uint64_t address;	/* runtime address */
-	bool is_kernel;		/* a kernel address: resolve via kallsyms */
-	bool is_return;		/* a return address: resolve address - 1 */
+	uint32_t pid;	      /* process the address was sampled in (to open its files); 0: none */
+	const char *path;     /* mapped file as the process saw it; NULL for kernel */
+	const char *build_id; /* lowercase hex, NULL if unknown */
+	uint64_t map_start;   /* runtime start of the mapping */
+	uint64_t map_offset;  /* file offset (bytes) of map_start */
+	uint64_t address;     /* runtime address */
+	bool is_kernel;	      /* a kernel address: resolve via kallsyms */
+	bool is_return;	      /* a return address: resolve address - 1 */
 };
 
 /*
