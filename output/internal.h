@@ -91,4 +91,48 @@ int folded_set_add_profile(struct folded_set *set, const struct ember_profile *p
 /* Sorts lines by text (byte order). */
 void folded_set_sort(struct folded_set *set);
 
+/* ---- flame tree (flame.c) ---- */
+
+/* One frame of the merged call tree that flamegraphs draw. */
+struct flame_node {
+	const char *name;  /* interned in the tree's pool */
+	uint32_t flags;	   /* EMBER_FRAME_* kind bits */
+	uint32_t parent;   /* index; the root (0) is its own parent */
+	uint32_t depth;	   /* root 0 */
+	uint32_t first_child, nr_children; /* into flame_tree.children, after flame_tree_finish() */
+	uint64_t total[2]; /* inclusive samples per input */
+};
+
+struct flame_tree {
+	struct flame_node *nodes; /* [0] is the "all" root */
+	size_t nr, cap;
+	uint32_t *children; /* per node, its children's indices sorted by name */
+	uint32_t max_depth;
+	struct ember_index *index;
+	struct ember_strpool *pool;
+	struct stack_walker walker;
+	bool reverse; /* leaf frames at the root */
+};
+
+int flame_tree_init(struct flame_tree *t, bool reverse, bool per_pid, bool per_thread);
+void flame_tree_free(struct flame_tree *t);
+/* Adds every sample of @p to counter @which (0 or 1). */
+int flame_tree_add_profile(struct flame_tree *t, const struct ember_profile *p, int which);
+/* Builds the sorted child lists; call once, after the last add. */
+int flame_tree_finish(struct flame_tree *t);
+
+/* ---- SVG rendering (svg.c), shared with the differential graph ---- */
+
+struct svg_diff {
+	uint64_t totals[2]; /* samples of BEFORE (0) and AFTER (1) */
+	bool normalize;	    /* compare shares of each total */
+	int width_from;	    /* counter that sets widths (1 normally, 0 with --negate) */
+};
+
+/* Renders @t (finished) with @o; @diff non-NULL colours by change between counters. */
+int svg_render(const struct flame_tree *t, const struct ember_svg_opts *o,
+	       const struct svg_diff *diff, FILE *out);
+/* Fills @o with @in (may be NULL) and the defaults. */
+void svg_opts_defaults(struct ember_svg_opts *o, const struct ember_svg_opts *in);
+
 #endif /* EMBER_OUTPUT_INTERNAL_H */

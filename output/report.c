@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Top-N text report, like `pprof -top`: per function, flat samples (where it
+ * was the leaf) and cumulative samples (stacks it appears in, counted once per
+ * stack even under recursion), with percentages of the whole profile.
+ */
+#include <errno.h>
+#include <regex.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "output/internal.h"
+#include "output/output.h"
+#include "support/support.h"
+
+struct row {
+	const char *name; /* interned display name, with its kind suffix */
+	uint64_t flat, cum;
+	size_t last_sample; /* sample index + 1 that last added to cum */
+};
+
+struct report {
+	struct row *rows;
+	size_t nr, cap;
+	struct ember_index *index;
+	struct ember_strpool *pool;
+	struct obuf name;
+};
+
+static bool row_eq(const void *ctx, uint32_t index)
+{
+	const struct report *r = ctx;
+
+	return strcmp(r->rows[index].name, r->name.data) == 0;
+}
+
+/* Row of the function named in r->name, added when new. */
+static int row_of(struct report *r, struct row **out)
+{
+	uint64_t h = ember_hash_bytes(r->name.data, r->name.len, 0x7e);
+	int64_t found = ember_index__find(r->index, h, row_eq, r);
+	const char *name;
+
+	if (found >= 0) {
+		*out = &r->rows[found];
+		return 0;
+	}
+	name = ember_strpool__intern(r->pool, r->name.data);
+	if (!name || ember_grow((void **)&r->rows, &r->cap, r->nr + 1, sizeof(*r->rows)) ||
+	    ember_index__insert(r->index, h, (uint32_t)r->nr))
+		return -ENOMEM;
+	r->rows[r->nr] = (struct row){ .name = name };
+	*out = &r->rows[r->nr++];
+	return 0;
+}
+
+static int by_flat(const void *a, const void *b)
+{
+	const struct row *x = a, *y = b;
+
+	if (x->flat != y->flat)
+		return x->flat < y->flat ? 1 : -1;
+	if (x->cum != y->cum)
+		return x->cum < y->cum ? 1 : -1;
+	return strcmp(x->name, y->name);
+}
+
+static int by_cum(const void *a, const void *b)
+{
+	const struct row *x = a, *y = b;
+
+	if (x->cum != y->cum)
+		return x->cum < y->cum ? 1 : -1;
+	if (x->flat != y->flat)
+		return x->flat < y->flat ? 1 : -1;
+	return strcmp(x->name, y->name);
+}
+
+/* True when a frame of the walked stack matches @re (names without suffix). */
+static bool focused(const struct stack_walker *w, const regex_t *re)
+{
+	size_t k;
+
+	for (k = 0; k < w->nr; k++)
+		if (regexec(re, w->frames[k].name, 0, NULL, 0) == 0)
+			return true;
+	return false;
+}
+
+int report__write(const struct ember_profile *p, const struct ember_report_opts *opts, FILE *out)
+{
+	struct ember_report_opts o = { 0 };
+	struct stack_walker w = { 0 };
+	struct report r = { 0 };
+	regex_t re;
+	bool have_re = false;
+	uint64_t total = profile__total(p), shown = 0;
+	double sum = 0;
+	size_t i, k, n = profile__nr_samples(p);
+	int err;
+
+	if (opts)
+		memcpy(&o, opts, opts->sz < sizeof(o) ? opts->sz : sizeof(o));
+	if (!o.top)
+		o.top = 20;
+	if (o.focus) {
+		if (regcomp(&re, o.focus, REG_EXTENDED | REG_NOSUB))
+			return -EINVAL;
+		have_re = true;
+	}
+	err = ember_index__new(&r.index);
+	if (!err)
+		err = ember_strpool__new(&r.pool);
+	for (i = 0; i < n && !err; i++) {
+		struct ember_sample s;
+		bool leaf = true;
+
+		profile__sample(p, i, &s);
+		err = stack_walk(&w, p, &s);
+		if (err)
+			break;
+		if (have_re && !focused(&w, &re))
+			continue;
+		shown += s.count;
+		/* Leaf last in the walk: walk backwards so the first row met is the leaf. */
+		for (k = w.nr; k-- > 0 && !err;) {
+			const struct stack_frame *f = &w.frames[k];
+			struct row *row;
+
+			/* Process and thread roots are not functions. */
+			if (!f->frame && !(f->flags & EMBER_FRAME_UNKNOWN))
+				continue;
+			r.name.len = 0;
+			err = obuf_puts(&r.name, f->name);
+			if (!err)
+				err = obuf_puts(&r.name, frame_suffix(f->flags));
+			if (!err)
+				err = row_of(&r, &row);
+			if (err)
+				break;
+			if (leaf)
+				row->flat += s.count;
+			leaf = false;
+			if (row->last_sample != i + 1) {
+				row->cum += s.count;
+				row->last_sample = i + 1;
+			}
+		}
+	}
+	if (err)
+		goto out;
+	if (r.nr)
+		qsort(r.rows, r.nr, sizeof(*r.rows), o.sort == EMBER_REPORT_SORT_CUM ? by_cum
+										    : by_flat);
+	if (have_re)
+		fprintf(out, "Focus: %s, %llu of %llu samples (%.2f%%)\n", o.focus,
+			(unsigned long long)shown, (unsigned long long)total,
+			total ? 100.0 * (double)shown / (double)total : 0.0);
+	fprintf(out, "Total: %llu samples; showing top %zu of %zu functions, sorted by %s\n",
+		(unsigned long long)total, r.nr < o.top ? r.nr : (size_t)o.top, r.nr,
+		o.sort == EMBER_REPORT_SORT_CUM ? "cum" : "flat");
+	fprintf(out, "%12s %7s %7s %12s %7s  %s\n", "flat", "flat%", "sum%", "cum", "cum%",
+		"function");
+	for (i = 0; i < r.nr && i < o.top; i++) {
+		double fp = total ? 100.0 * (double)r.rows[i].flat / (double)total : 0;
+
+		sum += fp;
+		fprintf(out, "%12llu %6.2f%% %6.2f%% %12llu %6.2f%%  %s\n",
+			(unsigned long long)r.rows[i].flat, fp, sum,
+			(unsigned long long)r.rows[i].cum,
+			total ? 100.0 * (double)r.rows[i].cum / (double)total : 0.0, r.rows[i].name);
+	}
+	err = fflush(out) || ferror(out) ? -EIO : 0;
+out:
+	if (have_re)
+		regfree(&re);
+	stack_walker_free(&w);
+	ember_index__free(r.index);
+	ember_strpool__free(r.pool);
+	obuf_free(&r.name);
+	free(r.rows);
+	return err;
+}

@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: MIT
+/*
+ * `ember convert IN -o OUT`: reads a profile (folded, pprof, `perf script`
+ * text; gzip or zstd compressed or not) and writes it as folded, pprof, SVG or
+ * speedscope JSON, the format picked from OUT's extension or --format.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "output_cli.h"
+#include "support/support.h"
+
+enum { OPT_FORMAT = 1, OPT_INPUT_FORMAT, OPT_LABEL, OPT_HELP };
+
+static const struct cli_option convert_options[] = {
+	{ "output", 'o', 0, "FILE",
+	  "Output file; \"-\" is stdout (folded unless --format says otherwise). The format "
+	  "follows the extension: .folded or .txt (folded), .pb.gz or .pprof (pprof), .svg "
+	  "(flamegraph), .json (speedscope); a trailing .zst compresses with zstd." },
+	{ "format", 'f', OPT_FORMAT, "FORMAT",
+	  "Output format regardless of the extension: folded, pprof, svg, speedscope." },
+	{ "input-format", 0, OPT_INPUT_FORMAT, "FORMAT",
+	  "Input format instead of guessing from content and name: folded, pprof, perf-script." },
+	{ "label", 'l', OPT_LABEL, "KEY=VALUE",
+	  "Add a profile label (written to pprof as a sample label). Repeatable." },
+	OUTPUT_CLI_INPUT_OPTIONS,
+	OUTPUT_CLI_ROOT_OPTIONS,
+	OUTPUT_CLI_SVG_OPTIONS,
+	{ "verbose", 'v', 0, NULL, "More messages on stderr." },
+	{ "help", 'h', OPT_HELP, NULL, "This help." },
+	{ NULL, 0, 0, NULL, NULL },
+};
+
+const struct cli_command cli_convert_command = {
+	.name = "convert",
+	.synopsis = "ember convert [OPTIONS] IN -o OUT",
+	.summary = "convert between folded, pprof, SVG and speedscope",
+	.description = "Reads IN (\"-\" is stdin) as folded stacks, pprof, or `perf script` text, "
+		       "compressed with gzip or zstd or not, and writes it to OUT. Example: "
+		       "perf script | ember convert - -o out.svg. Exit status: 0 ok, 2 bad flags, "
+		       "6 output not writable, 7 input unreadable or malformed.",
+	.options = convert_options,
+};
+
+int cmd_convert(int argc, char **argv)
+{
+	struct option longopts[64];
+	char shortopts[130];
+	struct output_cli oc;
+	struct ember_output_opts wo = { .sz = sizeof(wo) };
+	struct ember_profile *p = NULL;
+	const char *in = NULL, *out = NULL;
+	char **labels = NULL;
+	size_t nr_labels = 0, i;
+	int c, ret = EMBER_EXIT_OK, err;
+
+	output_cli_init(&oc);
+	if (cli_getopt_tables(convert_options, longopts, 64, shortopts))
+		return EMBER_EXIT_FAILURE;
+	labels = calloc((size_t)argc + 1, sizeof(*labels));
+	if (!labels)
+		return EMBER_EXIT_FAILURE;
+	optind = 1;
+	while (optind < argc) {
+		c = getopt_long(argc, argv, shortopts, longopts, NULL);
+		if (c == -1) {
+			/* Positionals may come before options ("IN -o OUT"). */
+			if (optind < argc) {
+				if (in) {
+					ret = cli_usage_error("convert", "one input file expected, "
+									 "got '%s' too",
+							      argv[optind]);
+					goto out;
+				}
+				in = argv[optind++];
+			}
+			continue;
+		}
+		err = output_cli_option(&oc, c, optarg);
+		if (err < 0) {
+			ret = -err;
+			goto out;
+		}
+		if (err)
+			continue;
+		switch (c) {
+		case 'o':
+			out = optarg;
+			break;
+		case 'f':
+			wo.format = output__format_from_name(optarg);
+			if (wo.format == EMBER_FORMAT_AUTO || wo.format == EMBER_FORMAT_PERFSCRIPT) {
+				ret = cli_usage_error("convert", "invalid value for --format: '%s' "
+								 "(expected folded, pprof, svg, "
+								 "speedscope)",
+						      optarg);
+				goto out;
+			}
+			break;
+		case OPT_INPUT_FORMAT:
+			oc.read.format = output__format_from_name(optarg);
+			if (oc.read.format != EMBER_FORMAT_FOLDED &&
+			    oc.read.format != EMBER_FORMAT_PPROF &&
+			    oc.read.format != EMBER_FORMAT_PERFSCRIPT) {
+				ret = cli_usage_error("convert", "invalid value for --input-format: "
+								 "'%s' (expected folded, pprof, "
+								 "perf-script)",
+						      optarg);
+				goto out;
+			}
+			break;
+		case 'l':
+			if (!strchr(optarg, '=') || optarg[0] == '=') {
+				ret = cli_usage_error("convert", "invalid value for --label: '%s' "
+								 "(expected KEY=VALUE)",
+						      optarg);
+				goto out;
+			}
+			labels[nr_labels++] = optarg;
+			break;
+		case 'v':
+			ember_log_set_level(EMBER_LOG_DEBUG);
+			break;
+		case 'h':
+		case OPT_HELP:
+			cli_print_help(stdout, &cli_convert_command);
+			goto out;
+		default:
+			ret = cli_usage_error("convert", "unknown option");
+			goto out;
+		}
+	}
+	if (!in) {
+		ret = cli_usage_error("convert", "missing input file");
+		goto out;
+	}
+	if (!out)
+		out = "-";
+	err = output__read_path(in, &oc.read, &p);
+	if (err) {
+		ret = output_cli_read_exit(err);
+		goto out;
+	}
+	for (i = 0; i < nr_labels; i++) {
+		char *eq = strchr(labels[i], '=');
+
+		*eq = '\0';
+		err = profile__set_label(p, labels[i], eq + 1);
+		*eq = '=';
+		if (err) {
+			ret = EMBER_EXIT_FAILURE;
+			goto out;
+		}
+	}
+	wo.folded = &oc.folded;
+	wo.svg = &oc.svg;
+	err = output__write_path(p, out, &wo);
+	if (err) {
+		if (err != -EINVAL)
+			fprintf(stderr, "ember: cannot write %s: %s\n", out, strerror(-err));
+		ret = err == -EINVAL ? EMBER_EXIT_USAGE : output_cli_write_exit(err);
+	}
+out:
+	profile__free(p);
+	free(labels);
+	return ret;
+}

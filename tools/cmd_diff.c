@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: MIT
+/*
+ * `ember diff BEFORE AFTER -o diff.svg`: a differential flamegraph (widths
+ * from AFTER, red where a frame's share grew, blue where it shrank), or with
+ * --folded the "stack countA countB" lines difffolded.pl prints.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "output_cli.h"
+#include "support/support.h"
+
+enum { OPT_FOLDED = 1, OPT_NEGATE, OPT_NO_NORMALIZE, OPT_HELP };
+
+static const struct cli_option diff_options[] = {
+	{ "output", 'o', 0, "FILE",
+	  "Output file (default \"-\", stdout). An SVG unless --folded; a trailing .zst "
+	  "compresses with zstd." },
+	{ "folded", 0, OPT_FOLDED, NULL,
+	  "Write \"stack countA countB\" lines (the union of both profiles' stacks, sorted) "
+	  "instead of an SVG." },
+	{ "negate", 0, OPT_NEGATE, NULL,
+	  "Widths from BEFORE and colours from its point of view: shows what AFTER lost." },
+	{ "no-normalize", 0, OPT_NO_NORMALIZE, NULL,
+	  "Compare raw sample counts. By default each profile is scaled by its total, so a "
+	  "longer recording does not look like a regression." },
+	OUTPUT_CLI_INPUT_OPTIONS,
+	OUTPUT_CLI_ROOT_OPTIONS,
+	OUTPUT_CLI_SVG_OPTIONS,
+	{ "verbose", 'v', 0, NULL, "More messages on stderr." },
+	{ "help", 'h', OPT_HELP, NULL, "This help." },
+	{ NULL, 0, 0, NULL, NULL },
+};
+
+const struct cli_command cli_diff_command = {
+	.name = "diff",
+	.synopsis = "ember diff [OPTIONS] BEFORE AFTER [-o FILE]",
+	.summary = "differential flamegraph of two profiles",
+	.description = "Compares two profiles (folded, pprof or `perf script` text, compressed "
+		       "or not). Frame widths come from AFTER; red frames take a larger share of "
+		       "AFTER than of BEFORE, blue a smaller one, with the colour's depth "
+		       "proportional to the change. Exit status: 0 ok, 2 bad flags, 6 output not "
+		       "writable, 7 input unreadable or malformed.",
+	.options = diff_options,
+};
+
+/* Writes the diff to @out (a path; "-" is stdout). */
+static int write_diff(const struct ember_profile *a, const struct ember_profile *b,
+		      const struct ember_diff_opts *d, const struct output_cli *oc, bool folded,
+		      const char *out)
+{
+	char *mem = NULL, *tmp = NULL;
+	size_t len = 0;
+	bool zstd = false;
+	FILE *m, *f = NULL;
+	int err;
+
+	m = open_memstream(&mem, &len);
+	if (!m)
+		return -errno;
+	err = folded ? diff__write_folded(a, b, d, m) : diff__write_svg(a, b, d, &oc->svg, m);
+	if (fclose(m) && !err)
+		err = -EIO;
+	if (err)
+		goto out;
+	(void)output__format_from_path(out, &zstd);
+	if (strcmp(out, "-") == 0) {
+		err = compress__write(zstd ? EMBER_COMPRESSION_ZSTD : EMBER_COMPRESSION_NONE, mem,
+				      len, stdout);
+		if (!err && fflush(stdout))
+			err = -EIO;
+		goto out;
+	}
+	if (asprintf(&tmp, "%s.tmp", out) < 0) {
+		tmp = NULL;
+		err = -ENOMEM;
+		goto out;
+	}
+	f = fopen(tmp, "w");
+	if (!f) {
+		err = -errno;
+		goto out;
+	}
+	err = compress__write(zstd ? EMBER_COMPRESSION_ZSTD : EMBER_COMPRESSION_NONE, mem, len, f);
+	if (fclose(f) && !err)
+		err = -EIO;
+	if (!err && rename(tmp, out))
+		err = -errno;
+	if (err)
+		unlink(tmp);
+out:
+	free(tmp);
+	free(mem);
+	return err;
+}
+
+int cmd_diff(int argc, char **argv)
+{
+	struct option longopts[64];
+	char shortopts[130];
+	struct output_cli oc;
+	struct ember_diff_opts d = { .sz = sizeof(d) };
+	struct ember_profile *a = NULL, *b = NULL;
+	const char *in[2] = { NULL, NULL }, *out = "-";
+	bool folded = false;
+	int c, ret = EMBER_EXIT_OK, err, nr_in = 0;
+
+	output_cli_init(&oc);
+	if (cli_getopt_tables(diff_options, longopts, 64, shortopts))
+		return EMBER_EXIT_FAILURE;
+	optind = 1;
+	while (optind < argc) {
+		c = getopt_long(argc, argv, shortopts, longopts, NULL);
+		if (c == -1) {
+			if (optind < argc) {
+				if (nr_in == 2)
+					return cli_usage_error("diff", "two input files expected, "
+								       "got '%s' too",
+							       argv[optind]);
+				in[nr_in++] = argv[optind++];
+			}
+			continue;
+		}
+		err = output_cli_option(&oc, c, optarg);
+		if (err < 0)
+			return -err;
+		if (err)
+			continue;
+		switch (c) {
+		case 'o':
+			out = optarg;
+			break;
+		case OPT_FOLDED:
+			folded = true;
+			break;
+		case OPT_NEGATE:
+			d.negate = true;
+			break;
+		case OPT_NO_NORMALIZE:
+			d.no_normalize = true;
+			break;
+		case 'v':
+			ember_log_set_level(EMBER_LOG_DEBUG);
+			break;
+		case 'h':
+		case OPT_HELP:
+			cli_print_help(stdout, &cli_diff_command);
+			return EMBER_EXIT_OK;
+		default:
+			return cli_usage_error("diff", "unknown option");
+		}
+	}
+	if (nr_in != 2)
+		return cli_usage_error("diff", "expected two input files, BEFORE and AFTER");
+	if (strcmp(in[0], "-") == 0 && strcmp(in[1], "-") == 0)
+		return cli_usage_error("diff", "only one input can be stdin");
+	err = output__read_path(in[0], &oc.read, &a);
+	if (!err)
+		err = output__read_path(in[1], &oc.read, &b);
+	if (err) {
+		ret = output_cli_read_exit(err);
+		goto out;
+	}
+	if (!oc.svg.title)
+		oc.svg.title = "Differential Flame Graph";
+	err = write_diff(a, b, &d, &oc, folded, out);
+	if (err) {
+		fprintf(stderr, "ember: cannot write %s: %s\n", out, strerror(-err));
+		ret = output_cli_write_exit(err);
+	}
+out:
+	profile__free(a);
+	profile__free(b);
+	return ret;
+}

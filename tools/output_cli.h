@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Command-line flags shared by the commands that write flamegraphs and read
+ * profile files (convert, diff, and record's -o x.svg): one definition of each
+ * option's text, so help and man pages agree across commands.
+ */
+#ifndef EMBER_OUTPUT_CLI_H
+#define EMBER_OUTPUT_CLI_H
+
+#include "cli.h"
+#include "output/output.h"
+
+enum output_cli_id {
+	OCLI_TITLE = 1000,
+	OCLI_SUBTITLE,
+	OCLI_WIDTH,
+	OCLI_MINWIDTH,
+	OCLI_COLORS,
+	OCLI_HASH,
+	OCLI_REVERSE,
+	OCLI_INVERTED,
+	OCLI_COUNTNAME,
+	OCLI_STRICT,
+	OCLI_PER_PID,
+	OCLI_PER_THREAD,
+	OCLI_LAST,
+};
+
+/* cli_option entries for the SVG flags; use inside an option table initializer. */
+#define OUTPUT_CLI_SVG_OPTIONS                                                                     \
+	{ "title", 0, OCLI_TITLE, "TEXT", "SVG: title at the top (default \"Flame Graph\")." },     \
+	{ "subtitle", 0, OCLI_SUBTITLE, "TEXT", "SVG: second line under the title." },             \
+	{ "width", 0, OCLI_WIDTH, "PX", "SVG: image width in pixels (default 1200)." },            \
+	{ "minwidth", 0, OCLI_MINWIDTH, "PX",                                                      \
+	  "SVG: frames narrower than this many pixels are merged into one frame per run "         \
+	  "(default 0.1)." },                                                                      \
+	{ "colors", 0, OCLI_COLORS, "PALETTE",                                                     \
+	  "SVG: palette of user frames: ember (default), hot, mem, io, red, green, blue, aqua, "  \
+	  "yellow, purple, orange. Kernel (orange), JIT (green) and inline (aqua) frames keep "  \
+	  "their colours." },                                                                      \
+	{ "hash", 0, OCLI_HASH, NULL, "SVG: colour by a hash of the name, stable across graphs." }, \
+	{ "reverse", 0, OCLI_REVERSE, NULL, "SVG: reverse stacks (leaf functions at the root)." },  \
+	{ "inverted", 0, OCLI_INVERTED, NULL, "SVG: icicle graph, root at the top." },             \
+	{ "countname", 0, OCLI_COUNTNAME, "NAME", "SVG: unit of counts in tooltips (default samples)." }
+
+#define OUTPUT_CLI_INPUT_OPTIONS                                                                   \
+	{ "strict", 0, OCLI_STRICT, NULL,                                                          \
+	  "Fail on the first malformed input line or record instead of skipping it (skipped "     \
+	  "lines are reported with their line number)." }
+
+#define OUTPUT_CLI_ROOT_OPTIONS                                                                    \
+	{ "per-pid", 0, OCLI_PER_PID, NULL, "Root frames \"name-PID\" (folded and SVG)." },         \
+	{ "per-thread", 0, OCLI_PER_THREAD, NULL, "A \"thread-TID\" frame under each process." }
+
+struct output_cli {
+	struct ember_svg_opts svg;
+	struct ember_folded_opts folded;
+	struct ember_read_opts read;
+};
+
+void output_cli_init(struct output_cli *c);
+
+/*
+ * Handles option @id with argument @arg when it is one of the shared ones:
+ * returns 1 when handled, 0 when not ours, or EMBER_EXIT_USAGE's negative on a
+ * bad value (a message was printed).
+ */
+int output_cli_option(struct output_cli *c, int id, const char *arg);
+
+/* Exit code for a failed read (-errno @err). */
+int output_cli_read_exit(int err);
+/* Exit code for a failed write. */
+int output_cli_write_exit(int err);
+
+#endif /* EMBER_OUTPUT_CLI_H */
