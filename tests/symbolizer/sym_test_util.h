@@ -10,11 +10,13 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <limits.h>
+#include <elf.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <unistd.h>
 
 #include "symbolizer/symbolizer.h"
@@ -105,6 +107,28 @@ static inline void request_for(const char *path, uint64_t bias, uint64_t vaddr,
 	close(fd);
 	req->path = path;
 	req->address = bias + vaddr;
+}
+
+/* Offset of symbol @name in this process's vDSO image (read by hand), or 0. */
+static inline uint64_t vdso_symbol(const char *name)
+{
+	const Elf64_Ehdr *eh = (const void *)getauxval(AT_SYSINFO_EHDR);
+	const Elf64_Shdr *sh;
+
+	if (!eh)
+		return 0;
+	sh = (const void *)((const char *)eh + eh->e_shoff);
+	for (int i = 0; i < eh->e_shnum; i++) {
+		const Elf64_Sym *sym = (const void *)((const char *)eh + sh[i].sh_offset);
+		const char *str = (const char *)eh + sh[sh[i].sh_link].sh_offset;
+
+		if (sh[i].sh_type != SHT_DYNSYM)
+			continue;
+		for (size_t j = 0; j < sh[i].sh_size / sizeof(*sym); j++)
+			if (strcmp(str + sym[j].st_name, name) == 0)
+				return sym[j].st_value;
+	}
+	return 0;
 }
 
 /* Value of counter @name of @s. */

@@ -262,23 +262,11 @@ static void test_vdso(void)
 	struct ember_frame f[MAX_FRAMES];
 	struct ember_symbolizer *s;
 	uint64_t target = 0;
-	const Elf64_Shdr *sh;
 	uint32_t nr;
 
 	if (!eh)
 		SKIP("no vDSO");
-	/* Find __vdso_clock_gettime in the mapped image's .dynsym by hand. */
-	sh = (const void *)((const char *)eh + eh->e_shoff);
-	for (int i = 0; i < eh->e_shnum && !target; i++) {
-		const Elf64_Sym *sym = (const void *)((const char *)eh + sh[i].sh_offset);
-		const char *str = (const char *)eh + sh[sh[i].sh_link].sh_offset;
-
-		if (sh[i].sh_type != SHT_DYNSYM)
-			continue;
-		for (size_t j = 0; j < sh[i].sh_size / sizeof(*sym); j++)
-			if (strcmp(str + sym[j].st_name, "__vdso_clock_gettime") == 0)
-				target = sym[j].st_value;
-	}
+	target = vdso_symbol("__vdso_clock_gettime");
 	ASSERT_NE(target, 0);
 	s = new_sym(NULL);
 	req.pid = (uint32_t)getpid();

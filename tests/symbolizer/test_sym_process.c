@@ -1,0 +1,312 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Symbolizing live processes (issue 3, acceptance 4 and parts of 3 and 6): a
+ * JIT perf map read through /proc/PID/root, a binary deleted after it started
+ * (opened through /proc/PID/map_files), a binary in a private mount namespace
+ * at a path that does not exist on the host (opened through /proc/PID/root),
+ * and the vDSO of another process. Run as `test_sym_process CASE`.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "sym_test_util.h"
+
+#define MAX_FRAMES 64
+
+static int run(const char *cmd)
+{
+	int rc = system(cmd);
+
+	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static struct ember_symbolizer *new_sym(void)
+{
+	struct ember_symbolizer *s = NULL;
+
+	ASSERT_EQ(symbolizer__new(NULL, &s), 0);
+	return s;
+}
+
+/* ---- perf map ----------------------------------------------------------- */
+
+static void test_perfmap(void)
+{
+	struct ember_symbolize_request req = {.pid = (uint32_t)getpid(), .path = ""};
+	struct ember_frame f[MAX_FRAMES];
+	struct ember_symbolizer *s;
+	char path[64];
+	uint32_t nr;
+	FILE *out;
+
+	snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());
+	out = fopen(path, "w");
+	ASSERT(out != NULL);
+	fprintf(out, "7f0000001000 100 LazyCompile:~fib /app/fib.js:3\n"
+		     "7f0000001100 80 Builtin:ArgumentsAdaptorTrampoline\n"
+		     "7f0000002000 40 stale name\n"
+		     "7f0000002000 40 JS:*hot_loop /app/loop.js:10\n"
+		     "garbage line\n");
+	fclose(out);
+	s = new_sym();
+	req.address = 0x7f0000001010;
+	ASSERT_EQ(symbolizer__resolve(s, &req, f, MAX_FRAMES, &nr), 0);
+	ASSERT_EQ(nr, 1);
+	ASSERT_STR_EQ(f[0].function, "LazyCompile:~fib /app/fib.js:3");
+	ASSERT_EQ(f[0].flags, EMBER_FRAME_JIT);
+	req.address = 0x7f0000001110;
+	req.path = "[anon:v8]";
+	ASSERT_EQ(symbolizer__resolve(s, &req, f, MAX_FRAMES, &nr), 0);
+	ASSERT_STR_EQ(f[0].function, "Builtin:ArgumentsAdaptorTrampoline");
+	/* A reused range: the line written last describes the code there now. */
+	req.address = 0x7f0000002001;
+	ASSERT_EQ(symbolizer__resolve(s, &req, f, MAX_FRAMES, &nr), 0);
+	ASSERT_STR_EQ(f[0].function, "JS:*hot_loop /app/loop.js:10");
+	/* Between entries: a counted placeholder. */
+	req.address = 0x7f0000001f00;
+	ASSERT_EQ(symbolizer__resolve(s, &req, f, MAX_FRAMES, &nr), 0);
+	ASSERT(f[0].flags & EMBER_FRAME_UNKNOWN);
+	ASSERT_EQ(sym_counter(s, "symbolize.perfmap_no_symbol"), 1);
+	symbolizer__free(s);
+	unlink(path);
+}
+
+/* ---- helpers for child processes ---------------------------------------- */
+
+/* Starts @argv (execvp) and waits until /proc/PID/maps names @needle. */
+static pid_t spawn_and_wait(char *const argv[], const char *needle)
+{
+	char maps[64], line[4096];
+	pid_t pid = fork();
+
+	ASSERT(pid >= 0);
+	if (pid == 0) {
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	snprintf(maps, sizeof(maps), "/proc/%d/maps", (int)pid);
+	for (int i = 0; i < 200; i++) {
+		FILE *f = fopen(maps, "r");
+		bool seen = false;
+
+		while (f && fgets(line, sizeof(line), f))
+			seen = seen || strstr(line, needle);
+		if (f)
+			fclose(f);
+		if (seen)
+			return pid;
+		if (waitpid(pid, NULL, WNOHANG) == pid)
+			return -1;
+		usleep(20 * 1000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	return -1;
+}
+
+static void stop(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+/*
+ * Builds the request for ELF virtual address @vaddr of the file mapped from a
+ * path containing @needle in process @pid, from its /proc/PID/maps.
+ */
+static void live_request(pid_t pid, const char *needle, uint64_t vaddr,
+			 struct ember_symbolize_request *req, char *path, size_t size)
+{
+	char maps[64], line[4096];
+	uint64_t bias = UINT64_MAX;
+	bool found = false;
+	FILE *f;
+
+	snprintf(maps, sizeof(maps), "/proc/%d/maps", (int)pid);
+	memset(req, 0, sizeof(*req));
+	/* Two passes: the offset-0 mapping gives the load bias (PIE, first
+	 * PT_LOAD at vaddr 0), then find the mapping holding the address. */
+	for (int pass = 0; pass < 2 && !found; pass++) {
+		f = fopen(maps, "r");
+		ASSERT(f != NULL);
+		while (fgets(line, sizeof(line), f)) {
+			unsigned long long start, end, off;
+			int at = 0;
+
+			if (!strstr(line, needle) || sscanf(line, "%llx-%llx %*s %llx %*s %*u %n",
+							    &start, &end, &off, &at) != 3)
+				continue;
+			if (pass == 0) {
+				if (off == 0 && bias == UINT64_MAX)
+					bias = start;
+				continue;
+			}
+			if (bias + vaddr < start || bias + vaddr >= end)
+				continue;
+			snprintf(path, size, "%s", line + at);
+			path[strcspn(path, "\n")] = '\0';
+			req->map_start = start;
+			req->map_offset = off;
+			req->address = bias + vaddr;
+			found = true;
+			break;
+		}
+		fclose(f);
+	}
+	ASSERT(found);
+	req->pid = (uint32_t)pid;
+	req->path = path;
+}
+
+static void expect_function(struct ember_symbolizer *s, const struct ember_symbolize_request *req,
+			    const char *name)
+{
+	struct ember_frame f[MAX_FRAMES];
+	uint32_t nr = 0;
+
+	ASSERT_EQ(symbolizer__resolve(s, req, f, MAX_FRAMES, &nr), 0);
+	ASSERT_GE(nr, 1);
+	ASSERT_STR_EQ(f[nr - 1].function, name);
+	ASSERT(f[nr - 1].file != NULL);
+}
+
+/* ---- deleted binary ------------------------------------------------------ */
+
+static void test_deleted(void)
+{
+	char fixture[PATH_MAX], dir[] = "/tmp/ember-deleted-XXXXXX", prog[PATH_MAX],
+				cmd[PATH_MAX * 3];
+	struct ember_symbolize_request req;
+	struct ember_symbolizer *s;
+	char mapped[4096];
+	uint64_t work_a;
+	pid_t pid;
+
+	fixture_path("sym_c_gcc_dwarf5", fixture, sizeof(fixture));
+	work_a = elf_symbol_value(fixture, "work_a");
+	ASSERT(mkdtemp(dir) != NULL);
+	snprintf(prog, sizeof(prog), "%s/short_lived_copy", dir);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", fixture, prog);
+	ASSERT_EQ(run(cmd), 0);
+	pid = spawn_and_wait((char *[]){prog, "--ms", "20000", NULL}, "short_lived_copy");
+	ASSERT(pid > 0);
+	ASSERT_EQ(unlink(prog), 0);
+	/* Replace it with something else at the same path: must not be used. */
+	snprintf(cmd, sizeof(cmd), "cp /bin/true '%s'", prog);
+	ASSERT_EQ(run(cmd), 0);
+
+	live_request(pid, "short_lived_copy", work_a, &req, mapped, sizeof(mapped));
+	ASSERT(strstr(mapped, "(deleted)") != NULL);
+	s = new_sym();
+	expect_function(s, &req, "work_a");
+	symbolizer__free(s);
+	stop(pid);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	run(cmd);
+}
+
+/* ---- private mount namespace ------------------------------------------- */
+
+static void test_mount_ns(void)
+{
+	char fixture[PATH_MAX], dir[] = "/tmp/ember-mntns-XXXXXX", script[PATH_MAX * 4];
+	struct ember_symbolize_request req;
+	struct ember_symbolizer *s;
+	char mapped[4096], prog[PATH_MAX + 32];
+	uint64_t work_b;
+	pid_t pid;
+
+	if (run("command -v unshare >/dev/null") != 0)
+		SKIP("unshare (util-linux) not installed");
+	if (run("unshare -m true 2>/dev/null") != 0)
+		SKIP("cannot create a mount namespace (needs CAP_SYS_ADMIN)");
+	fixture_path("sym_cpp_gcc_dwarf5", fixture, sizeof(fixture));
+	work_b =
+	    elf_symbol_value(fixture, "_ZN13ember_fixture10sum_sortedIlEET_RSt6vectorIS1_SaIS1_EE");
+	ASSERT_NE(work_b, 0);
+	ASSERT(mkdtemp(dir) != NULL);
+	snprintf(prog, sizeof(prog), "%s/ns_only_prog", dir);
+	/* Inside: a tmpfs over the (empty on the host) directory holds the copy. */
+	snprintf(script, sizeof(script),
+		 "mount -t tmpfs tmpfs '%s' && cp '%s' '%s' && exec '%s' --ms 20000", dir, fixture,
+		 prog, prog);
+	pid = spawn_and_wait(
+	    (char *[]){"unshare", "-m", "--propagation", "private", "sh", "-c", script, NULL},
+	    "ns_only_prog");
+	if (pid < 0)
+		SKIP("could not start a process in a private mount namespace");
+	ASSERT(access(prog, F_OK) != 0); /* not visible from here */
+	live_request(pid, "ns_only_prog", work_b, &req, mapped, sizeof(mapped));
+	s = new_sym();
+	expect_function(
+	    s, &req,
+	    "long ember_fixture::sum_sorted<long>(std::vector<long, std::allocator<long> >&)");
+	symbolizer__free(s);
+	stop(pid);
+	rmdir(dir);
+}
+
+/* ---- vDSO of another process -------------------------------------------- */
+
+static void test_vdso_child(void)
+{
+	char fixture[PATH_MAX], maps[64], line[4096];
+	struct ember_symbolize_request req = {.path = "[vdso]"};
+	struct ember_frame f[MAX_FRAMES];
+	struct ember_symbolizer *s;
+	uint32_t nr;
+	pid_t pid;
+	FILE *in;
+
+	fixture_path("sym_c_gcc_dwarf5", fixture, sizeof(fixture));
+	pid = spawn_and_wait((char *[]){fixture, "--ms", "20000", NULL}, "[vdso]");
+	ASSERT(pid > 0);
+	snprintf(maps, sizeof(maps), "/proc/%d/maps", (int)pid);
+	in = fopen(maps, "r");
+	ASSERT(in != NULL);
+	while (fgets(line, sizeof(line), in)) {
+		unsigned long long start;
+
+		if (strstr(line, "[vdso]") && sscanf(line, "%llx-", &start) == 1)
+			req.map_start = start;
+	}
+	fclose(in);
+	ASSERT_NE(req.map_start, 0);
+	req.pid = (uint32_t)pid;
+	s = new_sym();
+	/* The kernel maps one image into every process: offsets agree with ours. */
+	req.address = req.map_start + vdso_symbol("__vdso_gettimeofday") + 1;
+	ASSERT_EQ(symbolizer__resolve(s, &req, f, MAX_FRAMES, &nr), 0);
+	ASSERT_EQ(nr, 1);
+	ASSERT_STR_EQ(f[0].function, "__vdso_gettimeofday");
+	symbolizer__free(s);
+	stop(pid);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		void (*fn)(void);
+	} cases[] = {
+	    {"perfmap", test_perfmap},
+	    {"deleted_binary", test_deleted},
+	    {"mount_ns", test_mount_ns},
+	    {"vdso_process", test_vdso_child},
+	};
+	bool ran = false;
+
+	elf_version(EV_CURRENT);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (argc > 1 && strcmp(argv[1], cases[i].name) != 0)
+			continue;
+		cases[i].fn();
+		ran = true;
+	}
+	if (!ran)
+		TEST_FAIL("unknown case %s", argv[1]);
+	return 0;
+}
