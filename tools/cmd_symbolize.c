@@ -23,10 +23,11 @@
 
 enum {
 	OPT_ELF = 0x100,
-	OPT_PID,
 	OPT_NO_DEMANGLE,
 	OPT_DEBUG_DIR,
-	OPT_ADDRESSES,
+	/* Options with a short form return it (cli_getopt_tables). */
+	OPT_PID = 'p',
+	OPT_ADDRESSES = 'a',
 	OPT_HELP = 'h',
 	OPT_VERBOSE = 'v',
 };

@@ -286,16 +286,70 @@ static void test_vdso_child(void)
 	stop(pid);
 }
 
+/* ---- node --perf-basic-prof -------------------------------------------- */
+
+static void test_node(void)
+{
+	static const char js[] =
+	    "function hotLoop(n) { let s = 0; for (let i = 0; i < n; i++) s = (s + i * 7) % 1000003;"
+	    " return s; }\n"
+	    "const end = Date.now() + 20000; let t = 0;"
+	    " while (Date.now() < end) t += hotLoop(100000);\n";
+	char map[64], line[4096], script[] = "/tmp/ember-node-XXXXXX.js";
+	struct ember_frame f[MAX_FRAMES];
+	struct ember_symbolizer *s;
+	unsigned long long addr = 0;
+	bool found = false;
+	uint32_t nr;
+	pid_t pid;
+	FILE *in;
+	int fd;
+
+	if (run("command -v node >/dev/null") != 0)
+		SKIP("node (Debian nodejs) not installed");
+	fd = mkstemps(script, 3);
+	ASSERT(fd >= 0);
+	ASSERT_EQ(write(fd, js, sizeof(js) - 1), (ssize_t)sizeof(js) - 1);
+	close(fd);
+	pid = spawn_and_wait((char *[]){"node", "--perf-basic-prof", script, NULL}, "node");
+	ASSERT(pid > 0);
+	snprintf(map, sizeof(map), "/tmp/perf-%d.map", (int)pid);
+	/* Wait until V8 has compiled (and logged) the hot function. */
+	for (int i = 0; i < 100 && !found; i++) {
+		usleep(100 * 1000);
+		in = fopen(map, "r");
+		while (in && fgets(line, sizeof(line), in))
+			if (strstr(line, "hotLoop") && sscanf(line, "%llx", &addr) == 1)
+				found = true;
+		if (in)
+			fclose(in);
+	}
+	ASSERT(found);
+	s = new_sym();
+	{
+		struct ember_symbolize_request req = {
+		    .pid = (uint32_t)pid, .path = "", .address = addr + 1};
+
+		ASSERT_EQ(symbolizer__resolve(s, &req, f, MAX_FRAMES, &nr), 0);
+		ASSERT_EQ(nr, 1);
+		ASSERT_EQ(f[0].flags, EMBER_FRAME_JIT);
+		ASSERT(strstr(f[0].function, "hotLoop") != NULL);
+	}
+	symbolizer__free(s);
+	stop(pid);
+	unlink(map);
+	unlink(script);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
 		const char *name;
 		void (*fn)(void);
 	} cases[] = {
-	    {"perfmap", test_perfmap},
-	    {"deleted_binary", test_deleted},
-	    {"mount_ns", test_mount_ns},
-	    {"vdso_process", test_vdso_child},
+	    {"perfmap", test_perfmap},	 {"deleted_binary", test_deleted},
+	    {"mount_ns", test_mount_ns}, {"vdso_process", test_vdso_child},
+	    {"node_perfmap", test_node},
 	};
 	bool ran = false;
 
