@@ -158,6 +158,11 @@ int compress__decode(const void *buf, size_t len, size_t max_len, void **out, si
 	default:
 		err = -EINVAL;
 	}
+	/* Growth is geometric: output may have run past the bound in one step. */
+	if (!err && *out_len > max_len) {
+		free(o);
+		return -EFBIG;
+	}
 	if (!err)
 		*out = o;
 	return err;

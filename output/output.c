@@ -261,24 +261,35 @@ int output__read_buffer(const void *data, size_t len, const struct ember_read_op
 		if (!o.name)
 			o.name = "input";
 	}
-	if (compress__detect(data, len) != EMBER_COMPRESSION_NONE) {
-		err = compress__decode(data, len, 0, &plain, &len);
+	/* Two levels: "x.pb.gz.zst" is zstd around pprof's own gzip. */
+	for (int level = 0; level < 2 && compress__detect(buf, len) != EMBER_COMPRESSION_NONE;
+	     level++) {
+		void *inner;
+
+		err = compress__decode(buf, len, 0, &inner, &len);
 		if (err) {
 			pr_err("%s: cannot decompress: %s", o.name,
 			       err == -EFBIG ? "too large" : "corrupt or truncated data");
+			free(plain);
 			return err;
 		}
+		free(plain);
+		plain = inner;
 		buf = plain;
 	}
 	format = o.format;
 	if (format == EMBER_FORMAT_AUTO) {
-		format = output__format_from_path(o.name, NULL);
-		/* Text formats never hold a NUL byte; every pprof message does ("" is string 0). */
+		/*
+		 * Text formats never hold a NUL byte and every pprof message does (""
+		 * is string 0); folded text never has perf script's indented frame
+		 * lines under a header. So content decides, whatever the name says.
+		 */
 		if (len && memchr(buf, '\0', len))
 			format = EMBER_FORMAT_PPROF;
-		else if (format == EMBER_FORMAT_PPROF || format == EMBER_FORMAT_AUTO)
-			format = looks_like_perf_script(buf, len) ? EMBER_FORMAT_PERFSCRIPT
-								  : EMBER_FORMAT_FOLDED;
+		else if (looks_like_perf_script(buf, len))
+			format = EMBER_FORMAT_PERFSCRIPT;
+		else
+			format = EMBER_FORMAT_FOLDED;
 	}
 	err = profile__new(&p);
 	if (err)
