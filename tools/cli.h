@@ -55,5 +55,6 @@ int cli_parse_seconds(const char *flag, const char *s, double *out);
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 extern const struct cli_command cli_record_command;
+extern const struct cli_command cli_agent_command;
 
 #endif /* EMBER_CLI_H */

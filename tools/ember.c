@@ -33,7 +33,8 @@ static const struct subcommand subcommands[] = {
     {"diff", cmd_diff, "differential flamegraph of two profiles", NULL},
 #endif
 #ifdef EMBER_HAVE_CMD_AGENT
-    {"agent", cmd_agent, "always-on profiler writing a profile every window", NULL},
+    {"agent", cmd_agent, "always-on profiler writing a profile every window",
+     &cli_agent_command},
 #endif
 };
 

@@ -1,0 +1,446 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Settings of `ember agent`: defaults, the config file (/etc/ember/agent.conf)
+ * and the flags. A config key is the long name of the flag that sets the same
+ * thing, and both go through agent_config__set(), so they cannot disagree.
+ * Values are checked here; messages say what was expected, and the callers add
+ * where the value came from (file and line, or the flag).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+#include "support/support.h"
+
+#define MAX_LINE 4096 /* bytes per config line; longer lines are an error */
+
+int agent_config__init(struct agent_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->frequency_hz = 19;
+	cfg->window_s = 10;
+	cfg->jitter = true;
+	cfg->format = AGENT_FORMAT_PPROF;
+	cfg->retention_bytes = 256ull << 20;
+	cfg->retention_age_s = 7 * 86400.0;
+	cfg->symbolize = AGENT_SYMBOLIZE_LOCAL;
+	cfg->spool_bytes = 64ull << 20;
+	cfg->push_timeout_s = 30;
+	cfg->push_backoff_min_s = 1;
+	cfg->push_backoff_max_s = 300;
+	cfg->output_dir = strdup("/var/lib/ember/profiles");
+	cfg->push_app = strdup("ember");
+	return cfg->output_dir && cfg->push_app ? 0 : -ENOMEM;
+}
+
+void agent_config__release(struct agent_config *cfg)
+{
+	size_t i;
+
+	free(cfg->output_dir);
+	free(cfg->push_url);
+	free(cfg->push_app);
+	free(cfg->push_token_file);
+	free(cfg->push_basic_auth_file);
+	free(cfg->push_ca_file);
+	free(cfg->spool_dir);
+	for (i = 0; i < cfg->nr_labels; i++) {
+		free(cfg->labels[i].key);
+		free(cfg->labels[i].value);
+	}
+	free(cfg->labels);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+static int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out, char *why, size_t n)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	if (!isdigit((unsigned char)*s))
+		goto bad;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		goto bad;
+	*out = v;
+	return 0;
+bad:
+	snprintf(why, n, "expected %llu..%llu", (unsigned long long)min, (unsigned long long)max);
+	return -EINVAL;
+}
+
+/* "10", "2.5s", "500ms", "1m", "2h", "7d" -> seconds (> 0; 0 too with @allow_zero). */
+static int parse_duration(const char *s, bool allow_zero, double *out, char *why, size_t n)
+{
+	double v, mult = 1;
+	char *end;
+
+	errno = 0;
+	if (!isdigit((unsigned char)*s) && *s != '.')
+		goto bad;
+	v = strtod(s, &end);
+	if (errno || end == s)
+		goto bad;
+	if (strcmp(end, "ms") == 0)
+		mult = 1e-3;
+	else if (strcmp(end, "m") == 0)
+		mult = 60;
+	else if (strcmp(end, "h") == 0)
+		mult = 3600;
+	else if (strcmp(end, "d") == 0)
+		mult = 86400;
+	else if (*end && strcmp(end, "s") != 0)
+		goto bad;
+	v *= mult;
+	if (!isfinite(v) || v < 0 || (v == 0 && !allow_zero) || v > 3650 * 86400.0)
+		goto bad;
+	*out = v;
+	return 0;
+bad:
+	snprintf(why, n, "expected a duration%s: 10, 2.5s, 500ms, 1m, 2h, 7d",
+		 allow_zero ? " (0: no limit)" : " > 0");
+	return -EINVAL;
+}
+
+/* "1048576", "512K", "1M", "2G" (powers of 1024; optional "B"/"iB") -> bytes. */
+static int parse_size(const char *s, uint64_t *out, char *why, size_t n)
+{
+	unsigned long long v;
+	unsigned int shift = 0;
+	char *end;
+
+	errno = 0;
+	if (!isdigit((unsigned char)*s))
+		goto bad;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		goto bad;
+	switch (toupper((unsigned char)*end)) {
+	case 'K':
+		shift = 10, end++;
+		break;
+	case 'M':
+		shift = 20, end++;
+		break;
+	case 'G':
+		shift = 30, end++;
+		break;
+	case 'T':
+		shift = 40, end++;
+		break;
+	}
+	if (shift && *end == 'i')
+		end++;
+	if (*end == 'B')
+		end++;
+	if (*end || (shift && v > (UINT64_MAX >> shift)))
+		goto bad;
+	*out = (uint64_t)v << shift;
+	return 0;
+bad:
+	snprintf(why, n, "expected a size in bytes: 1048576, 512K, 1M, 2G (0: no limit)");
+	return -EINVAL;
+}
+
+static int parse_bool(const char *s, bool *out, char *why, size_t n)
+{
+	if (!strcmp(s, "yes") || !strcmp(s, "true") || !strcmp(s, "on") || !strcmp(s, "1")) {
+		*out = true;
+		return 0;
+	}
+	if (!strcmp(s, "no") || !strcmp(s, "false") || !strcmp(s, "off") || !strcmp(s, "0")) {
+		*out = false;
+		return 0;
+	}
+	snprintf(why, n, "expected yes or no");
+	return -EINVAL;
+}
+
+static int set_string(char **dst, const char *value, bool allow_empty, char *why, size_t n)
+{
+	char *copy;
+
+	if (!*value && !allow_empty) {
+		snprintf(why, n, "expected a non-empty value");
+		return -EINVAL;
+	}
+	copy = *value ? strdup(value) : NULL;
+	if (*value && !copy)
+		return -ENOMEM;
+	free(*dst);
+	*dst = copy;
+	return 0;
+}
+
+/* Label keys follow Prometheus/Pyroscope label names, so they survive every backend. */
+static bool valid_label_key(const char *k)
+{
+	if (!*k || (!isalpha((unsigned char)*k) && *k != '_'))
+		return false;
+	for (; *k; k++)
+		if (!isalnum((unsigned char)*k) && *k != '_')
+			return false;
+	return true;
+}
+
+static int set_label(struct agent_config *cfg, const char *key, const char *value, char *why,
+		     size_t n)
+{
+	struct agent_label *l = NULL;
+	char *v;
+	size_t i;
+
+	if (!valid_label_key(key)) {
+		snprintf(why, n,
+			 "label names are letters, digits and '_', not starting with a digit");
+		return -EINVAL;
+	}
+	if (strpbrk(value, ",{}=\"\n")) {
+		snprintf(why, n, "label values may not contain , { } = \" or newlines");
+		return -EINVAL;
+	}
+	for (i = 0; i < cfg->nr_labels; i++)
+		if (strcmp(cfg->labels[i].key, key) == 0)
+			l = &cfg->labels[i];
+	v = strdup(value);
+	if (!v)
+		return -ENOMEM;
+	if (l) {
+		free(l->value);
+		l->value = v;
+		return 0;
+	}
+	if (ember_grow((void **)&cfg->labels, &cfg->cap_labels, cfg->nr_labels + 1,
+		       sizeof(*cfg->labels))) {
+		free(v);
+		return -ENOMEM;
+	}
+	l = &cfg->labels[cfg->nr_labels];
+	l->key = strdup(key);
+	if (!l->key) {
+		free(v);
+		return -ENOMEM;
+	}
+	l->value = v;
+	cfg->nr_labels++;
+	return 0;
+}
+
+int agent_config__set(struct agent_config *cfg, const char *key, const char *value, char *why,
+		      size_t n)
+{
+	uint64_t v;
+	int err;
+
+	why[0] = '\0';
+	if (strncmp(key, "label.", 6) == 0)
+		return set_label(cfg, key + 6, value, why, n);
+	if (strcmp(key, "frequency") == 0) {
+		err = parse_uint(value, 1, 20000, &v, why, n);
+		if (!err)
+			cfg->frequency_hz = (uint32_t)v;
+		return err;
+	}
+	if (strcmp(key, "window") == 0) {
+		err = parse_duration(value, false, &cfg->window_s, why, n);
+		if (!err && cfg->window_s < 1) {
+			snprintf(why, n, "expected at least 1s");
+			err = -EINVAL;
+		}
+		return err;
+	}
+	if (strcmp(key, "jitter") == 0)
+		return parse_bool(value, &cfg->jitter, why, n);
+	if (strcmp(key, "output-dir") == 0)
+		return set_string(&cfg->output_dir, value, false, why, n);
+	if (strcmp(key, "format") == 0) {
+		if (strcmp(value, "pprof") == 0)
+			cfg->format = AGENT_FORMAT_PPROF;
+		else if (strcmp(value, "folded.zst") == 0)
+			cfg->format = AGENT_FORMAT_FOLDED_ZST;
+		else {
+			snprintf(why, n, "expected pprof or folded.zst");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (strcmp(key, "retention-bytes") == 0)
+		return parse_size(value, &cfg->retention_bytes, why, n);
+	if (strcmp(key, "retention-age") == 0)
+		return parse_duration(value, true, &cfg->retention_age_s, why, n);
+	if (strcmp(key, "symbolize") == 0) {
+		if (strcmp(value, "local") == 0)
+			cfg->symbolize = AGENT_SYMBOLIZE_LOCAL;
+		else if (strcmp(value, "none") == 0)
+			cfg->symbolize = AGENT_SYMBOLIZE_NONE;
+		else {
+			snprintf(why, n, "expected local or none");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (strcmp(key, "push") == 0) {
+		if (*value && strncmp(value, "http://", 7) != 0 &&
+		    strncmp(value, "https://", 8) != 0) {
+			snprintf(why, n, "expected an http:// or https:// URL");
+			return -EINVAL;
+		}
+		return set_string(&cfg->push_url, value, true, why, n);
+	}
+	if (strcmp(key, "push-app") == 0) {
+		if (strpbrk(value, "{},=\" \n")) {
+			snprintf(why, n, "expected a name without spaces, braces, commas or '='");
+			return -EINVAL;
+		}
+		return set_string(&cfg->push_app, value, false, why, n);
+	}
+	if (strcmp(key, "push-token-file") == 0)
+		return set_string(&cfg->push_token_file, value, true, why, n);
+	if (strcmp(key, "push-basic-auth-file") == 0)
+		return set_string(&cfg->push_basic_auth_file, value, true, why, n);
+	if (strcmp(key, "push-ca-file") == 0)
+		return set_string(&cfg->push_ca_file, value, true, why, n);
+	if (strcmp(key, "spool-dir") == 0)
+		return set_string(&cfg->spool_dir, value, true, why, n);
+	if (strcmp(key, "spool-bytes") == 0) {
+		err = parse_size(value, &cfg->spool_bytes, why, n);
+		if (!err && cfg->spool_bytes < 4096) {
+			snprintf(why, n, "expected at least 4K");
+			err = -EINVAL;
+		}
+		return err;
+	}
+	if (strcmp(key, "push-timeout") == 0)
+		return parse_duration(value, false, &cfg->push_timeout_s, why, n);
+	if (strcmp(key, "push-backoff-min") == 0)
+		return parse_duration(value, false, &cfg->push_backoff_min_s, why, n);
+	if (strcmp(key, "push-backoff-max") == 0)
+		return parse_duration(value, false, &cfg->push_backoff_max_s, why, n);
+	if (strcmp(key, "metrics-port") == 0) {
+		err = parse_uint(value, 0, 65535, &v, why, n);
+		if (!err)
+			cfg->metrics_port = (uint32_t)v;
+		return err;
+	}
+	if (strcmp(key, "verbose") == 0)
+		return parse_bool(value, &cfg->verbose, why, n);
+	return -ENOENT;
+}
+
+static char *trim(char *s)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
+}
+
+int agent_config__load(struct agent_config *cfg, const char *path)
+{
+	char *line = NULL, why[160];
+	unsigned int lineno = 0;
+	size_t cap = 0;
+	ssize_t len;
+	FILE *f;
+	int err = 0;
+
+	f = fopen(path, "re");
+	if (!f) {
+		err = -errno;
+		if (err != -ENOENT)
+			fprintf(stderr, "ember: cannot read config %s: %s\n", path, strerror(-err));
+		return err;
+	}
+	while ((len = getline(&line, &cap, f)) >= 0) {
+		char *key, *value, *eq;
+
+		lineno++;
+		if (len > MAX_LINE) {
+			fprintf(stderr, "ember: %s:%u: line longer than %d bytes\n", path, lineno,
+				MAX_LINE);
+			err = -EINVAL;
+			goto out;
+		}
+		key = trim(line);
+		if (*key == '#' || *key == '\0')
+			continue;
+		eq = strchr(key, '=');
+		if (!eq) {
+			fprintf(stderr, "ember: %s:%u: expected 'key = value', got '%s'\n", path,
+				lineno, key);
+			err = -EINVAL;
+			goto out;
+		}
+		*eq = '\0';
+		key = trim(key);
+		value = trim(eq + 1);
+		/* Quotes are optional; they allow leading or trailing spaces in a value. */
+		len = (ssize_t)strlen(value);
+		if (len >= 2 && value[0] == '"' && value[len - 1] == '"') {
+			value[len - 1] = '\0';
+			value++;
+		}
+		if (strcmp(key, "config") == 0) {
+			fprintf(stderr,
+				"ember: %s:%u: key 'config' cannot be set in a config file\n", path,
+				lineno);
+			err = -EINVAL;
+			goto out;
+		}
+		err = agent_config__set(cfg, key, value, why, sizeof(why));
+		if (err == -ENOENT) {
+			fprintf(stderr,
+				"ember: %s:%u: unknown key '%s' (keys are the long flags of "
+				"'ember help agent', and label.NAME)\n",
+				path, lineno, key);
+			err = -EINVAL;
+			goto out;
+		}
+		if (err == -EINVAL) {
+			fprintf(stderr, "ember: %s:%u: invalid value for key '%s': '%s' (%s)\n",
+				path, lineno, key, value, why);
+			goto out;
+		}
+		if (err) {
+			fprintf(stderr, "ember: %s:%u: %s\n", path, lineno, strerror(-err));
+			goto out;
+		}
+	}
+	if (ferror(f)) {
+		err = -EIO;
+		fprintf(stderr, "ember: cannot read config %s: %s\n", path, strerror(EIO));
+	}
+out:
+	free(line);
+	fclose(f);
+	return err;
+}
+
+int agent_config__validate(const struct agent_config *cfg)
+{
+	if (cfg->push_backoff_min_s > cfg->push_backoff_max_s) {
+		fprintf(stderr,
+			"ember: push-backoff-min (%gs) is larger than push-backoff-max "
+			"(%gs)\n",
+			cfg->push_backoff_min_s, cfg->push_backoff_max_s);
+		return -EINVAL;
+	}
+	if (cfg->push_token_file && cfg->push_basic_auth_file) {
+		fprintf(stderr, "ember: set push-token-file or push-basic-auth-file, not both\n");
+		return -EINVAL;
+	}
+	if (!cfg->push_url && (cfg->push_token_file || cfg->push_basic_auth_file)) {
+		fprintf(stderr, "ember: push credentials are set but push (the URL) is not\n");
+		return -EINVAL;
+	}
+	return 0;
+}
