@@ -192,6 +192,14 @@ enum ember_target {
 	EMBER_TARGET_CGROUP = 2, /* processes in a cgroup v2 (--cgroup) */
 };
 
+/* How user stacks are walked (--unwind). */
+enum ember_unwind {
+	EMBER_UNWIND_AUTO =
+	    0, /* .eh_frame tables where a mapping has them, frame pointers elsewhere */
+	EMBER_UNWIND_FP_ONLY = 1, /* frame pointers only */
+	EMBER_UNWIND_DWARF = 2,	  /* tables only: a frame without a table ends the stack */
+};
+
 struct ember_collector_opts {
 	size_t sz;	       /* sizeof(struct ember_collector_opts) */
 	uint32_t frequency_hz; /* samples per second per CPU; 0: 99 */
@@ -205,6 +213,8 @@ struct ember_collector_opts {
 	bool include_idle;	 /* count the idle task */
 	uint32_t counts_entries; /* in-kernel counts map size per window; 0: default */
 	uint32_t stacks_entries; /* in-kernel stacks map size per window; 0: default */
+	enum ember_unwind unwind;
+	uint32_t unwind_rows; /* unwind table rows (8 bytes each) in the kernel; 0: 1 Mi */
 };
 
 struct ember_collector;

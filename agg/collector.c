@@ -28,6 +28,7 @@
 #include "agg/agg.h"
 #include "probes/probes.h"
 #include "proc_tracker.h"
+#include "unwind_loader.h"
 #include "support/support.h"
 
 #define KERNEL_START	   0xffff800000000000ull
@@ -38,6 +39,7 @@ struct ember_collector {
 	struct ember_probe *probe;
 	struct ring_buffer *events;
 	struct proc_tracker *procs;
+	struct unwind_loader *unwind; /* NULL with --unwind=fp */
 	int *perf_fds;
 	unsigned int nr_perf_fds;
 	unsigned int nr_cpus_sampled; /* kept after stop, for summaries */
@@ -53,6 +55,8 @@ struct ember_collector {
 	struct ember_stack *stack_buf;
 };
 
+_Static_assert(EMBER_STAT__COUNT == 18, "every sampler stat needs a name below");
+
 static const char *const stat_names[EMBER_STAT__COUNT] = {
     [EMBER_STAT_SAMPLES] = "sampler.samples",
     [EMBER_STAT_LOST_COUNTS_FULL] = "lost.counts_map_full",
@@ -65,6 +69,13 @@ static const char *const stat_names[EMBER_STAT__COUNT] = {
     [EMBER_STAT_EVENTS_LOST] = "lost.process_events",
     [EMBER_STAT_TARGETS_FULL] = "lost.children_not_followed",
     [EMBER_STAT_GENERATION_RETRY] = "sampler.generation_retries",
+    [EMBER_STAT_UNWIND_NO_PROC] = "unwind.process_without_tables",
+    [EMBER_STAT_UNWIND_FP_FRAMES] = "unwind.frames.frame_pointer",
+    [EMBER_STAT_UNWIND_TABLE_FRAMES] = "unwind.frames.table",
+    [EMBER_STAT_UNWIND_UNSUPPORTED] = "unwind.stopped.unsupported_rule",
+    [EMBER_STAT_UNWIND_READ_FAULT] = "unwind.stopped.read_fault",
+    [EMBER_STAT_UNWIND_BAD_FRAME] = "unwind.stopped.bad_frame",
+    [EMBER_STAT_UNWIND_NO_MAPPING] = "unwind.stopped.no_mapping",
 };
 
 static int handle_event(void *ctx, void *data, size_t size)
@@ -81,14 +92,27 @@ static int handle_event(void *ctx, void *data, size_t size)
 	switch (e->type) {
 	case EMBER_PROC_NEW:
 	case EMBER_PROC_EXEC:
-		err = proc_tracker__scan(c->procs, e->tgid, comm);
+	case EMBER_PROC_RESCAN:
+		err = proc_tracker__scan(c->procs, e->tgid, comm, e->type == EMBER_PROC_EXEC);
 		if (err == -ENOMEM)
 			return err;
-		if (err)
+		if (err) {
 			pr_debug("pid %u (%s) exited before its mappings were read", e->tgid, comm);
+			break;
+		}
+		if (c->unwind) {
+			const struct proc_mapping *maps;
+			size_t n = proc_tracker__mappings(c->procs, e->tgid, &maps);
+
+			err = unwind_loader__load(c->unwind, e->tgid, maps, n);
+			if (err)
+				return err;
+		}
 		break;
 	case EMBER_PROC_EXIT:
 		proc_tracker__exited(c->procs, e->tgid);
+		if (c->unwind)
+			unwind_loader__forget(c->unwind, e->tgid);
 		break;
 	}
 	return 0;
@@ -131,9 +155,17 @@ int collector__new(const struct ember_collector_opts *opts, struct ember_collect
 	po.include_idle = c->opts.include_idle;
 	po.counts_entries = c->opts.counts_entries;
 	po.stacks_entries = c->opts.stacks_entries;
+	po.unwind = c->opts.unwind == EMBER_UNWIND_FP_ONLY ? EMBER_UNWIND_FP : EMBER_UNWIND_TABLES;
+	po.no_fp_fallback = c->opts.unwind == EMBER_UNWIND_DWARF;
+	po.unwind_rows = c->opts.unwind_rows;
 	err = probe__new(&po, &c->probe);
 	if (err)
 		goto err_out;
+	if (po.unwind == EMBER_UNWIND_TABLES) {
+		err = unwind_loader__new(c->probe, &c->unwind);
+		if (err)
+			goto err_out;
+	}
 	err = probe__attach_tracepoints(c->probe);
 	if (err)
 		goto err_out;
@@ -162,6 +194,7 @@ void collector__free(struct ember_collector *c)
 		return;
 	collector__stop(c);
 	ring_buffer__free(c->events);
+	unwind_loader__free(c->unwind);
 	probe__free(c->probe);
 	proc_tracker__free(c->procs);
 	free(c->perf_fds);
@@ -323,6 +356,8 @@ static int add_stats(struct ember_collector *c, struct ember_profile *into)
 		}
 		for (cpu = 0; cpu < c->nr_possible_cpus; cpu++)
 			sum += percpu[cpu];
+		if (!stat_names[i])
+			continue; /* unreachable: the static assert above keeps names complete */
 		/* The kernel counters are cumulative; a profile carries its window's share. */
 		err = profile__add_counter(into, stat_names[i], sum - c->last_stats[i]);
 		if (err)
@@ -351,6 +386,23 @@ static const char *status_marker(__u16 status, bool kernel)
 			      : "[user stack lost: stack map full]";
 	default:
 		return NULL;
+	}
+}
+
+/* The root-most frame of a stack whose walk did not reach the outermost frame. */
+static const char *unwind_end_marker(unsigned int end)
+{
+	switch (end) {
+	case EMBER_UNWIND_END_READ_FAULT:
+		return "[truncated: stack unreadable]";
+	case EMBER_UNWIND_END_UNSUPPORTED:
+		return "[truncated: unsupported unwind rule]";
+	case EMBER_UNWIND_END_BAD_FRAME:
+		return "[truncated: bad frame]";
+	case EMBER_UNWIND_END_NO_MAPPING:
+		return "[truncated: unknown mapping]";
+	default:
+		return "[truncated]";
 	}
 }
 
@@ -414,8 +466,8 @@ static int add_stack(struct ember_collector *c, struct ember_profile *p, int gen
 		if (err)
 			return err;
 	}
-	if (status == EMBER_STACK_TRUNCATED) {
-		err = marker_location(p, "[truncated]", &id);
+	if (status == EMBER_STACK_TRUNCATED || st->end != EMBER_UNWIND_END_COMPLETE) {
+		err = marker_location(p, unwind_end_marker(st->end), &id);
 		if (!err)
 			err = push_loc(c, n, id);
 	}
@@ -479,7 +531,8 @@ static int drain_generation(struct ember_collector *c, struct ember_profile *p, 
 		memcpy(comm, sk->comm, EMBER_COMM_LEN);
 		comm[EMBER_COMM_LEN] = '\0';
 		if (sk->tgid && !proc_tracker__known(c->procs, sk->tgid))
-			proc_tracker__scan(c->procs, sk->tgid, comm); /* event lost or late */
+			proc_tracker__scan(c->procs, sk->tgid, comm,
+					   false); /* event lost or late */
 		err = add_stack(c, p, gen, sk->kstack, sk->kstack_status, true, sk->tgid,
 				kernel_map, &n);
 		if (!err)
@@ -532,6 +585,8 @@ int collector__drain(struct ember_collector *c, struct ember_profile *into)
 	if (err)
 		return err;
 	err = add_stats(c, into);
+	if (!err && c->unwind)
+		err = unwind_loader__add_counters(c->unwind, into);
 	if (err)
 		return err;
 	now_real = ember_now_real_ns();

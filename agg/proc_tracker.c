@@ -28,6 +28,7 @@ struct proc_entry {
 	const char *exe, *cgroup, *container_id;
 	struct proc_mapping *maps; /* newest scan first, each scan sorted by start */
 	size_t nr_maps, cap_maps;
+	size_t nr_latest; /* mappings of the newest scan (at the front) */
 };
 
 struct build_id_entry {
@@ -259,7 +260,7 @@ static int compare_maps(const void *a, const void *b)
 	return x->start < y->start ? -1 : x->start > y->start;
 }
 
-int proc_tracker__scan(struct proc_tracker *t, uint32_t tgid, const char *comm)
+int proc_tracker__scan(struct proc_tracker *t, uint32_t tgid, const char *comm, bool exec)
 {
 	struct proc_mapping *fresh = NULL;
 	size_t nr_fresh = 0, cap_fresh = 0;
@@ -317,13 +318,24 @@ int proc_tracker__scan(struct proc_tracker *t, uint32_t tgid, const char *comm)
 		}
 	}
 	qsort(fresh, nr_fresh, sizeof(*fresh), compare_maps);
-	/* Newest scan first: after an exec the new image must win address lookups. */
+	/*
+	 * Newest scan first: after an exec the new image must win address lookups,
+	 * while samples from before it still find the old one. Without an exec the
+	 * address space only grew or shrank (dlopen, munmap): replace the newest scan,
+	 * so repeated scans of a long-lived process do not pile up.
+	 */
+	if (!exec) {
+		memmove(e->maps, e->maps + e->nr_latest,
+			(e->nr_maps - e->nr_latest) * sizeof(*e->maps));
+		e->nr_maps -= e->nr_latest;
+	}
 	err = ember_grow((void **)&e->maps, &e->cap_maps, e->nr_maps + nr_fresh, sizeof(*e->maps));
 	if (err)
 		goto out;
 	memmove(e->maps + nr_fresh, e->maps, e->nr_maps * sizeof(*e->maps));
 	memcpy(e->maps, fresh, nr_fresh * sizeof(*fresh));
 	e->nr_maps += nr_fresh;
+	e->nr_latest = nr_fresh;
 	err = 0;
 out:
 	if (f)
@@ -395,6 +407,15 @@ const struct proc_mapping *proc_tracker__find(const struct proc_tracker *t, uint
 		if (addr >= e->maps[i].start && addr < e->maps[i].end)
 			return &e->maps[i];
 	return NULL;
+}
+
+size_t proc_tracker__mappings(const struct proc_tracker *t, uint32_t tgid,
+			      const struct proc_mapping **maps)
+{
+	const struct proc_entry *e = find_entry(t, tgid);
+
+	*maps = e ? e->maps : NULL;
+	return e ? e->nr_latest : 0;
 }
 
 size_t proc_tracker__size(const struct proc_tracker *t)

@@ -26,12 +26,17 @@ int proc_tracker__new(struct proc_tracker **out);
 void proc_tracker__free(struct proc_tracker *t);
 
 /*
- * (Re)reads /proc/@tgid/maps and comm. After an exec the new mappings take
- * precedence; the old ones stay for samples taken before it. @comm is the
- * fallback name when /proc is gone. Returns 0, -ESRCH when the process is gone
- * (it is remembered by name only), or -ENOMEM.
+ * (Re)reads /proc/@tgid/maps and comm. With @exec the new mappings take
+ * precedence and the old ones stay for samples taken before the exec; without,
+ * they replace the newest scan. @comm is the fallback name when /proc is gone.
+ * Returns 0, -ESRCH when the process is gone (it is remembered by name only),
+ * or -ENOMEM.
  */
-int proc_tracker__scan(struct proc_tracker *t, uint32_t tgid, const char *comm);
+int proc_tracker__scan(struct proc_tracker *t, uint32_t tgid, const char *comm, bool exec);
+
+/* The newest scan's mappings of @tgid, sorted by start: sets *@maps, returns how many. */
+size_t proc_tracker__mappings(const struct proc_tracker *t, uint32_t tgid,
+			      const struct proc_mapping **maps);
 
 /* Marks @tgid as exited: reaped at the next proc_tracker__reap(). */
 void proc_tracker__exited(struct proc_tracker *t, uint32_t tgid);

@@ -562,7 +562,9 @@ int profile__add_sample(struct ember_profile *p, const struct ember_sample *s)
 	st = &p->samples[p->nr_samples++];
 	st->s = copy;
 	st->first_loc = p->nr_loc_ids;
-	memcpy(&p->loc_ids[p->nr_loc_ids], s->locations, s->nr_locations * sizeof(*s->locations));
+	if (s->nr_locations) /* loc_ids is NULL until the first non-empty stack */
+		memcpy(&p->loc_ids[p->nr_loc_ids], s->locations,
+		       s->nr_locations * sizeof(*s->locations));
 	p->nr_loc_ids += s->nr_locations;
 	p->total += s->count;
 	return 0;
@@ -576,7 +578,7 @@ size_t profile__nr_samples(const struct ember_profile *p)
 void profile__sample(const struct ember_profile *p, size_t i, struct ember_sample *out)
 {
 	*out = p->samples[i].s;
-	out->locations = &p->loc_ids[p->samples[i].first_loc];
+	out->locations = p->loc_ids ? &p->loc_ids[p->samples[i].first_loc] : NULL;
 }
 
 uint64_t profile__total(const struct ember_profile *p)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -19,12 +20,18 @@ _Static_assert(sizeof(struct ember_sample_key) == 48, "sample key layout");
 _Static_assert(sizeof(struct ember_stack) == 8 + 8 * EMBER_MAX_STACK_DEPTH, "stack layout");
 _Static_assert(sizeof(struct ember_proc_event) == 32, "event layout");
 _Static_assert(sizeof(struct ember_generation) == 24, "generation layout");
+_Static_assert(sizeof(struct ember_unwind_row) == 8, "unwind row layout");
+_Static_assert(sizeof(struct ember_unwind_proc) == 16 + 32 * EMBER_MAX_UNWIND_MAPPINGS,
+	       "unwind proc layout");
 
 struct ember_probe {
 	struct sampler_bpf *skel;
 	struct bpf_link **links; /* one per attached perf event */
 	size_t nr_links, cap_links;
 	struct bpf_link *tp_links[3];
+	struct ember_unwind_row *rows; /* mmap of unwind_rows, when tables are on */
+	uint32_t nr_rows;
+	size_t rows_bytes;
 };
 
 static int set_entries(struct bpf_map *map, uint32_t n)
@@ -59,17 +66,40 @@ int probe__new(const struct ember_probe_opts *opts, struct ember_probe **out)
 	p->skel->rodata->collect_kernel = !o.no_kernel_stacks;
 	p->skel->rodata->collect_user = !o.no_user_stacks;
 	p->skel->rodata->include_idle = o.include_idle;
+	p->skel->rodata->unwind_mode = o.unwind;
+	p->skel->rodata->fp_fallback = !o.no_fp_fallback;
+	/* Without tables the rows array is not used: keep it at one page. */
+	if (o.unwind != EMBER_UNWIND_TABLES)
+		o.unwind_rows = 512;
 	err = set_entries(p->skel->maps.counts0, o.counts_entries);
 	err = err ?: set_entries(p->skel->maps.counts1, o.counts_entries);
 	err = err ?: set_entries(p->skel->maps.stacks0, o.stacks_entries);
 	err = err ?: set_entries(p->skel->maps.stacks1, o.stacks_entries);
 	err = err ?: set_entries(p->skel->maps.target_pids, o.targets_entries);
+	err = err ?: set_entries(p->skel->maps.unwind_rows, o.unwind_rows);
+	err = err ?: set_entries(p->skel->maps.unwind_procs, o.unwind_procs);
 	if (err)
 		goto err_out;
 	err = sampler_bpf__load(p->skel);
 	if (err) {
 		pr_err("cannot load the BPF sampler: %d", err);
 		goto err_out;
+	}
+	if (o.unwind == EMBER_UNWIND_TABLES) {
+		long page = sysconf(_SC_PAGESIZE);
+
+		/* Array elements are 8-byte aligned; rows are 8 bytes, so the mmap is dense. */
+		p->nr_rows = bpf_map__max_entries(p->skel->maps.unwind_rows);
+		p->rows_bytes = ((size_t)p->nr_rows * sizeof(*p->rows) + page - 1) & ~(page - 1);
+		p->rows = mmap(NULL, p->rows_bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
+			       bpf_map__fd(p->skel->maps.unwind_rows), 0);
+		if (p->rows == MAP_FAILED) {
+			err = -errno;
+			p->rows = NULL;
+			pr_err("cannot mmap the unwind table array (%zu bytes): %d", p->rows_bytes,
+			       err);
+			goto err_out;
+		}
 	}
 	*out = p;
 	return 0;
@@ -88,6 +118,8 @@ void probe__free(struct ember_probe *p)
 	for (i = 0; i < 3; i++)
 		bpf_link__destroy(p->tp_links[i]);
 	free(p->links);
+	if (p->rows)
+		munmap(p->rows, p->rows_bytes);
 	sampler_bpf__destroy(p->skel);
 	free(p);
 }
@@ -170,6 +202,21 @@ int probe__events_fd(const struct ember_probe *p)
 int probe__sampler_prog_fd(const struct ember_probe *p)
 {
 	return bpf_program__fd(p->skel->progs.ember_sample);
+}
+
+struct ember_unwind_row *probe__unwind_rows(struct ember_probe *p)
+{
+	return p->rows;
+}
+
+uint32_t probe__unwind_nr_rows(const struct ember_probe *p)
+{
+	return p->nr_rows;
+}
+
+int probe__unwind_procs_fd(const struct ember_probe *p)
+{
+	return bpf_map__fd(p->skel->maps.unwind_procs);
 }
 
 struct ember_generation *probe__generation(struct ember_probe *p)

@@ -23,14 +23,18 @@ struct ember_probe;
 struct ember_probe_opts {
 	size_t sz; /* sizeof(struct ember_probe_opts) */
 	enum ember_filter_mode filter;
-	uint64_t cgroup_id;	  /* EMBER_FILTER_CGROUP: cgroup v2 inode id */
-	bool follow_children;	  /* EMBER_FILTER_PIDS: add forked children */
-	bool no_kernel_stacks;	  /* --user-only */
-	bool no_user_stacks;	  /* --kernel-only */
-	bool include_idle;	  /* count the idle task (pid 0) */
-	uint32_t counts_entries;  /* per generation; 0: 65536 */
-	uint32_t stacks_entries;  /* per generation; 0: 16384 */
-	uint32_t targets_entries; /* 0: 16384 */
+	uint64_t cgroup_id;	       /* EMBER_FILTER_CGROUP: cgroup v2 inode id */
+	bool follow_children;	       /* EMBER_FILTER_PIDS: add forked children */
+	bool no_kernel_stacks;	       /* --user-only */
+	bool no_user_stacks;	       /* --kernel-only */
+	bool include_idle;	       /* count the idle task (pid 0) */
+	uint32_t counts_entries;       /* per generation; 0: 65536 */
+	uint32_t stacks_entries;       /* per generation; 0: 16384 */
+	uint32_t targets_entries;      /* 0: 16384 */
+	enum ember_unwind_mode unwind; /* EMBER_UNWIND_FP or EMBER_UNWIND_TABLES */
+	bool no_fp_fallback;	       /* tables only: stop where a pc has no table */
+	uint32_t unwind_rows;	       /* unwind_rows array size (8-byte rows); 0: 1 Mi rows */
+	uint32_t unwind_procs;	       /* processes with tables at once; 0: 4096 */
 };
 
 /* Opens and loads the sampler. @opts may be NULL. 0 or a negative errno. */
@@ -56,6 +60,12 @@ int probe__stats_fd(const struct ember_probe *p);
 int probe__events_fd(const struct ember_probe *p);
 /* The sampler program's fd (bpf_stats: run_time_ns / run_cnt). */
 int probe__sampler_prog_fd(const struct ember_probe *p);
+
+/* The unwind table rows, mmap'ed (probe__unwind_nr_rows entries); NULL without tables. */
+struct ember_unwind_row *probe__unwind_rows(struct ember_probe *p);
+uint32_t probe__unwind_nr_rows(const struct ember_probe *p);
+/* fd of the per-process unwind map (tgid -> struct ember_unwind_proc). */
+int probe__unwind_procs_fd(const struct ember_probe *p);
 
 /* The generation word shared with the sampler (mmap'ed .bss); valid until probe__free. */
 struct ember_generation *probe__generation(struct ember_probe *p);

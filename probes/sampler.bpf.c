@@ -31,6 +31,8 @@ const volatile bool follow_children = false;
 const volatile bool collect_kernel = true;
 const volatile bool collect_user = true;
 const volatile bool include_idle = false;
+const volatile __u32 unwind_mode = EMBER_UNWIND_FP;
+const volatile bool fp_fallback = true; /* --unwind=dwarf turns it off */
 
 /* Shared with userspace through the mmap'ed .bss. */
 struct ember_generation gen = {};
@@ -77,6 +79,24 @@ struct {
 	__type(value, __u64);
 } stats SEC(".maps");
 
+/* Unwind tables of every loaded file, back to back; userspace writes them through mmap. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1 << 20); /* rows; resized by userspace */
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct ember_unwind_row);
+} unwind_rows SEC(".maps");
+
+/* Per process: its executable mappings and where their tables are. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096); /* processes; resized by userspace */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32); /* tgid */
+	__type(value, struct ember_unwind_proc);
+} unwind_procs SEC(".maps");
+
 /* Scratch space for one kernel and one user stack per CPU (too big for the BPF stack). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -120,7 +140,7 @@ static __always_inline void announce(__u32 type, __u32 tgid)
 /* FNV-1a-style mix over the stack's addresses; never returns 0 (0 means "no stack"). */
 static __always_inline __u64 hash_stack(const struct ember_stack *st)
 {
-	__u64 h = 0xcbf29ce484222325ull ^ st->kernel;
+	__u64 h = 0xcbf29ce484222325ull ^ st->kernel ^ ((__u64)st->end << 8);
 	__u32 i;
 
 	for (i = 0; i < EMBER_MAX_STACK_DEPTH; i++) {
@@ -151,7 +171,9 @@ static __always_inline __u16 store_stack(struct ember_stack *st, __u32 g, __u64 
 		*key = 0;
 		return EMBER_STACK_MAP_FULL;
 	}
-	return st->nr >= EMBER_MAX_STACK_DEPTH ? EMBER_STACK_TRUNCATED : EMBER_STACK_OK;
+	return st->nr >= EMBER_MAX_STACK_DEPTH || st->end == EMBER_UNWIND_END_DEPTH
+		   ? EMBER_STACK_TRUNCATED
+		   : EMBER_STACK_OK;
 }
 
 static __always_inline __u16 collect_kernel_stack(struct bpf_perf_event_data *ctx, __u32 g,
@@ -168,24 +190,259 @@ static __always_inline __u16 collect_kernel_stack(struct bpf_perf_event_data *ct
 		return EMBER_STACK_READ_ERROR;
 	st->nr = n / sizeof(__u64);
 	st->kernel = 1;
+	st->end = EMBER_UNWIND_END_COMPLETE;
 	return store_stack(st, g, key);
 }
 
-/* The replaceable user-stack step: frame-pointer walk by the kernel for now. */
-static __always_inline __u16 collect_user_stack(struct bpf_perf_event_data *ctx, __u32 g,
-						__u64 *key)
+struct ember_unwind_walk {
+	__u64 pc, sp, bp;
+	struct ember_stack *st;
+	struct ember_unwind_proc *proc;
+	__u32 tgid;
+	bool exact_pc; /* pc is not a return address (leaf, or after a signal frame) */
+};
+
+static __always_inline bool read_user_u64(__u64 addr, __u64 *out)
+{
+	return bpf_probe_read_user(out, sizeof(*out), (const void *)addr) == 0;
+}
+
+/* The mapping of @proc containing @pc (binary search; maps are sorted by start). */
+static __always_inline struct ember_unwind_mapping *find_mapping(struct ember_unwind_proc *proc,
+								 __u64 pc)
+{
+	__u32 lo = 0, count = proc->nr, i;
+	struct ember_unwind_mapping *m;
+
+	if (count == 0 || count > EMBER_MAX_UNWIND_MAPPINGS)
+		return NULL;
+	for (i = 0; i < 7; i++) { /* 2^7 > EMBER_MAX_UNWIND_MAPPINGS */
+		__u32 half = count / 2, mid;
+
+		if (count <= 1)
+			break;
+		mid = (lo + half) & (EMBER_MAX_UNWIND_MAPPINGS - 1);
+		if (proc->maps[mid].start <= pc) {
+			lo = mid;
+			count -= half;
+		} else {
+			count = half;
+		}
+	}
+	m = &proc->maps[lo & (EMBER_MAX_UNWIND_MAPPINGS - 1)];
+	return pc >= m->start && pc < m->end ? m : NULL;
+}
+
+/* The last row of @m's table whose pc is <= @rel, or NULL. */
+static __always_inline struct ember_unwind_row *find_row(struct ember_unwind_mapping *m, __u64 rel)
+{
+	__u32 lo = m->first_row, count = m->nr_rows, i;
+	struct ember_unwind_row *row;
+
+	if (rel > 0xffffffffull)
+		return NULL;
+	for (i = 0; i < 24; i++) { /* 2^24 rows per table at most */
+		__u32 half = count / 2, mid;
+
+		if (count <= 1)
+			break;
+		mid = lo + half;
+		row = bpf_map_lookup_elem(&unwind_rows, &mid);
+		if (!row)
+			return NULL;
+		if (row->pc <= rel) {
+			lo = mid;
+			count -= half;
+		} else {
+			count = half;
+		}
+	}
+	row = bpf_map_lookup_elem(&unwind_rows, &lo);
+	return row && row->pc <= rel ? row : NULL;
+}
+
+/* One frame-pointer step: the frame record at rbp holds the caller's rbp and return address. */
+static __always_inline int fp_step(struct ember_unwind_walk *s)
+{
+	__u64 ra, bp;
+
+	if (!s->bp)
+		return EMBER_UNWIND_END_COMPLETE; /* the outermost frame clears rbp */
+	if (!read_user_u64(s->bp + 8, &ra) || !read_user_u64(s->bp, &bp))
+		return EMBER_UNWIND_END_READ_FAULT;
+	if (s->bp + 16 <= s->sp)
+		return EMBER_UNWIND_END_BAD_FRAME;
+	s->sp = s->bp + 16;
+	s->bp = bp;
+	s->pc = ra;
+	s->exact_pc = false;
+	return -1;
+}
+
+/* One step driven by an unwind-table row. Returns an end reason, or -1 to go on. */
+static __always_inline int table_step(struct ember_unwind_walk *s, struct ember_unwind_row *row)
+{
+	__u32 cfa_kind = row->kind & 15, rbp_kind = row->kind >> 4;
+	__u64 cfa, ra, bp = s->bp;
+
+	switch (cfa_kind) {
+	case EMBER_CFA_END:
+		return EMBER_UNWIND_END_COMPLETE;
+	case EMBER_CFA_RSP:
+		cfa = s->sp + row->cfa_off;
+		break;
+	case EMBER_CFA_RBP:
+		cfa = s->bp + row->cfa_off;
+		break;
+	case EMBER_CFA_PLT:
+		cfa = s->sp + 8 + ((s->pc & 15) >= (__u64)row->rbp_off8 ? 8 : 0);
+		break;
+	case EMBER_CFA_SIGNAL: {
+		/* __restore_rt: rsp points at the ucontext; gregs start at byte 40. */
+		__u64 sp;
+
+		if (!read_user_u64(s->sp + 40 + 8 * 10, &bp) ||
+		    !read_user_u64(s->sp + 40 + 8 * 15, &sp) ||
+		    !read_user_u64(s->sp + 40 + 8 * 16, &ra))
+			return EMBER_UNWIND_END_READ_FAULT;
+		s->bp = bp;
+		s->sp = sp;
+		s->pc = ra;
+		s->exact_pc = true; /* the interrupted pc, not a return address */
+		return -1;
+	}
+	default:
+		return EMBER_UNWIND_END_UNSUPPORTED;
+	}
+	if (cfa <= s->sp && cfa_kind != EMBER_CFA_RBP)
+		return EMBER_UNWIND_END_BAD_FRAME;
+	if (!read_user_u64(cfa - 8, &ra))
+		return EMBER_UNWIND_END_READ_FAULT;
+	if (rbp_kind == EMBER_RBP_CFA_OFFSET) {
+		if (!read_user_u64(cfa + (__s64)row->rbp_off8 * 8, &bp))
+			return EMBER_UNWIND_END_READ_FAULT;
+	} else if (rbp_kind != EMBER_RBP_SAME) {
+		bp = 0; /* unknown: a later frame-pointer step will stop */
+	}
+	if (cfa <= s->sp)
+		return EMBER_UNWIND_END_BAD_FRAME;
+	s->sp = cfa;
+	s->bp = bp;
+	s->pc = ra;
+	s->exact_pc = false;
+	return -1;
+}
+
+#define RESCAN_INTERVAL_NS 100000000ull /* at most 10 rescans a second per process */
+
+/* Asks userspace to re-read the process's mappings (a library was loaded since). */
+static __always_inline void request_rescan(struct ember_unwind_walk *s)
+{
+	__u64 now = bpf_ktime_get_ns();
+
+	if (now - s->proc->rescan_ns < RESCAN_INTERVAL_NS)
+		return;
+	s->proc->rescan_ns = now;
+	announce(EMBER_PROC_RESCAN, s->tgid);
+}
+
+/* bpf_loop callback: record the current frame, then step to its caller. */
+static long unwind_frame(__u32 i, void *ctx)
+{
+	struct ember_unwind_walk *s = ctx;
+	struct ember_stack *st = s->st;
+	struct ember_unwind_mapping *m;
+	struct ember_unwind_row *row = NULL;
+	__u32 n = st->nr;
+	__u64 lookup_pc;
+	int end;
+
+	if (n >= EMBER_MAX_STACK_DEPTH) {
+		st->end = EMBER_UNWIND_END_DEPTH;
+		return 1;
+	}
+	if (!s->pc) {
+		st->end = n ? EMBER_UNWIND_END_COMPLETE : EMBER_UNWIND_END_BAD_FRAME;
+		return 1;
+	}
+	st->ips[n] = s->pc;
+	st->nr = n + 1;
+	/* A return address may be one past the call's function: look up the call itself. */
+	lookup_pc = s->exact_pc ? s->pc : s->pc - 1;
+	m = find_mapping(s->proc, lookup_pc);
+	if (m && m->nr_rows)
+		row = find_row(m, lookup_pc - m->bias);
+	if (!m)
+		request_rescan(s);
+	if (row && (row->kind & 15) != EMBER_CFA_NONE) {
+		stat_inc(EMBER_STAT_UNWIND_TABLE_FRAMES);
+		end = table_step(s, row);
+	} else if (!fp_fallback) {
+		end = m ? EMBER_UNWIND_END_UNSUPPORTED : EMBER_UNWIND_END_NO_MAPPING;
+	} else {
+		stat_inc(EMBER_STAT_UNWIND_FP_FRAMES);
+		end = fp_step(s);
+		if (end == EMBER_UNWIND_END_READ_FAULT && !m)
+			end = EMBER_UNWIND_END_NO_MAPPING;
+	}
+	if (end < 0)
+		return 0;
+	st->end = end;
+	if (end == EMBER_UNWIND_END_UNSUPPORTED)
+		stat_inc(EMBER_STAT_UNWIND_UNSUPPORTED);
+	else if (end == EMBER_UNWIND_END_READ_FAULT)
+		stat_inc(EMBER_STAT_UNWIND_READ_FAULT);
+	else if (end == EMBER_UNWIND_END_BAD_FRAME)
+		stat_inc(EMBER_STAT_UNWIND_BAD_FRAME);
+	else if (end == EMBER_UNWIND_END_NO_MAPPING)
+		stat_inc(EMBER_STAT_UNWIND_NO_MAPPING);
+	return 1;
+}
+
+/*
+ * The replaceable user-stack step. With unwind tables loaded for the process, a
+ * bpf_loop walk from the user registers (also when the sample hit kernel code:
+ * bpf_task_pt_regs gives the registers saved at kernel entry); otherwise the
+ * kernel's frame-pointer walk.
+ */
+static __always_inline __u16 collect_user_stack(struct bpf_perf_event_data *ctx, __u32 tgid,
+						__u32 g, __u64 *key)
 {
 	__u32 slot = 1;
 	struct ember_stack *st = bpf_map_lookup_elem(&scratch, &slot);
+	struct ember_unwind_proc *proc = NULL;
+	struct ember_unwind_walk s = {};
+	struct pt_regs *regs;
 	long n;
 
 	if (!st)
 		return EMBER_STACK_READ_ERROR;
-	n = bpf_get_stack(ctx, st->ips, sizeof(st->ips), BPF_F_USER_STACK);
-	if (n <= 0)
-		return EMBER_STACK_READ_ERROR;
-	st->nr = n / sizeof(__u64);
 	st->kernel = 0;
+	st->end = EMBER_UNWIND_END_COMPLETE;
+	if (unwind_mode == EMBER_UNWIND_TABLES) {
+		proc = bpf_map_lookup_elem(&unwind_procs, &tgid);
+		if (!proc)
+			stat_inc(EMBER_STAT_UNWIND_NO_PROC);
+	}
+	if (!proc) {
+		n = bpf_get_stack(ctx, st->ips, sizeof(st->ips), BPF_F_USER_STACK);
+		if (n <= 0)
+			return EMBER_STACK_READ_ERROR;
+		st->nr = n / sizeof(__u64);
+		return store_stack(st, g, key);
+	}
+	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	s.pc = BPF_CORE_READ(regs, ip);
+	s.sp = BPF_CORE_READ(regs, sp);
+	s.bp = BPF_CORE_READ(regs, bp);
+	s.st = st;
+	s.proc = proc;
+	s.tgid = tgid;
+	s.exact_pc = true;
+	st->nr = 0;
+	bpf_loop(EMBER_MAX_STACK_DEPTH + 1, unwind_frame, &s, 0);
+	if (!st->nr)
+		return EMBER_STACK_READ_ERROR;
 	return store_stack(st, g, key);
 }
 
@@ -255,7 +512,7 @@ int ember_sample(struct bpf_perf_event_data *ctx)
 	else if (BPF_CORE_READ(task, flags) & PF_KTHREAD || tgid == 0)
 		key.ustack_status = EMBER_STACK_NONE;
 	else
-		key.ustack_status = collect_user_stack(ctx, g, &key.ustack);
+		key.ustack_status = collect_user_stack(ctx, tgid, g, &key.ustack);
 
 	if (key.kstack_status == EMBER_STACK_READ_ERROR)
 		stat_inc(EMBER_STAT_KSTACK_READ_ERROR);
@@ -312,8 +569,12 @@ int BPF_PROG(ember_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 
-	/* Only processes we have announced: their mappings must be read again. */
-	if (bpf_map_lookup_elem(&seen_tgids, &tgid))
+	/*
+	 * Processes we have announced must have their mappings read again; targets
+	 * too, so a command's tables load before its first sample, not after.
+	 */
+	if (bpf_map_lookup_elem(&seen_tgids, &tgid) ||
+	    (filter_mode == EMBER_FILTER_PIDS && bpf_map_lookup_elem(&target_pids, &tgid)))
 		announce(EMBER_PROC_EXEC, tgid);
 	return 0;
 }

@@ -40,34 +40,105 @@ struct ember_sample_key {
 	char comm[EMBER_COMM_LEN];
 };
 
-/* Value of the stacks map, keyed by a 64-bit hash of (kind, ips). */
+/* Why a table-driven user-stack walk ended (struct ember_stack.end). */
+enum ember_unwind_end {
+	EMBER_UNWIND_END_COMPLETE = 0, /* outermost frame reached, or a frame-pointer walk ended */
+	EMBER_UNWIND_END_DEPTH = 1,    /* EMBER_MAX_STACK_DEPTH frames: outer frames cut */
+	EMBER_UNWIND_END_READ_FAULT = 2,  /* stack memory not readable */
+	EMBER_UNWIND_END_UNSUPPORTED = 3, /* CFI rule the unwinder cannot apply */
+	EMBER_UNWIND_END_BAD_FRAME = 4,	  /* pc 0 mid-walk, or stack pointer not increasing */
+	EMBER_UNWIND_END_NO_MAPPING = 5,  /* pc in no known mapping and no frame pointer */
+};
+
+/* Value of the stacks map, keyed by a 64-bit hash of (kind, end, ips). */
 struct ember_stack {
 	__u32 nr;     /* valid entries in ips[], leaf first */
-	__u32 kernel; /* 1: kernel addresses, 0: user */
+	__u16 kernel; /* 1: kernel addresses, 0: user */
+	__u16 end;    /* enum ember_unwind_end */
 	__u64 ips[EMBER_MAX_STACK_DEPTH];
 };
 
 /* Per-CPU statistics, summed by userspace; indices of the stats map. */
 enum ember_stat {
-	EMBER_STAT_SAMPLES = 0,	      /* samples that passed the filter */
-	EMBER_STAT_LOST_COUNTS_FULL,  /* sample dropped: counts map full */
-	EMBER_STAT_KSTACK_MAP_FULL,   /* kernel stack dropped: stacks map full */
-	EMBER_STAT_USTACK_MAP_FULL,   /* user stack dropped: stacks map full */
-	EMBER_STAT_KSTACK_READ_ERROR, /* kernel stack could not be read */
-	EMBER_STAT_USTACK_READ_ERROR, /* user stack could not be read */
-	EMBER_STAT_KSTACK_TRUNCATED,  /* kernel stack hit EMBER_MAX_STACK_DEPTH */
-	EMBER_STAT_USTACK_TRUNCATED,  /* user stack hit EMBER_MAX_STACK_DEPTH */
-	EMBER_STAT_EVENTS_LOST,	      /* process event dropped: ring buffer full */
-	EMBER_STAT_TARGETS_FULL,      /* child not followed: target_pids map full */
-	EMBER_STAT_GENERATION_RETRY,  /* sample raced a buffer flip and moved to the new one */
+	EMBER_STAT_SAMPLES = 0,		/* samples that passed the filter */
+	EMBER_STAT_LOST_COUNTS_FULL,	/* sample dropped: counts map full */
+	EMBER_STAT_KSTACK_MAP_FULL,	/* kernel stack dropped: stacks map full */
+	EMBER_STAT_USTACK_MAP_FULL,	/* user stack dropped: stacks map full */
+	EMBER_STAT_KSTACK_READ_ERROR,	/* kernel stack could not be read */
+	EMBER_STAT_USTACK_READ_ERROR,	/* user stack could not be read */
+	EMBER_STAT_KSTACK_TRUNCATED,	/* kernel stack hit EMBER_MAX_STACK_DEPTH */
+	EMBER_STAT_USTACK_TRUNCATED,	/* user stack hit EMBER_MAX_STACK_DEPTH */
+	EMBER_STAT_EVENTS_LOST,		/* process event dropped: ring buffer full */
+	EMBER_STAT_TARGETS_FULL,	/* child not followed: target_pids map full */
+	EMBER_STAT_GENERATION_RETRY,	/* sample raced a buffer flip and moved to the new one */
+	EMBER_STAT_UNWIND_NO_PROC,	/* table unwinding: process not loaded yet, fp used */
+	EMBER_STAT_UNWIND_FP_FRAMES,	/* frames walked by frame pointer (no table for the pc) */
+	EMBER_STAT_UNWIND_TABLE_FRAMES, /* frames walked from .eh_frame tables */
+	EMBER_STAT_UNWIND_UNSUPPORTED,	/* stack ended at a CFI rule the unwinder cannot apply */
+	EMBER_STAT_UNWIND_READ_FAULT,	/* stack ended: user memory not readable (paged out) */
+	EMBER_STAT_UNWIND_BAD_FRAME,	/* stack ended: pc 0 or stack pointer not increasing */
+	EMBER_STAT_UNWIND_NO_MAPPING,	/* stack ended: pc outside every known mapping */
 	EMBER_STAT__COUNT,
+};
+
+/* ---- table-driven user stack unwinding (.eh_frame) ---------------------- */
+
+/* User-stack unwinding strategy (rodata unwind_mode). */
+enum ember_unwind_mode {
+	EMBER_UNWIND_FP = 0,	 /* frame pointers only, by the kernel (bpf_get_stack) */
+	EMBER_UNWIND_TABLES = 1, /* .eh_frame tables where loaded, frame pointers elsewhere */
+};
+
+/* How to find the Canonical Frame Address of a frame (low 4 bits of row.kind). */
+enum ember_cfa_kind {
+	EMBER_CFA_NONE = 0,	   /* no CFI covers this pc: take a frame-pointer step */
+	EMBER_CFA_RSP = 1,	   /* CFA = rsp + cfa_off */
+	EMBER_CFA_RBP = 2,	   /* CFA = rbp + cfa_off */
+	EMBER_CFA_PLT = 3,	   /* PLT stub: CFA = rsp + 8 + ((rip & 15) >= rbp_off8 ? 8 : 0) */
+	EMBER_CFA_SIGNAL = 4,	   /* signal trampoline: registers from the ucontext at rsp */
+	EMBER_CFA_END = 5,	   /* outermost frame (return address undefined): stop */
+	EMBER_CFA_UNSUPPORTED = 6, /* a rule the BPF unwinder cannot evaluate */
+};
+
+/* Where the caller's rbp is (high 4 bits of row.kind). */
+enum ember_rbp_kind {
+	EMBER_RBP_SAME = 0,	   /* unchanged */
+	EMBER_RBP_CFA_OFFSET = 1,  /* saved at CFA + rbp_off8 * 8 */
+	EMBER_RBP_UNSUPPORTED = 2, /* anything else: rbp is unknown in the caller */
+};
+
+/* One row of an unwind table: the rule from pc up to the next row's pc. 8 bytes. */
+struct ember_unwind_row {
+	__u32 pc;      /* ELF virtual address (link-time), first address of the row */
+	__u16 cfa_off; /* bytes added to rsp/rbp */
+	__u8 kind;     /* enum ember_cfa_kind | enum ember_rbp_kind << 4 */
+	__s8 rbp_off8; /* caller's rbp at CFA + rbp_off8 * 8; PLT: the rip & 15 threshold */
+};
+
+/* Executable mappings with unwind tables, per process. */
+#define EMBER_MAX_UNWIND_MAPPINGS 64
+
+struct ember_unwind_mapping {
+	__u64 start;	 /* runtime address, inclusive */
+	__u64 end;	 /* runtime address, exclusive */
+	__u64 bias;	 /* runtime address - ELF virtual address */
+	__u32 first_row; /* index into the unwind_rows array */
+	__u32 nr_rows;	 /* 0: no table, frame-pointer steps */
+};
+
+struct ember_unwind_proc {
+	__u32 nr; /* mappings in use, sorted by start */
+	__u32 pad;
+	__u64 rescan_ns; /* last EMBER_PROC_RESCAN request (bpf_ktime_get_ns), rate limit */
+	struct ember_unwind_mapping maps[EMBER_MAX_UNWIND_MAPPINGS];
 };
 
 /* Process events sent to userspace through the events ring buffer. */
 enum ember_proc_event_type {
-	EMBER_PROC_NEW = 1,  /* first sample of a tgid: read its mappings now */
-	EMBER_PROC_EXEC = 2, /* the tgid exec'd: its mappings changed */
-	EMBER_PROC_EXIT = 3, /* the tgid exited */
+	EMBER_PROC_NEW = 1,    /* first sample of a tgid: read its mappings now */
+	EMBER_PROC_EXEC = 2,   /* the tgid exec'd: its mappings changed */
+	EMBER_PROC_EXIT = 3,   /* the tgid exited */
+	EMBER_PROC_RESCAN = 4, /* a pc outside every known mapping: mappings changed (dlopen) */
 };
 
 struct ember_proc_event {

@@ -38,6 +38,8 @@ enum {
 	OPT_LINES,
 	OPT_NO_DEMANGLE,
 	OPT_DRAIN_INTERVAL,
+	OPT_UNWIND,
+	OPT_UNWIND_ROWS,
 };
 
 static const struct cli_option record_options[] = {
@@ -104,6 +106,8 @@ struct record_args {
 	const char *cgroup;
 	uint32_t counts_entries, stacks_entries;
 	double drain_interval_s;
+	enum ember_unwind unwind;
+	uint32_t unwind_rows;
 	char **cmd; /* after "--" */
 };
 
@@ -213,6 +217,24 @@ static int parse_args(int argc, char **argv, struct record_args *a)
 			if (cli_parse_u64("stacks-entries", optarg, 1, 1u << 22, &v))
 				return EMBER_EXIT_USAGE;
 			a->stacks_entries = (uint32_t)v;
+			break;
+		case OPT_UNWIND:
+			if (strcmp(optarg, "auto") == 0)
+				a->unwind = EMBER_UNWIND_AUTO;
+			else if (strcmp(optarg, "fp") == 0)
+				a->unwind = EMBER_UNWIND_FP_ONLY;
+			else if (strcmp(optarg, "dwarf") == 0)
+				a->unwind = EMBER_UNWIND_DWARF;
+			else
+				return cli_usage_error("record",
+						       "invalid value for --unwind: '%s' (expected "
+						       "auto, fp or dwarf)",
+						       optarg);
+			break;
+		case OPT_UNWIND_ROWS:
+			if (cli_parse_u64("unwind-rows", optarg, 1024, 1u << 26, &v))
+				return EMBER_EXIT_USAGE;
+			a->unwind_rows = (uint32_t)v;
 			break;
 		case OPT_DRAIN_INTERVAL:
 			if (cli_parse_seconds("drain-interval", optarg, &a->drain_interval_s))
@@ -422,8 +444,11 @@ static void print_summary(const struct ember_profile *p, double seconds, unsigne
 			continue;
 		if (!verbose && (!v || strncmp(name, "lost.", 5) != 0))
 			continue;
-		fprintf(stderr, "ember:   %s: %llu (%.2f%% of samples)\n", name,
-			(unsigned long long)v, seen ? 100.0 * v / seen : 0.0);
+		if (strncmp(name, "lost.", 5) == 0 || strncmp(name, "truncated.", 10) == 0)
+			fprintf(stderr, "ember:   %s: %llu (%.2f%% of samples)\n", name,
+				(unsigned long long)v, seen ? 100.0 * v / seen : 0.0);
+		else
+			fprintf(stderr, "ember:   %s: %llu\n", name, (unsigned long long)v);
 	}
 }
 
@@ -520,6 +545,8 @@ int cmd_record(int argc, char **argv)
 	co.include_idle = a.idle;
 	co.counts_entries = a.counts_entries;
 	co.stacks_entries = a.stacks_entries;
+	co.unwind = a.unwind;
+	co.unwind_rows = a.unwind_rows;
 
 	ret = open_output(a.output, &out);
 	if (ret)

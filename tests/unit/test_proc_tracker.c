@@ -42,13 +42,27 @@ static void test_scan_self(void)
 	uint32_t pid = (uint32_t)getpid();
 
 	ASSERT_EQ(proc_tracker__new(&t), 0);
-	ASSERT_EQ(proc_tracker__scan(t, pid, "fallback"), 0);
+	ASSERT_EQ(proc_tracker__scan(t, pid, "fallback", false), 0);
 	ASSERT(proc_tracker__known(t, pid));
 	m = proc_tracker__find(t, pid, (uint64_t)(uintptr_t)&this_function);
 	ASSERT(m != NULL);
 	ASSERT(strstr(m->path, "test_proc_tracker") != NULL);
 	ASSERT(m->build_id != NULL && strlen(m->build_id) == 40);
 	ASSERT(proc_tracker__find(t, pid, 8) == NULL);
+	{
+		const struct proc_mapping *maps;
+		size_t n = proc_tracker__mappings(t, pid, &maps);
+
+		/* A rescan without exec replaces the newest scan instead of adding one. */
+		ASSERT_GT(n, 2);
+		ASSERT_EQ(proc_tracker__scan(t, pid, "fallback", false), 0);
+		ASSERT_EQ(proc_tracker__mappings(t, pid, &maps), n);
+		ASSERT_EQ(proc_tracker__scan(t, pid, "fallback", true), 0);
+		ASSERT_EQ(proc_tracker__mappings(t, pid, &maps), n);
+		ASSERT(proc_tracker__find(t, pid, (uint64_t)(uintptr_t)&this_function) ==
+			   maps + 0 ||
+		       proc_tracker__find(t, pid, (uint64_t)(uintptr_t)&this_function) < maps + n);
+	}
 	ASSERT(proc_tracker__process(t, pid, &info));
 	ASSERT(strstr(info.exe, "test_proc_tracker") != NULL);
 	ASSERT(info.cgroup != NULL);
@@ -58,7 +72,7 @@ static void test_scan_self(void)
 	ASSERT(proc_tracker__known(t, pid));
 	proc_tracker__reap(t);
 	ASSERT(!proc_tracker__known(t, pid));
-	ASSERT_EQ(proc_tracker__scan(t, 0x7ffffff0, "gone"), -ESRCH);
+	ASSERT_EQ(proc_tracker__scan(t, 0x7ffffff0, "gone", false), -ESRCH);
 	ASSERT_STR_EQ(proc_tracker__name(t, 0x7ffffff0), "gone");
 	proc_tracker__free(t);
 }

@@ -1,0 +1,474 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Unwind table loading: a cache of per-file tables placed in the sampler's
+ * mmap'ed rows array by a first-fit allocator with LRU eviction of unused
+ * tables, and the per-process mapping lists the BPF walker searches.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <bpf/bpf.h>
+#include <gelf.h>
+
+#include "agg/agg.h"
+#include "probes/probes.h"
+#include "support/support.h"
+#include "unwind_loader.h"
+#include "unwinder/unwinder.h"
+
+#define MAX_SEGMENTS 16
+
+struct segment {
+	uint64_t offset, vaddr, filesz; /* PT_LOAD: file offset, link-time address, bytes */
+};
+
+struct table_entry {
+	const char *key; /* interned file identity */
+	uint32_t first_row, nr_rows;
+	bool loaded;	   /* rows are in the BPF array */
+	bool no_table;	   /* built and failed: do not try again */
+	uint32_t refs;	   /* processes using it */
+	uint64_t last_use; /* loader clock */
+	struct segment segs[MAX_SEGMENTS];
+	size_t nr_segs;
+};
+
+struct row_range {
+	uint32_t first, nr;
+};
+
+struct proc_tables {
+	uint32_t tgid;
+	uint32_t *entries; /* table_entry indices this process holds a reference on */
+	size_t nr, cap;
+};
+
+struct unwind_loader {
+	struct ember_probe *probe;
+	struct ember_unwind_row *rows;
+	uint32_t nr_rows;
+	struct ember_strpool *pool;
+	struct table_entry *tables;
+	size_t nr_tables, cap_tables;
+	struct ember_index *by_key;
+	struct row_range *free_list; /* sorted by first, coalesced */
+	size_t nr_free, cap_free;
+	struct proc_tables *procs;
+	size_t nr_procs, cap_procs;
+	uint64_t clock;
+	/* counters since the last unwind_loader__add_counters */
+	uint64_t built, build_failed, no_space, evicted, build_ns, rows_written;
+	struct ember_unwind_proc *scratch;
+};
+
+static bool key_eq(const void *ctx, uint32_t index)
+{
+	const struct unwind_loader *l = ((const void *const *)ctx)[0];
+
+	return l->tables[index].key == ((const void *const *)ctx)[1];
+}
+
+int unwind_loader__new(struct ember_probe *probe, struct unwind_loader **out)
+{
+	struct unwind_loader *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return -ENOMEM;
+	l->probe = probe;
+	l->rows = probe__unwind_rows(probe);
+	l->nr_rows = probe__unwind_nr_rows(probe);
+	l->scratch = calloc(1, sizeof(*l->scratch));
+	if (!l->rows || !l->scratch || ember_strpool__new(&l->pool) ||
+	    ember_index__new(&l->by_key) ||
+	    ember_grow((void **)&l->free_list, &l->cap_free, 1, sizeof(*l->free_list))) {
+		unwind_loader__free(l);
+		return -ENOMEM;
+	}
+	l->free_list[0] = (struct row_range){0, l->nr_rows};
+	l->nr_free = 1;
+	*out = l;
+	return 0;
+}
+
+void unwind_loader__free(struct unwind_loader *l)
+{
+	size_t i;
+
+	if (!l)
+		return;
+	for (i = 0; i < l->nr_procs; i++)
+		free(l->procs[i].entries);
+	free(l->procs);
+	free(l->tables);
+	free(l->free_list);
+	free(l->scratch);
+	ember_index__free(l->by_key);
+	ember_strpool__free(l->pool);
+	free(l);
+}
+
+/* ---- row allocator ----------------------------------------------------- */
+
+static bool alloc_rows(struct unwind_loader *l, uint32_t n, uint32_t *first)
+{
+	size_t i;
+
+	for (i = 0; i < l->nr_free; i++) {
+		if (l->free_list[i].nr < n)
+			continue;
+		*first = l->free_list[i].first;
+		l->free_list[i].first += n;
+		l->free_list[i].nr -= n;
+		if (!l->free_list[i].nr) {
+			memmove(&l->free_list[i], &l->free_list[i + 1],
+				(l->nr_free - i - 1) * sizeof(*l->free_list));
+			l->nr_free--;
+		}
+		return true;
+	}
+	return false;
+}
+
+static int free_rows(struct unwind_loader *l, uint32_t first, uint32_t n)
+{
+	size_t i = 0;
+
+	while (i < l->nr_free && l->free_list[i].first < first)
+		i++;
+	if (ember_grow((void **)&l->free_list, &l->cap_free, l->nr_free + 1, sizeof(*l->free_list)))
+		return -ENOMEM;
+	memmove(&l->free_list[i + 1], &l->free_list[i], (l->nr_free - i) * sizeof(*l->free_list));
+	l->free_list[i] = (struct row_range){first, n};
+	l->nr_free++;
+	/* Coalesce with the next, then the previous neighbour. */
+	if (i + 1 < l->nr_free && first + n == l->free_list[i + 1].first) {
+		l->free_list[i].nr += l->free_list[i + 1].nr;
+		memmove(&l->free_list[i + 1], &l->free_list[i + 2],
+			(l->nr_free - i - 2) * sizeof(*l->free_list));
+		l->nr_free--;
+	}
+	if (i > 0 && l->free_list[i - 1].first + l->free_list[i - 1].nr == first) {
+		l->free_list[i - 1].nr += l->free_list[i].nr;
+		memmove(&l->free_list[i], &l->free_list[i + 1],
+			(l->nr_free - i - 1) * sizeof(*l->free_list));
+		l->nr_free--;
+	}
+	return 0;
+}
+
+/* Evicts the least recently used table nobody holds. False when there is none. */
+static bool evict_one(struct unwind_loader *l)
+{
+	struct table_entry *victim = NULL;
+	size_t i;
+
+	for (i = 0; i < l->nr_tables; i++) {
+		struct table_entry *t = &l->tables[i];
+
+		if (t->loaded && !t->refs && (!victim || t->last_use < victim->last_use))
+			victim = t;
+	}
+	if (!victim || free_rows(l, victim->first_row, victim->nr_rows))
+		return false;
+	victim->loaded = false;
+	l->evicted++;
+	return true;
+}
+
+/* ---- building ---------------------------------------------------------- */
+
+static int open_mapped_file(uint32_t tgid, const struct proc_mapping *m)
+{
+	char path[4200];
+	int fd;
+
+	/* map_files opens the exact file mapped, even deleted or in another mount namespace. */
+	snprintf(path, sizeof(path), "/proc/%u/map_files/%" PRIx64 "-%" PRIx64, tgid, m->start,
+		 m->end);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0)
+		return fd;
+	snprintf(path, sizeof(path), "/proc/%u/root%s", tgid, m->path);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0)
+		return fd;
+	return open(m->path, O_RDONLY | O_CLOEXEC);
+}
+
+static void read_segments(int fd, struct table_entry *t)
+{
+	GElf_Phdr phdr;
+	size_t n, i;
+	Elf *elf;
+
+	elf_version(EV_CURRENT);
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!elf)
+		return;
+	if (elf_getphdrnum(elf, &n) == 0) {
+		for (i = 0; i < n && t->nr_segs < MAX_SEGMENTS; i++) {
+			if (!gelf_getphdr(elf, (int)i, &phdr) || phdr.p_type != PT_LOAD)
+				continue;
+			t->segs[t->nr_segs++] =
+			    (struct segment){phdr.p_offset, phdr.p_vaddr, phdr.p_filesz};
+		}
+	}
+	elf_end(elf);
+}
+
+/* Places @table's rows in the BPF array, evicting unused tables for room. */
+static void place(struct unwind_loader *l, struct table_entry *t,
+		  const struct ember_unwind_table *table)
+{
+	uint32_t n = (uint32_t)unwind_table__nr_rows(table), first;
+
+	if (n > l->nr_rows) {
+		l->no_space++;
+		return;
+	}
+	while (!alloc_rows(l, n, &first)) {
+		if (!evict_one(l)) {
+			l->no_space++;
+			return;
+		}
+	}
+	memcpy(&l->rows[first], unwind_table__rows(table), (size_t)n * sizeof(*l->rows));
+	t->first_row = first;
+	t->nr_rows = n;
+	t->loaded = true;
+	l->rows_written += n;
+}
+
+/* The table entry for mapping @m of @tgid, built and loaded on first use; NULL if none. */
+static struct table_entry *get_table(struct unwind_loader *l, uint32_t tgid,
+				     const struct proc_mapping *m, int *err)
+{
+	struct ember_unwind_table *table = NULL;
+	const void *ctx[2];
+	struct table_entry *t;
+	const char *key;
+	struct stat st;
+	uint64_t h, t0;
+	int64_t found;
+	int fd = -1;
+
+	*err = 0;
+	if (m->path[0] != '/')
+		return NULL; /* [vdso], //anon: no file to read CFI from */
+	if (m->build_id) {
+		key = ember_strpool__internf(l->pool, "b:%s", m->build_id);
+	} else {
+		fd = open_mapped_file(tgid, m);
+		if (fd < 0 || fstat(fd, &st)) {
+			if (fd >= 0)
+				close(fd);
+			return NULL;
+		}
+		key = ember_strpool__internf(l->pool, "f:%lu:%lu:%lld:%lld",
+					     (unsigned long)st.st_dev, (unsigned long)st.st_ino,
+					     (long long)st.st_size, (long long)st.st_mtime);
+	}
+	if (!key) {
+		*err = -ENOMEM;
+		goto fail;
+	}
+	ctx[0] = l;
+	ctx[1] = key;
+	h = ember_hash_u64(0x7ab1e, (uintptr_t)key);
+	found = ember_index__find(l->by_key, h, key_eq, ctx);
+	if (found >= 0) {
+		t = &l->tables[found];
+		if (t->loaded || t->no_table) {
+			if (fd >= 0)
+				close(fd);
+			return t->no_table ? NULL : t;
+		}
+	} else {
+		if (ember_grow((void **)&l->tables, &l->cap_tables, l->nr_tables + 1,
+			       sizeof(*l->tables)) ||
+		    ember_index__insert(l->by_key, h, (uint32_t)l->nr_tables)) {
+			*err = -ENOMEM;
+			goto fail;
+		}
+		t = &l->tables[l->nr_tables++];
+		memset(t, 0, sizeof(*t));
+		t->key = key;
+	}
+	if (fd < 0)
+		fd = open_mapped_file(tgid, m);
+	if (fd < 0) {
+		l->build_failed++;
+		return NULL; /* maybe another process can open it later: not marked no_table */
+	}
+	t0 = ember_now_mono_ns();
+	if (!t->nr_segs)
+		read_segments(fd, t);
+	*err = unwind_table__build_fd(fd, &table);
+	close(fd);
+	fd = -1;
+	l->build_ns += ember_now_mono_ns() - t0;
+	if (*err == -ENOMEM)
+		return NULL;
+	*err = 0;
+	if (!table || !t->nr_segs) {
+		t->no_table = true;
+		l->build_failed++;
+		unwind_table__free(table);
+		return NULL;
+	}
+	l->built++;
+	place(l, t, table);
+	unwind_table__free(table);
+	return t->loaded ? t : NULL;
+fail:
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+/* runtime address - link-time address for mapping @m of the file behind @t. */
+static bool mapping_bias(const struct table_entry *t, const struct proc_mapping *m, uint64_t *bias)
+{
+	size_t i;
+
+	for (i = 0; i < t->nr_segs; i++) {
+		const struct segment *s = &t->segs[i];
+
+		if (m->offset >= s->offset && m->offset < s->offset + s->filesz) {
+			*bias = m->start - (m->offset - s->offset + s->vaddr);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* ---- processes --------------------------------------------------------- */
+
+static struct proc_tables *find_proc(struct unwind_loader *l, uint32_t tgid)
+{
+	size_t i;
+
+	/* Linear: tens to a few thousand live processes, touched on exec/exit only. */
+	for (i = 0; i < l->nr_procs; i++)
+		if (l->procs[i].tgid == tgid)
+			return &l->procs[i];
+	return NULL;
+}
+
+static void release(struct unwind_loader *l, struct proc_tables *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->nr; i++)
+		if (l->tables[p->entries[i]].refs)
+			l->tables[p->entries[i]].refs--;
+	p->nr = 0;
+}
+
+int unwind_loader__load(struct unwind_loader *l, uint32_t tgid, const struct proc_mapping *maps,
+			size_t n)
+{
+	struct ember_unwind_proc *up = l->scratch;
+	struct proc_tables *pt = find_proc(l, tgid);
+	size_t i;
+	int err = 0;
+
+	if (!pt) {
+		if (ember_grow((void **)&l->procs, &l->cap_procs, l->nr_procs + 1,
+			       sizeof(*l->procs)))
+			return -ENOMEM;
+		pt = &l->procs[l->nr_procs++];
+		memset(pt, 0, sizeof(*pt));
+		pt->tgid = tgid;
+	}
+	/* Take the new references before dropping the old: shared tables stay put. */
+	memset(up, 0, sizeof(*up));
+	{
+		uint32_t *old = pt->entries;
+		size_t old_nr = pt->nr;
+
+		pt->entries = NULL;
+		pt->nr = 0;
+		pt->cap = 0;
+		for (i = 0; i < n && up->nr < EMBER_MAX_UNWIND_MAPPINGS; i++) {
+			struct ember_unwind_mapping *um = &up->maps[up->nr];
+			struct table_entry *t = get_table(l, tgid, &maps[i], &err);
+			uint64_t bias;
+
+			if (err)
+				break;
+			um->start = maps[i].start;
+			um->end = maps[i].end;
+			if (t && mapping_bias(t, &maps[i], &bias)) {
+				um->bias = bias;
+				um->first_row = t->first_row;
+				um->nr_rows = t->nr_rows;
+				t->refs++;
+				t->last_use = ++l->clock;
+				if (ember_grow((void **)&pt->entries, &pt->cap, pt->nr + 1,
+					       sizeof(*pt->entries))) {
+					t->refs--;
+					err = -ENOMEM;
+					break;
+				}
+				pt->entries[pt->nr++] = (uint32_t)(t - l->tables);
+			}
+			up->nr++;
+		}
+		for (i = 0; i < old_nr; i++)
+			if (l->tables[old[i]].refs)
+				l->tables[old[i]].refs--;
+		free(old);
+	}
+	if (err)
+		return err;
+	if (bpf_map_update_elem(probe__unwind_procs_fd(l->probe), &tgid, up, BPF_ANY)) {
+		err = -errno;
+		pr_debug("cannot publish unwind tables of pid %u: %d", tgid, err);
+		release(l, pt);
+		return err == -ENOMEM ? err : 0; /* a full map: this process uses frame pointers */
+	}
+	return 0;
+}
+
+void unwind_loader__forget(struct unwind_loader *l, uint32_t tgid)
+{
+	struct proc_tables *pt = find_proc(l, tgid);
+
+	bpf_map_delete_elem(probe__unwind_procs_fd(l->probe), &tgid);
+	if (!pt)
+		return;
+	release(l, pt);
+	free(pt->entries);
+	*pt = l->procs[--l->nr_procs];
+}
+
+int unwind_loader__add_counters(struct unwind_loader *l, struct ember_profile *p)
+{
+	struct {
+		const char *name;
+		uint64_t *v;
+	} c[] = {
+	    {"unwind.tables.built", &l->built},
+	    {"unwind.tables.no_cfi_or_unreadable", &l->build_failed},
+	    {"unwind.tables.no_space", &l->no_space},
+	    {"unwind.tables.evicted", &l->evicted},
+	    {"unwind.tables.build_ns", &l->build_ns},
+	    {"unwind.tables.rows_written", &l->rows_written},
+	};
+	size_t i;
+	int err;
+
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		err = profile__add_counter(p, c[i].name, *c[i].v);
+		if (err)
+			return err;
+		*c[i].v = 0;
+	}
+	return 0;
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private to agg/: loads .eh_frame unwind tables into the sampler's
+ * unwind_rows array and publishes, per process, which mappings have which
+ * table (the unwind_procs map).
+ *
+ * Tables are keyed by file identity (build-id; else device, inode, size and
+ * mtime of the opened file), so every process mapping the same libc shares one
+ * copy. Memory policy: the rows array has a fixed size chosen at start
+ * (--unwind-rows); a table that no live process uses stays loaded until its
+ * space is needed, then the least recently used such table is evicted. When a
+ * table cannot fit even after evicting every unused one, its mappings are
+ * walked with frame pointers and "unwind.tables.no_space" counts it.
+ */
+#ifndef EMBER_UNWIND_LOADER_H
+#define EMBER_UNWIND_LOADER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proc_tracker.h"
+
+struct ember_probe;
+struct ember_profile;
+struct unwind_loader;
+
+int unwind_loader__new(struct ember_probe *probe, struct unwind_loader **out);
+void unwind_loader__free(struct unwind_loader *l);
+
+/*
+ * Builds (or reuses) the tables of @maps (@tgid's executable mappings, sorted by
+ * start) and publishes the process to the sampler. 0, or -ENOMEM; a file that
+ * cannot be opened or has no CFI is not an error (frame pointers are used).
+ */
+int unwind_loader__load(struct unwind_loader *l, uint32_t tgid, const struct proc_mapping *maps,
+			size_t n);
+
+/* The process exited: unpublish it and release its tables. */
+void unwind_loader__forget(struct unwind_loader *l, uint32_t tgid);
+
+/* Adds "unwind.tables.*" counters accumulated since the last call. */
+int unwind_loader__add_counters(struct unwind_loader *l, struct ember_profile *p);
+
+#endif /* EMBER_UNWIND_LOADER_H */

@@ -1,0 +1,474 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Unwind table builder. libdw evaluates the CFI (CIE/FDE programs, remember/
+ * restore state, augmentations); this file only enumerates the FDEs through
+ * .eh_frame_hdr's sorted table, walks each FDE's rows with
+ * dwarf_cfi_addrframe, and translates each row's rules into the few shapes the
+ * BPF walker can apply.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <gelf.h>
+
+#include "support/support.h"
+#include "unwinder/unwinder.h"
+
+#define DWARF_REG_RBP 6
+#define DWARF_REG_RSP 7
+#define DWARF_REG_RA  16
+
+struct ember_unwind_table {
+	struct ember_unwind_row *rows;
+	size_t nr, cap;
+};
+
+void unwind_table__free(struct ember_unwind_table *t)
+{
+	if (!t)
+		return;
+	free(t->rows);
+	free(t);
+}
+
+const struct ember_unwind_row *unwind_table__rows(const struct ember_unwind_table *t)
+{
+	return t->rows;
+}
+
+size_t unwind_table__nr_rows(const struct ember_unwind_table *t)
+{
+	return t->nr;
+}
+
+size_t unwind_table__bytes(const struct ember_unwind_table *t)
+{
+	return sizeof(*t) + t->cap * sizeof(*t->rows);
+}
+
+const struct ember_unwind_row *unwind_table__lookup(const struct ember_unwind_table *t, uint64_t pc)
+{
+	size_t lo = 0, hi = t->nr;
+
+	if (!t->nr || pc < t->rows[0].pc)
+		return NULL;
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (t->rows[mid].pc <= pc)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return &t->rows[lo];
+}
+
+/* Appends a row; merges it into the previous one when the rule is the same. */
+static int emit(struct ember_unwind_table *t, uint64_t pc, struct ember_unwind_row row)
+{
+	struct ember_unwind_row *last = t->nr ? &t->rows[t->nr - 1] : NULL;
+
+	if (pc > UINT32_MAX)
+		return -E2BIG; /* the walker keys rows by 32-bit ELF addresses */
+	row.pc = (uint32_t)pc;
+	if (last && last->kind == row.kind && last->cfa_off == row.cfa_off &&
+	    last->rbp_off8 == row.rbp_off8)
+		return 0;
+	if (last && last->pc == row.pc) { /* a zero-length row: the later rule wins */
+		*last = row;
+		return 0;
+	}
+	if (last && last->pc > row.pc)
+		return 0; /* overlapping FDEs: keep the first, as lookups by address would */
+	if (ember_grow((void **)&t->rows, &t->cap, t->nr + 1, sizeof(*t->rows)))
+		return -ENOMEM;
+	t->rows[t->nr++] = row;
+	return 0;
+}
+
+/* ---- pointer encodings (.eh_frame_hdr) ---------------------------------- */
+
+struct reader {
+	const uint8_t *p, *end;
+	uint64_t vaddr; /* address of p */
+	uint64_t data_base;
+};
+
+static bool read_encoded(struct reader *r, uint8_t enc, uint64_t *out)
+{
+	uint64_t base = 0, v;
+	size_t size;
+	bool sign = false;
+
+	if (enc == DW_EH_PE_omit)
+		return false;
+	switch (enc & 0x70) {
+	case DW_EH_PE_absptr:
+		break;
+	case DW_EH_PE_pcrel:
+		base = r->vaddr;
+		break;
+	case DW_EH_PE_datarel:
+		base = r->data_base;
+		break;
+	default:
+		return false;
+	}
+	switch (enc & 0x0f) {
+	case DW_EH_PE_absptr:
+	case DW_EH_PE_udata8:
+		size = 8;
+		break;
+	case DW_EH_PE_sdata8:
+		size = 8;
+		sign = true;
+		break;
+	case DW_EH_PE_udata4:
+		size = 4;
+		break;
+	case DW_EH_PE_sdata4:
+		size = 4;
+		sign = true;
+		break;
+	case DW_EH_PE_udata2:
+		size = 2;
+		break;
+	case DW_EH_PE_sdata2:
+		size = 2;
+		sign = true;
+		break;
+	default:
+		return false;
+	}
+	if ((size_t)(r->end - r->p) < size)
+		return false;
+	if (size == 8) {
+		memcpy(&v, r->p, 8);
+	} else if (size == 4) {
+		uint32_t u;
+
+		memcpy(&u, r->p, 4);
+		v = sign ? (uint64_t)(int64_t)(int32_t)u : u;
+	} else {
+		uint16_t u;
+
+		memcpy(&u, r->p, 2);
+		v = sign ? (uint64_t)(int64_t)(int16_t)u : u;
+	}
+	r->p += size;
+	r->vaddr += size;
+	*out = base + v;
+	return true;
+}
+
+/* FDE start addresses from .eh_frame_hdr's binary-search table, in address order. */
+static int fde_starts(Elf_Data *hdr, uint64_t hdr_vaddr, uint64_t **out, size_t *nr)
+{
+	struct reader r = {hdr->d_buf, (const uint8_t *)hdr->d_buf + hdr->d_size, hdr_vaddr,
+			   hdr_vaddr};
+	uint8_t ptr_enc, count_enc, table_enc;
+	uint64_t eh_frame, count, i, *starts;
+
+	if (hdr->d_size < 4 || r.p[0] != 1)
+		return -EINVAL;
+	ptr_enc = r.p[1];
+	count_enc = r.p[2];
+	table_enc = r.p[3];
+	r.p += 4;
+	r.vaddr += 4;
+	if (!read_encoded(&r, ptr_enc, &eh_frame) || !read_encoded(&r, count_enc, &count))
+		return -ENOENT;
+	if (count == 0 || count > (uint64_t)(r.end - r.p) / 2)
+		return count ? -EINVAL : -ENOENT;
+	starts = malloc(count * sizeof(*starts));
+	if (!starts)
+		return -ENOMEM;
+	for (i = 0; i < count; i++) {
+		uint64_t fde;
+
+		if (!read_encoded(&r, table_enc, &starts[i]) ||
+		    !read_encoded(&r, table_enc, &fde)) {
+			free(starts);
+			return -EINVAL;
+		}
+		if (i && starts[i] < starts[i - 1]) { /* the table must be sorted */
+			free(starts);
+			return -EINVAL;
+		}
+	}
+	*out = starts;
+	*nr = count;
+	return 0;
+}
+
+/* ---- rule translation --------------------------------------------------- */
+
+/* Matches "DW_OP_call_frame_cfa [+ N]" (how libdw spells offset(N)); *off = N. */
+static bool cfa_plus(const Dwarf_Op *ops, size_t nops, int64_t *off)
+{
+	if (nops < 1 || ops[0].atom != DW_OP_call_frame_cfa)
+		return false;
+	if (nops == 1) {
+		*off = 0;
+		return true;
+	}
+	if (nops == 2 && ops[1].atom == DW_OP_plus_uconst) {
+		*off = (int64_t)ops[1].number;
+		return true;
+	}
+	if (nops == 3 && (ops[1].atom == DW_OP_consts || ops[1].atom == DW_OP_constu) &&
+	    ops[2].atom == DW_OP_plus) {
+		*off = (int64_t)ops[1].number;
+		return true;
+	}
+	return false;
+}
+
+/* The standard x86-64 .plt CFA: rsp + 8 + ((rip & 15) >= N) << 3. Returns N or -1. */
+static int plt_threshold(const Dwarf_Op *ops, size_t nops)
+{
+	if (nops != 9 || ops[0].atom != DW_OP_breg7 || ops[0].number != 8 ||
+	    ops[1].atom != DW_OP_breg16 || ops[1].number != 0 || ops[2].atom != DW_OP_lit15 ||
+	    ops[3].atom != DW_OP_and || ops[4].atom < DW_OP_lit0 || ops[4].atom > DW_OP_lit31 ||
+	    ops[5].atom != DW_OP_ge || ops[6].atom != DW_OP_lit3 || ops[7].atom != DW_OP_shl ||
+	    ops[8].atom != DW_OP_plus)
+		return -1;
+	return ops[4].atom - DW_OP_lit0;
+}
+
+static struct ember_unwind_row translate(Dwarf_Frame *frame, bool signal)
+{
+	struct ember_unwind_row row = {0};
+	Dwarf_Op mem[3], *ops;
+	size_t nops;
+	int64_t off;
+	unsigned int cfa_kind, rbp_kind = EMBER_RBP_SAME;
+	int reg = -1;
+
+	if (signal) {
+		row.kind = EMBER_CFA_SIGNAL;
+		return row;
+	}
+	/* Return address: undefined marks the outermost frame; else it must be at CFA-8. */
+	if (dwarf_frame_register(frame, DWARF_REG_RA, mem, &ops, &nops) != 0) {
+		row.kind = EMBER_CFA_UNSUPPORTED;
+		return row;
+	}
+	if (nops == 0 && ops == mem) {
+		row.kind = EMBER_CFA_END;
+		return row;
+	}
+	if (!cfa_plus(ops, nops, &off) || off != -8) {
+		row.kind = EMBER_CFA_UNSUPPORTED;
+		return row;
+	}
+	if (dwarf_frame_cfa(frame, &ops, &nops) != 0 || nops == 0) {
+		row.kind = EMBER_CFA_UNSUPPORTED;
+		return row;
+	}
+	if (nops == 1 && ops[0].atom == DW_OP_bregx) {
+		reg = (int)ops[0].number;
+		off = (int64_t)ops[0].number2;
+	} else if (nops == 1 && ops[0].atom >= DW_OP_breg0 && ops[0].atom <= DW_OP_breg31) {
+		reg = ops[0].atom - DW_OP_breg0;
+		off = (int64_t)ops[0].number;
+	} else {
+		int threshold = plt_threshold(ops, nops);
+
+		if (threshold < 0) {
+			row.kind = EMBER_CFA_UNSUPPORTED;
+			return row;
+		}
+		row.kind = EMBER_CFA_PLT;
+		row.cfa_off = 8;
+		row.rbp_off8 = (int8_t)threshold;
+		return row;
+	}
+	if ((reg != DWARF_REG_RSP && reg != DWARF_REG_RBP) || off < 0 || off > UINT16_MAX) {
+		row.kind = EMBER_CFA_UNSUPPORTED;
+		return row;
+	}
+	cfa_kind = reg == DWARF_REG_RSP ? EMBER_CFA_RSP : EMBER_CFA_RBP;
+	row.cfa_off = (uint16_t)off;
+	if (dwarf_frame_register(frame, DWARF_REG_RBP, mem, &ops, &nops) != 0) {
+		rbp_kind = EMBER_RBP_UNSUPPORTED;
+	} else if (nops == 0) {
+		/* NULL ops: same value; ops == mem: undefined (no caller value to find). */
+		rbp_kind = ops ? EMBER_RBP_UNSUPPORTED : EMBER_RBP_SAME;
+	} else if (cfa_plus(ops, nops, &off) && off % 8 == 0 && off / 8 >= INT8_MIN &&
+		   off / 8 <= INT8_MAX) {
+		rbp_kind = EMBER_RBP_CFA_OFFSET;
+		row.rbp_off8 = (int8_t)(off / 8);
+	} else {
+		rbp_kind = EMBER_RBP_UNSUPPORTED;
+	}
+	row.kind = (uint8_t)(cfa_kind | rbp_kind << 4);
+	return row;
+}
+
+/* Walks the rows of the FDE starting at @start, up to @next (the next FDE's start). */
+static int walk_fde(struct ember_unwind_table *t, Dwarf_CFI *cfi, uint64_t start, uint64_t next)
+{
+	uint64_t addr = start;
+	int err = 0;
+
+	while (addr < next) {
+		Dwarf_Frame *frame = NULL;
+		Dwarf_Addr fs, fe;
+		bool signal = false;
+
+		if (dwarf_cfi_addrframe(cfi, addr, &frame) != 0) {
+			/* A gap between FDEs: no CFI, so the walker must not use the last rule. */
+			return emit(t, addr, (struct ember_unwind_row){.kind = EMBER_CFA_NONE});
+		}
+		if (dwarf_frame_info(frame, &fs, &fe, &signal) < 0 || fe <= addr) {
+			free(frame);
+			return -EINVAL;
+		}
+		err = emit(t, addr, translate(frame, signal));
+		free(frame);
+		if (err)
+			return err;
+		addr = fe;
+	}
+	return 0;
+}
+
+static Elf_Scn *find_section(Elf *elf, const char *name, GElf_Shdr *shdr)
+{
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+
+	if (elf_getshdrstrndx(elf, &shstrndx) != 0)
+		return NULL;
+	while ((scn = elf_nextscn(elf, scn))) {
+		const char *n;
+
+		if (!gelf_getshdr(scn, shdr))
+			continue;
+		n = elf_strptr(elf, shstrndx, shdr->sh_name);
+		if (n && strcmp(n, name) == 0)
+			return scn;
+	}
+	return NULL;
+}
+
+static int build_from_elf(Elf *elf, struct ember_unwind_table **out)
+{
+	struct ember_unwind_table *t = NULL;
+	uint64_t *starts = NULL;
+	size_t nr = 0, i;
+	Elf_Data *data;
+	Dwarf_CFI *cfi;
+	GElf_Shdr shdr;
+	Elf_Scn *scn;
+	int err;
+
+	if (elf_kind(elf) != ELF_K_ELF)
+		return -EINVAL;
+	scn = find_section(elf, ".eh_frame_hdr", &shdr);
+	if (!scn || shdr.sh_type == SHT_NOBITS)
+		return -ENOENT;
+	data = elf_getdata(scn, NULL);
+	if (!data || !data->d_buf)
+		return -EINVAL;
+	err = fde_starts(data, shdr.sh_addr, &starts, &nr);
+	if (err)
+		return err;
+	cfi = dwarf_getcfi_elf(elf);
+	if (!cfi) {
+		err = -ENOENT;
+		goto out;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < nr; i++) {
+		if (i + 1 < nr && starts[i + 1] == starts[i])
+			continue;
+		err = walk_fde(t, cfi, starts[i], i + 1 < nr ? starts[i + 1] : UINT64_MAX);
+		if (err == -E2BIG)
+			break;
+		if (err)
+			goto out;
+	}
+	/* Past the last FDE there is no CFI. */
+	if (t->nr && t->rows[t->nr - 1].kind != EMBER_CFA_NONE && err != -E2BIG) {
+		Dwarf_Frame *frame = NULL;
+		Dwarf_Addr fs = 0, fe = 0;
+		bool sig;
+
+		if (dwarf_cfi_addrframe(cfi, starts[nr - 1], &frame) == 0 &&
+		    dwarf_frame_info(frame, &fs, &fe, &sig) == 0) {
+			uint64_t end = fe;
+
+			free(frame);
+			/* Walk on to the true end of the last FDE, then close it. */
+			while (dwarf_cfi_addrframe(cfi, end, &frame) == 0) {
+				if (dwarf_frame_info(frame, &fs, &fe, &sig) < 0 || fe <= end) {
+					free(frame);
+					break;
+				}
+				free(frame);
+				end = fe;
+			}
+			err = emit(t, end, (struct ember_unwind_row){.kind = EMBER_CFA_NONE});
+			if (err && err != -E2BIG)
+				goto out;
+		} else {
+			free(frame);
+		}
+	}
+	err = t->nr ? 0 : -ENOENT;
+out:
+	/* dwarf_getcfi_elf's result belongs to the Elf handle: freed with it. */
+	free(starts);
+	if (err) {
+		unwind_table__free(t);
+		return err;
+	}
+	*out = t;
+	return 0;
+}
+
+int unwind_table__build_fd(int fd, struct ember_unwind_table **out)
+{
+	Elf *elf;
+	int err;
+
+	elf_version(EV_CURRENT);
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!elf)
+		return -EINVAL;
+	err = build_from_elf(elf, out);
+	elf_end(elf);
+	return err;
+}
+
+int unwind_table__build_mem(const void *buf, size_t len, struct ember_unwind_table **out)
+{
+	void *copy = malloc(len ? len : 1);
+	Elf *elf;
+	int err;
+
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, buf, len);
+	elf_version(EV_CURRENT);
+	elf = elf_memory(copy, len);
+	if (!elf) {
+		free(copy);
+		return -EINVAL;
+	}
+	err = build_from_elf(elf, out);
+	elf_end(elf);
+	free(copy);
+	return err;
+}

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * unwinder: compact unwind tables for the BPF user-stack walker, built from
+ * the call frame information (.eh_frame, else .debug_frame) of an ELF file.
+ *
+ * A table is a sorted array of struct ember_unwind_row (probes/sampler_abi.h):
+ * per pc range, how to find the CFA (rsp+off, rbp+off, a PLT stub, a signal
+ * frame, or the outermost frame) and where the caller's rbp was saved; the
+ * return address is always at CFA-8 on x86-64 (rows whose CFI says otherwise
+ * are marked unsupported). Ranges without CFI get EMBER_CFA_NONE rows, so the
+ * walker takes a frame-pointer step there instead of misusing a neighbour's rule.
+ *
+ * Tables are built once per file identity and shared by every process that
+ * maps the file; agg/'s unwind loader keeps that cache and its memory bound.
+ *
+ * Thread-safety: none.
+ */
+#ifndef EMBER_UNWINDER_H
+#define EMBER_UNWINDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/types.h>
+
+#include "probes/sampler_abi.h"
+
+struct ember_unwind_table;
+
+/*
+ * Builds the table of the ELF file open at @fd (not closed; read from offset 0).
+ * Returns 0, -ENOENT when the file has no usable CFI, -EINVAL for a file that is
+ * not ELF or is malformed, or -ENOMEM.
+ */
+int unwind_table__build_fd(int fd, struct ember_unwind_table **out);
+
+/* Same, from @len bytes at @buf (copied as needed; @buf may be freed after). */
+int unwind_table__build_mem(const void *buf, size_t len, struct ember_unwind_table **out);
+
+void unwind_table__free(struct ember_unwind_table *t);
+
+/* Rows sorted by pc; valid until unwind_table__free. */
+const struct ember_unwind_row *unwind_table__rows(const struct ember_unwind_table *t);
+size_t unwind_table__nr_rows(const struct ember_unwind_table *t);
+
+/* The row covering ELF address @pc, NULL when @pc is below the first row. */
+const struct ember_unwind_row *unwind_table__lookup(const struct ember_unwind_table *t,
+						    uint64_t pc);
+
+/* Heap bytes held by the table. */
+size_t unwind_table__bytes(const struct ember_unwind_table *t);
+
+#endif /* EMBER_UNWINDER_H */
