@@ -73,6 +73,14 @@ static const struct cli_option record_options[] = {
     {"stacks-entries", 0, OPT_STACKS_ENTRIES, "N",
      "Advanced: in-kernel stacks map size (unique stacks per drain window, default 16384). "
      "Overflow is counted as lost stacks."},
+    {"unwind", 0, OPT_UNWIND, "auto|fp|dwarf",
+     "How user stacks are walked. auto (default): from .eh_frame unwind tables in the "
+     "kernel where a mapping has them, frame pointers elsewhere (JIT code); fp: frame "
+     "pointers only, which cuts stacks through code built without them (most distribution "
+     "binaries); dwarf: tables only."},
+    {"unwind-rows", 0, OPT_UNWIND_ROWS, "N",
+     "Advanced: room for unwind table rows in the kernel (8 bytes each, default 1048576). "
+     "When full, the least recently used tables no process needs are evicted."},
     {"drain-interval", 0, OPT_DRAIN_INTERVAL, "SECONDS",
      "Advanced: move samples out of the kernel maps this often (default 5). Shorter "
      "keeps the maps smaller; every sample still lands in exactly one drain."},

@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Table-driven user-stack unwinding (.eh_frame in BPF): real-BPF tests (label bpf).
+
+One ctest per case: `unwind_tests.py CASE`. Needs root; exits 77 without it.
+"""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "record"))
+from record_tests import (EMBER, FIX, check, check_accounting, need_root, parse_folded,  # noqa
+                          record, tmp)
+
+START = ("__libc_start_call_main", "__libc_start_main", "_start")
+
+
+def user_frames(frames):
+    return [f for f in frames[1:] if not f.endswith("_[k]")]
+
+
+def profile(cmd, hz=997, unwind="auto", extra=()):
+    out = tmp("unwind.folded")
+    rc, so, se = record(["-F", str(hz), "-v", "--unwind", unwind, "-o", out] + list(extra) +
+                        ["--"] + cmd)
+    check(rc == 0, "ember exited %d for %r:\n%s" % (rc, cmd, se))
+    check_accounting(se)
+    return parse_folded(out), se
+
+
+def reach_fraction(stacks, comm, marks):
+    mine = [(user_frames(f), c) for f, c in stacks if f[0] == comm]
+    mine = [(u, c) for u, c in mine if u]
+    total = sum(c for _, c in mine)
+    good = sum(c for u, c in mine if any(m in u for m in marks))
+    return good, total
+
+
+def split_case(fixture, units):
+    need_root()
+    stacks, se = profile([FIX + "/" + fixture, str(units)])
+    good, total = reach_fraction(stacks, fixture[:15], ("main",))
+    check(total > 1000, "only %d samples" % total)
+    check(good >= 0.98 * total, "%s: only %d of %d samples reach main" % (fixture, good, total))
+    parts = {"a": 0, "b": 0, "c": 0}
+    for f, c in stacks:
+        for name in parts:
+            if name in f:
+                parts[name] += c
+    work = sum(parts.values())
+    for name, want in (("a", 60), ("b", 30), ("c", 10)):
+        got = 100.0 * parts[name] / max(work, 1)
+        check(abs(got - want) <= 3, "%s: %s has %.1f%%, want %d +- 3 (%r)" %
+              (fixture, name, got, want, parts))
+    # The same binary with frame pointers only: the walk cannot get past the leaf.
+    fp_stacks, _ = profile([FIX + "/" + fixture, str(units // 3)], unwind="fp")
+    fp_good, fp_total = reach_fraction(fp_stacks, fixture[:15], ("main",))
+    check(fp_total > 0, "no samples with --unwind=fp")
+    check(fp_good < 0.5 * fp_total,
+          "--unwind=fp reached main in %d of %d samples: the fixture does not show "
+          "the truncation" % (fp_good, fp_total))
+    print("%s ok: tables %.1f%% reach main (split %r); fp %.1f%%" %
+          (fixture, 100.0 * good / total, parts, 100.0 * fp_good / fp_total))
+
+
+def case_split_nofp_gcc():
+    split_case("split_nofp_gcc", 600)
+
+
+def case_split_nofp_clang():
+    # clang's loop runs about 8 times faster than gcc's: more units for the same time.
+    split_case("split_nofp_clang", 5000)
+
+
+def make_input(size_mb):
+    """Real, moderately compressible data: the machine's own programs and libraries."""
+    path = tmp("input.bin")
+    want = size_mb << 20
+    with open(path, "wb") as out:
+        while want > 0:
+            for d in ("/usr/bin", "/usr/lib/x86_64-linux-gnu"):
+                for name in sorted(os.listdir(d)):
+                    p = os.path.join(d, name)
+                    if want <= 0 or not os.path.isfile(p) or os.path.islink(p):
+                        continue
+                    with open(p, "rb") as f:
+                        data = f.read(want)
+                    out.write(data)
+                    want -= len(data)
+    return path
+
+
+def debian_case(cmd, comm, what):
+    need_root()
+    stacks, se = profile(cmd)
+    good, total = reach_fraction(stacks, comm, START)
+    check(total > 200, "%s: only %d samples" % (what, total))
+    check(good >= 0.95 * total, "%s: only %d of %d samples reach main/_start" %
+          (what, good, total))
+    print("%s ok: %.1f%% of %d samples reach main" % (what, 100.0 * good / total, total))
+    return good, total
+
+
+def case_debian_xz():
+    debian_case(["sh", "-c", "xz -6 -T1 -c %s > /dev/null" % make_input(3)], "xz", "xz")
+
+
+def case_debian_gzip():
+    debian_case(["sh", "-c", "gzip -6 -c %s > /dev/null" % make_input(40)], "gzip", "gzip")
+
+
+def case_debian_sha256sum():
+    debian_case(["sha256sum", make_input(300)], "sha256sum", "sha256sum")
+
+
+def case_debian_python3():
+    debian_case(["python3", "-c", "sum(i * i % 7 for i in range(12000000))"], "python3",
+                "python3")
+
+
+def case_qsort_callback():
+    """A frame-pointer program, called back from libc's qsort: both sides unwind."""
+    need_root()
+    stacks, se = profile([FIX + "/qsort_cb", "80"])
+    cb = [(user_frames(f), c) for f, c in stacks if "compare_slow" in f]
+    total = sum(c for _, c in cb)
+    check(total > 100, "only %d samples in the comparator" % total)
+    good = 0
+    for u, c in cb:
+        if "sort_many" in u and "main" in u and u.index("sort_many") < u.index("compare_slow"):
+            good += c
+    check(good >= 0.95 * total, "only %d of %d comparator samples cross libc up to "
+          "sort_many and main" % (good, total))
+    check(any(re.match(r"(qsort|msort|__qsort)", x) for u, _ in cb for x in u),
+          "libc's qsort frames missing between sort_many and compare_slow")
+    print("qsort callback ok: %d of %d" % (good, total))
+
+
+def case_threads():
+    """pthread stacks end at the thread start routine, not truncated."""
+    need_root()
+    stacks, se = profile([FIX + "/threads", "2"])
+    work = [(user_frames(f), c) for f, c in stacks if "thread_work" in f]
+    total = sum(c for _, c in work)
+    check(total > 500, "only %d thread samples" % total)
+    ended = sum(c for u, c in work if u and re.match(r"(__)?clone3?$", u[0]) and
+                "start_thread" in u and not any(x.startswith("[truncated") for x in u))
+    check(ended >= 0.98 * total, "only %d of %d thread stacks end at clone3/start_thread" %
+          (ended, total))
+    print("threads ok: %d of %d" % (ended, total))
+
+
+if __name__ == "__main__":
+    globals()["case_" + sys.argv[1]]()
