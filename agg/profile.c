@@ -519,8 +519,9 @@ static bool sample_eq(const void *ctx, uint32_t index)
 
 	return a->pid == b->pid && a->tid == b->tid && a->process_name == b->process_name &&
 	       a->thread_name == b->thread_name && a->nr_locations == b->nr_locations &&
-	       memcmp(&l->p->loc_ids[l->p->samples[index].first_loc], b->locations,
-		      b->nr_locations * sizeof(*b->locations)) == 0;
+	       (b->nr_locations == 0 || /* empty stacks: loc_ids may still be NULL */
+		memcmp(&l->p->loc_ids[l->p->samples[index].first_loc], b->locations,
+		       b->nr_locations * sizeof(*b->locations)) == 0);
 }
 
 int profile__add_sample(struct ember_profile *p, const struct ember_sample *s)
