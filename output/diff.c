@@ -30,7 +30,7 @@ int diff__write_svg(const struct ember_profile *before, const struct ember_profi
 	sd.totals[1] = profile__total(after);
 	sd.normalize = !d.no_normalize;
 	sd.width_from = d.negate ? 0 : 1;
-	err = flame_tree_init(&t, o.reverse, o.per_pid, o.per_thread);
+	err = flame_tree_init(&t, o.reverse, o.per_pid, o.per_thread, true);
 	if (err)
 		return err;
 	err = flame_tree_add_profile(&t, before, 0);

@@ -26,12 +26,14 @@ static bool child_eq(const void *ctx, uint32_t index)
 	return n->parent == l->parent && n->name == l->name && n->flags == l->flags && index;
 }
 
-int flame_tree_init(struct flame_tree *t, bool reverse, bool per_pid, bool per_thread)
+int flame_tree_init(struct flame_tree *t, bool reverse, bool per_pid, bool per_thread,
+		    bool intern_all)
 {
 	int err;
 
 	memset(t, 0, sizeof(*t));
 	t->reverse = reverse;
+	t->intern_all = intern_all;
 	t->walker.per_pid = per_pid;
 	t->walker.per_thread = per_thread;
 	err = ember_index__new(&t->index);
@@ -52,6 +54,7 @@ void flame_tree_free(struct flame_tree *t)
 {
 	free(t->nodes);
 	free(t->children);
+	free(t->prev);
 	ember_index__free(t->index);
 	ember_strpool__free(t->pool);
 	stack_walker_free(&t->walker);
@@ -92,26 +95,48 @@ int flame_tree_add_profile(struct flame_tree *t, const struct ember_profile *p, 
 	size_t i, k, n = profile__nr_samples(p);
 	int err = 0;
 
+	t->nr_prev = 0; /* names of another profile never equal by pointer */
 	for (i = 0; i < n && !err; i++) {
 		struct ember_sample s;
 		uint32_t node = 0;
+		bool reuse = true;
 
 		profile__sample(p, i, &s);
 		err = stack_walk(&t->walker, p, &s);
+		if (!err)
+			err = ember_grow((void **)&t->prev, &t->cap_prev, t->walker.nr,
+					 sizeof(*t->prev));
+		if (err)
+			break;
 		t->nodes[0].total[which] += s.count;
 		for (k = 0; k < t->walker.nr && !err; k++) {
 			const struct stack_frame *f =
 				&t->walker.frames[t->reverse ? t->walker.nr - 1 - k : k];
-			const char *name = ember_strpool__intern(t->pool, *f->name ? f->name
-										    : "[unknown]");
+			uint32_t flags = f->flags & (FRAME_KIND_MASK | EMBER_FRAME_UNKNOWN);
+			const char *name = *f->name ? f->name : "[unknown]";
 
-			if (!name)
-				return -ENOMEM;
-			err = child(t, node, name, f->flags & (FRAME_KIND_MASK | EMBER_FRAME_UNKNOWN),
-				    &node);
-			if (!err)
-				t->nodes[node].total[which] += s.count;
+			/*
+			 * A profile interns its names, so within one profile a frame's
+			 * name pointer identifies it; roots live in the walker's buffer
+			 * and names of two profiles differ: those get the tree's copy.
+			 */
+			if (t->intern_all || !f->frame || !*f->name) {
+				name = ember_strpool__intern(t->pool, name);
+				if (!name)
+					return -ENOMEM;
+			}
+			reuse = reuse && k < t->nr_prev && t->prev[k].name == name &&
+				t->prev[k].flags == flags;
+			if (reuse)
+				node = t->prev[k].node;
+			else
+				err = child(t, node, name, flags, &node);
+			if (err)
+				break;
+			t->nodes[node].total[which] += s.count;
+			t->prev[k] = (struct flame_step){ name, flags, node };
 		}
+		t->nr_prev = t->walker.nr;
 	}
 	return err;
 }

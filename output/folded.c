@@ -208,15 +208,81 @@ static bool parse_count(const char *s, size_t len, uint64_t *out)
 	return true;
 }
 
+/* A frame text already seen, pointing into the input (alive for the whole read). */
+struct seen_frame {
+	const char *text;
+	size_t len;
+	uint32_t id; /* location */
+};
+
 struct folded_reader {
 	struct ember_profile *p;
 	struct obuf names; /* one frame name, NUL-terminated */
-	uint32_t *locs;	   /* leaf first */
-	size_t nr_locs, cap_locs;
+	uint32_t *locs;	   /* this line's locations, root first */
+	uint32_t *leaf_first;
+	size_t nr_locs, cap_locs, cap_leaf_first;
+	/*
+	 * The previous good line and its locations: sorted files (what every folded
+	 * writer produces) share long prefixes between neighbours, reused for free.
+	 */
+	const char *prev;
+	size_t prev_len;
+	uint32_t *prev_locs;
+	size_t nr_prev, cap_prev;
+	/* Every distinct frame text: one hash lookup instead of interning each time. */
+	struct seen_frame *seen;
+	size_t nr_seen, cap_seen;
+	struct ember_index *seen_index;
+	const char *probe;
+	size_t probe_len;
+
 	const char *name;
 	bool strict;
 	size_t nr_bad;
 };
+
+static bool seen_eq(const void *ctx, uint32_t index)
+{
+	const struct folded_reader *r = ctx;
+	const struct seen_frame *f = &r->seen[index];
+
+	return f->len == r->probe_len && memcmp(f->text, r->probe, f->len) == 0;
+}
+
+/* Location of the frame text @text (@n bytes, with its kind suffix). */
+static int frame_location(struct folded_reader *r, const char *text, size_t n, uint32_t *id)
+{
+	struct ember_frame f = { 0 };
+	uint64_t h = ember_hash_bytes(text, n, 0xf7a3e);
+	size_t len = n;
+	int64_t found;
+	int err;
+
+	r->probe = text;
+	r->probe_len = n;
+	found = ember_index__find(r->seen_index, h, seen_eq, r);
+	if (found >= 0) {
+		*id = r->seen[found].id;
+		return 0;
+	}
+	f.flags = strip_suffix(text, &len);
+	r->names.len = 0;
+	err = obuf_append(&r->names, text, len);
+	if (err)
+		return err;
+	f.function = r->names.data;
+	err = profile__intern_frames_location(r->p, &f, 1, id);
+	if (!err && r->nr_seen >= UINT32_MAX)
+		err = -ENOMEM;
+	if (!err)
+		err = ember_grow((void **)&r->seen, &r->cap_seen, r->nr_seen + 1, sizeof(*r->seen));
+	if (!err)
+		err = ember_index__insert(r->seen_index, h, (uint32_t)r->nr_seen);
+	if (err)
+		return err;
+	r->seen[r->nr_seen++] = (struct seen_frame){ text, n, *id };
+	return 0;
+}
 
 /* Parses one line (no newline). 1 when malformed, 0 when added, < 0 on error. */
 static int read_line(struct folded_reader *r, const char *line, size_t len, const char **why)
@@ -224,7 +290,8 @@ static int read_line(struct folded_reader *r, const char *line, size_t len, cons
 	const char *sp, *frame;
 	struct ember_sample s = { 0 };
 	uint64_t count;
-	size_t stack_len, i;
+	size_t stack_len, common = 0, i;
+	bool reuse;
 	int err;
 
 	sp = len ? memrchr(line, ' ', len) : NULL;
@@ -245,46 +312,57 @@ static int read_line(struct folded_reader *r, const char *line, size_t len, cons
 		*why = "NUL byte";
 		return 1;
 	}
+	if (r->prev) {
+		size_t max = stack_len < r->prev_len ? stack_len : r->prev_len;
+
+		while (common < max && line[common] == r->prev[common])
+			common++;
+	}
+	reuse = r->prev != NULL;
 	r->nr_locs = 0;
 	frame = line;
 	while (frame <= line + stack_len) {
 		const char *end = memchr(frame, ';', (size_t)(line + stack_len - frame));
-		struct ember_frame f = { 0 };
-		size_t n;
+		size_t n, e;
 		uint32_t id;
 
 		if (!end)
 			end = line + stack_len;
 		n = (size_t)(end - frame);
+		e = (size_t)(end - line);
 		if (n == 0) {
 			*why = "empty frame";
 			return 1;
 		}
-		f.flags = strip_suffix(frame, &n);
-		r->names.len = 0;
-		err = obuf_append(&r->names, frame, n);
-		if (err)
-			return err;
-		f.function = r->names.data;
-		err = profile__intern_frames_location(r->p, &f, 1, &id);
-		if (!err)
-			err = ember_grow((void **)&r->locs, &r->cap_locs, r->nr_locs + 1,
-					 sizeof(*r->locs));
-		if (err)
-			return err;
+		/* Same bytes up to here and a frame boundary there too: same frame. */
+		reuse = reuse && e <= common && r->nr_locs < r->nr_prev &&
+			(e == r->prev_len || r->prev[e] == ';');
+		if (reuse) {
+			id = r->prev_locs[r->nr_locs];
+		} else {
+			err = frame_location(r, frame, n, &id);
+			if (err)
+				return err;
+		}
+		if (ember_grow((void **)&r->locs, &r->cap_locs, r->nr_locs + 1, sizeof(*r->locs)))
+			return -ENOMEM;
 		r->locs[r->nr_locs++] = id;
 		frame = end + 1;
 	}
 	/* Folded lines are root first, samples leaf first. */
-	for (i = 0; i < r->nr_locs / 2; i++) {
-		uint32_t t = r->locs[i];
-
-		r->locs[i] = r->locs[r->nr_locs - 1 - i];
-		r->locs[r->nr_locs - 1 - i] = t;
-	}
+	if (ember_grow((void **)&r->leaf_first, &r->cap_leaf_first, r->nr_locs,
+		       sizeof(*r->leaf_first)) ||
+	    ember_grow((void **)&r->prev_locs, &r->cap_prev, r->nr_locs, sizeof(*r->prev_locs)))
+		return -ENOMEM;
+	for (i = 0; i < r->nr_locs; i++)
+		r->leaf_first[i] = r->locs[r->nr_locs - 1 - i];
+	memcpy(r->prev_locs, r->locs, r->nr_locs * sizeof(*r->locs));
+	r->nr_prev = r->nr_locs;
+	r->prev = line;
+	r->prev_len = stack_len;
 	s.count = count;
 	s.nr_locations = (uint32_t)r->nr_locs;
-	s.locations = r->locs;
+	s.locations = r->leaf_first;
 	return profile__add_sample(r->p, &s);
 }
 
@@ -293,13 +371,16 @@ int folded__read(const char *buf, size_t len, const struct ember_read_opts *opts
 {
 	struct folded_reader r = { .p = p, .name = "input" };
 	size_t pos = 0, lineno = 0;
-	int err = 0;
+	int err;
 
 	if (opts) {
 		r.strict = opts->strict;
 		if (opts->name)
 			r.name = opts->name;
 	}
+	err = ember_index__new(&r.seen_index);
+	if (err)
+		return err;
 	while (pos < len) {
 		const char *line = buf + pos, *nl = memchr(line, '\n', len - pos);
 		size_t n = nl ? (size_t)(nl - line) : len - pos;
@@ -333,5 +414,9 @@ int folded__read(const char *buf, size_t len, const struct ember_read_opts *opts
 out:
 	obuf_free(&r.names);
 	free(r.locs);
+	free(r.leaf_first);
+	free(r.prev_locs);
+	free(r.seen);
+	ember_index__free(r.seen_index);
 	return err;
 }

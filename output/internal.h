@@ -111,10 +111,22 @@ struct flame_tree {
 	struct ember_index *index;
 	struct ember_strpool *pool;
 	struct stack_walker walker;
-	bool reverse; /* leaf frames at the root */
+	bool reverse;	   /* leaf frames at the root */
+	bool intern_all;   /* names from several profiles: compare by interned copy */
+	/* The previous sample's path, reused for the prefix the next one shares. */
+	struct flame_step {
+		const char *name;
+		uint32_t flags, node;
+	} *prev;
+	size_t nr_prev, cap_prev;
 };
 
-int flame_tree_init(struct flame_tree *t, bool reverse, bool per_pid, bool per_thread);
+/*
+ * @intern_all: set when more than one profile is added (their string pools
+ * differ); a single profile's names are compared by pointer.
+ */
+int flame_tree_init(struct flame_tree *t, bool reverse, bool per_pid, bool per_thread,
+		    bool intern_all);
 void flame_tree_free(struct flame_tree *t);
 /* Adds every sample of @p to counter @which (0 or 1). */
 int flame_tree_add_profile(struct flame_tree *t, const struct ember_profile *p, int which);

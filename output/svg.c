@@ -474,7 +474,7 @@ int svg__write(const struct ember_profile *p, const struct ember_svg_opts *opts,
 	int err;
 
 	svg_opts_defaults(&o, opts);
-	err = flame_tree_init(&t, o.reverse, o.per_pid, o.per_thread);
+	err = flame_tree_init(&t, o.reverse, o.per_pid, o.per_thread, false);
 	if (err)
 		return err;
 	err = flame_tree_add_profile(&t, p, 0);
