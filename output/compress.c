@@ -16,7 +16,7 @@
 #include "support/support.h"
 
 #define DEFAULT_MAX_BYTES (4ull << 30)
-#define CHUNK_BYTES (256 * 1024)
+#define CHUNK_BYTES	  (256 * 1024)
 
 enum ember_compression compress__detect(const void *buf, size_t len)
 {
@@ -41,7 +41,7 @@ static int gunzip(const void *buf, size_t len, size_t max, unsigned char **out, 
 {
 	unsigned char *o = NULL;
 	size_t cap = 0, olen = 0;
-	z_stream z = { 0 };
+	z_stream z = {0};
 	int err, zr = Z_OK;
 
 	/* 16 + MAX_WBITS: gzip wrapper only. */
@@ -55,7 +55,8 @@ static int gunzip(const void *buf, size_t len, size_t max, unsigned char **out, 
 		if (err)
 			goto out;
 		/* zlib counts in uInt: feed at most 1 GiB at a time. */
-		before_in = len - (size_t)((const unsigned char *)z.next_in - (const unsigned char *)buf);
+		before_in =
+		    len - (size_t)((const unsigned char *)z.next_in - (const unsigned char *)buf);
 		z.avail_in = (uInt)(before_in > (1u << 30) ? (1u << 30) : before_in);
 		z.next_out = o + olen;
 		z.avail_out = (uInt)(cap - olen - 1);
@@ -66,7 +67,8 @@ static int gunzip(const void *buf, size_t len, size_t max, unsigned char **out, 
 						     (const unsigned char *)buf);
 
 			/* Concatenated gzip members form one stream (RFC 1952). */
-			if (left >= 2 && compress__detect(z.next_in, left) == EMBER_COMPRESSION_GZIP) {
+			if (left >= 2 &&
+			    compress__detect(z.next_in, left) == EMBER_COMPRESSION_GZIP) {
 				inflateReset(&z);
 				continue;
 			}
@@ -95,7 +97,7 @@ out:
 static int unzstd(const void *buf, size_t len, size_t max, unsigned char **out, size_t *out_len)
 {
 	ZSTD_DCtx *dctx = ZSTD_createDCtx();
-	ZSTD_inBuffer in = { buf, len, 0 };
+	ZSTD_inBuffer in = {buf, len, 0};
 	unsigned char *o = NULL;
 	size_t cap = 0, olen = 0, r = 1;
 	int err;
@@ -115,7 +117,7 @@ static int unzstd(const void *buf, size_t len, size_t max, unsigned char **out, 
 		r = ZSTD_decompressStream(dctx, &ob, &in);
 		if (ZSTD_isError(r)) {
 			err = ZSTD_getErrorCode(r) == ZSTD_error_memory_allocation ? -ENOMEM
-										     : -EINVAL;
+										   : -EINVAL;
 			goto out;
 		}
 		olen = ob.pos;
@@ -171,16 +173,19 @@ int compress__decode(const void *buf, size_t len, size_t max_len, void **out, si
 static int gzip_write(const void *buf, size_t len, FILE *out)
 {
 	unsigned char chunk[64 * 1024];
-	z_stream z = { 0 };
+	z_stream z = {0};
 	int err = 0, zr;
 
-	/* Level 6 (zlib's default): pprof files are written once and read rarely. */
-	if (deflateInit2(&z, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+	/*
+	 * Level 1, as Go's runtime/pprof writes: protobuf's repeated ids compress
+	 * well anyway, and level 6 tripled the time of a large profile's write.
+	 */
+	if (deflateInit2(&z, 1, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
 		return -ENOMEM;
 	z.next_in = (Bytef *)buf;
 	do {
-		size_t left = len - (size_t)((const unsigned char *)z.next_in -
-					     (const unsigned char *)buf);
+		size_t left =
+		    len - (size_t)((const unsigned char *)z.next_in - (const unsigned char *)buf);
 		size_t n;
 
 		z.avail_in = (uInt)(left > (1u << 30) ? (1u << 30) : left);

@@ -14,13 +14,12 @@
 #include "output/output.h"
 
 int diff__write_svg(const struct ember_profile *before, const struct ember_profile *after,
-		    const struct ember_diff_opts *diff, const struct ember_svg_opts *svg,
-		    FILE *out)
+		    const struct ember_diff_opts *diff, const struct ember_svg_opts *svg, FILE *out)
 {
-	struct ember_diff_opts d = { 0 };
+	struct ember_diff_opts d = {0};
 	struct ember_svg_opts o;
 	struct svg_diff sd;
-	struct flame_tree t;
+	struct flame_stacks fs;
 	int err;
 
 	if (diff)
@@ -30,25 +29,24 @@ int diff__write_svg(const struct ember_profile *before, const struct ember_profi
 	sd.totals[1] = profile__total(after);
 	sd.normalize = !d.no_normalize;
 	sd.width_from = d.negate ? 0 : 1;
-	err = flame_tree_init(&t, o.reverse, o.per_pid, o.per_thread, true);
-	if (err)
-		return err;
-	err = flame_tree_add_profile(&t, before, 0);
+	err = flame_stacks_init(&fs, o.reverse, o.per_pid, o.per_thread, true);
 	if (!err)
-		err = flame_tree_add_profile(&t, after, 1);
+		err = flame_stacks_add_profile(&fs, before, 0);
 	if (!err)
-		err = flame_tree_finish(&t);
+		err = flame_stacks_add_profile(&fs, after, 1);
 	if (!err)
-		err = svg_render(&t, &o, &sd, out);
-	flame_tree_free(&t);
+		err = flame_stacks_finish(&fs);
+	if (!err)
+		err = svg_render(&fs, &o, &sd, out);
+	flame_stacks_free(&fs);
 	return err;
 }
 
 int diff__write_folded(const struct ember_profile *before, const struct ember_profile *after,
 		       const struct ember_diff_opts *diff, FILE *out)
 {
-	struct ember_folded_opts fo = { .sz = sizeof(fo) };
-	struct ember_diff_opts d = { 0 };
+	struct ember_folded_opts fo = {.sz = sizeof(fo)};
+	struct ember_diff_opts d = {0};
 	uint64_t ta = profile__total(before), tb = profile__total(after);
 	struct folded_set set;
 	size_t i;

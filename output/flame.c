@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * The flame tree: every sample's frames merged into one call tree, root
- * "all", children sorted by name as flamegraph.pl does, so the same profile
- * always draws the same picture. Two counters per node let the differential
- * graph hold BEFORE and AFTER in one tree.
+ * Flame stacks: every sample's frames, root first, sorted by name the way
+ * flamegraph.pl sorts its input, so the same profile always draws the same
+ * picture. Walking the sorted stacks with only the current path open yields
+ * each frame with its position and width when it closes; a 200k-stack profile
+ * with millions of distinct call paths then needs no tree of millions of
+ * nodes, only the frame lists it already has.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -12,169 +14,175 @@
 #include "output/internal.h"
 #include "support/support.h"
 
-struct child_lookup {
-	const struct flame_tree *t;
-	uint32_t parent, flags;
-	const char *name;
-};
-
-static bool child_eq(const void *ctx, uint32_t index)
+int flame_stacks_init(struct flame_stacks *fs, bool reverse, bool per_pid, bool per_thread,
+		      bool intern_all)
 {
-	const struct child_lookup *l = ctx;
-	const struct flame_node *n = &l->t->nodes[index];
-
-	return n->parent == l->parent && n->name == l->name && n->flags == l->flags && index;
+	memset(fs, 0, sizeof(*fs));
+	fs->reverse = reverse;
+	fs->intern_all = intern_all;
+	fs->walker.per_pid = per_pid;
+	fs->walker.per_thread = per_thread;
+	return ember_strpool__new(&fs->pool);
 }
 
-int flame_tree_init(struct flame_tree *t, bool reverse, bool per_pid, bool per_thread,
-		    bool intern_all)
+void flame_stacks_free(struct flame_stacks *fs)
 {
-	int err;
-
-	memset(t, 0, sizeof(*t));
-	t->reverse = reverse;
-	t->intern_all = intern_all;
-	t->walker.per_pid = per_pid;
-	t->walker.per_thread = per_thread;
-	err = ember_index__new(&t->index);
-	if (!err)
-		err = ember_strpool__new(&t->pool);
-	if (!err)
-		err = ember_grow((void **)&t->nodes, &t->cap, 1, sizeof(*t->nodes));
-	if (err) {
-		flame_tree_free(t);
-		return -ENOMEM;
-	}
-	t->nodes[0] = (struct flame_node){ .name = "all" };
-	t->nr = 1;
-	return 0;
+	free(fs->frames);
+	free(fs->stacks);
+	ember_strpool__free(fs->pool);
+	stack_walker_free(&fs->walker);
+	memset(fs, 0, sizeof(*fs));
 }
 
-void flame_tree_free(struct flame_tree *t)
-{
-	free(t->nodes);
-	free(t->children);
-	free(t->prev);
-	ember_index__free(t->index);
-	ember_strpool__free(t->pool);
-	stack_walker_free(&t->walker);
-	memset(t, 0, sizeof(*t));
-}
-
-/* Child of @parent named @name (interned) with kind @flags, added when new. */
-static int child(struct flame_tree *t, uint32_t parent, const char *name, uint32_t flags,
-		 uint32_t *out)
-{
-	struct child_lookup l = { t, parent, flags, name };
-	uint64_t h = ember_hash_u64(ember_hash_u64(parent, (uintptr_t)name), flags);
-	int64_t found = ember_index__find(t->index, h, child_eq, &l);
-	struct flame_node *n;
-
-	if (found >= 0) {
-		*out = (uint32_t)found;
-		return 0;
-	}
-	if (t->nr >= UINT32_MAX ||
-	    ember_grow((void **)&t->nodes, &t->cap, t->nr + 1, sizeof(*t->nodes)) ||
-	    ember_index__insert(t->index, h, (uint32_t)t->nr))
-		return -ENOMEM;
-	n = &t->nodes[t->nr];
-	memset(n, 0, sizeof(*n));
-	n->name = name;
-	n->flags = flags;
-	n->parent = parent;
-	n->depth = t->nodes[parent].depth + 1;
-	if (n->depth > t->max_depth)
-		t->max_depth = n->depth;
-	*out = (uint32_t)t->nr++;
-	return 0;
-}
-
-int flame_tree_add_profile(struct flame_tree *t, const struct ember_profile *p, int which)
+int flame_stacks_add_profile(struct flame_stacks *fs, const struct ember_profile *p, int which)
 {
 	size_t i, k, n = profile__nr_samples(p);
 	int err = 0;
 
-	t->nr_prev = 0; /* names of another profile never equal by pointer */
 	for (i = 0; i < n && !err; i++) {
+		struct flame_stack *st;
 		struct ember_sample s;
-		uint32_t node = 0;
-		bool reuse = true;
+		size_t depth;
 
 		profile__sample(p, i, &s);
-		err = stack_walk(&t->walker, p, &s);
+		if (!s.count)
+			continue;
+		err = stack_walk(&fs->walker, p, &s);
+		depth = fs->walker.nr;
+		if (!err && depth > UINT32_MAX - 1)
+			err = -E2BIG;
 		if (!err)
-			err = ember_grow((void **)&t->prev, &t->cap_prev, t->walker.nr,
-					 sizeof(*t->prev));
+			err = ember_grow((void **)&fs->frames, &fs->cap_frames,
+					 fs->nr_frames + depth, sizeof(*fs->frames));
 		if (err)
 			break;
-		t->nodes[0].total[which] += s.count;
-		for (k = 0; k < t->walker.nr && !err; k++) {
+		for (k = 0; k < depth; k++) {
 			const struct stack_frame *f =
-				&t->walker.frames[t->reverse ? t->walker.nr - 1 - k : k];
-			uint32_t flags = f->flags & (FRAME_KIND_MASK | EMBER_FRAME_UNKNOWN);
+			    &fs->walker.frames[fs->reverse ? depth - 1 - k : k];
+			struct flame_frame *out = &fs->frames[fs->nr_frames + k];
 			const char *name = *f->name ? f->name : "[unknown]";
 
-			/*
-			 * A profile interns its names, so within one profile a frame's
-			 * name pointer identifies it; roots live in the walker's buffer
-			 * and names of two profiles differ: those get the tree's copy.
-			 */
-			if (t->intern_all || !f->frame || !*f->name) {
-				name = ember_strpool__intern(t->pool, name);
+			/* Roots live in the walker's buffer: they need a lasting copy. */
+			if (fs->intern_all || !f->frame || !*f->name) {
+				name = ember_strpool__intern(fs->pool, name);
 				if (!name)
 					return -ENOMEM;
 			}
-			reuse = reuse && k < t->nr_prev && t->prev[k].name == name &&
-				t->prev[k].flags == flags;
-			if (reuse)
-				node = t->prev[k].node;
-			else
-				err = child(t, node, name, flags, &node);
-			if (err)
-				break;
-			t->nodes[node].total[which] += s.count;
-			t->prev[k] = (struct flame_step){ name, flags, node };
+			out->name = name;
+			out->flags = f->flags & (FRAME_KIND_MASK | EMBER_FRAME_UNKNOWN);
 		}
-		t->nr_prev = t->walker.nr;
+		if (ember_grow((void **)&fs->stacks, &fs->cap, fs->nr + 1, sizeof(*fs->stacks)))
+			return -ENOMEM;
+		st = &fs->stacks[fs->nr++];
+		memset(st, 0, sizeof(*st));
+		st->first = fs->nr_frames;
+		st->depth = (uint32_t)depth;
+		st->count[which] = s.count;
+		fs->nr_frames += depth;
+		fs->total[which] += s.count;
+		if (depth > fs->max_depth)
+			fs->max_depth = (uint32_t)depth;
 	}
 	return err;
 }
 
-static int compare_children(const void *a, const void *b, void *nodes)
+/* Frame order: name bytes, then kind. Interned names compare by pointer first. */
+static int compare_frame(const struct flame_frame *a, const struct flame_frame *b)
 {
-	const struct flame_node *n = nodes;
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	int c = strcmp(n[x].name, n[y].name);
+	int c;
 
-	if (c)
-		return c;
-	return n[x].flags < n[y].flags ? -1 : n[x].flags > n[y].flags;
+	if (a->name != b->name) {
+		c = strcmp(a->name, b->name);
+		if (c)
+			return c;
+	}
+	return a->flags < b->flags ? -1 : a->flags > b->flags;
 }
 
-int flame_tree_finish(struct flame_tree *t)
+static int compare_stacks(const void *x, const void *y, void *frames)
 {
-	size_t i, pos = 0;
+	const struct flame_stack *a = x, *b = y;
+	const struct flame_frame *f = frames;
+	uint32_t k, n = a->depth < b->depth ? a->depth : b->depth;
 
-	t->children = calloc(t->nr, sizeof(*t->children));
-	if (!t->children)
-		return -ENOMEM;
-	/* Counting sort by parent gives each node a contiguous child range. */
-	for (i = 1; i < t->nr; i++)
-		t->nodes[t->nodes[i].parent].nr_children++;
-	for (i = 0; i < t->nr; i++) {
-		t->nodes[i].first_child = (uint32_t)pos;
-		pos += t->nodes[i].nr_children;
-		t->nodes[i].nr_children = 0;
-	}
-	for (i = 1; i < t->nr; i++) {
-		struct flame_node *parent = &t->nodes[t->nodes[i].parent];
+	for (k = 0; k < n; k++) {
+		int c = compare_frame(&f[a->first + k], &f[b->first + k]);
 
-		t->children[parent->first_child + parent->nr_children++] = (uint32_t)i;
+		if (c)
+			return c;
 	}
-	for (i = 0; i < t->nr; i++)
-		if (t->nodes[i].nr_children > 1)
-			qsort_r(&t->children[t->nodes[i].first_child], t->nodes[i].nr_children,
-				sizeof(*t->children), compare_children, t->nodes);
+	/* A stack that is a prefix of another comes first (flamegraph.pl's order). */
+	return a->depth < b->depth ? -1 : a->depth > b->depth;
+}
+
+int flame_stacks_finish(struct flame_stacks *fs)
+{
+	size_t i, out = 0;
+
+	if (!fs->nr)
+		return 0;
+	qsort_r(fs->stacks, fs->nr, sizeof(*fs->stacks), compare_stacks, fs->frames);
+	/* Equal stacks (two threads folded alike, BEFORE and AFTER) become one. */
+	for (i = 1; i < fs->nr; i++) {
+		struct flame_stack *prev = &fs->stacks[out];
+
+		if (compare_stacks(prev, &fs->stacks[i], fs->frames) == 0) {
+			prev->count[0] += fs->stacks[i].count[0];
+			prev->count[1] += fs->stacks[i].count[1];
+		} else {
+			fs->stacks[++out] = fs->stacks[i];
+		}
+	}
+	fs->nr = out + 1;
 	return 0;
+}
+
+int flame_stacks_walk(const struct flame_stacks *fs, int (*fn)(const struct flame_node *, void *),
+		      void *ctx)
+{
+	struct flame_node *open = NULL; /* open[0] is the root, open[d] the frame at depth d */
+	uint64_t pos[2] = {0, 0};
+	size_t i, nr_open = 1, cap_open = 0;
+	int ret = 0;
+
+	if (ember_grow((void **)&open, &cap_open, (size_t)fs->max_depth + 1, sizeof(*open)))
+		return -ENOMEM;
+	open[0] = (struct flame_node){.name = "all"};
+	for (i = 0; i < fs->nr && !ret; i++) {
+		const struct flame_stack *st = &fs->stacks[i];
+		const struct flame_frame *f = &fs->frames[st->first];
+		size_t common = 0, d;
+
+		/* Frames shared with the open path stay open; the rest close, deepest first. */
+		while (common + 1 < nr_open && common < st->depth &&
+		       compare_frame(
+			   &(struct flame_frame){open[common + 1].name, open[common + 1].flags},
+			   &f[common]) == 0)
+			common++;
+		while (nr_open > common + 1 && !ret) {
+			struct flame_node *n = &open[--nr_open];
+
+			n->total[0] = pos[0] - n->start[0];
+			n->total[1] = pos[1] - n->start[1];
+			ret = fn(n, ctx);
+		}
+		for (d = common; d < st->depth; d++) {
+			open[nr_open] = (struct flame_node){.name = f[d].name,
+							    .flags = f[d].flags,
+							    .depth = (uint32_t)nr_open,
+							    .start = {pos[0], pos[1]}};
+			nr_open++;
+		}
+		pos[0] += st->count[0];
+		pos[1] += st->count[1];
+	}
+	while (nr_open > 0 && !ret) {
+		struct flame_node *n = &open[--nr_open];
+
+		n->total[0] = pos[0] - n->start[0];
+		n->total[1] = pos[1] - n->start[1];
+		ret = fn(n, ctx);
+	}
+	free(open);
+	return ret;
 }

@@ -76,7 +76,7 @@ void folded_set_free(struct folded_set *set)
 
 int folded_set_add(struct folded_set *set, const char *line, size_t len, int which, uint64_t count)
 {
-	struct line_lookup l = { set, line };
+	struct line_lookup l = {set, line};
 	uint64_t h = ember_hash_bytes(line, len, 0xf01d);
 	int64_t found = ember_index__find(set->index, h, line_eq, &l);
 	int err;
@@ -103,8 +103,8 @@ int folded_set_add(struct folded_set *set, const char *line, size_t len, int whi
 int folded_set_add_profile(struct folded_set *set, const struct ember_profile *p,
 			   const struct ember_folded_opts *o, int which)
 {
-	struct stack_walker w = { .per_pid = o->per_pid, .per_thread = o->per_thread };
-	struct obuf line = { 0 };
+	struct stack_walker w = {.per_pid = o->per_pid, .per_thread = o->per_thread};
+	struct obuf line = {0};
 	size_t i, n = profile__nr_samples(p);
 	int err = 0;
 
@@ -139,7 +139,7 @@ void folded_set_sort(struct folded_set *set)
 
 int folded__write(const struct ember_profile *p, const struct ember_folded_opts *opts, FILE *out)
 {
-	struct ember_folded_opts o = { 0 };
+	struct ember_folded_opts o = {0};
 	struct folded_set set;
 	size_t i;
 	int err;
@@ -173,8 +173,7 @@ static uint32_t strip_suffix(const char *name, size_t *len)
 	static const struct {
 		char c;
 		uint32_t flag;
-	} kinds[] = { { 'k', EMBER_FRAME_KERNEL }, { 'i', EMBER_FRAME_INLINE },
-		      { 'j', EMBER_FRAME_JIT } };
+	} kinds[] = {{'k', EMBER_FRAME_KERNEL}, {'i', EMBER_FRAME_INLINE}, {'j', EMBER_FRAME_JIT}};
 	size_t i, n = *len;
 
 	/* A bare "_[k]" is a name, not a suffix on an empty name. */
@@ -252,7 +251,7 @@ static bool seen_eq(const void *ctx, uint32_t index)
 /* Location of the frame text @text (@n bytes, with its kind suffix). */
 static int frame_location(struct folded_reader *r, const char *text, size_t n, uint32_t *id)
 {
-	struct ember_frame f = { 0 };
+	struct ember_frame f = {0};
 	uint64_t h = ember_hash_bytes(text, n, 0xf7a3e);
 	size_t len = n;
 	int64_t found;
@@ -280,7 +279,7 @@ static int frame_location(struct folded_reader *r, const char *text, size_t n, u
 		err = ember_index__insert(r->seen_index, h, (uint32_t)r->nr_seen);
 	if (err)
 		return err;
-	r->seen[r->nr_seen++] = (struct seen_frame){ text, n, *id };
+	r->seen[r->nr_seen++] = (struct seen_frame){text, n, *id};
 	return 0;
 }
 
@@ -288,7 +287,7 @@ static int frame_location(struct folded_reader *r, const char *text, size_t n, u
 static int read_line(struct folded_reader *r, const char *line, size_t len, const char **why)
 {
 	const char *sp, *frame;
-	struct ember_sample s = { 0 };
+	struct ember_sample s = {0};
 	uint64_t count;
 	size_t stack_len, common = 0, i;
 	bool reuse;
@@ -369,7 +368,7 @@ static int read_line(struct folded_reader *r, const char *line, size_t len, cons
 int folded__read(const char *buf, size_t len, const struct ember_read_opts *opts,
 		 struct ember_profile *p)
 {
-	struct folded_reader r = { .p = p, .name = "input" };
+	struct folded_reader r = {.p = p, .name = "input"};
 	size_t pos = 0, lineno = 0;
 	int err;
 

@@ -76,7 +76,7 @@ struct folded_set {
 	struct folded_line {
 		size_t offset; /* into text */
 		uint64_t count[2];
-	} *lines;
+	} * lines;
 	size_t nr, cap;
 	struct ember_index *index;
 };
@@ -91,47 +91,65 @@ int folded_set_add_profile(struct folded_set *set, const struct ember_profile *p
 /* Sorts lines by text (byte order). */
 void folded_set_sort(struct folded_set *set);
 
-/* ---- flame tree (flame.c) ---- */
+/* ---- flame stacks (flame.c) ---- */
 
-/* One frame of the merged call tree that flamegraphs draw. */
-struct flame_node {
-	const char *name;  /* interned in the tree's pool */
-	uint32_t flags;	   /* EMBER_FRAME_* kind bits */
-	uint32_t parent;   /* index; the root (0) is its own parent */
-	uint32_t depth;	   /* root 0 */
-	uint32_t first_child, nr_children; /* into flame_tree.children, after flame_tree_finish() */
-	uint64_t total[2]; /* inclusive samples per input */
+/*
+ * Every stack of one or two profiles as root-first frame lists, sorted by
+ * frame names (strcmp, then kind) and with equal stacks merged. In that order
+ * a flamegraph's frames fall out of one pass that keeps only the current path
+ * open, as flamegraph.pl does: no call tree is built, so memory stays
+ * proportional to the input, not to the number of tree nodes.
+ */
+struct flame_frame {
+	const char *name; /* the profile's string, or the pool's for roots and diffs */
+	uint32_t flags;	  /* EMBER_FRAME_* kind bits */
 };
 
-struct flame_tree {
-	struct flame_node *nodes; /* [0] is the "all" root */
+struct flame_stacks {
+	struct flame_frame *frames; /* all stacks' frames, concatenated */
+	size_t nr_frames, cap_frames;
+	struct flame_stack {
+		size_t first;	   /* into frames */
+		uint32_t depth;	   /* frames */
+		uint64_t count[2]; /* samples per input */
+	} * stacks;
 	size_t nr, cap;
-	uint32_t *children; /* per node, its children's indices sorted by name */
-	uint32_t max_depth;
-	struct ember_index *index;
+	uint64_t total[2];
+	uint32_t max_depth; /* frames of the deepest stack */
 	struct ember_strpool *pool;
 	struct stack_walker walker;
-	bool reverse;	   /* leaf frames at the root */
-	bool intern_all;   /* names from several profiles: compare by interned copy */
-	/* The previous sample's path, reused for the prefix the next one shares. */
-	struct flame_step {
-		const char *name;
-		uint32_t flags, node;
-	} *prev;
-	size_t nr_prev, cap_prev;
+	bool reverse;	 /* leaf frames at the root */
+	bool intern_all; /* names from several profiles: use the pool's copies */
 };
 
 /*
  * @intern_all: set when more than one profile is added (their string pools
- * differ); a single profile's names are compared by pointer.
+ * differ); with one profile only root names are copied.
  */
-int flame_tree_init(struct flame_tree *t, bool reverse, bool per_pid, bool per_thread,
-		    bool intern_all);
-void flame_tree_free(struct flame_tree *t);
+int flame_stacks_init(struct flame_stacks *fs, bool reverse, bool per_pid, bool per_thread,
+		      bool intern_all);
+void flame_stacks_free(struct flame_stacks *fs);
 /* Adds every sample of @p to counter @which (0 or 1). */
-int flame_tree_add_profile(struct flame_tree *t, const struct ember_profile *p, int which);
-/* Builds the sorted child lists; call once, after the last add. */
-int flame_tree_finish(struct flame_tree *t);
+int flame_stacks_add_profile(struct flame_stacks *fs, const struct ember_profile *p, int which);
+/* Sorts and merges equal stacks; call once, after the last add. */
+int flame_stacks_finish(struct flame_stacks *fs);
+
+/* One frame of the graph, produced by flame_stacks_walk() when it closes. */
+struct flame_node {
+	const char *name; /* "all" for the root */
+	uint32_t flags;
+	uint32_t depth;	   /* root 0 */
+	uint64_t start[2]; /* samples left of the frame, per counter */
+	uint64_t total[2]; /* samples in the frame, per counter */
+};
+
+/*
+ * Calls @fn for every frame of the graph, children before their parent and
+ * siblings in name order (the root "all" last). Stops at and returns the first
+ * non-zero value @fn returns.
+ */
+int flame_stacks_walk(const struct flame_stacks *fs, int (*fn)(const struct flame_node *, void *),
+		      void *ctx);
 
 /* ---- SVG rendering (svg.c), shared with the differential graph ---- */
 
@@ -141,8 +159,8 @@ struct svg_diff {
 	int width_from;	    /* counter that sets widths (1 normally, 0 with --negate) */
 };
 
-/* Renders @t (finished) with @o; @diff non-NULL colours by change between counters. */
-int svg_render(const struct flame_tree *t, const struct ember_svg_opts *o,
+/* Renders @fs (finished) with @o; @diff non-NULL colours by change between counters. */
+int svg_render(const struct flame_stacks *fs, const struct ember_svg_opts *o,
 	       const struct svg_diff *diff, FILE *out);
 /* Fills @o with @in (may be NULL) and the defaults. */
 void svg_opts_defaults(struct ember_svg_opts *o, const struct ember_svg_opts *in);

@@ -19,9 +19,12 @@
 #include "support/support.h"
 
 static const char *const format_names[] = {
-	[EMBER_FORMAT_AUTO] = "auto",	    [EMBER_FORMAT_FOLDED] = "folded",
-	[EMBER_FORMAT_PPROF] = "pprof",	    [EMBER_FORMAT_SVG] = "svg",
-	[EMBER_FORMAT_SPEEDSCOPE] = "speedscope", [EMBER_FORMAT_PERFSCRIPT] = "perf-script",
+    [EMBER_FORMAT_AUTO] = "auto",
+    [EMBER_FORMAT_FOLDED] = "folded",
+    [EMBER_FORMAT_PPROF] = "pprof",
+    [EMBER_FORMAT_SVG] = "svg",
+    [EMBER_FORMAT_SPEEDSCOPE] = "speedscope",
+    [EMBER_FORMAT_PERFSCRIPT] = "perf-script",
 };
 
 const char *output__format_name(enum ember_format f)
@@ -122,7 +125,7 @@ static int write_stream(const struct ember_profile *p, enum ember_format format,
 int output__write_path(const struct ember_profile *p, const char *path,
 		       const struct ember_output_opts *opts)
 {
-	struct ember_output_opts o = { 0 };
+	struct ember_output_opts o = {0};
 	enum ember_format format;
 	bool zstd = false;
 	char *tmp = NULL;
@@ -249,7 +252,7 @@ static bool looks_like_perf_script(const char *buf, size_t len)
 int output__read_buffer(const void *data, size_t len, const struct ember_read_opts *opts,
 			struct ember_profile **out)
 {
-	struct ember_read_opts o = { .sz = sizeof(o), .name = "input" };
+	struct ember_read_opts o = {.sz = sizeof(o), .name = "input"};
 	struct ember_profile *p = NULL;
 	enum ember_format format;
 	void *plain = NULL;
@@ -321,7 +324,7 @@ out:
 int output__read_path(const char *path, const struct ember_read_opts *opts,
 		      struct ember_profile **out)
 {
-	struct ember_read_opts o = { .sz = sizeof(o) };
+	struct ember_read_opts o = {.sz = sizeof(o)};
 	char *buf = NULL;
 	size_t len = 0;
 	int fd, err;

@@ -63,9 +63,9 @@ struct ember_folded_opts {
 int folded__write(const struct ember_profile *p, const struct ember_folded_opts *opts, FILE *out);
 
 struct ember_read_opts {
-	size_t sz;	 /* sizeof(struct ember_read_opts) */
-	bool strict;	 /* a malformed line or record fails the read (-EINVAL) */
-	const char *name; /* input name for messages ("-" for stdin); NULL: "input" */
+	size_t sz;		  /* sizeof(struct ember_read_opts) */
+	bool strict;		  /* a malformed line or record fails the read (-EINVAL) */
+	const char *name;	  /* input name for messages ("-" for stdin); NULL: "input" */
 	enum ember_format format; /* EMBER_FORMAT_AUTO: guess from path and content */
 };
 
@@ -111,19 +111,19 @@ int perfscript__read(const char *buf, size_t len, const struct ember_read_opts *
 /* ---- SVG flamegraph ---------------------------------------------------- */
 
 struct ember_svg_opts {
-	size_t sz;		/* sizeof(struct ember_svg_opts) */
-	const char *title;	/* NULL: "Flame Graph" ("Icicle Graph" inverted) */
-	const char *subtitle;	/* NULL: none */
-	uint32_t width;		/* image width in px; 0: 1200 */
-	double minwidth;	/* px; narrower frames are merged; < 0: 0.1 */
-	const char *colors;	/* palette for user frames: hot (default), mem, io, red, green,
+	size_t sz;	       /* sizeof(struct ember_svg_opts) */
+	const char *title;     /* NULL: "Flame Graph" ("Icicle Graph" inverted) */
+	const char *subtitle;  /* NULL: none */
+	uint32_t width;	       /* image width in px; 0: 1200 */
+	double minwidth;       /* px; narrower frames are merged; < 0: 0.1 */
+	const char *colors;    /* palette for user frames: hot (default), mem, io, red, green,
 				 * blue, aqua, yellow, purple, orange */
-	bool hash;		/* colour by a hash of the name (stable across graphs) */
-	bool reverse;		/* leaf frames at the root (stacks reversed) */
-	bool inverted;		/* icicle: root at the top */
-	const char *countname;	/* unit in tooltips; NULL: "samples" */
-	uint32_t frame_height;	/* px; 0: 16 */
-	uint32_t font_size;	/* px; 0: 12 */
+	bool hash;	       /* colour by a hash of the name (stable across graphs) */
+	bool reverse;	       /* leaf frames at the root (stacks reversed) */
+	bool inverted;	       /* icicle: root at the top */
+	const char *countname; /* unit in tooltips; NULL: "samples" */
+	uint32_t frame_height; /* px; 0: 16 */
+	uint32_t font_size;    /* px; 0: 12 */
 	/* folded-style root frames */
 	bool per_pid, per_thread;
 };
@@ -134,9 +134,9 @@ int svg__write(const struct ember_profile *p, const struct ember_svg_opts *opts,
 /* ---- differential ------------------------------------------------------ */
 
 struct ember_diff_opts {
-	size_t sz;	  /* sizeof(struct ember_diff_opts) */
+	size_t sz;	   /* sizeof(struct ember_diff_opts) */
 	bool no_normalize; /* compare raw counts instead of fractions of each total */
-	bool negate;	  /* widths from BEFORE; colours say what AFTER lost */
+	bool negate;	   /* widths from BEFORE; colours say what AFTER lost */
 };
 
 /*
@@ -166,10 +166,10 @@ enum ember_report_sort {
 };
 
 struct ember_report_opts {
-	size_t sz;		  /* sizeof(struct ember_report_opts) */
+	size_t sz; /* sizeof(struct ember_report_opts) */
 	enum ember_report_sort sort;
-	uint32_t top;		  /* rows; 0: 20 */
-	const char *focus;	  /* POSIX extended regex; only stacks with a matching frame */
+	uint32_t top;	   /* rows; 0: 20 */
+	const char *focus; /* POSIX extended regex; only stacks with a matching frame */
 };
 
 /*
@@ -202,11 +202,11 @@ int compress__write(enum ember_compression c, const void *buf, size_t len, FILE 
 /* ---- by path ----------------------------------------------------------- */
 
 struct ember_output_opts {
-	size_t sz;			 /* sizeof(struct ember_output_opts) */
-	enum ember_format format;	 /* EMBER_FORMAT_AUTO: from the path */
+	size_t sz;				/* sizeof(struct ember_output_opts) */
+	enum ember_format format;		/* EMBER_FORMAT_AUTO: from the path */
 	const struct ember_folded_opts *folded; /* may be NULL */
-	const struct ember_svg_opts *svg;	 /* may be NULL */
-	int compression;		 /* -1: none; 0: from the path; else ember_compression */
+	const struct ember_svg_opts *svg;	/* may be NULL */
+	int compression; /* -1: none; 0: from the path; else ember_compression */
 };
 
 /*

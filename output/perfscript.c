@@ -109,7 +109,7 @@ static bool is_jit_module(const char *m, size_t n)
 static int parse_frame(struct ps_reader *r, const char *line, size_t len)
 {
 	const char *p = line, *end = line + len, *addr, *sym, *sym_end, *mod = NULL, *plus;
-	struct ember_frame f = { 0 };
+	struct ember_frame f = {0};
 	unsigned long long address;
 	size_t mod_len = 0;
 	uint32_t id;
@@ -172,8 +172,8 @@ static int parse_frame(struct ps_reader *r, const char *line, size_t len)
 	}
 	if (err)
 		return err;
-	if ((mod && mod_len >= 7 && (memmem(mod, mod_len, "kernel.kallsyms", 15) ||
-				     strncmp(mod, "[kernel", 7) == 0)) ||
+	if ((mod && mod_len >= 7 &&
+	     (memmem(mod, mod_len, "kernel.kallsyms", 15) || strncmp(mod, "[kernel", 7) == 0)) ||
 	    (address >= 0xffff800000000000ull && (!mod || !memchr(mod, '/', mod_len))))
 		f.flags |= EMBER_FRAME_KERNEL;
 	else if (mod && is_jit_module(mod, mod_len))
@@ -201,7 +201,7 @@ static int end_record(struct ps_reader *r)
 int perfscript__read(const char *buf, size_t len, const struct ember_read_opts *opts,
 		     struct ember_profile *p)
 {
-	struct ps_reader r = { .p = p, .input = "input" };
+	struct ps_reader r = {.p = p, .input = "input"};
 	size_t pos = 0, lineno = 0;
 	int err = 0;
 

@@ -24,8 +24,8 @@
 #include "support/support.h"
 
 #define KERNEL_MAPPING_NAME "[kernel.kallsyms]"
-#define JIT_MAPPING_NAME "[jit]"
-#define COUNTER_PREFIX "ember.counter "
+#define JIT_MAPPING_NAME    "[jit]"
+#define COUNTER_PREFIX	    "ember.counter "
 
 typedef Perftools__Profiles__Profile PbProfile;
 typedef Perftools__Profiles__Sample PbSample;
@@ -62,14 +62,14 @@ struct pb_writer {
 	size_t nr_lines, cap_lines;
 	size_t *line_first; /* per pprof location: index into lines */
 	size_t cap_line_first;
-	uint64_t *single;     /* per ember location id: its pprof location id; 0 none yet */
+	uint64_t *single; /* per ember location id: its pprof location id; 0 none yet */
 	/* Runs of name-only inline locations: key is the ember id sequence. */
-	uint32_t *runs;	      /* concatenated sequences */
+	uint32_t *runs; /* concatenated sequences */
 	size_t nr_runs_ids, cap_runs_ids;
 	struct run {
 		size_t first, n; /* in runs */
 		uint64_t id;	 /* pprof location */
-	} *run_list;
+	} * run_list;
 	size_t nr_run_list, cap_run_list;
 	struct ember_index *run_index;
 };
@@ -89,7 +89,7 @@ static bool string_eq(const void *ctx, uint32_t index)
 /* Index of @s in the string table, adding a copy when new; -ENOMEM. */
 static int64_t str_id(struct pb_writer *w, const char *s)
 {
-	struct string_lookup l = { w, s ? s : "" };
+	struct string_lookup l = {w, s ? s : ""};
 	uint64_t h = ember_hash_bytes(l.s, strlen(l.s), 0x57);
 	int64_t found = ember_index__find(w->string_index, h, string_eq, &l);
 	char *copy;
@@ -97,8 +97,9 @@ static int64_t str_id(struct pb_writer *w, const char *s)
 	if (found >= 0)
 		return found;
 	copy = strdup(l.s);
-	if (!copy || ember_grow((void **)&w->strings, &w->cap_strings, w->nr_strings + 1,
-				sizeof(*w->strings)) ||
+	if (!copy ||
+	    ember_grow((void **)&w->strings, &w->cap_strings, w->nr_strings + 1,
+		       sizeof(*w->strings)) ||
 	    ember_index__insert(w->string_index, h, (uint32_t)w->nr_strings)) {
 		free(copy);
 		return -ENOMEM;
@@ -117,14 +118,13 @@ static bool function_eq(const void *ctx, uint32_t index)
 	const struct function_lookup *l = ctx;
 	const PbFunction *f = &l->w->functions[index];
 
-	return f->name == l->name && f->system_name == l->system_name &&
-	       f->filename == l->filename;
+	return f->name == l->name && f->system_name == l->system_name && f->filename == l->filename;
 }
 
 /* pprof function id of @f (1-based), adding it when new; 0 on -ENOMEM. */
 static uint64_t function_id(struct pb_writer *w, const struct ember_frame *f, const char *suffix)
 {
-	struct function_lookup l = { w, 0, 0, 0 };
+	struct function_lookup l = {w, 0, 0, 0};
 	PbFunction init = PERFTOOLS__PROFILES__FUNCTION__INIT;
 	uint64_t h;
 	int64_t found;
@@ -193,7 +193,7 @@ static int add_mapping(struct pb_writer *w, const struct ember_mapping *m, uint6
 static int synthetic_mapping(struct pb_writer *w, uint32_t flags, uint64_t *id)
 {
 	/* Name-only frames have names only: say so truthfully in the flags. */
-	struct ember_mapping m = { .flags = EMBER_MAPPING_HAS_FUNCTIONS };
+	struct ember_mapping m = {.flags = EMBER_MAPPING_HAS_FUNCTIONS};
 	uint64_t *slot;
 	int err;
 
@@ -316,7 +316,7 @@ static bool run_eq(const void *ctx, uint32_t index)
 /* pprof location for name-only locations @ids[0..n) (leaf first: inline chain, then outer). */
 static int run_location(struct pb_writer *w, const uint32_t *ids, size_t n, uint64_t *out)
 {
-	struct run_lookup l = { w, ids, n };
+	struct run_lookup l = {w, ids, n};
 	const struct ember_frame **frames = NULL;
 	uint64_t h = ember_hash_bytes(ids, n * sizeof(*ids), 0x2a);
 	int64_t found = ember_index__find(w->run_index, h, run_eq, &l);
@@ -354,7 +354,7 @@ static int run_location(struct pb_writer *w, const uint32_t *ids, size_t n, uint
 		err = ember_index__insert(w->run_index, h, (uint32_t)w->nr_run_list);
 	if (!err) {
 		memcpy(&w->runs[w->nr_runs_ids], ids, n * sizeof(*ids));
-		w->run_list[w->nr_run_list++] = (struct run){ w->nr_runs_ids, n, *out };
+		w->run_list[w->nr_run_list++] = (struct run){w->nr_runs_ids, n, *out};
 		w->nr_runs_ids += n;
 	}
 	free(frames);
@@ -418,23 +418,23 @@ static void writer_free(struct pb_writer *w)
 }
 
 /* Fills @out's pointer arrays (one allocation each) from the element arrays. */
-#define POINT_AT(ptrs, elems, n)                                                                   \
-	do {                                                                                       \
-		size_t k_;                                                                         \
-		(ptrs) = calloc((n) ? (n) : 1, sizeof(*(ptrs)));                                   \
-		if (!(ptrs))                                                                       \
-			goto nomem;                                                                \
-		for (k_ = 0; k_ < (n); k_++)                                                       \
-			(ptrs)[k_] = &(elems)[k_];                                                 \
+#define POINT_AT(ptrs, elems, n)                                 \
+	do {                                                     \
+		size_t k_;                                       \
+		(ptrs) = calloc((n) ? (n) : 1, sizeof(*(ptrs))); \
+		if (!(ptrs))                                     \
+			goto nomem;                              \
+		for (k_ = 0; k_ < (n); k_++)                     \
+			(ptrs)[k_] = &(elems)[k_];               \
 	} while (0)
 
 int pprof__encode(const struct ember_profile *p, uint8_t **out, size_t *out_len)
 {
-	struct pb_writer w = { .p = p };
+	struct pb_writer w = {.p = p};
 	PbProfile prof = PERFTOOLS__PROFILES__PROFILE__INIT;
-	PbValueType types[2] = { PERFTOOLS__PROFILES__VALUE_TYPE__INIT,
-				 PERFTOOLS__PROFILES__VALUE_TYPE__INIT };
-	PbValueType *type_ptrs[2] = { &types[0], &types[1] };
+	PbValueType types[2] = {PERFTOOLS__PROFILES__VALUE_TYPE__INIT,
+				PERFTOOLS__PROFILES__VALUE_TYPE__INIT};
+	PbValueType *type_ptrs[2] = {&types[0], &types[1]};
 	PbValueType period_type = PERFTOOLS__PROFILES__VALUE_TYPE__INIT;
 	size_t nr_samples = profile__nr_samples(p), nr_labels = profile__nr_labels(p);
 	size_t per_sample_labels = 4 + nr_labels, i, k;
@@ -473,8 +473,8 @@ int pprof__encode(const struct ember_profile *p, uint8_t **out, size_t *out_len)
 		err = add_mapping(&w, profile__mapping(p, (uint32_t)i), &id);
 		if (err)
 			goto out;
-		if (!w.kernel_mapping && (profile__mapping(p, (uint32_t)i)->flags &
-					  EMBER_MAPPING_KERNEL))
+		if (!w.kernel_mapping &&
+		    (profile__mapping(p, (uint32_t)i)->flags & EMBER_MAPPING_KERNEL))
 			w.kernel_mapping = id;
 	}
 
@@ -689,7 +689,7 @@ static const uint64_t *function_id_of(const void *msgs, uint32_t i)
 /* Position of @id, or -1 (pprof ids are non-zero). */
 static int64_t id_find(const struct id_map *m, uint64_t id)
 {
-	struct id_lookup l = { m, id };
+	struct id_lookup l = {m, id};
 
 	if (id == 0)
 		return -1;
@@ -782,9 +782,9 @@ static int read_mappings(struct pb_reader *r)
 		return -ENOMEM;
 	for (i = 0; i < prof->n_mapping; i++) {
 		const PbMapping *pm = prof->mapping[i];
-		struct ember_mapping m = { .start = pm->memory_start,
-					   .limit = pm->memory_limit,
-					   .offset = pm->file_offset };
+		struct ember_mapping m = {.start = pm->memory_start,
+					  .limit = pm->memory_limit,
+					  .offset = pm->file_offset};
 		bool bad = false;
 
 		m.path = pb_opt_str(prof, pm->filename, &bad);
@@ -830,8 +830,8 @@ static int read_location(struct pb_reader *r, size_t i, struct obuf *names)
 	if (pl->mapping_id) {
 		mpos = id_find(&r->mappings, pl->mapping_id);
 		if (mpos < 0) {
-			pr_err("pprof: location %" PRIu64 " names unknown mapping %" PRIu64,
-			       pl->id, pl->mapping_id);
+			pr_err("pprof: location %" PRIu64 " names unknown mapping %" PRIu64, pl->id,
+			       pl->mapping_id);
 			return -EINVAL;
 		}
 		mapping_id = r->mapping_ids[mpos];
@@ -840,8 +840,8 @@ static int read_location(struct pb_reader *r, size_t i, struct obuf *names)
 		else if (is_jit_path(profile__mapping(r->p, mapping_id)->path))
 			kind = EMBER_FRAME_JIT;
 	}
-	if (pl->n_line > UINT32_MAX || ember_grow((void **)&r->frames, &r->cap_frames,
-						  pl->n_line + 1, sizeof(*r->frames)))
+	if (pl->n_line > UINT32_MAX ||
+	    ember_grow((void **)&r->frames, &r->cap_frames, pl->n_line + 1, sizeof(*r->frames)))
 		return -ENOMEM;
 	name_off = calloc(pl->n_line + 1, sizeof(*name_off));
 	if (!name_off)
@@ -898,11 +898,10 @@ static int read_location(struct pb_reader *r, size_t i, struct obuf *names)
 	} else if (n) {
 		err = profile__intern_frames_location(r->p, r->frames, n, &r->location_ids[i]);
 	} else if (pl->address) {
-		err = profile__intern_location(r->p, 0, 0, pl->address, false,
-					       &r->location_ids[i]);
+		err = profile__intern_location(r->p, 0, 0, pl->address, false, &r->location_ids[i]);
 	} else {
-		struct ember_frame unknown = { .function = "[unknown]",
-					       .flags = kind | EMBER_FRAME_UNKNOWN };
+		struct ember_frame unknown = {.function = "[unknown]",
+					      .flags = kind | EMBER_FRAME_UNKNOWN};
 
 		err = profile__intern_frames_location(r->p, &unknown, 1, &r->location_ids[i]);
 	}
@@ -943,7 +942,7 @@ static int read_samples(struct pb_reader *r)
 	pick_value(prof, &value_index, &divisor);
 	for (i = 0; i < prof->n_sample; i++) {
 		const PbSample *ps = prof->sample[i];
-		struct ember_sample s = { 0 };
+		struct ember_sample s = {0};
 		int64_t v;
 
 		if (ps->n_value != prof->n_sample_type) {
@@ -1037,8 +1036,8 @@ static int read_comments(struct pb_reader *r)
 
 int pprof__read(const uint8_t *buf, size_t len, struct ember_profile *p)
 {
-	struct pb_reader r = { .p = p };
-	struct obuf names = { 0 };
+	struct pb_reader r = {.p = p};
+	struct obuf names = {0};
 	PbProfile *prof;
 	size_t i;
 	int err;

@@ -49,7 +49,7 @@ static int row_of(struct report *r, struct row **out)
 	if (!name || ember_grow((void **)&r->rows, &r->cap, r->nr + 1, sizeof(*r->rows)) ||
 	    ember_index__insert(r->index, h, (uint32_t)r->nr))
 		return -ENOMEM;
-	r->rows[r->nr] = (struct row){ .name = name };
+	r->rows[r->nr] = (struct row){.name = name};
 	*out = &r->rows[r->nr++];
 	return 0;
 }
@@ -89,9 +89,9 @@ static bool focused(const struct stack_walker *w, const regex_t *re)
 
 int report__write(const struct ember_profile *p, const struct ember_report_opts *opts, FILE *out)
 {
-	struct ember_report_opts o = { 0 };
-	struct stack_walker w = { 0 };
-	struct report r = { 0 };
+	struct ember_report_opts o = {0};
+	struct stack_walker w = {0};
+	struct report r = {0};
 	regex_t re;
 	bool have_re = false;
 	uint64_t total = profile__total(p), shown = 0;
@@ -150,8 +150,8 @@ int report__write(const struct ember_profile *p, const struct ember_report_opts 
 	if (err)
 		goto out;
 	if (r.nr)
-		qsort(r.rows, r.nr, sizeof(*r.rows), o.sort == EMBER_REPORT_SORT_CUM ? by_cum
-										    : by_flat);
+		qsort(r.rows, r.nr, sizeof(*r.rows),
+		      o.sort == EMBER_REPORT_SORT_CUM ? by_cum : by_flat);
 	if (have_re)
 		fprintf(out, "Focus: %s, %llu of %llu samples (%.2f%%)\n", o.focus,
 			(unsigned long long)shown, (unsigned long long)total,
@@ -165,10 +165,10 @@ int report__write(const struct ember_profile *p, const struct ember_report_opts 
 		double fp = total ? 100.0 * (double)r.rows[i].flat / (double)total : 0;
 
 		sum += fp;
-		fprintf(out, "%12llu %6.2f%% %6.2f%% %12llu %6.2f%%  %s\n",
-			(unsigned long long)r.rows[i].flat, fp, sum,
-			(unsigned long long)r.rows[i].cum,
-			total ? 100.0 * (double)r.rows[i].cum / (double)total : 0.0, r.rows[i].name);
+		fprintf(
+		    out, "%12llu %6.2f%% %6.2f%% %12llu %6.2f%%  %s\n",
+		    (unsigned long long)r.rows[i].flat, fp, sum, (unsigned long long)r.rows[i].cum,
+		    total ? 100.0 * (double)r.rows[i].cum / (double)total : 0.0, r.rows[i].name);
 	}
 	err = fflush(out) || ferror(out) ? -EIO : 0;
 out:

@@ -59,9 +59,9 @@ static int frame_index(struct frames *f, struct sframe *key, uint32_t *out)
 
 int speedscope__write(const struct ember_profile *p, FILE *out)
 {
-	struct stack_walker w = { 0 };
-	struct frames fr = { 0 };
-	struct obuf samples = { 0 }, weights = { 0 }, name = { 0 }, b = { 0 };
+	struct stack_walker w = {0};
+	struct frames fr = {0};
+	struct obuf samples = {0}, weights = {0}, name = {0}, b = {0};
 	size_t i, k, n = profile__nr_samples(p);
 	int err;
 
@@ -77,7 +77,7 @@ int speedscope__write(const struct ember_profile *p, FILE *out)
 			err = obuf_puts(&samples, i ? ",[" : "[");
 		for (k = 0; k < w.nr && !err; k++) {
 			const struct stack_frame *f = &w.frames[k];
-			struct sframe key = { 0 };
+			struct sframe key = {0};
 			uint32_t idx;
 
 			name.len = 0;
@@ -125,10 +125,11 @@ int speedscope__write(const struct ember_profile *p, FILE *out)
 			err = obuf_puts(&b, "\"}");
 	}
 	if (!err)
-		err = obuf_printf(&b,
-				  "]},\"profiles\":[{\"type\":\"sampled\",\"name\":\"ember profile\","
-				  "\"unit\":\"none\",\"startValue\":0,\"endValue\":%llu,\"samples\":[",
-				  (unsigned long long)profile__total(p));
+		err = obuf_printf(
+		    &b,
+		    "]},\"profiles\":[{\"type\":\"sampled\",\"name\":\"ember profile\","
+		    "\"unit\":\"none\",\"startValue\":0,\"endValue\":%llu,\"samples\":[",
+		    (unsigned long long)profile__total(p));
 	if (!err && samples.len)
 		err = obuf_append(&b, samples.data, samples.len);
 	if (!err)

@@ -21,7 +21,7 @@
 extern const char flamegraph_js[];
 extern const char flamegraph_css[];
 
-#define XPAD 10.0	   /* px left and right of the frames */
+#define XPAD	   10.0 /* px left and right of the frames */
 #define CHAR_WIDTH 0.59 /* average glyph width as a fraction of the font size */
 
 void svg_opts_defaults(struct ember_svg_opts *o, const struct ember_svg_opts *in)
@@ -55,30 +55,34 @@ struct rgb {
 static struct rgb palette(const char *name, double v1, double v2, double v3)
 {
 	if (strcmp(name, "hot") == 0)
-		return (struct rgb){ 205 + (int)(50 * v3), (int)(230 * v1), (int)(55 * v2) };
+		return (struct rgb){205 + (int)(50 * v3), (int)(230 * v1), (int)(55 * v2)};
 	if (strcmp(name, "mem") == 0)
-		return (struct rgb){ 0, 190 + (int)(50 * v2), (int)(210 * v1) };
+		return (struct rgb){0, 190 + (int)(50 * v2), (int)(210 * v1)};
 	if (strcmp(name, "io") == 0 || strcmp(name, "blue") == 0)
-		return (struct rgb){ 80 + (int)(60 * v1), 80 + (int)(60 * v1), 190 + (int)(55 * v2) };
+		return (struct rgb){80 + (int)(60 * v1), 80 + (int)(60 * v1), 190 + (int)(55 * v2)};
 	if (strcmp(name, "green") == 0)
-		return (struct rgb){ 50 + (int)(60 * v1), 200 + (int)(55 * v1), 50 + (int)(60 * v1) };
+		return (struct rgb){50 + (int)(60 * v1), 200 + (int)(55 * v1), 50 + (int)(60 * v1)};
 	if (strcmp(name, "aqua") == 0)
-		return (struct rgb){ 50 + (int)(60 * v1), 165 + (int)(55 * v1), 165 + (int)(55 * v1) };
+		return (struct rgb){50 + (int)(60 * v1), 165 + (int)(55 * v1),
+				    165 + (int)(55 * v1)};
 	if (strcmp(name, "yellow") == 0)
-		return (struct rgb){ 175 + (int)(55 * v1), 175 + (int)(55 * v1), 50 + (int)(20 * v1) };
+		return (struct rgb){175 + (int)(55 * v1), 175 + (int)(55 * v1),
+				    50 + (int)(20 * v1)};
 	if (strcmp(name, "purple") == 0)
-		return (struct rgb){ 190 + (int)(65 * v1), 80 + (int)(60 * v1), 190 + (int)(65 * v1) };
+		return (struct rgb){190 + (int)(65 * v1), 80 + (int)(60 * v1),
+				    190 + (int)(65 * v1)};
 	if (strcmp(name, "orange") == 0)
-		return (struct rgb){ 190 + (int)(65 * v1), 90 + (int)(65 * v1), 0 };
+		return (struct rgb){190 + (int)(65 * v1), 90 + (int)(65 * v1), 0};
 	if (strcmp(name, "grey") == 0)
-		return (struct rgb){ 170 + (int)(40 * v1), 170 + (int)(40 * v1), 170 + (int)(40 * v1) };
+		return (struct rgb){170 + (int)(40 * v1), 170 + (int)(40 * v1),
+				    170 + (int)(40 * v1)};
 	/* "red", and ember's default for user frames */
-	return (struct rgb){ 200 + (int)(55 * v1), 50 + (int)(80 * v1), 50 + (int)(80 * v1) };
+	return (struct rgb){200 + (int)(55 * v1), 50 + (int)(80 * v1), 50 + (int)(80 * v1)};
 }
 
 /* Kernel, JIT and inline frames keep their own colours whatever --colors says. */
-static struct rgb frame_colour(const struct ember_svg_opts *o, uint32_t flags, double v1,
-			       double v2, double v3)
+static struct rgb frame_colour(const struct ember_svg_opts *o, uint32_t flags, double v1, double v2,
+			       double v3)
 {
 	if (flags & EMBER_FRAME_KERNEL)
 		return palette("orange", v1, v2, v3);
@@ -105,7 +109,7 @@ static const char *kind_class(uint32_t flags)
 }
 
 struct render {
-	const struct flame_tree *t;
+	const struct flame_stacks *fs;
 	const struct ember_svg_opts *o;
 	const struct svg_diff *diff;
 	int which;	     /* counter that sets widths */
@@ -116,6 +120,11 @@ struct render {
 	double max_delta;    /* diff: largest |share change| of any frame */
 	uint64_t rng;	     /* colour jitter without --hash; fixed seed: stable output */
 	struct obuf *b;
+	/* Per depth: the run of narrow siblings waiting to be drawn as one frame. */
+	struct narrow_run {
+		uint32_t count;
+		uint64_t samples, start;
+	} * runs;
 };
 
 static double next_rand(struct render *r)
@@ -161,8 +170,8 @@ static struct rgb diff_colour(const struct render *r, const struct flame_node *n
 	fade = 220 - (int)(220 * (x < 0 ? -x : x));
 	/* Red: grew; blue: shrank; near-white: unchanged. */
 	if (x >= 0)
-		return (struct rgb){ 255, fade, fade };
-	return (struct rgb){ fade, fade, 255 };
+		return (struct rgb){255, fade, fade};
+	return (struct rgb){fade, fade, 255};
 }
 
 /* Appends @name cut to what fits in @width px, escaped. */
@@ -188,10 +197,16 @@ static int append_label(struct render *r, const char *name, double width)
 	return err ? err : obuf_puts(r->b, "..");
 }
 
-static int emit_frame(struct render *r, const struct flame_node *n, const char *name,
-		      uint32_t merged, uint64_t samples, uint64_t before, double x, double w,
-		      uint32_t depth)
+/*
+ * Appends frame @n, or with @merged > 0 a frame standing for that many narrow
+ * siblings (@n then gives only position, depth and samples).
+ */
+static int emit_frame(struct render *r, const struct flame_node *n, uint32_t merged)
 {
+	const char *name = n->name;
+	uint64_t samples = n->total[r->which], before = n->total[!r->which];
+	double x = XPAD + n->start[r->which] * r->scale, w = samples * r->scale;
+	uint32_t depth = n->depth;
 	struct obuf *b = r->b;
 	double y = frame_y(r, depth), pct = r->total ? 100.0 * (double)samples / r->total : 0;
 	struct rgb c;
@@ -240,7 +255,8 @@ static int emit_frame(struct render *r, const struct flame_node *n, const char *
 				  "height=\"%u\" fill=\"rgb(%d,%d,%d)\" data-n=\"%llu\"/>"
 				  "<text x=\"%.2f\" y=\"%.1f\">",
 				  x, y, w, r->o->frame_height - 1, c.r, c.g, c.b,
-				  (unsigned long long)samples, x + 3, y + r->o->frame_height * 0.5 + r->o->font_size * 0.35);
+				  (unsigned long long)samples, x + 3,
+				  y + r->o->frame_height * 0.5 + r->o->font_size * 0.35);
 	if (!err && !merged)
 		err = append_label(r, name, w);
 	if (!err)
@@ -248,81 +264,68 @@ static int emit_frame(struct render *r, const struct flame_node *n, const char *
 	return err;
 }
 
-/* Draws a run of @count narrow siblings as one merged frame, when it is wide enough. */
-static int flush_run(struct render *r, uint32_t count, uint64_t samples, uint64_t off,
-		     uint32_t depth)
+/* Draws the run of narrow frames at @depth as one frame when it is wide enough. */
+static int flush_run(struct render *r, uint32_t depth)
 {
-	double w = samples * r->scale;
+	struct narrow_run *run = &r->runs[depth];
+	struct flame_node n = {.name = "", .depth = depth};
+	uint32_t count = run->count;
 
-	if (!count || w < r->o->minwidth)
+	run->count = 0;
+	/* A lone frame narrower than minwidth stays hidden, as in flamegraph.pl. */
+	if (count < 2 || run->samples * r->scale < r->o->minwidth)
 		return 0;
-	if (count == 1)
-		return 0; /* a lone frame narrower than minwidth stays hidden, as in flamegraph.pl */
-	return emit_frame(r, &r->t->nodes[0], "", count, samples, 0, XPAD + off * r->scale, w,
-			  depth);
+	n.start[r->which] = run->start;
+	n.total[r->which] = run->samples;
+	return emit_frame(r, &n, count);
 }
 
-struct dfs_item {
-	uint32_t node;
-	uint64_t off; /* samples left of the node */
-};
-
-static int render_frames(struct render *r)
+/*
+ * Frames arrive children first. A narrow frame joins its depth's run; a wide
+ * one flushes the run of its left siblings, then draws. A parent settles the
+ * run of its children: drawn under a wide parent, dropped under a narrow one
+ * (whose whole subtree is narrower still).
+ */
+static int render_node(const struct flame_node *n, void *ctx)
 {
-	const struct flame_tree *t = r->t;
-	struct dfs_item *stack = NULL;
-	size_t nr = 0, cap = 0;
+	struct render *r = ctx;
+	uint64_t samples = n->total[r->which];
+	bool wide = samples && samples * r->scale >= r->o->minwidth;
+	struct narrow_run *run = &r->runs[n->depth];
 	int err = 0;
 
-	if (ember_grow((void **)&stack, &cap, 1, sizeof(*stack)))
-		return -ENOMEM;
-	stack[nr++] = (struct dfs_item){ 0, 0 };
-	while (nr && !err) {
-		struct dfs_item it = stack[--nr];
-		const struct flame_node *n = &t->nodes[it.node];
-		uint64_t off = it.off, run_samples = 0, run_off = 0;
-		uint32_t k, run = 0;
-		size_t first_push = nr;
-
-		if (!n->total[r->which])
-			continue;
-		err = emit_frame(r, n, n->name, 0, n->total[r->which], n->total[!r->which],
-				 XPAD + it.off * r->scale, n->total[r->which] * r->scale, n->depth);
-		for (k = 0; k < n->nr_children && !err; k++) {
-			uint32_t c = t->children[n->first_child + k];
-			uint64_t cs = t->nodes[c].total[r->which];
-
-			if (!cs)
-				continue;
-			if (cs * r->scale < r->o->minwidth) {
-				if (!run)
-					run_off = off;
-				run++;
-				run_samples += cs;
-			} else {
-				err = flush_run(r, run, run_samples, run_off, n->depth + 1);
-				run = 0;
-				run_samples = 0;
-				if (!err)
-					err = ember_grow((void **)&stack, &cap, nr + 1,
-							 sizeof(*stack));
-				if (!err)
-					stack[nr++] = (struct dfs_item){ c, off };
-			}
-			off += cs;
-		}
-		if (!err)
-			err = flush_run(r, run, run_samples, run_off, n->depth + 1);
-		/* Reverse what we pushed so children draw left to right (stable output). */
-		for (size_t i = first_push, j = nr; i + 1 < j; i++, j--) {
-			struct dfs_item tmp = stack[i];
-
-			stack[i] = stack[j - 1];
-			stack[j - 1] = tmp;
-		}
+	if (n->depth + 1 <= r->fs->max_depth) {
+		if (wide)
+			err = flush_run(r, n->depth + 1);
+		else
+			r->runs[n->depth + 1].count = 0;
 	}
-	free(stack);
-	return err;
+	if (err || !samples)
+		return err;
+	if (!wide) {
+		if (!run->count) {
+			run->start = n->start[r->which];
+			run->samples = 0;
+		}
+		run->count++;
+		run->samples += samples;
+		return 0;
+	}
+	if (n->depth)
+		err = flush_run(r, n->depth);
+	return err ? err : emit_frame(r, n, 0);
+}
+
+static int max_delta_node(const struct flame_node *n, void *ctx)
+{
+	struct render *r = ctx;
+	double d = n->depth ? delta(r, n) : 0;
+
+	if (d < 0)
+		d = -d;
+	if (d > r->max_delta)
+		r->max_delta = d;
+	return 0;
 }
 
 static int header(struct render *r)
@@ -332,23 +335,24 @@ static int header(struct render *r)
 	double w = o->width, fs = o->font_size;
 	int err;
 
-	err = obuf_printf(b,
-			  "<?xml version=\"1.0\" standalone=\"no\"?>\n"
-			  "<!DOCTYPE svg PUBLIC \"-//W3C//DTD SVG 1.1//EN\" "
-			  "\"http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd\">\n"
-			  "<svg version=\"1.1\" width=\"%u\" height=\"%.0f\" viewBox=\"0 0 %u %.0f\" "
-			  "xmlns=\"http://www.w3.org/2000/svg\" "
-			  "xmlns:xlink=\"http://www.w3.org/1999/xlink\">\n"
-			  "<!-- Generated by ember %s. Frame groups have classes f and KIND: u user, k "
-			  "kernel, j JIT, i inline, x unknown, m merged narrow frames. -->\n"
-			  "<defs><linearGradient id=\"background\" y1=\"0\" y2=\"1\" x1=\"0\" "
-			  "x2=\"0\"><stop stop-color=\"%s\" offset=\"5%%\"/><stop stop-color=\"%s\" "
-			  "offset=\"95%%\"/></linearGradient></defs>\n<style type=\"text/css\">\n",
-			  o->width, r->height, o->width, r->height, EMBER_VERSION,
-			  r->diff ? "#eeeeee" : "#eeeeee", r->diff ? "#e0e0ff" : "#eeeeb0");
+	err = obuf_printf(
+	    b,
+	    "<?xml version=\"1.0\" standalone=\"no\"?>\n"
+	    "<!DOCTYPE svg PUBLIC \"-//W3C//DTD SVG 1.1//EN\" "
+	    "\"http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd\">\n"
+	    "<svg version=\"1.1\" width=\"%u\" height=\"%.0f\" viewBox=\"0 0 %u %.0f\" "
+	    "xmlns=\"http://www.w3.org/2000/svg\" "
+	    "xmlns:xlink=\"http://www.w3.org/1999/xlink\">\n"
+	    "<!-- Generated by ember %s. Frame groups have classes f and KIND: u user, k "
+	    "kernel, j JIT, i inline, x unknown, m merged narrow frames. -->\n"
+	    "<defs><linearGradient id=\"background\" y1=\"0\" y2=\"1\" x1=\"0\" "
+	    "x2=\"0\"><stop stop-color=\"%s\" offset=\"5%%\"/><stop stop-color=\"%s\" "
+	    "offset=\"95%%\"/></linearGradient></defs>\n<style type=\"text/css\">\n",
+	    o->width, r->height, o->width, r->height, EMBER_VERSION,
+	    r->diff ? "#eeeeee" : "#eeeeee", r->diff ? "#e0e0ff" : "#eeeeb0");
 	if (!err)
-		err = obuf_printf(b, "text { font-family: Verdana, sans-serif; font-size: %.0fpx; }\n",
-				  fs);
+		err = obuf_printf(
+		    b, "text { font-family: Verdana, sans-serif; font-size: %.0fpx; }\n", fs);
 	if (!err)
 		err = obuf_puts(b, flamegraph_css);
 	if (!err)
@@ -366,34 +370,36 @@ static int header(struct render *r)
 		err = obuf_xml(b, o->subtitle);
 	if (!err)
 		err = obuf_printf(
-			b,
-			"</text>\n<text id=\"details\" x=\"%.1f\" y=\"%.1f\"> </text>\n"
-			"<text id=\"unzoom\" class=\"hide\" x=\"%.1f\" y=\"%.1f\">Reset Zoom</text>\n"
-			"<text id=\"search\" x=\"%.1f\" y=\"%.1f\">Search</text>\n"
-			"<text id=\"ignorecase\" x=\"%.1f\" y=\"%.1f\">ic</text>\n"
-			"<text id=\"matched\" x=\"%.1f\" y=\"%.1f\"> </text>\n",
-			XPAD, r->height - fs / 2 - 2, XPAD, fs * 2, w - XPAD - 100, fs * 2,
-			w - XPAD - 16, fs * 2, w - XPAD - 100, r->height - fs / 2 - 2);
+		    b,
+		    "</text>\n<text id=\"details\" x=\"%.1f\" y=\"%.1f\"> </text>\n"
+		    "<text id=\"unzoom\" class=\"hide\" x=\"%.1f\" y=\"%.1f\">Reset Zoom</text>\n"
+		    "<text id=\"search\" x=\"%.1f\" y=\"%.1f\">Search</text>\n"
+		    "<text id=\"ignorecase\" x=\"%.1f\" y=\"%.1f\">ic</text>\n"
+		    "<text id=\"matched\" x=\"%.1f\" y=\"%.1f\"> </text>\n",
+		    XPAD, r->height - fs / 2 - 2, XPAD, fs * 2, w - XPAD - 100, fs * 2,
+		    w - XPAD - 16, fs * 2, w - XPAD - 100, r->height - fs / 2 - 2);
 	if (!err && !r->diff)
-		err = obuf_printf(b,
-				  "<g id=\"legend\" transform=\"translate(%.1f,%.1f)\">"
-				  "<rect x=\"0\" y=\"-9\" width=\"10\" height=\"10\" "
-				  "fill=\"rgb(227,90,90)\"/><text x=\"13\" y=\"0\">user</text>"
-				  "<rect x=\"50\" y=\"-9\" width=\"10\" height=\"10\" "
-				  "fill=\"rgb(222,122,0)\"/><text x=\"63\" y=\"0\">kernel</text>"
-				  "<rect x=\"115\" y=\"-9\" width=\"10\" height=\"10\" "
-				  "fill=\"rgb(80,227,80)\"/><text x=\"128\" y=\"0\">JIT</text>"
-				  "<rect x=\"160\" y=\"-9\" width=\"10\" height=\"10\" "
-				  "fill=\"rgb(80,192,192)\"/><text x=\"173\" y=\"0\">inline</text></g>\n",
-				  XPAD, r->ypad1 - 6);
+		err = obuf_printf(
+		    b,
+		    "<g id=\"legend\" transform=\"translate(%.1f,%.1f)\">"
+		    "<rect x=\"0\" y=\"-9\" width=\"10\" height=\"10\" "
+		    "fill=\"rgb(227,90,90)\"/><text x=\"13\" y=\"0\">user</text>"
+		    "<rect x=\"50\" y=\"-9\" width=\"10\" height=\"10\" "
+		    "fill=\"rgb(222,122,0)\"/><text x=\"63\" y=\"0\">kernel</text>"
+		    "<rect x=\"115\" y=\"-9\" width=\"10\" height=\"10\" "
+		    "fill=\"rgb(80,227,80)\"/><text x=\"128\" y=\"0\">JIT</text>"
+		    "<rect x=\"160\" y=\"-9\" width=\"10\" height=\"10\" "
+		    "fill=\"rgb(80,192,192)\"/><text x=\"173\" y=\"0\">inline</text></g>\n",
+		    XPAD, r->ypad1 - 6);
 	else if (!err)
-		err = obuf_printf(b,
-				  "<g id=\"legend\" transform=\"translate(%.1f,%.1f)\">"
-				  "<rect x=\"0\" y=\"-9\" width=\"10\" height=\"10\" "
-				  "fill=\"rgb(255,60,60)\"/><text x=\"13\" y=\"0\">grew</text>"
-				  "<rect x=\"55\" y=\"-9\" width=\"10\" height=\"10\" "
-				  "fill=\"rgb(60,60,255)\"/><text x=\"68\" y=\"0\">shrank</text></g>\n",
-				  XPAD, r->ypad1 - 6);
+		err = obuf_printf(
+		    b,
+		    "<g id=\"legend\" transform=\"translate(%.1f,%.1f)\">"
+		    "<rect x=\"0\" y=\"-9\" width=\"10\" height=\"10\" "
+		    "fill=\"rgb(255,60,60)\"/><text x=\"13\" y=\"0\">grew</text>"
+		    "<rect x=\"55\" y=\"-9\" width=\"10\" height=\"10\" "
+		    "fill=\"rgb(60,60,255)\"/><text x=\"68\" y=\"0\">shrank</text></g>\n",
+		    XPAD, r->ypad1 - 6);
 	return err;
 }
 
@@ -403,12 +409,13 @@ static int footer(struct render *r)
 	struct obuf *b = r->b;
 	int err;
 
-	err = obuf_printf(b,
-			  "</g>\n<script type=\"text/ecmascript\"><![CDATA[\n"
-			  "var ember_cfg = { inverted: %s, xpad: %.1f, width: %u, fontsize: %u, "
-			  "frameheight: %u, total: %llu, diff: %s, countname: \"",
-			  o->inverted ? "true" : "false", XPAD, o->width, o->font_size,
-			  o->frame_height, (unsigned long long)r->total, r->diff ? "true" : "false");
+	err =
+	    obuf_printf(b,
+			"</g>\n<script type=\"text/ecmascript\"><![CDATA[\n"
+			"var ember_cfg = { inverted: %s, xpad: %.1f, width: %u, fontsize: %u, "
+			"frameheight: %u, total: %llu, diff: %s, countname: \"",
+			o->inverted ? "true" : "false", XPAD, o->width, o->font_size,
+			o->frame_height, (unsigned long long)r->total, r->diff ? "true" : "false");
 	if (!err)
 		err = obuf_json(b, o->countname);
 	if (!err)
@@ -420,43 +427,30 @@ static int footer(struct render *r)
 	return err;
 }
 
-static double max_delta(const struct render *r)
-{
-	double m = 0;
-	size_t i;
-
-	for (i = 1; i < r->t->nr; i++) {
-		double d = delta(r, &r->t->nodes[i]);
-
-		if (d < 0)
-			d = -d;
-		if (d > m)
-			m = d;
-	}
-	return m;
-}
-
-int svg_render(const struct flame_tree *t, const struct ember_svg_opts *o,
+int svg_render(const struct flame_stacks *fs, const struct ember_svg_opts *o,
 	       const struct svg_diff *diff, FILE *out)
 {
-	struct obuf b = { 0 };
-	struct render r = { .t = t, .o = o, .diff = diff, .b = &b, .rng = 0x5eed };
+	struct obuf b = {0};
+	struct render r = {.fs = fs, .o = o, .diff = diff, .b = &b, .rng = 0x5eed};
 	int err;
 
 	r.which = diff ? diff->width_from : 0;
-	r.total = t->nodes[0].total[r.which];
+	r.total = fs->total[r.which];
 	r.scale = r.total ? (o->width - 2 * XPAD) / (double)r.total : 0;
 	/* Title, optional subtitle, then the legend line. */
 	r.ypad1 = o->font_size * (o->subtitle ? 6.5 : 4.5) + 4;
 	r.ypad2 = o->font_size * 2 + 10;
-	r.height = (t->max_depth + 1) * (double)o->frame_height + r.ypad1 + r.ypad2;
-	if (diff)
-		r.max_delta = max_delta(&r);
-	err = header(&r);
+	r.height = (fs->max_depth + 1) * (double)o->frame_height + r.ypad1 + r.ypad2;
+	r.runs = calloc((size_t)fs->max_depth + 2, sizeof(*r.runs));
+	if (!r.runs)
+		return -ENOMEM;
+	err = diff ? flame_stacks_walk(fs, max_delta_node, &r) : 0;
+	if (!err)
+		err = header(&r);
 	if (!err)
 		err = obuf_puts(&b, "<g id=\"frames\">\n");
 	if (!err && r.total)
-		err = render_frames(&r);
+		err = flame_stacks_walk(fs, render_node, &r);
 	if (!err)
 		err = footer(&r);
 	if (!err)
@@ -464,24 +458,24 @@ int svg_render(const struct flame_tree *t, const struct ember_svg_opts *o,
 	if (!err && fflush(out))
 		err = -EIO;
 	obuf_free(&b);
+	free(r.runs);
 	return err;
 }
 
 int svg__write(const struct ember_profile *p, const struct ember_svg_opts *opts, FILE *out)
 {
 	struct ember_svg_opts o;
-	struct flame_tree t;
+	struct flame_stacks fs;
 	int err;
 
 	svg_opts_defaults(&o, opts);
-	err = flame_tree_init(&t, o.reverse, o.per_pid, o.per_thread, false);
-	if (err)
-		return err;
-	err = flame_tree_add_profile(&t, p, 0);
+	err = flame_stacks_init(&fs, o.reverse, o.per_pid, o.per_thread, false);
 	if (!err)
-		err = flame_tree_finish(&t);
+		err = flame_stacks_add_profile(&fs, p, 0);
 	if (!err)
-		err = svg_render(&t, &o, NULL, out);
-	flame_tree_free(&t);
+		err = flame_stacks_finish(&fs);
+	if (!err)
+		err = svg_render(&fs, &o, NULL, out);
+	flame_stacks_free(&fs);
 	return err;
 }

@@ -99,8 +99,9 @@ int stack_walk(struct stack_walker *w, const struct ember_profile *p, const stru
 	/* Root names are built first and pointed at afterwards: the buffer may move. */
 	if (s->process_name) {
 		has_proc = true;
-		err = w->per_pid && s->pid ? obuf_printf(&w->roots, "%s-%u", s->process_name, s->pid)
-					   : obuf_puts(&w->roots, s->process_name);
+		err = w->per_pid && s->pid
+			  ? obuf_printf(&w->roots, "%s-%u", s->process_name, s->pid)
+			  : obuf_puts(&w->roots, s->process_name);
 		if (!err)
 			err = obuf_append(&w->roots, "", 1);
 	}
@@ -181,11 +182,21 @@ int obuf_xml(struct obuf *b, const char *str)
 		size_t n = utf8_len(s);
 
 		switch (*s) {
-		case '<': err = obuf_puts(b, "&lt;"); break;
-		case '>': err = obuf_puts(b, "&gt;"); break;
-		case '&': err = obuf_puts(b, "&amp;"); break;
-		case '"': err = obuf_puts(b, "&quot;"); break;
-		case '\'': err = obuf_puts(b, "&apos;"); break;
+		case '<':
+			err = obuf_puts(b, "&lt;");
+			break;
+		case '>':
+			err = obuf_puts(b, "&gt;");
+			break;
+		case '&':
+			err = obuf_puts(b, "&amp;");
+			break;
+		case '"':
+			err = obuf_puts(b, "&quot;");
+			break;
+		case '\'':
+			err = obuf_puts(b, "&apos;");
+			break;
 		default:
 			/* XML 1.0 forbids most control characters even as references. */
 			if (n == 0 || (*s < 0x20 && *s != '\t'))
@@ -207,7 +218,7 @@ int obuf_json(struct obuf *b, const char *str)
 		size_t n = utf8_len(s);
 
 		if (*s == '"' || *s == '\\') {
-			char esc[2] = { '\\', (char)*s };
+			char esc[2] = {'\\', (char)*s};
 
 			err = obuf_append(b, esc, 2);
 		} else if (*s < 0x20) {

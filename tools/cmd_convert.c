@@ -16,33 +16,33 @@
 enum { OPT_FORMAT = 1, OPT_INPUT_FORMAT, OPT_LABEL, OPT_HELP };
 
 static const struct cli_option convert_options[] = {
-	{ "output", 'o', 0, "FILE",
-	  "Output file; \"-\" is stdout (folded unless --format says otherwise). The format "
-	  "follows the extension: .folded or .txt (folded), .pb.gz or .pprof (pprof), .svg "
-	  "(flamegraph), .json (speedscope); a trailing .zst compresses with zstd." },
-	{ "format", 'f', OPT_FORMAT, "FORMAT",
-	  "Output format regardless of the extension: folded, pprof, svg, speedscope." },
-	{ "input-format", 0, OPT_INPUT_FORMAT, "FORMAT",
-	  "Input format instead of guessing from content and name: folded, pprof, perf-script." },
-	{ "label", 'l', OPT_LABEL, "KEY=VALUE",
-	  "Add a profile label (written to pprof as a sample label). Repeatable." },
-	OUTPUT_CLI_INPUT_OPTIONS,
-	OUTPUT_CLI_ROOT_OPTIONS,
-	OUTPUT_CLI_SVG_OPTIONS,
-	{ "verbose", 'v', 0, NULL, "More messages on stderr." },
-	{ "help", 'h', OPT_HELP, NULL, "This help." },
-	{ NULL, 0, 0, NULL, NULL },
+    {"output", 'o', 0, "FILE",
+     "Output file; \"-\" is stdout (folded unless --format says otherwise). The format "
+     "follows the extension: .folded or .txt (folded), .pb.gz or .pprof (pprof), .svg "
+     "(flamegraph), .json (speedscope); a trailing .zst compresses with zstd."},
+    {"format", 'f', OPT_FORMAT, "FORMAT",
+     "Output format regardless of the extension: folded, pprof, svg, speedscope."},
+    {"input-format", 0, OPT_INPUT_FORMAT, "FORMAT",
+     "Input format instead of guessing from content and name: folded, pprof, perf-script."},
+    {"label", 'l', OPT_LABEL, "KEY=VALUE",
+     "Add a profile label (written to pprof as a sample label). Repeatable."},
+    OUTPUT_CLI_INPUT_OPTIONS,
+    OUTPUT_CLI_ROOT_OPTIONS,
+    OUTPUT_CLI_SVG_OPTIONS,
+    {"verbose", 'v', 0, NULL, "More messages on stderr."},
+    {"help", 'h', OPT_HELP, NULL, "This help."},
+    {NULL, 0, 0, NULL, NULL},
 };
 
 const struct cli_command cli_convert_command = {
-	.name = "convert",
-	.synopsis = "ember convert [OPTIONS] IN -o OUT",
-	.summary = "convert between folded, pprof, SVG and speedscope",
-	.description = "Reads IN (\"-\" is stdin) as folded stacks, pprof, or `perf script` text, "
-		       "compressed with gzip or zstd or not, and writes it to OUT. Example: "
-		       "perf script | ember convert - -o out.svg. Exit status: 0 ok, 2 bad flags, "
-		       "6 output not writable, 7 input unreadable or malformed.",
-	.options = convert_options,
+    .name = "convert",
+    .synopsis = "ember convert [OPTIONS] IN -o OUT",
+    .summary = "convert between folded, pprof, SVG and speedscope",
+    .description = "Reads IN (\"-\" is stdin) as folded stacks, pprof, or `perf script` text, "
+		   "compressed with gzip or zstd or not, and writes it to OUT. Example: "
+		   "perf script | ember convert - -o out.svg. Exit status: 0 ok, 2 bad flags, "
+		   "6 output not writable, 7 input unreadable or malformed.",
+    .options = convert_options,
 };
 
 int cmd_convert(int argc, char **argv)
@@ -50,7 +50,7 @@ int cmd_convert(int argc, char **argv)
 	struct option longopts[64];
 	char shortopts[130];
 	struct output_cli oc;
-	struct ember_output_opts wo = { .sz = sizeof(wo) };
+	struct ember_output_opts wo = {.sz = sizeof(wo)};
 	struct ember_profile *p = NULL;
 	const char *in = NULL, *out = NULL;
 	char **labels = NULL;
@@ -70,8 +70,9 @@ int cmd_convert(int argc, char **argv)
 			/* Positionals may come before options ("IN -o OUT"). */
 			if (optind < argc) {
 				if (in) {
-					ret = cli_usage_error("convert", "one input file expected, "
-									 "got '%s' too",
+					ret = cli_usage_error("convert",
+							      "one input file expected, "
+							      "got '%s' too",
 							      argv[optind]);
 					goto out;
 				}
@@ -92,10 +93,12 @@ int cmd_convert(int argc, char **argv)
 			break;
 		case 'f':
 			wo.format = output__format_from_name(optarg);
-			if (wo.format == EMBER_FORMAT_AUTO || wo.format == EMBER_FORMAT_PERFSCRIPT) {
-				ret = cli_usage_error("convert", "invalid value for --format: '%s' "
-								 "(expected folded, pprof, svg, "
-								 "speedscope)",
+			if (wo.format == EMBER_FORMAT_AUTO ||
+			    wo.format == EMBER_FORMAT_PERFSCRIPT) {
+				ret = cli_usage_error("convert",
+						      "invalid value for --format: '%s' "
+						      "(expected folded, pprof, svg, "
+						      "speedscope)",
 						      optarg);
 				goto out;
 			}
@@ -105,17 +108,19 @@ int cmd_convert(int argc, char **argv)
 			if (oc.read.format != EMBER_FORMAT_FOLDED &&
 			    oc.read.format != EMBER_FORMAT_PPROF &&
 			    oc.read.format != EMBER_FORMAT_PERFSCRIPT) {
-				ret = cli_usage_error("convert", "invalid value for --input-format: "
-								 "'%s' (expected folded, pprof, "
-								 "perf-script)",
+				ret = cli_usage_error("convert",
+						      "invalid value for --input-format: "
+						      "'%s' (expected folded, pprof, "
+						      "perf-script)",
 						      optarg);
 				goto out;
 			}
 			break;
 		case 'l':
 			if (!strchr(optarg, '=') || optarg[0] == '=') {
-				ret = cli_usage_error("convert", "invalid value for --label: '%s' "
-								 "(expected KEY=VALUE)",
+				ret = cli_usage_error("convert",
+						      "invalid value for --label: '%s' "
+						      "(expected KEY=VALUE)",
 						      optarg);
 				goto out;
 			}

@@ -17,35 +17,35 @@
 enum { OPT_FOLDED = 1, OPT_NEGATE, OPT_NO_NORMALIZE, OPT_HELP };
 
 static const struct cli_option diff_options[] = {
-	{ "output", 'o', 0, "FILE",
-	  "Output file (default \"-\", stdout). An SVG unless --folded; a trailing .zst "
-	  "compresses with zstd." },
-	{ "folded", 0, OPT_FOLDED, NULL,
-	  "Write \"stack countA countB\" lines (the union of both profiles' stacks, sorted) "
-	  "instead of an SVG." },
-	{ "negate", 0, OPT_NEGATE, NULL,
-	  "Widths from BEFORE and colours from its point of view: shows what AFTER lost." },
-	{ "no-normalize", 0, OPT_NO_NORMALIZE, NULL,
-	  "Compare raw sample counts. By default each profile is scaled by its total, so a "
-	  "longer recording does not look like a regression." },
-	OUTPUT_CLI_INPUT_OPTIONS,
-	OUTPUT_CLI_ROOT_OPTIONS,
-	OUTPUT_CLI_SVG_OPTIONS,
-	{ "verbose", 'v', 0, NULL, "More messages on stderr." },
-	{ "help", 'h', OPT_HELP, NULL, "This help." },
-	{ NULL, 0, 0, NULL, NULL },
+    {"output", 'o', 0, "FILE",
+     "Output file (default \"-\", stdout). An SVG unless --folded; a trailing .zst "
+     "compresses with zstd."},
+    {"folded", 0, OPT_FOLDED, NULL,
+     "Write \"stack countA countB\" lines (the union of both profiles' stacks, sorted) "
+     "instead of an SVG."},
+    {"negate", 0, OPT_NEGATE, NULL,
+     "Widths from BEFORE and colours from its point of view: shows what AFTER lost."},
+    {"no-normalize", 0, OPT_NO_NORMALIZE, NULL,
+     "Compare raw sample counts. By default each profile is scaled by its total, so a "
+     "longer recording does not look like a regression."},
+    OUTPUT_CLI_INPUT_OPTIONS,
+    OUTPUT_CLI_ROOT_OPTIONS,
+    OUTPUT_CLI_SVG_OPTIONS,
+    {"verbose", 'v', 0, NULL, "More messages on stderr."},
+    {"help", 'h', OPT_HELP, NULL, "This help."},
+    {NULL, 0, 0, NULL, NULL},
 };
 
 const struct cli_command cli_diff_command = {
-	.name = "diff",
-	.synopsis = "ember diff [OPTIONS] BEFORE AFTER [-o FILE]",
-	.summary = "differential flamegraph of two profiles",
-	.description = "Compares two profiles (folded, pprof or `perf script` text, compressed "
-		       "or not). Frame widths come from AFTER; red frames take a larger share of "
-		       "AFTER than of BEFORE, blue a smaller one, with the colour's depth "
-		       "proportional to the change. Exit status: 0 ok, 2 bad flags, 6 output not "
-		       "writable, 7 input unreadable or malformed.",
-	.options = diff_options,
+    .name = "diff",
+    .synopsis = "ember diff [OPTIONS] BEFORE AFTER [-o FILE]",
+    .summary = "differential flamegraph of two profiles",
+    .description = "Compares two profiles (folded, pprof or `perf script` text, compressed "
+		   "or not). Frame widths come from AFTER; red frames take a larger share of "
+		   "AFTER than of BEFORE, blue a smaller one, with the colour's depth "
+		   "proportional to the change. Exit status: 0 ok, 2 bad flags, 6 output not "
+		   "writable, 7 input unreadable or malformed.",
+    .options = diff_options,
 };
 
 /* Writes the diff to @out (a path; "-" is stdout). */
@@ -103,9 +103,9 @@ int cmd_diff(int argc, char **argv)
 	struct option longopts[64];
 	char shortopts[130];
 	struct output_cli oc;
-	struct ember_diff_opts d = { .sz = sizeof(d) };
+	struct ember_diff_opts d = {.sz = sizeof(d)};
 	struct ember_profile *a = NULL, *b = NULL;
-	const char *in[2] = { NULL, NULL }, *out = "-";
+	const char *in[2] = {NULL, NULL}, *out = "-";
 	bool folded = false;
 	int c, ret = EMBER_EXIT_OK, err, nr_in = 0;
 
@@ -118,8 +118,9 @@ int cmd_diff(int argc, char **argv)
 		if (c == -1) {
 			if (optind < argc) {
 				if (nr_in == 2)
-					return cli_usage_error("diff", "two input files expected, "
-								       "got '%s' too",
+					return cli_usage_error("diff",
+							       "two input files expected, "
+							       "got '%s' too",
 							       argv[optind]);
 				in[nr_in++] = argv[optind++];
 			}

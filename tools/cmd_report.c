@@ -15,30 +15,30 @@
 enum { OPT_SORT = 1, OPT_FOCUS, OPT_HELP };
 
 static const struct cli_option report_options[] = {
-	{ "sort", 's', OPT_SORT, "flat|cum",
-	  "Order rows by flat (samples in the function itself, the default) or cumulative "
-	  "samples (in the function and everything it calls)." },
-	{ "nodes", 'n', 0, "N", "Show the top N functions (default 20)." },
-	{ "focus", 0, OPT_FOCUS, "REGEX",
-	  "Only count stacks with a frame matching REGEX (POSIX extended); percentages stay "
-	  "relative to the whole profile." },
-	OUTPUT_CLI_INPUT_OPTIONS,
-	{ "verbose", 'v', 0, NULL, "More messages on stderr." },
-	{ "help", 'h', OPT_HELP, NULL, "This help." },
-	{ NULL, 0, 0, NULL, NULL },
+    {"sort", 's', OPT_SORT, "flat|cum",
+     "Order rows by flat (samples in the function itself, the default) or cumulative "
+     "samples (in the function and everything it calls)."},
+    {"nodes", 'n', 0, "N", "Show the top N functions (default 20)."},
+    {"focus", 0, OPT_FOCUS, "REGEX",
+     "Only count stacks with a frame matching REGEX (POSIX extended); percentages stay "
+     "relative to the whole profile."},
+    OUTPUT_CLI_INPUT_OPTIONS,
+    {"verbose", 'v', 0, NULL, "More messages on stderr."},
+    {"help", 'h', OPT_HELP, NULL, "This help."},
+    {NULL, 0, 0, NULL, NULL},
 };
 
 const struct cli_command cli_report_command = {
-	.name = "report",
-	.synopsis = "ember report [OPTIONS] FILE",
-	.summary = "top functions of a profile, flat and cumulative",
-	.description = "Prints a table of the functions with the most samples in FILE (folded, "
-		       "pprof or `perf script` text, compressed or not; \"-\" is stdin): flat and "
-		       "cumulative samples, their percentages of the total, and the running sum "
-		       "of flat percentages. Kernel, inline and JIT frames keep their _[k], _[i], "
-		       "_[j] suffixes. Exit status: 0 ok, 2 bad flags, 7 input unreadable or "
-		       "malformed.",
-	.options = report_options,
+    .name = "report",
+    .synopsis = "ember report [OPTIONS] FILE",
+    .summary = "top functions of a profile, flat and cumulative",
+    .description = "Prints a table of the functions with the most samples in FILE (folded, "
+		   "pprof or `perf script` text, compressed or not; \"-\" is stdin): flat and "
+		   "cumulative samples, their percentages of the total, and the running sum "
+		   "of flat percentages. Kernel, inline and JIT frames keep their _[k], _[i], "
+		   "_[j] suffixes. Exit status: 0 ok, 2 bad flags, 7 input unreadable or "
+		   "malformed.",
+    .options = report_options,
 };
 
 int cmd_report(int argc, char **argv)
@@ -46,7 +46,7 @@ int cmd_report(int argc, char **argv)
 	struct option longopts[32];
 	char shortopts[66];
 	struct output_cli oc;
-	struct ember_report_opts ro = { .sz = sizeof(ro) };
+	struct ember_report_opts ro = {.sz = sizeof(ro)};
 	struct ember_profile *p = NULL;
 	const char *in = NULL;
 	uint64_t v;
@@ -61,8 +61,9 @@ int cmd_report(int argc, char **argv)
 		if (c == -1) {
 			if (optind < argc) {
 				if (in)
-					return cli_usage_error("report", "one input file expected, "
-									 "got '%s' too",
+					return cli_usage_error("report",
+							       "one input file expected, "
+							       "got '%s' too",
 							       argv[optind]);
 				in = argv[optind++];
 			}
@@ -80,8 +81,9 @@ int cmd_report(int argc, char **argv)
 			else if (strcmp(optarg, "cum") == 0)
 				ro.sort = EMBER_REPORT_SORT_CUM;
 			else
-				return cli_usage_error("report", "invalid value for --sort: '%s' "
-								 "(expected flat or cum)",
+				return cli_usage_error("report",
+						       "invalid value for --sort: '%s' "
+						       "(expected flat or cum)",
 						       optarg);
 			break;
 		case 'n':
@@ -110,8 +112,9 @@ int cmd_report(int argc, char **argv)
 		return output_cli_read_exit(err);
 	err = report__write(p, &ro, stdout);
 	if (err == -EINVAL)
-		ret = cli_usage_error("report", "invalid value for --focus: '%s' (not a regular "
-						"expression)",
+		ret = cli_usage_error("report",
+				      "invalid value for --focus: '%s' (not a regular "
+				      "expression)",
 				      ro.focus);
 	else if (err)
 		ret = output_cli_write_exit(err);

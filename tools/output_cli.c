@@ -18,8 +18,8 @@ void output_cli_init(struct output_cli *c)
 
 static bool known_palette(const char *s)
 {
-	static const char *const names[] = { "ember", "hot",   "mem",	 "io",	   "red",   "green",
-					     "blue",  "aqua",  "yellow", "purple", "orange" };
+	static const char *const names[] = {"ember", "hot",  "mem",    "io",	 "red",	  "green",
+					    "blue",  "aqua", "yellow", "purple", "orange"};
 	size_t i;
 
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -50,8 +50,9 @@ int output_cli_option(struct output_cli *c, int id, const char *arg)
 		errno = 0;
 		d = strtod(arg, &end);
 		if (errno || end == arg || *end || !(d >= 0 && d <= 10000)) {
-			fprintf(stderr, "ember: invalid value for --minwidth: '%s' (expected pixels, "
-					"0..10000)\n",
+			fprintf(stderr,
+				"ember: invalid value for --minwidth: '%s' (expected pixels, "
+				"0..10000)\n",
 				arg);
 			return -EMBER_EXIT_USAGE;
 		}
@@ -59,8 +60,9 @@ int output_cli_option(struct output_cli *c, int id, const char *arg)
 		return 1;
 	case OCLI_COLORS:
 		if (!known_palette(arg)) {
-			fprintf(stderr, "ember: invalid value for --colors: '%s' (expected ember, hot, "
-					"mem, io, red, green, blue, aqua, yellow, purple, orange)\n",
+			fprintf(stderr,
+				"ember: invalid value for --colors: '%s' (expected ember, hot, "
+				"mem, io, red, green, blue, aqua, yellow, purple, orange)\n",
 				arg);
 			return -EMBER_EXIT_USAGE;
 		}

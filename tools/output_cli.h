@@ -27,30 +27,32 @@ enum output_cli_id {
 };
 
 /* cli_option entries for the SVG flags; use inside an option table initializer. */
-#define OUTPUT_CLI_SVG_OPTIONS                                                                     \
-	{ "title", 0, OCLI_TITLE, "TEXT", "SVG: title at the top (default \"Flame Graph\")." },     \
-	{ "subtitle", 0, OCLI_SUBTITLE, "TEXT", "SVG: second line under the title." },             \
-	{ "width", 0, OCLI_WIDTH, "PX", "SVG: image width in pixels (default 1200)." },            \
-	{ "minwidth", 0, OCLI_MINWIDTH, "PX",                                                      \
-	  "SVG: frames narrower than this many pixels are merged into one frame per run "         \
-	  "(default 0.1)." },                                                                      \
-	{ "colors", 0, OCLI_COLORS, "PALETTE",                                                     \
-	  "SVG: palette of user frames: ember (default), hot, mem, io, red, green, blue, aqua, "  \
-	  "yellow, purple, orange. Kernel (orange), JIT (green) and inline (aqua) frames keep "  \
-	  "their colours." },                                                                      \
+// clang-format off
+#define OUTPUT_CLI_SVG_OPTIONS \
+	{ "title", 0, OCLI_TITLE, "TEXT", "SVG: title at the top (default \"Flame Graph\")." }, \
+	{ "subtitle", 0, OCLI_SUBTITLE, "TEXT", "SVG: second line under the title." }, \
+	{ "width", 0, OCLI_WIDTH, "PX", "SVG: image width in pixels (default 1200)." }, \
+	{ "minwidth", 0, OCLI_MINWIDTH, "PX", \
+	  "SVG: frames narrower than this many pixels are merged into one frame per run " \
+	  "(default 0.1)." }, \
+	{ "colors", 0, OCLI_COLORS, "PALETTE", \
+	  "SVG: palette of user frames: ember (default), hot, mem, io, red, green, blue, aqua, " \
+	  "yellow, purple, orange. Kernel (orange), JIT (green) and inline (aqua) frames keep " \
+	  "their colours." }, \
 	{ "hash", 0, OCLI_HASH, NULL, "SVG: colour by a hash of the name, stable across graphs." }, \
-	{ "reverse", 0, OCLI_REVERSE, NULL, "SVG: reverse stacks (leaf functions at the root)." },  \
-	{ "inverted", 0, OCLI_INVERTED, NULL, "SVG: icicle graph, root at the top." },             \
+	{ "reverse", 0, OCLI_REVERSE, NULL, "SVG: reverse stacks (leaf functions at the root)." }, \
+	{ "inverted", 0, OCLI_INVERTED, NULL, "SVG: icicle graph, root at the top." }, \
 	{ "countname", 0, OCLI_COUNTNAME, "NAME", "SVG: unit of counts in tooltips (default samples)." }
 
-#define OUTPUT_CLI_INPUT_OPTIONS                                                                   \
-	{ "strict", 0, OCLI_STRICT, NULL,                                                          \
-	  "Fail on the first malformed input line or record instead of skipping it (skipped "     \
+#define OUTPUT_CLI_INPUT_OPTIONS \
+	{ "strict", 0, OCLI_STRICT, NULL, \
+	  "Fail on the first malformed input line or record instead of skipping it (skipped " \
 	  "lines are reported with their line number)." }
 
-#define OUTPUT_CLI_ROOT_OPTIONS                                                                    \
-	{ "per-pid", 0, OCLI_PER_PID, NULL, "Root frames \"name-PID\" (folded and SVG)." },         \
+#define OUTPUT_CLI_ROOT_OPTIONS \
+	{ "per-pid", 0, OCLI_PER_PID, NULL, "Root frames \"name-PID\" (folded and SVG)." }, \
 	{ "per-thread", 0, OCLI_PER_THREAD, NULL, "A \"thread-TID\" frame under each process." }
+// clang-format on
 
 struct output_cli {
 	struct ember_svg_opts svg;

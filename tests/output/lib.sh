@@ -1,13 +1,14 @@
 # SPDX-License-Identifier: MIT
 # Shared setup of the tests/output shell tests: $EMBER (the binary, from ctest),
 # $SRC (source root), $DATA (inputs), $T (a scratch directory removed on exit),
-# $ARTIFACTS (kept after the run: screenshots), skip() and need().
+# $ARTIFACTS (kept after the run: screenshots; ctest sets build/test-artifacts/output),
+# skip() and need().
 set -euo pipefail
 : "${EMBER:?EMBER must point at the ember binary (ctest sets it)}"
 SRC=${EMBER_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 DATA=$SRC/tests/output/data
 EXPECTED=$SRC/tests/output/expected
-ARTIFACTS=${EMBER_ARTIFACTS:-$PWD/artifacts}
+ARTIFACTS=${EMBER_ARTIFACTS:-${TMPDIR:-/tmp}/ember-test-artifacts}
 mkdir -p "$ARTIFACTS"
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT

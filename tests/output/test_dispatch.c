@@ -28,8 +28,8 @@ static char *folded_text(const struct ember_profile *p)
 
 int main(void)
 {
-	static const char *const exts[] = { ".folded", ".txt", ".pb.gz", ".pprof", ".folded.zst",
-					    ".pb.gz.zst", ".pb.zst" };
+	static const char *const exts[] = {".folded",	  ".txt",	".pb.gz", ".pprof",
+					   ".folded.zst", ".pb.gz.zst", ".pb.zst"};
 	char dir[] = "/tmp/ember-dispatch-XXXXXX", path[256];
 	struct ember_profile *p, *q;
 	bool zstd;
@@ -68,7 +68,7 @@ int main(void)
 	/* pprof bytes under a folded name */
 	snprintf(path, sizeof(path), "%s/misnamed.folded", dir);
 	{
-		struct ember_output_opts o = { .sz = sizeof(o), .format = EMBER_FORMAT_PPROF };
+		struct ember_output_opts o = {.sz = sizeof(o), .format = EMBER_FORMAT_PPROF};
 		char *text;
 
 		ASSERT_EQ(output__write_path(p, path, &o), 0);

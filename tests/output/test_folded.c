@@ -25,7 +25,7 @@ static char *write_folded(const struct ember_profile *p, const struct ember_fold
 
 static struct ember_profile *read_folded(const char *text, bool strict, int expect_err)
 {
-	struct ember_read_opts o = { .sz = sizeof(o), .strict = strict, .name = "t.folded" };
+	struct ember_read_opts o = {.sz = sizeof(o), .strict = strict, .name = "t.folded"};
 	struct ember_profile *p;
 
 	ASSERT_EQ(profile__new(&p), 0);
@@ -44,7 +44,7 @@ static void test_suffixes(void)
 	ASSERT_EQ(s.nr_locations, 5);
 	ASSERT(s.process_name == NULL);
 	ASSERT_EQ(s.pid, 0);
-	l = profile__location(p, s.locations[0]); /* leaf first */
+	l = profile__location(p, s.locations[0]);     /* leaf first */
 	ASSERT_STR_EQ(l->frames[0].function, "_[k]"); /* a bare suffix is a name */
 	ASSERT_EQ(l->frames[0].flags, 0);
 	l = profile__location(p, s.locations[1]);
@@ -88,10 +88,10 @@ static void test_malformed(void)
 static void test_empty_and_writer(void)
 {
 	struct ember_profile *p = read_folded("", true, 0);
-	struct ember_folded_opts o = { .sz = sizeof(o), .per_pid = true, .per_thread = true };
-	struct ember_frame f = { .function = "semi;colon\nnewline", .file = "x.c", .line = 3 };
-	struct ember_sample s = { .pid = 7, .tid = 8, .process_name = "proc",
-				  .thread_name = "thr", .count = 2 };
+	struct ember_folded_opts o = {.sz = sizeof(o), .per_pid = true, .per_thread = true};
+	struct ember_frame f = {.function = "semi;colon\nnewline", .file = "x.c", .line = 3};
+	struct ember_sample s = {
+	    .pid = 7, .tid = 8, .process_name = "proc", .thread_name = "thr", .count = 2};
 	uint32_t id;
 	char *out;
 

@@ -11,28 +11,27 @@
 #include "support/support.h"
 #include "test.h"
 
-static const char text[] =
-	"# comment\n"
-	"my app 10/11 [003] 5.000001: 1000 cpu-clock:\n"
-	"\tffffffff81000010 do_syscall_64+0x10 ([kernel.kallsyms])\n"
-	"\t    55550000aaaa operator()(int) const+0x1f (/usr/bin/app)\n"
-	"\t    55550000bbbb [unknown] (/usr/lib/libfoo.so.1)\n"
-	"\t    7f0000000001 Lcom/Foo;.run+0x4 (/tmp/perf-10.map)\n"
-	"\n"
-	"my app 10/11 [003] 5.000002: 1000 cpu-clock:\n"
-	"\tffffffff81000010 do_syscall_64+0x10 ([kernel.kallsyms])\n"
-	"\t    55550000aaaa operator()(int) const+0x1f (/usr/bin/app)\n"
-	"\t    55550000bbbb [unknown] (/usr/lib/libfoo.so.1)\n"
-	"\t    7f0000000001 Lcom/Foo;.run+0x4 (/tmp/perf-10.map)\n"
-	"\n"
-	"\tstray frame line (x)\n"
-	"other 12 6.0: 1 cpu-clock:\n"
-	"\tzzzz not hex (y)\n"
-	"\t1234 main (/bin/other)\n";
+static const char text[] = "# comment\n"
+			   "my app 10/11 [003] 5.000001: 1000 cpu-clock:\n"
+			   "\tffffffff81000010 do_syscall_64+0x10 ([kernel.kallsyms])\n"
+			   "\t    55550000aaaa operator()(int) const+0x1f (/usr/bin/app)\n"
+			   "\t    55550000bbbb [unknown] (/usr/lib/libfoo.so.1)\n"
+			   "\t    7f0000000001 Lcom/Foo;.run+0x4 (/tmp/perf-10.map)\n"
+			   "\n"
+			   "my app 10/11 [003] 5.000002: 1000 cpu-clock:\n"
+			   "\tffffffff81000010 do_syscall_64+0x10 ([kernel.kallsyms])\n"
+			   "\t    55550000aaaa operator()(int) const+0x1f (/usr/bin/app)\n"
+			   "\t    55550000bbbb [unknown] (/usr/lib/libfoo.so.1)\n"
+			   "\t    7f0000000001 Lcom/Foo;.run+0x4 (/tmp/perf-10.map)\n"
+			   "\n"
+			   "\tstray frame line (x)\n"
+			   "other 12 6.0: 1 cpu-clock:\n"
+			   "\tzzzz not hex (y)\n"
+			   "\t1234 main (/bin/other)\n";
 
 int main(void)
 {
-	struct ember_read_opts o = { .sz = sizeof(o), .name = "perf.txt" };
+	struct ember_read_opts o = {.sz = sizeof(o), .name = "perf.txt"};
 	struct ember_profile *p;
 	struct ember_sample s;
 	const struct ember_location *l;

@@ -39,21 +39,23 @@ static struct ember_profile *via_pprof(const struct ember_profile *p)
 
 static void test_folded_roundtrip(void)
 {
-	static const char input[] = "app;main;compute;inl_helper_[i];leaf 7\n"
-				    "app;main;entry_SYSCALL_64_[k];do_syscall_64_[k];"
-				    "x64_sys_read_[k] 3\n"
-				    "app;main;jitted_fn_[j];inl_[i] 2\n"
-				    "app;main;x_[i];y_[i];z 1\n"
-				    "java;Interpreter_[j];Foo::bar<int>(std::vector<int> const&) 5\n"
-				    "top_[i];next 4\n";
+	static const char input[] =
+	    "app;main;compute;inl_helper_[i];leaf 7\n"
+	    "app;main;entry_SYSCALL_64_[k];do_syscall_64_[k];"
+	    "x64_sys_read_[k] 3\n"
+	    "app;main;jitted_fn_[j];inl_[i] 2\n"
+	    "app;main;x_[i];y_[i];z 1\n"
+	    "java;Interpreter_[j];Foo::bar<int>(std::vector<int> const&) 5\n"
+	    "top_[i];next 4\n";
 	/* Sorted order, as the writer prints. */
-	static const char expect[] = "app;main;compute;inl_helper_[i];leaf 7\n"
-				     "app;main;entry_SYSCALL_64_[k];do_syscall_64_[k];"
-				     "x64_sys_read_[k] 3\n"
-				     "app;main;jitted_fn_[j];inl_[i] 2\n"
-				     "app;main;x_[i];y_[i];z 1\n"
-				     "java;Interpreter_[j];Foo::bar<int>(std::vector<int> const&) 5\n"
-				     "top_[i];next 4\n";
+	static const char expect[] =
+	    "app;main;compute;inl_helper_[i];leaf 7\n"
+	    "app;main;entry_SYSCALL_64_[k];do_syscall_64_[k];"
+	    "x64_sys_read_[k] 3\n"
+	    "app;main;jitted_fn_[j];inl_[i] 2\n"
+	    "app;main;x_[i];y_[i];z 1\n"
+	    "java;Interpreter_[j];Foo::bar<int>(std::vector<int> const&) 5\n"
+	    "top_[i];next 4\n";
 	struct ember_profile *p, *q;
 	char *a, *b;
 
@@ -74,28 +76,29 @@ static void test_folded_roundtrip(void)
 
 static void test_symbolized_roundtrip(void)
 {
-	struct ember_mapping exe = { .start = 0x400000,
-				     .limit = 0x401000,
-				     .offset = 0x1000,
-				     .path = "/usr/bin/app",
-				     .build_id = "0123456789abcdef",
-				     .flags = EMBER_MAPPING_HAS_FUNCTIONS | EMBER_MAPPING_HAS_LINES |
-					      EMBER_MAPPING_HAS_INLINES | EMBER_MAPPING_HAS_FILENAMES,
-				     .pid = 42 };
-	struct ember_mapping kern = { .start = 0xffffffff81000000ull,
-				      .limit = 0xffffffff82000000ull,
-				      .path = "[kernel.kallsyms]",
-				      .flags = EMBER_MAPPING_KERNEL | EMBER_MAPPING_HAS_FUNCTIONS };
+	struct ember_mapping exe = {.start = 0x400000,
+				    .limit = 0x401000,
+				    .offset = 0x1000,
+				    .path = "/usr/bin/app",
+				    .build_id = "0123456789abcdef",
+				    .flags = EMBER_MAPPING_HAS_FUNCTIONS | EMBER_MAPPING_HAS_LINES |
+					     EMBER_MAPPING_HAS_INLINES |
+					     EMBER_MAPPING_HAS_FILENAMES,
+				    .pid = 42};
+	struct ember_mapping kern = {.start = 0xffffffff81000000ull,
+				     .limit = 0xffffffff82000000ull,
+				     .path = "[kernel.kallsyms]",
+				     .flags = EMBER_MAPPING_KERNEL | EMBER_MAPPING_HAS_FUNCTIONS};
 	struct ember_frame leaf[] = {
-		{ .function = "inlined", .file = "a.c", .line = 10, .flags = EMBER_FRAME_INLINE },
-		{ .function = "outer", .system_name = "_Z5outerv", .file = "a.c", .line = 20 },
+	    {.function = "inlined", .file = "a.c", .line = 10, .flags = EMBER_FRAME_INLINE},
+	    {.function = "outer", .system_name = "_Z5outerv", .file = "a.c", .line = 20},
 	};
-	struct ember_frame mainf = { .function = "main", .file = "main.c", .line = 5 };
-	struct ember_frame kf = { .function = "do_syscall_64", .flags = EMBER_FRAME_KERNEL };
+	struct ember_frame mainf = {.function = "main", .file = "main.c", .line = 5};
+	struct ember_frame kf = {.function = "do_syscall_64", .flags = EMBER_FRAME_KERNEL};
 	struct ember_profile *p, *q;
 	uint32_t m1, m2, l1, l2, l3, stack[3];
-	struct ember_sample s = { .pid = 42, .tid = 43, .process_name = "app",
-				  .thread_name = "worker", .count = 9 };
+	struct ember_sample s = {
+	    .pid = 42, .tid = 43, .process_name = "app", .thread_name = "worker", .count = 9};
 	const struct ember_location *loc;
 	const struct ember_mapping *m;
 	const char *k, *v;

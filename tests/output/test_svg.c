@@ -41,7 +41,7 @@ static int count(const char *hay, const char *needle)
 
 int main(void)
 {
-	struct ember_svg_opts o = { .sz = sizeof(o) };
+	struct ember_svg_opts o = {.sz = sizeof(o)};
 	char *svg, buf[4096];
 	int i, len = 0;
 

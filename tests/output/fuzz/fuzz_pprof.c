@@ -8,7 +8,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct ember_read_opts o = { .sz = sizeof(o), .format = EMBER_FORMAT_PPROF };
+	struct ember_read_opts o = {.sz = sizeof(o), .format = EMBER_FORMAT_PPROF};
 	struct ember_profile *p = NULL;
 
 	ember_log_set_level(EMBER_LOG_ERROR);

@@ -52,7 +52,7 @@ static int run_file(const char *path)
 
 int main(int argc, char **argv)
 {
-	char *env_args[2] = { argv[0], getenv("EMBER_CORPUS") };
+	char *env_args[2] = {argv[0], getenv("EMBER_CORPUS")};
 	int i, ran = 0;
 
 	if (argc < 2 && env_args[1]) {
