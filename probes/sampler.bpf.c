@@ -282,17 +282,17 @@ static __always_inline int fp_step(struct ember_unwind_walk *s)
 /* One step driven by an unwind-table row. Returns an end reason, or -1 to go on. */
 static __always_inline int table_step(struct ember_unwind_walk *s, struct ember_unwind_row *row)
 {
-	__u32 cfa_kind = row->kind & 15, rbp_kind = row->kind >> 4;
-	__u64 cfa, ra, bp = s->bp;
+	__u32 cfa_kind = row->kind & EMBER_CFA_KIND_MASK, rbp_kind = row->kind >> 4;
+	__u64 cfa, ra, bp = s->bp, off = row->cfa_off;
 
 	switch (cfa_kind) {
 	case EMBER_CFA_END:
 		return EMBER_UNWIND_END_COMPLETE;
 	case EMBER_CFA_RSP:
-		cfa = s->sp + row->cfa_off;
+		cfa = s->sp + (row->kind & EMBER_CFA_OFF_SCALED ? off << 3 : off);
 		break;
 	case EMBER_CFA_RBP:
-		cfa = s->bp + row->cfa_off;
+		cfa = s->bp + (row->kind & EMBER_CFA_OFF_SCALED ? off << 3 : off);
 		break;
 	case EMBER_CFA_PLT:
 		cfa = s->sp + 8 + ((s->pc & 15) >= (__u64)row->rbp_off8 ? 8 : 0);
@@ -374,7 +374,7 @@ static long unwind_frame(__u32 i, void *ctx)
 		row = find_row(m, lookup_pc - m->bias);
 	if (!m)
 		request_rescan(s);
-	if (row && (row->kind & 15) != EMBER_CFA_NONE) {
+	if (row && (row->kind & EMBER_CFA_KIND_MASK) != EMBER_CFA_NONE) {
 		stat_inc(EMBER_STAT_UNWIND_TABLE_FRAMES);
 		end = table_step(s, row);
 	} else if (!fp_fallback) {

@@ -89,7 +89,13 @@ enum ember_unwind_mode {
 	EMBER_UNWIND_TABLES = 1, /* .eh_frame tables where loaded, frame pointers elsewhere */
 };
 
-/* How to find the Canonical Frame Address of a frame (low 4 bits of row.kind). */
+/*
+ * How to find the Canonical Frame Address of a frame (low 3 bits of row.kind).
+ * Bit 3 (EMBER_CFA_OFF_SCALED) says cfa_off counts 8-byte units, for frames
+ * larger than 64 KiB.
+ */
+#define EMBER_CFA_KIND_MASK  7
+#define EMBER_CFA_OFF_SCALED 8
 enum ember_cfa_kind {
 	EMBER_CFA_NONE = 0,	   /* no CFI covers this pc: take a frame-pointer step */
 	EMBER_CFA_RSP = 1,	   /* CFA = rsp + cfa_off */
@@ -111,7 +117,7 @@ enum ember_rbp_kind {
 struct ember_unwind_row {
 	__u32 pc;      /* ELF virtual address (link-time), first address of the row */
 	__u16 cfa_off; /* bytes added to rsp/rbp */
-	__u8 kind;     /* enum ember_cfa_kind | enum ember_rbp_kind << 4 */
+	__u8 kind;     /* enum ember_cfa_kind | EMBER_CFA_OFF_SCALED? | enum ember_rbp_kind << 4 */
 	__s8 rbp_off8; /* caller's rbp at CFA + rbp_off8 * 8; PLT: the rip & 15 threshold */
 };
 

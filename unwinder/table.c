@@ -289,11 +289,16 @@ static struct ember_unwind_row translate(Dwarf_Frame *frame, bool signal)
 		row.rbp_off8 = (int8_t)threshold;
 		return row;
 	}
-	if ((reg != DWARF_REG_RSP && reg != DWARF_REG_RBP) || off < 0 || off > UINT16_MAX) {
+	if ((reg != DWARF_REG_RSP && reg != DWARF_REG_RBP) || off < 0 ||
+	    (off > UINT16_MAX && (off % 8 || off / 8 > UINT16_MAX))) {
 		row.kind = EMBER_CFA_UNSUPPORTED;
 		return row;
 	}
 	cfa_kind = reg == DWARF_REG_RSP ? EMBER_CFA_RSP : EMBER_CFA_RBP;
+	if (off > UINT16_MAX) { /* a frame over 64 KiB: count 8-byte units */
+		cfa_kind |= EMBER_CFA_OFF_SCALED;
+		off /= 8;
+	}
 	row.cfa_off = (uint16_t)off;
 	if (dwarf_frame_register(frame, DWARF_REG_RBP, mem, &ops, &nops) != 0) {
 		rbp_kind = EMBER_RBP_UNSUPPORTED;
@@ -364,7 +369,7 @@ static int build_from_elf(Elf *elf, struct ember_unwind_table **out)
 	uint64_t *starts = NULL;
 	size_t nr = 0, i;
 	Elf_Data *data;
-	Dwarf_CFI *cfi;
+	Dwarf_CFI *cfi = NULL;
 	GElf_Shdr shdr;
 	Elf_Scn *scn;
 	int err;
@@ -428,7 +433,8 @@ static int build_from_elf(Elf *elf, struct ember_unwind_table **out)
 	}
 	err = t->nr ? 0 : -ENOENT;
 out:
-	/* dwarf_getcfi_elf's result belongs to the Elf handle: freed with it. */
+	if (cfi)
+		dwarf_cfi_end(cfi); /* a dwarf_getcfi_elf handle is the caller's to free */
 	free(starts);
 	if (err) {
 		unwind_table__free(t);

@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Prints the unwind table ember builds for an ELF file, one row per line:
+ * "PC_HEX CFA_KIND CFA_OFF RBP_KIND RBP_OFF8". Used by readelf_agreement.py.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "unwinder/unwinder.h"
+
+int main(int argc, char **argv)
+{
+	struct ember_unwind_table *t;
+	const struct ember_unwind_row *r;
+	size_t i, n;
+	int fd, err;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: dump_unwind_rows ELF\n");
+		return 2;
+	}
+	fd = open(argv[1], O_RDONLY);
+	if (fd < 0) {
+		perror(argv[1]);
+		return 1;
+	}
+	err = unwind_table__build_fd(fd, &t);
+	close(fd);
+	if (err) {
+		fprintf(stderr, "dump_unwind_rows: %s: error %d\n", argv[1], err);
+		return 1;
+	}
+	r = unwind_table__rows(t);
+	n = unwind_table__nr_rows(t);
+	for (i = 0; i < n; i++)
+		printf("%x %u %u %u %d\n", r[i].pc, r[i].kind & EMBER_CFA_KIND_MASK,
+		       r[i].kind & EMBER_CFA_OFF_SCALED ? r[i].cfa_off * 8u : r[i].cfa_off,
+		       r[i].kind >> 4, r[i].rbp_off8);
+	unwind_table__free(t);
+	return 0;
+}
