@@ -55,7 +55,7 @@ struct ember_collector {
 	struct ember_stack *stack_buf;
 };
 
-_Static_assert(EMBER_STAT__COUNT == 18, "every sampler stat needs a name below");
+_Static_assert(EMBER_STAT__COUNT == 19, "every sampler stat needs a name below");
 
 static const char *const stat_names[EMBER_STAT__COUNT] = {
     [EMBER_STAT_SAMPLES] = "sampler.samples",
@@ -76,6 +76,7 @@ static const char *const stat_names[EMBER_STAT__COUNT] = {
     [EMBER_STAT_UNWIND_READ_FAULT] = "unwind.stopped.read_fault",
     [EMBER_STAT_UNWIND_BAD_FRAME] = "unwind.stopped.bad_frame",
     [EMBER_STAT_UNWIND_NO_MAPPING] = "unwind.stopped.no_mapping",
+    [EMBER_STAT_STACK_HASH_COLLISION] = "sampler.stack_hash_collisions",
 };
 
 static int handle_event(void *ctx, void *data, size_t size)

@@ -158,19 +158,55 @@ static __always_inline __u64 hash_stack(const struct ember_stack *st)
  * Stores @st in the stacks map of generation @g and returns its status; *@key
  * receives the map key. EEXIST means another sample stored the same stack.
  */
+static __always_inline bool same_stack(const struct ember_stack *a, const struct ember_stack *b)
+{
+	__u32 i;
+
+	if (a->nr != b->nr || a->kernel != b->kernel || a->end != b->end)
+		return false;
+	for (i = 0; i < EMBER_MAX_STACK_DEPTH; i++) {
+		if (i >= a->nr)
+			break;
+		if (a->ips[i] != b->ips[i])
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Stores @st in the stacks map of generation @g and returns its status; *@key
+ * receives the map key. A key already present is compared in full, so two
+ * different stacks are never merged: on a 64-bit hash collision the stack goes
+ * under a second hash, and if that collides too it is counted as lost.
+ */
 static __always_inline __u16 store_stack(struct ember_stack *st, __u32 g, __u64 *key)
 {
+	void *map = g ? (void *)&stacks1 : (void *)&stacks0;
+	struct ember_stack *have;
+	__u64 h = hash_stack(st);
 	long err;
+	int attempt;
 
-	*key = hash_stack(st);
-	if (g)
-		err = bpf_map_update_elem(&stacks1, key, st, BPF_NOEXIST);
-	else
-		err = bpf_map_update_elem(&stacks0, key, st, BPF_NOEXIST);
-	if (err && err != -17 /* EEXIST */) {
+	for (attempt = 0; attempt < 2; attempt++) {
+		have = bpf_map_lookup_elem(map, &h);
+		if (have) {
+			if (same_stack(have, st))
+				break;
+			stat_inc(EMBER_STAT_STACK_HASH_COLLISION);
+			h = (h ^ 0x9e3779b97f4a7c15ull) * 0xbf58476d1ce4e5b9ull | 1;
+			continue;
+		}
+		err = bpf_map_update_elem(map, &h, st, BPF_NOEXIST);
+		if (!err || err == -17 /* EEXIST: another CPU stored it just now */)
+			break;
 		*key = 0;
 		return EMBER_STACK_MAP_FULL;
 	}
+	if (attempt == 2) {
+		*key = 0;
+		return EMBER_STACK_MAP_FULL;
+	}
+	*key = h;
 	return st->nr >= EMBER_MAX_STACK_DEPTH || st->end == EMBER_UNWIND_END_DEPTH
 		   ? EMBER_STACK_TRUNCATED
 		   : EMBER_STACK_OK;

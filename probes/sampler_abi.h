@@ -60,24 +60,25 @@ struct ember_stack {
 
 /* Per-CPU statistics, summed by userspace; indices of the stats map. */
 enum ember_stat {
-	EMBER_STAT_SAMPLES = 0,		/* samples that passed the filter */
-	EMBER_STAT_LOST_COUNTS_FULL,	/* sample dropped: counts map full */
-	EMBER_STAT_KSTACK_MAP_FULL,	/* kernel stack dropped: stacks map full */
-	EMBER_STAT_USTACK_MAP_FULL,	/* user stack dropped: stacks map full */
-	EMBER_STAT_KSTACK_READ_ERROR,	/* kernel stack could not be read */
-	EMBER_STAT_USTACK_READ_ERROR,	/* user stack could not be read */
-	EMBER_STAT_KSTACK_TRUNCATED,	/* kernel stack hit EMBER_MAX_STACK_DEPTH */
-	EMBER_STAT_USTACK_TRUNCATED,	/* user stack hit EMBER_MAX_STACK_DEPTH */
-	EMBER_STAT_EVENTS_LOST,		/* process event dropped: ring buffer full */
-	EMBER_STAT_TARGETS_FULL,	/* child not followed: target_pids map full */
-	EMBER_STAT_GENERATION_RETRY,	/* sample raced a buffer flip and moved to the new one */
-	EMBER_STAT_UNWIND_NO_PROC,	/* table unwinding: process not loaded yet, fp used */
-	EMBER_STAT_UNWIND_FP_FRAMES,	/* frames walked by frame pointer (no table for the pc) */
-	EMBER_STAT_UNWIND_TABLE_FRAMES, /* frames walked from .eh_frame tables */
-	EMBER_STAT_UNWIND_UNSUPPORTED,	/* stack ended at a CFI rule the unwinder cannot apply */
-	EMBER_STAT_UNWIND_READ_FAULT,	/* stack ended: user memory not readable (paged out) */
-	EMBER_STAT_UNWIND_BAD_FRAME,	/* stack ended: pc 0 or stack pointer not increasing */
-	EMBER_STAT_UNWIND_NO_MAPPING,	/* stack ended: pc outside every known mapping */
+	EMBER_STAT_SAMPLES = 0,		 /* samples that passed the filter */
+	EMBER_STAT_LOST_COUNTS_FULL,	 /* sample dropped: counts map full */
+	EMBER_STAT_KSTACK_MAP_FULL,	 /* kernel stack dropped: stacks map full */
+	EMBER_STAT_USTACK_MAP_FULL,	 /* user stack dropped: stacks map full */
+	EMBER_STAT_KSTACK_READ_ERROR,	 /* kernel stack could not be read */
+	EMBER_STAT_USTACK_READ_ERROR,	 /* user stack could not be read */
+	EMBER_STAT_KSTACK_TRUNCATED,	 /* kernel stack hit EMBER_MAX_STACK_DEPTH */
+	EMBER_STAT_USTACK_TRUNCATED,	 /* user stack hit EMBER_MAX_STACK_DEPTH */
+	EMBER_STAT_EVENTS_LOST,		 /* process event dropped: ring buffer full */
+	EMBER_STAT_TARGETS_FULL,	 /* child not followed: target_pids map full */
+	EMBER_STAT_GENERATION_RETRY,	 /* sample raced a buffer flip and moved to the new one */
+	EMBER_STAT_UNWIND_NO_PROC,	 /* table unwinding: process not loaded yet, fp used */
+	EMBER_STAT_UNWIND_FP_FRAMES,	 /* frames walked by frame pointer (no table for the pc) */
+	EMBER_STAT_UNWIND_TABLE_FRAMES,	 /* frames walked from .eh_frame tables */
+	EMBER_STAT_UNWIND_UNSUPPORTED,	 /* stack ended at a CFI rule the unwinder cannot apply */
+	EMBER_STAT_UNWIND_READ_FAULT,	 /* stack ended: user memory not readable (paged out) */
+	EMBER_STAT_UNWIND_BAD_FRAME,	 /* stack ended: pc 0 or stack pointer not increasing */
+	EMBER_STAT_UNWIND_NO_MAPPING,	 /* stack ended: pc outside every known mapping */
+	EMBER_STAT_STACK_HASH_COLLISION, /* two stacks with one 64-bit hash: second hash used */
 	EMBER_STAT__COUNT,
 };
 
