@@ -33,8 +33,8 @@ struct ember_probe_opts {
 	uint32_t targets_entries;      /* 0: 16384 */
 	enum ember_unwind_mode unwind; /* EMBER_UNWIND_FP or EMBER_UNWIND_TABLES */
 	bool no_fp_fallback;	       /* tables only: stop where a pc has no table */
-	uint32_t unwind_rows;	       /* unwind_rows array size (8-byte rows); 0: 1 Mi rows */
-	uint32_t unwind_procs;	       /* processes with tables at once; 0: 4096 */
+	uint32_t unwind_rows;  /* unwind_rows array size (8-byte rows); 0: 4 Mi rows (32 MiB) */
+	uint32_t unwind_procs; /* processes with tables at once; 0: 4096 */
 };
 
 /* Opens and loads the sampler. @opts may be NULL. 0 or a negative errno. */

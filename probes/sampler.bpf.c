@@ -82,7 +82,7 @@ struct {
 /* Unwind tables of every loaded file, back to back; userspace writes them through mmap. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1 << 20); /* rows; resized by userspace */
+	__uint(max_entries, 4 << 20); /* rows (32 MiB); resized by userspace */
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, struct ember_unwind_row);
@@ -606,11 +606,12 @@ int BPF_PROG(ember_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 
 	/*
-	 * Processes we have announced must have their mappings read again; targets
-	 * too, so a command's tables load before its first sample, not after.
+	 * Processes we have announced must have their mappings read again. With
+	 * unwind tables every target is announced at exec, so its tables are loaded
+	 * before its first sample rather than after it (short-lived processes).
 	 */
 	if (bpf_map_lookup_elem(&seen_tgids, &tgid) ||
-	    (filter_mode == EMBER_FILTER_PIDS && bpf_map_lookup_elem(&target_pids, &tgid)))
+	    (unwind_mode == EMBER_UNWIND_TABLES && is_target(tgid)))
 		announce(EMBER_PROC_EXEC, tgid);
 	return 0;
 }

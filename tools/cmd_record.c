@@ -40,6 +40,8 @@ enum {
 	OPT_DRAIN_INTERVAL,
 	OPT_UNWIND,
 	OPT_UNWIND_ROWS,
+	OPT_LABEL,
+	OPT_TITLE,
 };
 
 static const struct cli_option record_options[] = {
@@ -58,7 +60,8 @@ static const struct cli_option record_options[] = {
      "command or processes exit."},
     {"output", 'o', 0, "FILE",
      "Write the profile to FILE ('-' for stdout); the format follows the extension "
-     "(.folded, .txt: folded stacks). Default ember.folded."},
+     "(.svg: interactive flamegraph; .folded, .txt: folded stacks; .pb.gz: pprof; .json: "
+     "speedscope; any of them + .zst: zstd-compressed). Default ember.svg."},
     {"user-only", 0, OPT_USER_ONLY, NULL, "Collect user stacks only."},
     {"kernel-only", 0, OPT_KERNEL_ONLY, NULL, "Collect kernel stacks only."},
     {"per-pid", 0, OPT_PER_PID, NULL, "Root frame is 'name-PID': one tower per process."},
@@ -79,11 +82,14 @@ static const struct cli_option record_options[] = {
      "pointers only, which cuts stacks through code built without them (most distribution "
      "binaries); dwarf: tables only."},
     {"unwind-rows", 0, OPT_UNWIND_ROWS, "N",
-     "Advanced: room for unwind table rows in the kernel (8 bytes each, default 1048576). "
+     "Advanced: room for unwind table rows in the kernel (8 bytes each, default 4194304 = 32 MiB). "
      "When full, the least recently used tables no process needs are evicted."},
     {"drain-interval", 0, OPT_DRAIN_INTERVAL, "SECONDS",
      "Advanced: move samples out of the kernel maps this often (default 5). Shorter "
      "keeps the maps smaller; every sample still lands in exactly one drain."},
+    {"label", 0, OPT_LABEL, "KEY=VALUE",
+     "Attach a label to the profile (pprof labels on every sample); repeatable."},
+    {"title", 0, OPT_TITLE, "TEXT", "Flamegraph title (default 'ember record')."},
     {"verbose", 'v', 0, NULL, "More detail on stderr: every counter, debug messages."},
     {"help", 'h', 0, NULL, "Show this help."},
     {NULL, 0, 0, NULL, NULL},
@@ -116,6 +122,10 @@ struct record_args {
 	double drain_interval_s;
 	enum ember_unwind unwind;
 	uint32_t unwind_rows;
+	const char *title;
+	char subtitle[256]; /* what was recorded, for the flamegraph */
+	char **labels;	    /* --label key=value, pointers into argv */
+	size_t nr_labels, cap_labels;
 	char **cmd; /* after "--" */
 };
 
@@ -165,7 +175,7 @@ static int parse_args(int argc, char **argv, struct record_args *a)
 
 	a->hz = 99;
 	a->drain_interval_s = 5;
-	a->output = "ember.folded";
+	a->output = "ember.svg";
 	cli_getopt_tables(record_options, longopts, 64, shortopts);
 	optind = 1;
 	opterr = 0;
@@ -238,6 +248,20 @@ static int parse_args(int argc, char **argv, struct record_args *a)
 						       "invalid value for --unwind: '%s' (expected "
 						       "auto, fp or dwarf)",
 						       optarg);
+			break;
+		case OPT_LABEL:
+			if (!strchr(optarg, '=') || optarg[0] == '=')
+				return cli_usage_error("record",
+						       "invalid value for --label: '%s' (expected "
+						       "KEY=VALUE)",
+						       optarg);
+			if (ember_grow((void **)&a->labels, &a->cap_labels, a->nr_labels + 1,
+				       sizeof(*a->labels)))
+				return EMBER_EXIT_FAILURE;
+			a->labels[a->nr_labels++] = optarg;
+			break;
+		case OPT_TITLE:
+			a->title = optarg;
 			break;
 		case OPT_UNWIND_ROWS:
 			if (cli_parse_u64("unwind-rows", optarg, 1024, 1u << 26, &v))
@@ -402,32 +426,36 @@ static bool any_alive(const uint32_t *pids, size_t n)
 	return false;
 }
 
-static const char *extension(const char *path)
+/*
+ * Checks before recording that @path has a format we write and can be
+ * written, so a long recording never ends in "cannot write". The profile itself
+ * is written at the end through a temporary file and a rename.
+ */
+static int check_output(const char *path)
 {
-	const char *slash = strrchr(path, '/'), *dot = strrchr(path, '.');
+	enum ember_format format;
+	bool existed;
+	int fd;
 
-	return dot && (!slash || dot > slash) ? dot : "";
-}
-
-static int open_output(const char *path, FILE **out)
-{
-	const char *ext = extension(path);
-
-	if (strcmp(path, "-") != 0 && strcmp(ext, ".folded") != 0 && strcmp(ext, ".txt") != 0 &&
-	    strcmp(ext, ".collapsed") != 0 && *ext) {
-		fprintf(stderr, "ember: unsupported output format '%s' for %s (use .folded)\n", ext,
+	if (strcmp(path, "-") == 0)
+		return 0;
+	format = output__format_from_path(path, NULL);
+	if (format == EMBER_FORMAT_AUTO || format == EMBER_FORMAT_PERFSCRIPT) {
+		fprintf(stderr,
+			"ember: unsupported output format for %s (use .svg, .folded, "
+			".pb.gz, .json, optionally with .zst)\n",
 			path);
 		return EMBER_EXIT_USAGE;
 	}
-	if (strcmp(path, "-") == 0) {
-		*out = stdout;
-		return 0;
-	}
-	*out = fopen(path, "we");
-	if (!*out) {
+	existed = access(path, F_OK) == 0;
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
 		fprintf(stderr, "ember: cannot write %s: %s\n", path, strerror(errno));
 		return EMBER_EXIT_OUTPUT;
 	}
+	close(fd);
+	if (!existed)
+		unlink(path);
 	return 0;
 }
 
@@ -460,13 +488,19 @@ static void print_summary(const struct ember_profile *p, double seconds, unsigne
 	}
 }
 
-static int write_profile(const struct ember_profile *p, const struct record_args *a, FILE *out)
+static int write_profile(const struct ember_profile *p, const struct record_args *a)
 {
 	struct ember_folded_opts fo = {.sz = sizeof(fo),
 				       .per_pid = a->per_pid,
 				       .per_thread = a->per_thread,
 				       .lines = a->lines};
-	int err = folded__write(p, &fo, out);
+	struct ember_svg_opts so = {.sz = sizeof(so),
+				    .title = a->title ? a->title : "ember record",
+				    .subtitle = a->subtitle,
+				    .per_pid = a->per_pid,
+				    .per_thread = a->per_thread};
+	struct ember_output_opts oo = {.sz = sizeof(oo), .folded = &fo, .svg = &so};
+	int err = output__write_path(p, a->output, &oo);
 
 	if (err) {
 		fprintf(stderr, "ember: writing %s failed: %s\n", a->output, strerror(-err));
@@ -514,7 +548,7 @@ int cmd_record(int argc, char **argv)
 	pid_t child = 0;
 	int go_fd = -1, child_status = 0, ret, err, i;
 	bool child_done = false;
-	FILE *out = NULL;
+	char hostname[65];
 	size_t k;
 
 	ret = parse_args(argc, argv, &a);
@@ -556,7 +590,7 @@ int cmd_record(int argc, char **argv)
 	co.unwind = a.unwind;
 	co.unwind_rows = a.unwind_rows;
 
-	ret = open_output(a.output, &out);
+	ret = check_output(a.output);
 	if (ret)
 		goto out;
 	ret = EMBER_EXIT_FAILURE;
@@ -653,6 +687,9 @@ int cmd_record(int argc, char **argv)
 		}
 	}
 	profile__set_time(prof, start_real, ember_now_mono_ns() - start_mono);
+	if (gethostname(hostname, sizeof(hostname)))
+		snprintf(hostname, sizeof(hostname), "this host");
+	hostname[sizeof(hostname) - 1] = '\0';
 	profile__set_frequency(prof, a.hz);
 
 	so.no_demangle = a.no_demangle;
@@ -665,15 +702,23 @@ int cmd_record(int argc, char **argv)
 		fprintf(stderr, "ember: symbolization failed: %s\n", strerror(-err));
 		goto out;
 	}
-	ret = write_profile(prof, &a, out);
-	if (out != stdout) {
-		if (fclose(out) && !ret) {
-			fprintf(stderr, "ember: writing %s failed: %s\n", a.output,
-				strerror(errno));
-			ret = EMBER_EXIT_OUTPUT;
-		}
+	snprintf(a.subtitle, sizeof(a.subtitle), "%.100s, %u Hz, %.1f s, %llu samples on %.64s",
+		 a.cmd	     ? a.cmd[0]
+		 : a.nr_pids ? "selected processes"
+		 : a.cgroup  ? a.cgroup
+			     : "all processes",
+		 a.hz, profile__duration_ns(prof) / 1e9, (unsigned long long)profile__total(prof),
+		 hostname);
+	for (k = 0; k < a.nr_labels; k++) {
+		char *eq = strchr(a.labels[k], '=');
+
+		*eq = '\0';
+		err = profile__set_label(prof, a.labels[k], eq + 1);
+		*eq = '=';
+		if (err)
+			goto out;
 	}
-	out = NULL;
+	ret = write_profile(prof, &a);
 	print_summary(prof, profile__duration_ns(prof) / 1e9, collector__nr_cpus(c), a.hz,
 		      a.verbose);
 	if (stop_signal)
@@ -693,11 +738,10 @@ out:
 		close(go_fd); /* the child sees EOF and exits 127 without running CMD */
 		waitpid(child, NULL, 0);
 	}
-	if (out && out != stdout)
-		fclose(out);
 	collector__free(c);
 	symbolizer__free(sym);
 	profile__free(prof);
 	free(a.pids);
+	free(a.labels);
 	return ret;
 }
