@@ -14,7 +14,7 @@ BUILD_PKGS=(
 )
 TEST_PKGS=(
 	python3 util-linux elfutils clang-format
-	golang-go nodejs npm chromium
+	golang-go chromium
 	debuginfod file xz-utils gzip coreutils
 )
 BENCH_PKGS=(linux-perf bpftrace hyperfine)
@@ -30,6 +30,12 @@ for p in "${want[@]}"; do
 		missing+=("$p")
 	fi
 done
+
+# Node.js may come from elsewhere than Debian (its nodejs then conflicts with
+# Debian's npm): only ask for Debian's when there is no npm at all.
+if ! command -v npm >/dev/null 2>&1; then
+	missing+=(nodejs npm)
+fi
 
 if ((${#missing[@]})); then
 	if [[ $(id -u) -ne 0 ]]; then
