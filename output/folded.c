@@ -207,11 +207,11 @@ static bool parse_count(const char *s, size_t len, uint64_t *out)
 	return true;
 }
 
-/* A frame text already seen, pointing into the input (alive for the whole read). */
+/* A frame text already seen: its bytes in the reader's arena, its location. */
 struct seen_frame {
-	const char *text;
+	size_t offset; /* into folded_reader.arena */
 	size_t len;
-	uint32_t id; /* location */
+	uint32_t id;
 };
 
 struct folded_reader {
@@ -231,6 +231,8 @@ struct folded_reader {
 	/* Every distinct frame text: one hash lookup instead of interning each time. */
 	struct seen_frame *seen;
 	size_t nr_seen, cap_seen;
+	/* Copies of the seen texts side by side: compares stay in cache, not all over the input. */
+	struct obuf arena;
 	struct ember_index *seen_index;
 	const char *probe;
 	size_t probe_len;
@@ -245,7 +247,7 @@ static bool seen_eq(const void *ctx, uint32_t index)
 	const struct folded_reader *r = ctx;
 	const struct seen_frame *f = &r->seen[index];
 
-	return f->len == r->probe_len && memcmp(f->text, r->probe, f->len) == 0;
+	return f->len == r->probe_len && memcmp(r->arena.data + f->offset, r->probe, f->len) == 0;
 }
 
 /* Location of the frame text @text (@n bytes, with its kind suffix). */
@@ -277,9 +279,11 @@ static int frame_location(struct folded_reader *r, const char *text, size_t n, u
 		err = ember_grow((void **)&r->seen, &r->cap_seen, r->nr_seen + 1, sizeof(*r->seen));
 	if (!err)
 		err = ember_index__insert(r->seen_index, h, (uint32_t)r->nr_seen);
+	if (!err)
+		err = obuf_append(&r->arena, text, n);
 	if (err)
 		return err;
-	r->seen[r->nr_seen++] = (struct seen_frame){text, n, *id};
+	r->seen[r->nr_seen++] = (struct seen_frame){r->arena.len - n, n, *id};
 	return 0;
 }
 
@@ -416,6 +420,7 @@ out:
 	free(r.leaf_first);
 	free(r.prev_locs);
 	free(r.seen);
+	obuf_free(&r.arena);
 	ember_index__free(r.seen_index);
 	return err;
 }

@@ -110,6 +110,16 @@ static int write_stream(const struct ember_profile *p, enum ember_format format,
 
 	if (!zstd)
 		return write_format(p, format, o, out);
+	/* "x.pb.zst": zstd instead of pprof's gzip, not around it. */
+	if (format == EMBER_FORMAT_PPROF) {
+		uint8_t *pb = NULL;
+
+		err = pprof__encode(p, &pb, &len);
+		if (!err)
+			err = compress__write(EMBER_COMPRESSION_ZSTD, pb, len, out);
+		free(pb);
+		return err;
+	}
 	m = open_memstream(&mem, &len);
 	if (!m)
 		return -errno;

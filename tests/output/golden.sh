@@ -39,7 +39,7 @@ case_cmd() {
 			echo "--- --no-normalize"
 			"$EMBER" diff --folded --no-normalize "$DATA/sample.folded" "$DATA/after.folded"
 		} >"$out" ;;
-	perf-script) "$EMBER" convert "$DATA/perf-script.txt" -o - --per-pid >"$out" ;;
+	perf-script) "$EMBER" convert - -o - --per-pid <"$DATA/perf-script.txt" >"$out" ;;
 	zstd)
 		"$EMBER" convert "$DATA/sample.folded" -o "$T/x.folded.zst"
 		zstd -q -dc "$T/x.folded.zst" >"$out" ;;
