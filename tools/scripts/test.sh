@@ -9,10 +9,13 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
 tools/scripts/install-deps.sh
 
+status=0
 echo "== format check (clang-format)"
-mapfile -t sources < <(git ls-files '*.c' '*.h' | grep -v '^tests/.*/corpus/' || true)
-if ((${#sources[@]})); then
-	clang-format --dry-run --Werror "${sources[@]}"
+# Fixture programs are test data: their line layout is what the symbolizer tests expect.
+mapfile -t sources < <(git ls-files '*.c' '*.h' | grep -v -e '/corpus/' -e '^tests/fixtures/' || true)
+if ((${#sources[@]})) && ! clang-format --dry-run --Werror "${sources[@]}"; then
+	echo "test: files above need clang-format -i" >&2
+	status=1
 fi
 
 echo "== build (warnings as errors)"
@@ -21,7 +24,6 @@ echo "== build-asan (ASan + UBSan)"
 BUILD_DIR=build-asan tools/scripts/build.sh -DEMBER_WERROR=ON -DEMBER_SANITIZE=ON
 
 log=$(mktemp)
-status=0
 echo "== tests"
 ctest --test-dir build --output-on-failure -j2 "$@" 2>&1 | tee "$log" || status=1
 echo "== unit tests under sanitizers"
