@@ -82,7 +82,7 @@ static int file_crc(int fd, uint32_t *crc)
 static int try_link(const char *path, const struct stat *self, bool check_crc, uint32_t crc,
 		    char **found)
 {
-	uint32_t have;
+	uint32_t have = 0;
 	int fd;
 
 	fd = open_regular(path, self);

@@ -23,6 +23,14 @@
 
 #include "internal.h"
 
+/* A CU whose function scopes are indexed (dwarf_index.c). */
+struct dw_cu {
+	Dwarf_Off offset; /* of the CU DIE */
+	struct dw_cu_index *ix;
+	Dwarf_Files *files; /* for DW_AT_call_file; NULL if unreadable */
+	const char *comp_dir;
+};
+
 struct dw_file {
 	Dwfl *dwfl;
 	Dwfl_Module *mod;
@@ -30,7 +38,11 @@ struct dw_file {
 	const struct elf_info *info;	   /* owned by the cache's file */
 	const struct debuginfo_opts *opts; /* owned by the cache */
 	Elf *debug_elf;			   /* separate debug file, or NULL */
-	char *joined;			   /* scratch: comp_dir + "/" + name */
+	Dwarf *dwarf;			   /* owned by @dwfl */
+	struct dw_cu *cus;		   /* indexed CUs */
+	size_t nr_cus, cap_cus;
+	struct ember_index *cu_index; /* CU DIE offset -> cus[] */
+	char *joined;		      /* scratch: comp_dir + "/" + name */
 	size_t joined_cap;
 	struct ember_strpool *names; /* joined paths, stable while @dw lives */
 };
@@ -124,6 +136,10 @@ int dw_file__open(int fd, const char *path, const struct elf_info *info,
 
 		dw->debug_elf = delf != main_elf ? delf : NULL;
 	}
+	dw->dwarf = dwarf;
+	err = ember_index__new(&dw->cu_index);
+	if (err)
+		goto out;
 	*out = dw;
 	dw = NULL;
 out:
@@ -135,6 +151,10 @@ void dw_file__free(struct dw_file *dw)
 {
 	if (!dw)
 		return;
+	for (size_t i = 0; i < dw->nr_cus; i++)
+		dw_cu_index__free(dw->cus[i].ix);
+	free(dw->cus);
+	ember_index__free(dw->cu_index);
 	if (dw->dwfl)
 		dwfl_end(dw->dwfl);
 	ember_strpool__free(dw->names);
@@ -185,22 +205,85 @@ static const char *cu_comp_dir(Dwarf_Die *cu)
 	return dwarf_formstring(dwarf_attr(cu, DW_AT_comp_dir, &attr));
 }
 
-static bool is_function(int tag)
+struct cu_key {
+	const struct dw_file *dw;
+	Dwarf_Off offset;
+};
+
+static bool cu_eq(const void *ctx, uint32_t index)
 {
-	return tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine ||
-	       tag == DW_TAG_entry_point;
+	const struct cu_key *k = ctx;
+
+	return k->dw->cus[index].offset == k->offset;
+}
+
+/* The index of @cudie's CU, built on first use; NULL on failure. */
+static struct dw_cu *get_cu(struct dw_file *dw, Dwarf_Die *cudie)
+{
+	struct cu_key key = {dw, dwarf_dieoffset(cudie)};
+	uint64_t h = ember_hash_u64(0xc0, key.offset);
+	struct dw_cu *cu;
+	int64_t idx;
+
+	idx = ember_index__find(dw->cu_index, h, cu_eq, &key);
+	if (idx >= 0)
+		return &dw->cus[idx];
+	if (ember_grow((void **)&dw->cus, &dw->cap_cus, dw->nr_cus + 1, sizeof(*dw->cus)))
+		return NULL;
+	cu = &dw->cus[dw->nr_cus];
+	memset(cu, 0, sizeof(*cu));
+	cu->offset = key.offset;
+	if (dw_cu_index__build(cudie, &cu->ix))
+		return NULL;
+	if (dwarf_getsrcfiles(cudie, &cu->files, NULL) != 0)
+		cu->files = NULL;
+	cu->comp_dir = cu_comp_dir(cudie);
+	if (ember_index__insert(dw->cu_index, h, (uint32_t)dw->nr_cus)) {
+		dw_cu_index__free(cu->ix);
+		return NULL;
+	}
+	dw->nr_cus++;
+	return cu;
+}
+
+/* Fills in the name and call site of @sc from its DIE, once. */
+static void resolve_scope(struct dw_file *dw, struct dw_cu *cu, struct dw_scope *sc)
+{
+	Dwarf_Attribute attr;
+	Dwarf_Word val;
+	Dwarf_Die die;
+
+	if (sc->resolved)
+		return;
+	sc->resolved = true;
+	if (!dwarf_offdie(dw->dwarf, sc->die, &die)) {
+		sc->name = "??";
+		return;
+	}
+	sc->name = die_name(&die);
+	if (!sc->is_inline)
+		return;
+	if (cu->files && dwarf_formudata(dwarf_attr(&die, DW_AT_call_file, &attr), &val) == 0) {
+		const char *f = dwarf_filesrc(cu->files, val, NULL, NULL);
+
+		sc->call_file = f ? full_path(dw, f, cu->comp_dir) : NULL;
+	}
+	if (dwarf_formudata(dwarf_attr(&die, DW_AT_call_line, &attr), &val) == 0)
+		sc->call_line = (uint32_t)val;
 }
 
 int dw_file__lookup(struct dw_file *dw, uint64_t vaddr, struct dw_frame *frames, uint32_t max,
 		    uint32_t *nr, bool *has_line)
 {
-	Dwarf_Die *scopes = NULL, *chain = NULL, *cudie, cu;
-	Dwarf_Files *files = NULL;
-	const char *src, *comp_dir;
 	Dwarf_Addr bias = 0, a = vaddr;
+	struct dw_scope *sc;
+	Dwarf_Die *cudie;
+	struct dw_cu *cu;
 	Dwfl_Line *line;
-	int nscopes, nchain, lineno = 0, col = 0, err = 0;
+	const char *src;
+	int lineno = 0, col = 0, err = 0;
 	uint32_t n = 0;
+	int32_t i;
 
 	*nr = 0;
 	*has_line = false;
@@ -220,55 +303,33 @@ int dw_file__lookup(struct dw_file *dw, uint64_t vaddr, struct dw_frame *frames,
 	cudie = dwfl_module_addrdie(dw->mod, vaddr, &bias);
 	if (!cudie)
 		goto out;
-	nscopes = dwarf_getscopes(cudie, vaddr - bias, &scopes);
-	if (nscopes <= 0)
+	cu = get_cu(dw, cudie);
+	if (!cu) {
+		err = -ENOMEM;
 		goto out;
-	/* dwarf_getscopes stops at the innermost inline's abstract origin; the
-	 * concrete chain of callers comes from the scopes of that DIE. */
-	nchain = dwarf_getscopes_die(&scopes[0], &chain);
-	if (nchain <= 0)
-		goto out;
-	if (!dwarf_diecu(&chain[0], &cu, NULL, NULL))
-		goto out;
-	comp_dir = cu_comp_dir(&cu);
-	if (dwarf_getsrcfiles(cudie, &files, NULL) != 0)
-		files = NULL;
-
-	for (int i = 0; i < nchain && n < max; i++) {
-		int tag = dwarf_tag(&chain[i]);
-
-		if (!is_function(tag))
-			continue;
-		/* frames[n] was cleared and given its call site by the previous,
-		 * inlined, frame (or is frames[0], holding the line table's answer). */
-		frames[n].name = die_name(&chain[i]);
-		n++;
-		if (tag != DW_TAG_inlined_subroutine)
+	}
+	/* Innermost first; each inline's call site is its caller's line. */
+	for (i = dw_cu_index__find(cu->ix, vaddr - bias); i >= 0 && n < max; i = sc->parent) {
+		sc = dw_cu_index__scope(cu->ix, i);
+		if (!sc)
 			break;
-		frames[n - 1].is_inline = true;
-		/* The caller's line is this inline's call site. */
+		resolve_scope(dw, cu, sc);
+		/* frames[n] already holds its file:line (line table or call site). */
+		frames[n].name = sc->name;
+		frames[n].is_inline = sc->is_inline;
+		n++;
+		if (!sc->is_inline)
+			break;
 		if (n < max) {
-			Dwarf_Attribute attr;
-			Dwarf_Word val;
-
 			memset(&frames[n], 0, sizeof(frames[n]));
-			if (files && dwarf_formudata(dwarf_attr(&chain[i], DW_AT_call_file, &attr),
-						     &val) == 0) {
-				const char *f = dwarf_filesrc(files, val, NULL, NULL);
-
-				frames[n].file = f ? full_path(dw, f, comp_dir) : NULL;
-			}
-			if (dwarf_formudata(dwarf_attr(&chain[i], DW_AT_call_line, &attr), &val) ==
-			    0)
-				frames[n].line = (uint32_t)val;
+			frames[n].file = sc->call_file;
+			frames[n].line = sc->call_line;
 		}
 	}
 	/* An inline chain cut by @max ends with an inline frame: callers lost. */
-	if (n == max && n > 0 && frames[n - 1].is_inline)
+	if (n == max && frames[n - 1].is_inline)
 		err = -E2BIG;
 out:
-	free(scopes);
-	free(chain);
 	*nr = n;
 	return err;
 }

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <gelf.h>
 
@@ -170,6 +171,29 @@ Elf *dw_file__debug_elf(struct dw_file *dw);
  */
 int dw_file__lookup(struct dw_file *dw, uint64_t vaddr, struct dw_frame *frames, uint32_t max,
 		    uint32_t *nr, bool *has_line);
+
+/* ---- dwarf_index.c ---------------------------------------------------- */
+
+/* A function scope of a CU: a subprogram or an inlined subroutine with code. */
+struct dw_scope {
+	Dwarf_Off die;	       /* its DIE, for names and call sites */
+	int32_t parent;	       /* enclosing function scope, -1 for none */
+	bool is_inline;	       /* DW_TAG_inlined_subroutine */
+	bool resolved;	       /* name and call site below are filled in */
+	uint32_t call_line;    /* DW_AT_call_line of an inline; 0 if none */
+	const char *name;      /* linkage name or DW_AT_name (libdw's string) */
+	const char *call_file; /* DW_AT_call_file, joined to comp_dir; NULL if none */
+};
+
+struct dw_cu_index;
+
+/* Walks the DIE tree under @cudie once and indexes its function scopes. */
+int dw_cu_index__build(Dwarf_Die *cudie, struct dw_cu_index **out);
+void dw_cu_index__free(struct dw_cu_index *ix);
+/* Innermost scope containing DWARF address @pc, or -1. */
+int32_t dw_cu_index__find(const struct dw_cu_index *ix, uint64_t pc);
+struct dw_scope *dw_cu_index__scope(struct dw_cu_index *ix, int32_t i);
+size_t dw_cu_index__bytes(const struct dw_cu_index *ix);
 
 /* ---- perfmap.c --------------------------------------------------------- */
 
