@@ -170,7 +170,7 @@ int output__write_path(const struct ember_profile *p, const char *path,
 	fd = mkstemp(tmp);
 	if (fd < 0) {
 		err = -errno;
-		pr_err("%s: cannot create: %s", tmp, strerror(-err));
+		pr_err("%s: cannot create: %s", path, strerror(-err));
 		free(tmp);
 		return err;
 	}
@@ -196,8 +196,8 @@ int output__write_path(const struct ember_profile *p, const char *path,
 	}
 out:
 	if (err) {
-		if (err == -EIO)
-			pr_err("%s: write failed", path);
+		if (err != -ENOENT && err != -EACCES && err != -EROFS && err != -ENOTDIR)
+			pr_err("%s: write failed: %s", path, strerror(-err));
 		unlink(tmp);
 	}
 	free(tmp);

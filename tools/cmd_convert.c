@@ -163,11 +163,9 @@ int cmd_convert(int argc, char **argv)
 	wo.folded = &oc.folded;
 	wo.svg = &oc.svg;
 	err = output__write_path(p, out, &wo);
-	if (err) {
-		if (err != -EINVAL)
-			fprintf(stderr, "ember: cannot write %s: %s\n", out, strerror(-err));
+	/* output__write_path() said what failed. */
+	if (err)
 		ret = err == -EINVAL ? EMBER_EXIT_USAGE : output_cli_write_exit(err);
-	}
 out:
 	profile__free(p);
 	free(labels);

@@ -54,6 +54,11 @@ enum output_cli_id {
 	{ "per-thread", 0, OCLI_PER_THREAD, NULL, "A \"thread-TID\" frame under each process." }
 // clang-format on
 
+/* Documentation of the commands (option tables, for help and man pages). */
+extern const struct cli_command cli_report_command;
+extern const struct cli_command cli_convert_command;
+extern const struct cli_command cli_diff_command;
+
 struct output_cli {
 	struct ember_svg_opts svg;
 	struct ember_folded_opts folded;
