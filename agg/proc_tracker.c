@@ -324,7 +324,7 @@ int proc_tracker__scan(struct proc_tracker *t, uint32_t tgid, const char *comm, 
 	 * address space only grew or shrank (dlopen, munmap): replace the newest scan,
 	 * so repeated scans of a long-lived process do not pile up.
 	 */
-	if (!exec) {
+	if (!exec && e->nr_latest) {
 		memmove(e->maps, e->maps + e->nr_latest,
 			(e->nr_maps - e->nr_latest) * sizeof(*e->maps));
 		e->nr_maps -= e->nr_latest;
@@ -332,8 +332,10 @@ int proc_tracker__scan(struct proc_tracker *t, uint32_t tgid, const char *comm, 
 	err = ember_grow((void **)&e->maps, &e->cap_maps, e->nr_maps + nr_fresh, sizeof(*e->maps));
 	if (err)
 		goto out;
-	memmove(e->maps + nr_fresh, e->maps, e->nr_maps * sizeof(*e->maps));
-	memcpy(e->maps, fresh, nr_fresh * sizeof(*fresh));
+	if (e->nr_maps)
+		memmove(e->maps + nr_fresh, e->maps, e->nr_maps * sizeof(*e->maps));
+	if (nr_fresh)
+		memcpy(e->maps, fresh, nr_fresh * sizeof(*fresh));
 	e->nr_maps += nr_fresh;
 	e->nr_latest = nr_fresh;
 	err = 0;
