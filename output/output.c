@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -336,7 +337,9 @@ int output__read_path(const char *path, const struct ember_read_opts *opts,
 {
 	struct ember_read_opts o = {.sz = sizeof(o)};
 	char *buf = NULL;
+	void *map = MAP_FAILED;
 	size_t len = 0;
+	struct stat st;
 	int fd, err;
 
 	if (opts)
@@ -353,14 +356,25 @@ int output__read_path(const char *path, const struct ember_read_opts *opts,
 			return err;
 		}
 	}
-	err = slurp(fd, &buf, &len);
+	/*
+	 * A regular file is mapped, not copied: profiles of 100+ MB read faster
+	 * and need no second copy in memory. Pipes and empty files are read.
+	 */
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+	    (uint64_t)st.st_size <= SIZE_MAX) {
+		map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+		len = (size_t)st.st_size;
+	}
+	err = map == MAP_FAILED ? slurp(fd, &buf, &len) : 0;
 	if (fd != STDIN_FILENO)
 		close(fd);
 	if (err) {
 		pr_err("%s: cannot read: %s", path, strerror(-err));
 		return err;
 	}
-	err = output__read_buffer(buf, len, &o, out);
+	err = output__read_buffer(map == MAP_FAILED ? buf : map, len, &o, out);
+	if (map != MAP_FAILED)
+		munmap(map, len);
 	free(buf);
 	return err;
 }
