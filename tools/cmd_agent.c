@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -48,6 +49,7 @@ enum {
 	OPT_RETENTION_BYTES,
 	OPT_RETENTION_AGE,
 	OPT_SYMBOLIZE,
+	OPT_UNWIND,
 	OPT_PUSH,
 	OPT_PUSH_APP,
 	OPT_PUSH_TOKEN_FILE,
@@ -90,6 +92,12 @@ static const struct cli_option agent_options[] = {
      "local (default): resolve functions, inlines and lines on this host. none: ship raw "
      "addresses with the build-id and file offset of each mapping, for a central "
      "symbolizer."},
+    {"unwind", 0, OPT_UNWIND, "auto|fp|dwarf",
+     "How user stacks are walked: fp (default): frame pointers only, no per-process "
+     "work; auto: .eh_frame tables where a binary has them (complete stacks of binaries "
+     "built without frame pointers), frame pointers elsewhere; dwarf: tables only. auto "
+     "is not the default yet because building tables delays process events under heavy "
+     "process churn."},
     {"label", 'l', 0, "KEY=VALUE",
      "Static label on every window (service, env, region...); repeatable. In the config "
      "file: 'label.KEY = VALUE'. host and kernel_release are always added."},
@@ -297,13 +305,23 @@ static int check_privileges(void)
 	return EMBER_EXIT_PERMISSION;
 }
 
+/* A drained window on its way to the worker: everything it needs, copied. */
+struct window_job {
+	struct window_job *next;
+	struct ember_profile *p; /* labels, time and frequency already set */
+	uint64_t seq;
+	uint32_t hz;
+	double duration_s, drain_ms;
+	enum agent_symbolize symbolize;
+	enum agent_format format;
+	uint64_t retention_bytes;
+	double retention_age_s;
+	bool verbose;
+};
+
 struct agent {
 	struct agent_config cfg;
-	struct agent_store *store;
 	struct ember_collector *collector;
-	struct ember_symbolizer *sym;
-	struct agent_pusher *pusher;
-	struct agent_metrics_server *metrics;
 	struct ember_profile *window;		       /* samples of the window in progress */
 	uint64_t window_start_mono, window_start_real; /* ns */
 	uint64_t window_end_mono;		       /* ns: when the current window closes */
@@ -311,6 +329,17 @@ struct agent {
 	double drain_ms;			       /* spent draining the current window */
 	uint64_t seq;				       /* windows finished */
 	char host[256], kernel[128];
+
+	/*
+	 * The worker thread symbolizes, writes and pushes finished windows, so the
+	 * main thread never stops handling process events for that long: a process
+	 * whose exec it misses while symbolizing would have no mappings to resolve.
+	 * Only the worker touches these, apart from the queue under @lock.
+	 */
+	struct agent_store *store;
+	struct ember_symbolizer *sym;
+	struct agent_pusher *pusher;
+	struct agent_metrics_server *metrics;
 	/* symbolizer counters at the previous window: windows carry the difference */
 	struct {
 		const char *name;
@@ -319,14 +348,24 @@ struct agent {
 	size_t nr_sym_prev, cap_sym_prev;
 	uint32_t *pids; /* scratch for counting processes */
 	size_t cap_pids;
+
+	pthread_t worker;
+	bool worker_started;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	struct window_job *head, *tail; /* queue, oldest first */
+	size_t queued;
+	bool worker_stop; /* finish the queue, then exit */
+	int worker_err;	  /* -ENOMEM from the worker: the agent exits */
 };
 
-static int new_collector(uint32_t hz, struct ember_collector **out)
+static int new_collector(uint32_t hz, int unwind, struct ember_collector **out)
 {
 	struct ember_collector_opts co = {.sz = sizeof(co)};
 	int err;
 
 	co.frequency_hz = hz;
+	co.unwind = (enum ember_unwind)unwind;
 	co.target = EMBER_TARGET_ALL;
 	err = collector__new(&co, out);
 	if (err) {
@@ -355,15 +394,32 @@ static double rand_unit(void)
 	return r / 4294967296.0;
 }
 
-static int begin_window(struct agent *ag, double length_s)
+/* A window boundary: taken just before the drain that cuts the sampler's buffers. */
+struct boundary {
+	uint64_t mono, real; /* ns */
+};
+
+static struct boundary now_boundary(void)
+{
+	struct boundary b = {ember_now_mono_ns(), ember_now_real_ns()};
+
+	return b;
+}
+
+/*
+ * Starts the next window at @b, the boundary where the previous one was cut
+ * (not "now": symbolizing and writing the previous window takes time while
+ * the sampler already fills the new one).
+ */
+static int begin_window(struct agent *ag, struct boundary b, double length_s)
 {
 	int err = profile__new(&ag->window);
 
 	if (err)
 		return err;
-	ag->window_start_mono = ember_now_mono_ns();
-	ag->window_start_real = ember_now_real_ns();
-	ag->window_end_mono = ag->window_start_mono + (uint64_t)(length_s * 1e9);
+	ag->window_start_mono = b.mono;
+	ag->window_start_real = b.real;
+	ag->window_end_mono = b.mono + (uint64_t)(length_s * 1e9);
 	ag->drain_ms = 0;
 	return 0;
 }
@@ -380,7 +436,7 @@ static int drain(struct agent *ag, struct ember_collector *c)
 }
 
 /* Adds what the symbolizer counted since the previous window. */
-static int add_symbolizer_deltas(struct agent *ag)
+static int add_symbolizer_deltas(struct agent *ag, struct ember_profile *p)
 {
 	size_t i, k;
 
@@ -404,7 +460,7 @@ static int add_symbolizer_deltas(struct agent *ag)
 		prev = ag->sym_prev[k].value;
 		ag->sym_prev[k].value = v;
 		if (v > prev) {
-			err = profile__add_counter(ag->window, name, v - prev);
+			err = profile__add_counter(p, name, v - prev);
 			if (err)
 				return err;
 		}
@@ -419,9 +475,9 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static uint64_t count_processes(struct agent *ag)
+static uint64_t count_processes(struct agent *ag, const struct ember_profile *p)
 {
-	size_t n = profile__nr_samples(ag->window), i, k = 0;
+	size_t n = profile__nr_samples(p), i, k = 0;
 	uint64_t distinct = 0;
 
 	if (!n || ember_grow((void **)&ag->pids, &ag->cap_pids, n, sizeof(*ag->pids)))
@@ -429,7 +485,7 @@ static uint64_t count_processes(struct agent *ag)
 	for (i = 0; i < n; i++) {
 		struct ember_sample s;
 
-		profile__sample(ag->window, i, &s);
+		profile__sample(p, i, &s);
 		if (s.pid)
 			ag->pids[k++] = s.pid;
 	}
@@ -457,74 +513,143 @@ static uint64_t sum_prefix(const struct ember_profile *p, const char *prefix)
 }
 
 /*
- * Closes the window in progress (already drained): labels, symbolization,
- * file, spool, metrics. A failure to write one window is logged and counted,
- * not fatal: the agent keeps sampling. Returns -ENOMEM only.
+ * Worker side of a window: symbolization, file, spool, metrics. A window that
+ * cannot be written is logged, not fatal: the agent keeps sampling. Returns
+ * -ENOMEM only.
  */
-static int finish_window(struct agent *ag, uint32_t hz)
+static int process_window(struct agent *ag, struct window_job *job)
 {
 	struct agent_window_stats w = {0};
-	struct ember_profile *p = ag->window;
-	uint64_t now = ember_now_mono_ns(), t0, kept = 0;
-	size_t i;
+	struct ember_profile *p = job->p;
+	uint64_t t0, kept = 0;
 	int err;
 
-	ag->seq++;
-	w.seq = ag->seq;
-	w.hz = hz;
-	w.duration_s = (double)(now - ag->window_start_mono) / 1e9;
-	profile__set_time(p, ag->window_start_real, now - ag->window_start_mono);
-	profile__set_frequency(p, hz);
-	err = profile__set_label(p, "host", ag->host);
-	if (!err)
-		err = profile__set_label(p, "kernel_release", ag->kernel);
-	for (i = 0; !err && i < ag->cfg.nr_labels; i++)
-		err = profile__set_label(p, ag->cfg.labels[i].key, ag->cfg.labels[i].value);
-	if (err)
-		return err;
+	w.seq = job->seq;
+	w.hz = job->hz;
+	w.duration_s = job->duration_s;
+	w.drain_ms = job->drain_ms;
 	t0 = ember_now_mono_ns();
-	if (ag->cfg.symbolize == AGENT_SYMBOLIZE_LOCAL) {
+	if (job->symbolize == AGENT_SYMBOLIZE_LOCAL) {
 		err = profile__symbolize(p, ag->sym);
 		if (!err)
-			err = add_symbolizer_deltas(ag);
+			err = add_symbolizer_deltas(ag, p);
 		if (err)
 			return err;
 	}
 	w.symbolize_ms = (double)(ember_now_mono_ns() - t0) / 1e6;
-	w.drain_ms = ag->drain_ms;
 
 	t0 = ember_now_mono_ns();
-	if (agent_store__write(ag->store, p, ag->cfg.format, NULL, 0) == 0) {
-		err = agent_store__retain(ag->store, ag->cfg.retention_bytes,
-					  ag->cfg.retention_age_s, &kept);
-		if (err < 0)
-			pr_warn("retention in %s failed: %s", ag->cfg.output_dir, strerror(-err));
-	}
+	agent_store__write(ag->store, p, job->format, job->retention_bytes, job->retention_age_s,
+			   &kept, NULL, 0);
 	if (ag->pusher)
 		agent_pusher__enqueue(
-		    ag->pusher, p, ag->window_start_real / 1000000000ull,
-		    (ag->window_start_real + profile__duration_ns(p) + 999999999ull) /
-			1000000000ull,
-		    hz);
+		    ag->pusher, p, profile__start_ns(p) / 1000000000ull,
+		    (profile__start_ns(p) + profile__duration_ns(p) + 999999999ull) / 1000000000ull,
+		    job->hz);
 	w.write_ms = (double)(ember_now_mono_ns() - t0) / 1e6;
 
 	w.samples = profile__total(p);
 	w.lost = sum_prefix(p, "lost.");
 	w.sampler_samples = profile__counter_value(p, "sampler.samples");
 	w.stacks = profile__nr_samples(p);
-	w.processes = count_processes(ag);
+	w.processes = count_processes(ag, p);
 	w.rss_bytes = agent_rss_bytes();
 	w.output_bytes = kept;
 	if (ag->pusher) {
 		agent_pusher__stats(ag->pusher, &w.push);
 		w.have_push = true;
 	}
-	agent_metrics__log(&w, p, ag->cfg.verbose);
+	agent_metrics__log(&w, p, job->verbose);
 	if (ag->metrics && agent_metrics_server__update(ag->metrics, &w, p))
 		return -ENOMEM;
-	profile__free(p);
-	ag->window = NULL;
 	return 0;
+}
+
+static void *worker_main(void *arg)
+{
+	struct agent *ag = arg;
+
+	pthread_mutex_lock(&ag->lock);
+	for (;;) {
+		struct window_job *job = ag->head;
+		int err;
+
+		if (!job) {
+			if (ag->worker_stop)
+				break;
+			pthread_cond_wait(&ag->wake, &ag->lock);
+			continue;
+		}
+		ag->head = job->next;
+		if (!ag->head)
+			ag->tail = NULL;
+		ag->queued--;
+		pthread_mutex_unlock(&ag->lock);
+		err = ag->worker_err ? 0 : process_window(ag, job);
+		profile__free(job->p);
+		free(job);
+		/*
+		 * A window's profile and the symbolizer's transient buffers are freed by
+		 * now; give the pages back so RSS measures what the agent keeps, not the
+		 * high-water mark of its largest window. Costs well under 1 ms per window.
+		 */
+		malloc_trim(0);
+		pthread_mutex_lock(&ag->lock);
+		if (err)
+			ag->worker_err = err;
+	}
+	pthread_mutex_unlock(&ag->lock);
+	return NULL;
+}
+
+/*
+ * Closes the window in progress, drained up to @end, and hands it to the
+ * worker. The labels are set here, from the configuration the window was
+ * sampled under. Returns 0, or -ENOMEM (also when the worker failed so).
+ */
+static int finish_window(struct agent *ag, struct boundary end, uint32_t hz)
+{
+	struct ember_profile *p = ag->window;
+	struct window_job *job;
+	size_t i, queued;
+	int err;
+
+	ag->seq++;
+	profile__set_time(p, ag->window_start_real, end.mono - ag->window_start_mono);
+	profile__set_frequency(p, hz);
+	err = profile__set_label(p, "host", ag->host);
+	if (!err)
+		err = profile__set_label(p, "kernel_release", ag->kernel);
+	for (i = 0; !err && i < ag->cfg.nr_labels; i++)
+		err = profile__set_label(p, ag->cfg.labels[i].key, ag->cfg.labels[i].value);
+	job = err ? NULL : calloc(1, sizeof(*job));
+	if (!job)
+		return -ENOMEM;
+	job->p = p;
+	job->seq = ag->seq;
+	job->hz = hz;
+	job->duration_s = (double)(end.mono - ag->window_start_mono) / 1e9;
+	job->drain_ms = ag->drain_ms;
+	job->symbolize = ag->cfg.symbolize;
+	job->format = ag->cfg.format;
+	job->retention_bytes = ag->cfg.retention_bytes;
+	job->retention_age_s = ag->cfg.retention_age_s;
+	job->verbose = ag->cfg.verbose;
+	ag->window = NULL;
+	pthread_mutex_lock(&ag->lock);
+	if (ag->tail)
+		ag->tail->next = job;
+	else
+		ag->head = job;
+	ag->tail = job;
+	queued = ++ag->queued;
+	err = ag->worker_err;
+	pthread_cond_signal(&ag->wake);
+	pthread_mutex_unlock(&ag->lock);
+	if (queued > 2)
+		pr_warn("window %llu: %zu windows wait for symbolization and writing",
+			(unsigned long long)job->seq, queued);
+	return err;
 }
 
 /* Starts a thread with the agent's signals blocked, so only the main thread takes them. */
@@ -546,7 +671,7 @@ static bool str_differs(const char *a, const char *b)
 
 /*
  * SIGHUP: reads the config again. A bad file keeps the running configuration.
- * A new frequency needs a new sampler: the new one is loaded first, then the
+ * A new frequency (or unwind mode) needs a new sampler: the new one is loaded first, then the
  * old one stops and the new one starts back to back, and the current window is
  * written with the old frequency's samples (drained twice to empty both of its
  * buffers).
@@ -555,7 +680,7 @@ static int reload(struct agent *ag, int argc, char **argv, const struct agent_ar
 {
 	struct agent_config next;
 	struct ember_collector *nc = NULL;
-	struct agent_store *ns = NULL;
+	struct boundary cut = {0, 0};
 	int ret, err, i;
 
 	pr_info("SIGHUP: reloading %s", a->config_path);
@@ -565,28 +690,22 @@ static int reload(struct agent *ag, int argc, char **argv, const struct agent_ar
 		agent_config__release(&next);
 		return 0;
 	}
-	if (strcmp(next.output_dir, ag->cfg.output_dir) != 0 &&
-	    agent_store__new(next.output_dir, &ns)) {
-		pr_err("reload: keeping output directory %s", ag->cfg.output_dir);
-		free(next.output_dir);
-		next.output_dir = strdup(ag->cfg.output_dir);
-		if (!next.output_dir) {
-			agent_config__release(&next);
-			return -ENOMEM;
-		}
-	}
 	if (str_differs(next.push_url, ag->cfg.push_url) ||
 	    str_differs(next.spool_dir, ag->cfg.spool_dir) ||
 	    str_differs(next.push_token_file, ag->cfg.push_token_file) ||
 	    str_differs(next.push_basic_auth_file, ag->cfg.push_basic_auth_file) ||
-	    next.metrics_port != ag->cfg.metrics_port)
-		pr_warn("reload: push and metrics-port settings take effect at the next start");
-	if (next.frequency_hz != ag->cfg.frequency_hz) {
-		err = new_collector(next.frequency_hz, &nc);
+	    next.metrics_port != ag->cfg.metrics_port ||
+	    strcmp(next.output_dir, ag->cfg.output_dir) != 0)
+		pr_warn("reload: output-dir, push and metrics-port settings take effect at the "
+			"next start");
+	if (next.frequency_hz != ag->cfg.frequency_hz || next.unwind != ag->cfg.unwind) {
+		err = new_collector(next.frequency_hz, next.unwind, &nc);
 		if (err) {
 			pr_err("reload: keeping %u Hz", ag->cfg.frequency_hz);
 			next.frequency_hz = ag->cfg.frequency_hz;
+			next.unwind = ag->cfg.unwind;
 		} else {
+			cut = now_boundary();
 			collector__stop(ag->collector);
 			err = start_collector(nc);
 			if (err) {
@@ -594,10 +713,10 @@ static int reload(struct agent *ag, int argc, char **argv, const struct agent_ar
 				collector__free(nc);
 				nc = NULL;
 				next.frequency_hz = ag->cfg.frequency_hz;
+				next.unwind = ag->cfg.unwind;
 				err = start_collector(ag->collector);
 				if (err) {
 					agent_config__release(&next);
-					agent_store__free(ns);
 					return err;
 				}
 			}
@@ -610,28 +729,29 @@ static int reload(struct agent *ag, int argc, char **argv, const struct agent_ar
 				break;
 		}
 		if (!err)
-			err = finish_window(ag, ag->cfg.frequency_hz);
+			err = finish_window(ag, cut, ag->cfg.frequency_hz);
 		collector__free(ag->collector);
 		ag->collector = nc;
 		pr_info("reload: sampling at %u Hz (was %u Hz)", next.frequency_hz,
 			ag->cfg.frequency_hz);
 		if (!err)
-			err = begin_window(ag, next.window_s);
+			err = begin_window(ag, cut, next.window_s);
 		ag->next_drain_mono = ember_now_mono_ns();
 		if (err) {
 			agent_config__release(&next);
-			agent_store__free(ns);
 			return err;
 		}
 	}
-	if (ns) {
-		agent_store__free(ag->store);
-		ag->store = ns;
-	}
-	/* Push and metrics keep what they were started with (see the warning above). */
+	/* These keep what they were started with (see the warning above). */
 	free(next.push_url);
 	next.push_url = ag->cfg.push_url ? strdup(ag->cfg.push_url) : NULL;
+	free(next.output_dir);
+	next.output_dir = strdup(ag->cfg.output_dir);
 	next.metrics_port = ag->cfg.metrics_port;
+	if ((ag->cfg.push_url && !next.push_url) || !next.output_dir) {
+		agent_config__release(&next);
+		return -ENOMEM;
+	}
 	agent_config__release(&ag->cfg);
 	ag->cfg = next;
 	ember_log_set_level(ag->cfg.verbose ? EMBER_LOG_DEBUG : EMBER_LOG_INFO);
@@ -640,6 +760,23 @@ static int reload(struct agent *ag, int argc, char **argv, const struct agent_ar
 
 static void agent_release(struct agent *ag)
 {
+	if (ag->worker_started) {
+		/* The worker finishes the queued windows (the partial one too), then exits. */
+		pthread_mutex_lock(&ag->lock);
+		ag->worker_stop = true;
+		pthread_cond_signal(&ag->wake);
+		pthread_mutex_unlock(&ag->lock);
+		pthread_join(ag->worker, NULL);
+	}
+	while (ag->head) {
+		struct window_job *job = ag->head;
+
+		ag->head = job->next;
+		profile__free(job->p);
+		free(job);
+	}
+	pthread_cond_destroy(&ag->wake);
+	pthread_mutex_destroy(&ag->lock);
 	collector__free(ag->collector);
 	symbolizer__free(ag->sym);
 	agent_pusher__free(ag->pusher, SHUTDOWN_PUSH_S);
@@ -658,7 +795,7 @@ static double drain_interval_s(const struct agent_config *cfg)
 
 int cmd_agent(int argc, char **argv)
 {
-	struct ember_symbolizer_opts so = {.sz = sizeof(so)};
+	struct ember_symbolizer_opts so = {.sz = sizeof(so), .max_open_files = 16};
 	struct agent_args a = {.config_path = AGENT_DEFAULT_CONFIG};
 	struct sigaction stop_sa = {.sa_handler = on_stop}, hup_sa = {.sa_handler = on_reload};
 	struct agent ag;
@@ -669,6 +806,11 @@ int cmd_agent(int argc, char **argv)
 	int ret, err, i;
 
 	memset(&ag, 0, sizeof(ag));
+	/* Two threads allocate (main: drains; worker: symbolization): one arena is enough
+	 * and avoids a second arena's fragmentation in a process that runs for months. */
+	mallopt(M_ARENA_MAX, 1);
+	pthread_mutex_init(&ag.lock, NULL);
+	pthread_cond_init(&ag.wake, NULL);
 	ret = parse_flags(argc, argv, NULL, &a);
 	if (ret >= 0)
 		return ret;
@@ -709,11 +851,18 @@ int cmd_agent(int argc, char **argv)
 	if (!err && ag.cfg.metrics_port &&
 	    agent_metrics_server__new((uint16_t)ag.cfg.metrics_port, &ag.metrics))
 		err = -EINVAL;
+	if (!err) {
+		err = -pthread_create(&ag.worker, NULL, worker_main, &ag);
+		if (err)
+			fprintf(stderr, "ember: cannot start the window thread: %s\n",
+				strerror(-err));
+		ag.worker_started = !err;
+	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (err)
 		goto out;
 
-	err = new_collector(ag.cfg.frequency_hz, &ag.collector);
+	err = new_collector(ag.cfg.frequency_hz, ag.cfg.unwind, &ag.collector);
 	if (err) {
 		ret = err == -EPERM || err == -EACCES ? EMBER_EXIT_PERMISSION : EMBER_EXIT_FAILURE;
 		goto out;
@@ -728,7 +877,7 @@ int cmd_agent(int argc, char **argv)
 		if (first_s < 1)
 			first_s += ag.cfg.window_s;
 	}
-	if (begin_window(&ag, first_s))
+	if (begin_window(&ag, now_boundary(), first_s))
 		goto out;
 	started = ag.window_start_mono;
 	ag.next_drain_mono = started + (uint64_t)(drain_interval_s(&ag.cfg) * 1e9);
@@ -754,8 +903,11 @@ int cmd_agent(int argc, char **argv)
 		if (a.duration_s > 0 && now - started >= (uint64_t)(a.duration_s * 1e9))
 			break;
 		if (now >= ag.window_end_mono) {
-			if (drain(&ag, ag.collector) || finish_window(&ag, ag.cfg.frequency_hz) ||
-			    begin_window(&ag, ag.cfg.window_s))
+			struct boundary cut = now_boundary();
+
+			if (drain(&ag, ag.collector) ||
+			    finish_window(&ag, cut, ag.cfg.frequency_hz) ||
+			    begin_window(&ag, cut, ag.cfg.window_s))
 				goto out;
 			ag.next_drain_mono = now + (uint64_t)(drain_interval_s(&ag.cfg) * 1e9);
 		} else if (now >= ag.next_drain_mono) {
@@ -765,17 +917,25 @@ int cmd_agent(int argc, char **argv)
 		}
 	}
 	/* The partial window: stop, then empty both buffers of the sampler. */
-	collector__stop(ag.collector);
-	for (i = 0; i < 2; i++)
-		if (drain(&ag, ag.collector))
+	{
+		struct boundary end = now_boundary();
+
+		collector__stop(ag.collector);
+		for (i = 0; i < 2; i++)
+			if (drain(&ag, ag.collector))
+				goto out;
+		if (finish_window(&ag, end, ag.cfg.frequency_hz))
 			goto out;
-	if (finish_window(&ag, ag.cfg.frequency_hz))
-		goto out;
+	}
 	if (stop_signal)
 		pr_info("agent: stopped by signal %d after %llu windows", (int)stop_signal,
 			(unsigned long long)ag.seq);
 	ret = EMBER_EXIT_OK;
 out:
 	agent_release(&ag);
+	if (ret == EMBER_EXIT_OK && ag.worker_err) {
+		fprintf(stderr, "ember: writing windows failed: %s\n", strerror(-ag.worker_err));
+		ret = EMBER_EXIT_FAILURE;
+	}
 	return ret;
 }

@@ -52,6 +52,7 @@ struct agent_config {
 	uint64_t retention_bytes; /* total size of window files kept; 0: no limit */
 	double retention_age_s;	  /* oldest window kept, seconds; 0: no limit */
 	enum agent_symbolize symbolize;
+	int unwind;		    /* enum ember_unwind (agg/agg.h): auto, fp, dwarf */
 	char *push_url;		    /* NULL: no push */
 	char *push_app;		    /* application name in the ingest "name" parameter */
 	char *push_token_file;	    /* bearer token, first line of the file */
@@ -107,11 +108,15 @@ void agent_store__free(struct agent_store *s);
 
 /*
  * Writes @p as window file "ember-YYYYMMDDTHHMMSSZ-SEQ.EXT" (start time of the
- * window, UTC) via a temporary file and rename, then applies retention.
- * @path_out (may be NULL) receives the file name (@path_size bytes).
+ * window, UTC): encoded in memory, then retention makes room for it (see
+ * agent_store__retain; @max_bytes 0 and @max_age_s 0 mean no limit), then a
+ * temporary file is renamed into place. A window larger than @max_bytes is not
+ * written (-EFBIG). *@bytes_kept (may be NULL) gets the directory's window
+ * bytes afterwards; @path_out (may be NULL) the file's path.
  */
 int agent_store__write(struct agent_store *s, const struct ember_profile *p,
-		       enum agent_format format, char *path_out, size_t path_size);
+		       enum agent_format format, uint64_t max_bytes, double max_age_s,
+		       uint64_t *bytes_kept, char *path_out, size_t path_size);
 
 /*
  * Removes window files, oldest first, until their total is at most @max_bytes

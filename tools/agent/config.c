@@ -28,6 +28,13 @@ int agent_config__init(struct agent_config *cfg)
 	cfg->retention_bytes = 256ull << 20;
 	cfg->retention_age_s = 7 * 86400.0;
 	cfg->symbolize = AGENT_SYMBOLIZE_LOCAL;
+	/*
+	 * Frame pointers by default for now: with .eh_frame tables ("auto") the
+	 * collector builds tables while it handles process events, and under churn
+	 * (20 execs/s) that stalled the event loop for seconds, so short-lived
+	 * processes lost their mappings and windows ran late (see docs/performance.md).
+	 */
+	cfg->unwind = 1;
 	cfg->spool_bytes = 64ull << 20;
 	cfg->push_timeout_s = 30;
 	cfg->push_backoff_min_s = 1;
@@ -280,6 +287,20 @@ int agent_config__set(struct agent_config *cfg, const char *key, const char *val
 			cfg->symbolize = AGENT_SYMBOLIZE_NONE;
 		else {
 			snprintf(why, n, "expected local or none");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (strcmp(key, "unwind") == 0) {
+		/* Values of enum ember_unwind: 0 auto, 1 frame pointers only, 2 tables only. */
+		if (strcmp(value, "auto") == 0)
+			cfg->unwind = 0;
+		else if (strcmp(value, "fp") == 0)
+			cfg->unwind = 1;
+		else if (strcmp(value, "dwarf") == 0)
+			cfg->unwind = 2;
+		else {
+			snprintf(why, n, "expected auto, fp or dwarf");
 			return -EINVAL;
 		}
 		return 0;

@@ -309,6 +309,8 @@ static long send_entry(struct agent_pusher *pu, CURL *curl, const struct spool_e
 		goto out;
 	}
 	headers = curl_slist_append(headers, "Content-Type: application/octet-stream");
+	/* No "Expect: 100-continue" round trip: bodies are small and sent whole. */
+	headers = curl_slist_append(headers, "Expect:");
 	if (pu->auth_header)
 		headers = curl_slist_append(headers, pu->auth_header);
 	curl_easy_reset(curl);

@@ -2,7 +2,7 @@
 /*
  * The agent's output directory: one file per window, named after the window's
  * start (UTC) so that name order is time order, written through a temporary
- * file and rename (output__write_path does that) so readers never see a partial
+ * file and rename so readers never see a partial
  * profile; and retention, which removes the oldest windows until the directory
  * is under its byte budget and nothing is older than the age limit.
  */
@@ -114,27 +114,121 @@ void agent_store__free(struct agent_store *s)
 	free(s);
 }
 
-int agent_store__write(struct agent_store *s, const struct ember_profile *p,
-		       enum agent_format format, char *path_out, size_t path_size)
+/* Encodes @p in @format into a malloc'd buffer: the size must be known before retention. */
+static int encode(const struct ember_profile *p, enum agent_format format, char **out, size_t *len)
 {
-	struct ember_output_opts oo = {.sz = sizeof(oo)};
-	time_t start = (time_t)(profile__start_ns(p) / 1000000000ull);
-	char stamp[32], *path = NULL;
-	struct tm tm;
+	char *raw = NULL;
+	size_t raw_len = 0;
+	FILE *f;
 	int err;
+
+	*out = NULL;
+	*len = 0;
+	if (format == AGENT_FORMAT_PPROF) {
+		f = open_memstream(out, len);
+		if (!f)
+			return -ENOMEM;
+		err = pprof__write(p, f);
+		if (fclose(f) && !err)
+			err = -ENOMEM;
+		return err;
+	}
+	f = open_memstream(&raw, &raw_len);
+	if (!f)
+		return -ENOMEM;
+	err = folded__write(p, NULL, f);
+	if (fclose(f) && !err)
+		err = -ENOMEM;
+	if (!err) {
+		f = open_memstream(out, len);
+		if (!f) {
+			err = -ENOMEM;
+		} else {
+			err = compress__write(EMBER_COMPRESSION_ZSTD, raw, raw_len, f);
+			if (fclose(f) && !err)
+				err = -ENOMEM;
+		}
+	}
+	free(raw);
+	return err;
+}
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int agent_store__write(struct agent_store *s, const struct ember_profile *p,
+		       enum agent_format format, uint64_t max_bytes, double max_age_s,
+		       uint64_t *bytes_kept, char *path_out, size_t path_size)
+{
+	time_t start = (time_t)(profile__start_ns(p) / 1000000000ull);
+	char stamp[32], name[96], tmp[128], *buf = NULL;
+	uint64_t need;
+	size_t len = 0;
+	struct tm tm;
+	int err, fd = -1;
 
 	gmtime_r(&start, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
 	s->seq++;
-	if (asprintf(&path, "%s/" PREFIX "%s-%06llu.%s", s->dir, stamp, (unsigned long long)s->seq,
-		     format == AGENT_FORMAT_PPROF ? "pb.gz" : "folded.zst") < 0)
-		return -ENOMEM;
-	err = output__write_path(p, path, &oo);
+	snprintf(name, sizeof(name), PREFIX "%s-%06llu.%s", stamp, (unsigned long long)s->seq,
+		 format == AGENT_FORMAT_PPROF ? "pb.gz" : "folded.zst");
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", name, (int)getpid());
+	err = encode(p, format, &buf, &len);
+	if (err) {
+		pr_err("cannot encode window %s: %s", name, strerror(-err));
+		goto out;
+	}
+	/* Disk usage of the new file, in whole 4 KiB blocks. */
+	need = ((uint64_t)len + 4095) & ~4095ull;
+	if (max_bytes && need > max_bytes) {
+		err = -EFBIG;
+		pr_err("window %s (%zu bytes) is larger than retention-bytes (%llu); not written",
+		       name, len, (unsigned long long)max_bytes);
+		goto out;
+	}
+	/* Make room first, so the directory never holds more than the budget. */
+	err = agent_store__retain(s, max_bytes ? max_bytes - need : 0, max_age_s, bytes_kept);
+	if (err < 0)
+		goto out;
+	fd = openat(s->dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		err = -errno;
+		goto fail;
+	}
+	err = write_all(fd, buf, len);
+	if (!err && close(fd))
+		err = -errno;
+	fd = -1;
+	if (!err && renameat(s->dir_fd, tmp, s->dir_fd, name))
+		err = -errno;
 	if (err)
-		pr_err("cannot write window %s: %s", path, strerror(-err));
-	else if (path_out)
-		snprintf(path_out, path_size, "%s", path);
-	free(path);
+		goto fail;
+	if (bytes_kept)
+		*bytes_kept += need;
+	if (path_out)
+		snprintf(path_out, path_size, "%s/%s", s->dir, name);
+	err = 0;
+	goto out;
+fail:
+	pr_err("cannot write window %s/%s: %s", s->dir, name, strerror(-err));
+	if (fd >= 0)
+		close(fd);
+	unlinkat(s->dir_fd, tmp, 0);
+out:
+	free(buf);
 	return err;
 }
 
