@@ -115,7 +115,7 @@ struct ember_svg_opts {
 	const char *title;     /* NULL: "Flame Graph" ("Icicle Graph" inverted) */
 	const char *subtitle;  /* NULL: none */
 	uint32_t width;	       /* image width in px; 0: 1200 */
-	double minwidth;       /* px; narrower frames are merged; < 0: 0.1 */
+	double minwidth;       /* px; narrower frames merged; <= 0: 0.1 (tiny: all) */
 	const char *colors;    /* palette for user frames: hot (default), mem, io, red, green,
 				 * blue, aqua, yellow, purple, orange */
 	bool hash;	       /* colour by a hash of the name (stable across graphs) */

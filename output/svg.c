@@ -35,7 +35,8 @@ void svg_opts_defaults(struct ember_svg_opts *o, const struct ember_svg_opts *in
 		o->title = o->inverted ? "Icicle Graph" : "Flame Graph";
 	if (!o->width)
 		o->width = 1200;
-	if (o->minwidth < 0)
+	/* Zeroed options mean defaults (libbpf's OPTS convention), so 0 is 0.1 px. */
+	if (!(o->minwidth > 0))
 		o->minwidth = 0.1;
 	if (!o->colors)
 		o->colors = "ember";

@@ -56,7 +56,8 @@ int output_cli_option(struct output_cli *c, int id, const char *arg)
 				arg);
 			return -EMBER_EXIT_USAGE;
 		}
-		c->svg.minwidth = d;
+		/* 0 asks for every frame; the library reads 0 as "default". */
+		c->svg.minwidth = d > 0 ? d : 1e-9;
 		return 1;
 	case OCLI_COLORS:
 		if (!known_palette(arg)) {

@@ -34,7 +34,7 @@ enum output_cli_id {
 	{ "width", 0, OCLI_WIDTH, "PX", "SVG: image width in pixels (default 1200)." }, \
 	{ "minwidth", 0, OCLI_MINWIDTH, "PX", \
 	  "SVG: frames narrower than this many pixels are merged into one frame per run " \
-	  "(default 0.1)." }, \
+	  "(default 0.1; 0 draws every frame)." }, \
 	{ "colors", 0, OCLI_COLORS, "PALETTE", \
 	  "SVG: palette of user frames: ember (default), hot, mem, io, red, green, blue, aqua, " \
 	  "yellow, purple, orange. Kernel (orange), JIT (green) and inline (aqua) frames keep " \
