@@ -61,6 +61,10 @@ const char *frame_suffix(uint32_t flags);
 int obuf_xml(struct obuf *b, const char *s);
 /* Appends @s as the inside of a JSON string (escaped, invalid UTF-8 replaced). */
 int obuf_json(struct obuf *b, const char *s);
+/* True when @s is valid UTF-8 (no overlong forms, no surrogates). */
+bool utf8_valid(const char *s);
+/* Appends @s with every byte of an invalid UTF-8 sequence replaced by U+FFFD. */
+int obuf_utf8(struct obuf *b, const char *s);
 
 /* Writes all of @b to @out: 0 or -EIO. */
 int obuf_write(const struct obuf *b, FILE *out);

@@ -12,6 +12,8 @@
  * are inlined into, so that folded -> pprof -> folded gives the same text.
  * Kernel and JIT frames without a mapping get a synthetic "[kernel.kallsyms]"
  * or "[jit]" mapping, which is also how the reader gets those flags back.
+ * Strings that are not valid UTF-8 (proto3 requires it) get U+FFFD for each
+ * bad byte: only names like that do not round-trip exactly.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -96,6 +98,17 @@ static int64_t str_id(struct pb_writer *w, const char *s)
 
 	if (found >= 0)
 		return found;
+	/*
+	 * proto3 strings must be UTF-8 and strict decoders (protobuf for C++,
+	 * Java, Python) reject a profile that breaks it: replace invalid bytes.
+	 */
+	if (!utf8_valid(l.s)) {
+		struct obuf clean = {0};
+		int64_t id = obuf_utf8(&clean, l.s) ? -ENOMEM : str_id(w, clean.data);
+
+		obuf_free(&clean);
+		return id;
+	}
 	copy = strdup(l.s);
 	if (!copy ||
 	    ember_grow((void **)&w->strings, &w->cap_strings, w->nr_strings + 1,

@@ -232,3 +232,31 @@ int obuf_json(struct obuf *b, const char *str)
 	}
 	return err;
 }
+
+bool utf8_valid(const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+
+	while (*s) {
+		size_t n = utf8_len(s);
+
+		if (!n)
+			return false;
+		s += n;
+	}
+	return true;
+}
+
+int obuf_utf8(struct obuf *b, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	int err = 0;
+
+	while (*s && !err) {
+		size_t n = utf8_len(s);
+
+		err = n ? obuf_append(b, s, n) : obuf_append(b, replacement, 3);
+		s += n ? n : 1;
+	}
+	return err;
+}

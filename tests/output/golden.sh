@@ -3,8 +3,9 @@
 # Golden-file tests of every writer: runs ember on tests/output/data and
 # compares byte for byte with tests/output/expected.
 #
-#   golden.sh CASE        one case (folded, svg, svg-options, pprof, speedscope,
-#                         report, diff-svg, diff-folded, perf-script, zstd)
+#   golden.sh CASE        one case (folded, svg, svg-options, pprof,
+#                         pprof-roundtrip, speedscope, report, diff-svg,
+#                         diff-folded, perf-script, zstd)
 #
 # Regenerate after an intended output change (then review `git diff`):
 #   EMBER=build/ember EMBER_REGEN=1 bash tests/output/golden.sh all
@@ -23,6 +24,9 @@ case_cmd() {
 			--hash --reverse --inverted --countname 'ms' && cat "$T/x.svg" >"$out" ;;
 	pprof)
 		"$EMBER" convert "$DATA/sample.folded" -o "$T/x.pb.gz" && gzip -dc "$T/x.pb.gz" >"$out" ;;
+	pprof-roundtrip)
+		"$EMBER" convert "$DATA/sample.folded" -o "$T/x.pb.gz" &&
+			"$EMBER" convert "$T/x.pb.gz" -o - >"$out" ;;
 	speedscope) "$EMBER" convert "$DATA/sample.folded" -o "$T/x.json" && cat "$T/x.json" >"$out" ;;
 	report)
 		{
@@ -81,7 +85,8 @@ run_case() {
 }
 
 if [ "${1:-all}" = all ]; then
-	for c in folded svg svg-options pprof speedscope report diff-svg diff-folded perf-script zstd; do
+	for c in folded svg svg-options pprof pprof-roundtrip speedscope report diff-svg diff-folded \
+		perf-script zstd; do
 		run_case "$c"
 	done
 else
