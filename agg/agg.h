@@ -214,7 +214,8 @@ struct ember_collector_opts {
 	uint32_t counts_entries; /* in-kernel counts map size per window; 0: default */
 	uint32_t stacks_entries; /* in-kernel stacks map size per window; 0: default */
 	enum ember_unwind unwind;
-	uint32_t unwind_rows; /* unwind table rows (8 bytes each) in the kernel; 0: 4 Mi */
+	uint32_t unwind_rows;	      /* unwind table rows (8 bytes each) in the kernel; 0: 4 Mi */
+	const char *unwind_cache_dir; /* built tables kept here by build-id; NULL: none */
 };
 
 struct ember_collector;

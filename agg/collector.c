@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/perf_event.h>
+#include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -28,6 +29,7 @@
 #include "agg/agg.h"
 #include "probes/probes.h"
 #include "proc_tracker.h"
+#include "sideband.h"
 #include "unwind_loader.h"
 #include "support/support.h"
 
@@ -40,6 +42,11 @@ struct ember_collector {
 	struct ring_buffer *events;
 	struct proc_tracker *procs;
 	struct unwind_loader *unwind; /* NULL with --unwind=fp */
+	struct sideband *sideband;    /* NULL when the kernel refused the side-band events */
+	int epoll_fd;		      /* the events ring buffer and every side-band ring */
+	uint32_t *dirty;	      /* tgids whose unwind tables need republishing */
+	size_t nr_dirty, cap_dirty;
+	uint64_t last_sideband_lost;
 	int *perf_fds;
 	unsigned int nr_perf_fds;
 	unsigned int nr_cpus_sampled; /* kept after stop, for summaries */
@@ -79,6 +86,80 @@ static const char *const stat_names[EMBER_STAT__COUNT] = {
     [EMBER_STAT_STACK_HASH_COLLISION] = "sampler.stack_hash_collisions",
 };
 
+/* Republishes @tgid's unwind tables after its mappings changed. */
+static int reload_unwind(struct ember_collector *c, uint32_t tgid)
+{
+	const struct proc_mapping *maps;
+	size_t n;
+
+	if (!c->unwind)
+		return 0;
+	n = proc_tracker__mappings(c->procs, tgid, &maps);
+	return unwind_loader__load(c->unwind, tgid, maps, n);
+}
+
+/* Remembers that @tgid's tables must be republished at the end of this batch. */
+static int mark_dirty(struct ember_collector *c, uint32_t tgid)
+{
+	size_t i;
+
+	for (i = 0; i < c->nr_dirty; i++)
+		if (c->dirty[i] == tgid)
+			return 0;
+	if (ember_grow((void **)&c->dirty, &c->cap_dirty, c->nr_dirty + 1, sizeof(*c->dirty)))
+		return -ENOMEM;
+	c->dirty[c->nr_dirty++] = tgid;
+	return 0;
+}
+
+static void forget(struct ember_collector *c, uint32_t tgid)
+{
+	proc_tracker__exited(c->procs, tgid);
+	if (c->unwind)
+		unwind_loader__forget(c->unwind, tgid);
+}
+
+/* Perf side-band records: mappings as they are created, exec, fork, exit. */
+static int handle_sideband(void *ctx, const struct sideband_event *e)
+{
+	struct ember_collector *c = ctx;
+	char hex[2 * 20 + 1];
+	bool copied;
+	int err = 0, i;
+
+	switch (e->kind) {
+	case SIDEBAND_MMAP:
+		for (i = 0; i < e->build_id_len; i++)
+			snprintf(hex + 2 * i, 3, "%02x", e->build_id[i]);
+		hex[2 * e->build_id_len] = '\0';
+		err = proc_tracker__add_mapping(c->procs, e->pid, e->start, e->start + e->len,
+						e->pgoff, e->path, e->build_id_len ? hex : NULL);
+		/*
+		 * Side-band records cover every process; tables are only for those the
+		 * sampler announced (targets), which are already published.
+		 */
+		if (!err && c->unwind && unwind_loader__published(c->unwind, e->pid))
+			err = mark_dirty(c, e->pid);
+		break;
+	case SIDEBAND_EXEC:
+		err = proc_tracker__exec(c->procs, e->pid, e->path);
+		break;
+	case SIDEBAND_FORK:
+		err = proc_tracker__fork(c->procs, e->pid, e->ppid, &copied);
+		if (!err && !copied) /* a parent from before we started: ask /proc */
+			err = proc_tracker__scan(c->procs, e->pid, NULL, false) == -ENOMEM ? -ENOMEM
+											   : 0;
+		/* A target's child is a target (--children, -- CMD): publish it at once. */
+		if (!err && c->unwind && unwind_loader__published(c->unwind, e->ppid))
+			err = mark_dirty(c, e->pid);
+		break;
+	case SIDEBAND_EXIT:
+		forget(c, e->pid);
+		break;
+	}
+	return err;
+}
+
 static int handle_event(void *ctx, void *data, size_t size)
 {
 	struct ember_collector *c = ctx;
@@ -93,6 +174,15 @@ static int handle_event(void *ctx, void *data, size_t size)
 	switch (e->type) {
 	case EMBER_PROC_NEW:
 	case EMBER_PROC_EXEC:
+		/* Side-band records already describe processes started since we began. */
+		if (c->sideband && proc_tracker__known(c->procs, e->tgid)) {
+			err = mark_dirty(c, e->tgid);
+			if (err)
+				return err;
+			break;
+		}
+		/* A process from before we started, or no side-band: read /proc. */
+		__attribute__((fallthrough));
 	case EMBER_PROC_RESCAN:
 		err = proc_tracker__scan(c->procs, e->tgid, comm, e->type == EMBER_PROC_EXEC);
 		if (err == -ENOMEM)
@@ -101,21 +191,60 @@ static int handle_event(void *ctx, void *data, size_t size)
 			pr_debug("pid %u (%s) exited before its mappings were read", e->tgid, comm);
 			break;
 		}
-		if (c->unwind) {
-			const struct proc_mapping *maps;
-			size_t n = proc_tracker__mappings(c->procs, e->tgid, &maps);
-
-			err = unwind_loader__load(c->unwind, e->tgid, maps, n);
-			if (err)
-				return err;
-		}
+		err = mark_dirty(c, e->tgid);
+		if (err)
+			return err;
 		break;
 	case EMBER_PROC_EXIT:
-		proc_tracker__exited(c->procs, e->tgid);
-		if (c->unwind)
-			unwind_loader__forget(c->unwind, e->tgid);
+		forget(c, e->tgid);
 		break;
 	}
+	return 0;
+}
+
+/* Reads the online CPU list ("0-3,5\n"); empty when unknown. */
+static void read_online(char *buf, size_t size)
+{
+	FILE *f = fopen("/sys/devices/system/cpu/online", "re");
+
+	buf[0] = '\0';
+	if (!f)
+		return;
+	if (!fgets(buf, (int)size, f))
+		buf[0] = '\0';
+	fclose(f);
+}
+
+/*
+ * One epoll set for the sampler's ring buffer (through libbpf's epoll fd) and the
+ * side-band rings. Without side-band events (an old or locked-down kernel) the
+ * collector still works from /proc, announced by the sampler.
+ */
+static int open_sideband(struct ember_collector *c)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+	char online[4096];
+	const int *fds;
+	size_t n, i;
+	int err;
+
+	c->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (c->epoll_fd < 0)
+		return -errno;
+	if (epoll_ctl(c->epoll_fd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(c->events), &ev))
+		return -errno;
+	read_online(online, sizeof(online));
+	err = sideband__new(online, &c->sideband);
+	if (err) {
+		pr_warn("no perf side-band records (%s): short-lived processes may lose symbols",
+			strerror(-err));
+		c->sideband = NULL;
+		return 0;
+	}
+	n = sideband__fds(c->sideband, &fds);
+	for (i = 0; i < n; i++)
+		if (epoll_ctl(c->epoll_fd, EPOLL_CTL_ADD, fds[i], &ev))
+			return -errno;
 	return 0;
 }
 
@@ -129,6 +258,7 @@ int collector__new(const struct ember_collector_opts *opts, struct ember_collect
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
+	c->epoll_fd = -1;
 	if (opts)
 		memcpy(&c->opts, opts, opts->sz < sizeof(c->opts) ? opts->sz : sizeof(c->opts));
 	if (!c->opts.frequency_hz)
@@ -163,7 +293,7 @@ int collector__new(const struct ember_collector_opts *opts, struct ember_collect
 	if (err)
 		goto err_out;
 	if (po.unwind == EMBER_UNWIND_TABLES) {
-		err = unwind_loader__new(c->probe, &c->unwind);
+		err = unwind_loader__new(c->probe, c->opts.unwind_cache_dir, &c->unwind);
 		if (err)
 			goto err_out;
 	}
@@ -180,6 +310,9 @@ int collector__new(const struct ember_collector_opts *opts, struct ember_collect
 		err = -errno;
 		goto err_out;
 	}
+	err = open_sideband(c);
+	if (err)
+		goto err_out;
 	c->window_start_real_ns = ember_now_real_ns();
 	c->window_start_mono_ns = ember_now_mono_ns();
 	*out = c;
@@ -194,6 +327,10 @@ void collector__free(struct ember_collector *c)
 	if (!c)
 		return;
 	collector__stop(c);
+	if (c->epoll_fd >= 0)
+		close(c->epoll_fd);
+	sideband__free(c->sideband);
+	free(c->dirty);
 	ring_buffer__free(c->events);
 	unwind_loader__free(c->unwind);
 	probe__free(c->probe);
@@ -304,9 +441,27 @@ void collector__stop(struct ember_collector *c)
 
 int collector__poll(struct ember_collector *c, int timeout_ms)
 {
-	int n = ring_buffer__poll(c->events, timeout_ms);
+	struct epoll_event ev[8];
+	int n, err = 0;
+	size_t i;
 
-	return n == -EINTR ? 0 : n;
+	n = epoll_wait(c->epoll_fd, ev, 8, timeout_ms);
+	if (n < 0 && errno != EINTR)
+		return -errno;
+	/* Side-band first: mappings must be known before the sampler's events are handled. */
+	if (c->sideband) {
+		err = sideband__consume(c->sideband, handle_sideband, c);
+		if (err)
+			return err;
+	}
+	n = ring_buffer__consume(c->events);
+	if (n < 0)
+		return n;
+	for (i = 0; i < c->nr_dirty && !err; i++)
+		if (proc_tracker__known(c->procs, c->dirty[i]))
+			err = reload_unwind(c, c->dirty[i]);
+	c->nr_dirty = 0;
+	return err ? err : n;
 }
 
 unsigned int collector__nr_cpus(const struct ember_collector *c)
@@ -588,6 +743,13 @@ int collector__drain(struct ember_collector *c, struct ember_profile *into)
 	err = add_stats(c, into);
 	if (!err && c->unwind)
 		err = unwind_loader__add_counters(c->unwind, into);
+	if (!err && c->sideband) {
+		uint64_t lost = sideband__lost(c->sideband);
+
+		err = profile__add_counter(into, "lost.sideband_records",
+					   lost - c->last_sideband_lost);
+		c->last_sideband_lost = lost;
+	}
 	if (err)
 		return err;
 	now_real = ember_now_real_ns();

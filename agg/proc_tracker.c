@@ -420,6 +420,100 @@ size_t proc_tracker__mappings(const struct proc_tracker *t, uint32_t tgid,
 	return e ? e->nr_latest : 0;
 }
 
+/* Build-id of @path when the side-band record had none (cached by path). */
+static const char *path_build_id(struct proc_tracker *t, uint32_t tgid, uint64_t start,
+				 uint64_t end, const char *path)
+{
+	if (path[0] != '/')
+		return NULL;
+	return mapping_build_id(t, tgid, "path", 0, start, end, path);
+}
+
+int proc_tracker__add_mapping(struct proc_tracker *t, uint32_t tgid, uint64_t start, uint64_t end,
+			      uint64_t offset, const char *path, const char *build_id)
+{
+	struct proc_mapping m = {.start = start, .end = end, .offset = offset};
+	struct proc_entry *e;
+	size_t i, kept = 0, pos;
+	int err;
+
+	err = get_entry(t, tgid, &e);
+	if (err)
+		return err;
+	e->exited = false;
+	m.path = ember_strpool__intern(t->pool, *path ? path : "//anon");
+	if (!m.path)
+		return -ENOMEM;
+	m.build_id = build_id ? ember_strpool__intern(t->pool, build_id)
+			      : path_build_id(t, tgid, start, end, m.path);
+	/* Drop newest-scan mappings the new one overlaps (the kernel replaced them). */
+	for (i = 0; i < e->nr_latest; i++) {
+		if (e->maps[i].start < end && start < e->maps[i].end)
+			continue;
+		e->maps[kept++] = e->maps[i];
+	}
+	if (kept != e->nr_latest) {
+		memmove(e->maps + kept, e->maps + e->nr_latest,
+			(e->nr_maps - e->nr_latest) * sizeof(*e->maps));
+		e->nr_maps -= e->nr_latest - kept;
+		e->nr_latest = kept;
+	}
+	err = ember_grow((void **)&e->maps, &e->cap_maps, e->nr_maps + 1, sizeof(*e->maps));
+	if (err)
+		return err;
+	for (pos = 0; pos < e->nr_latest && e->maps[pos].start < start; pos++)
+		;
+	memmove(e->maps + pos + 1, e->maps + pos, (e->nr_maps - pos) * sizeof(*e->maps));
+	e->maps[pos] = m;
+	e->nr_maps++;
+	e->nr_latest++;
+	return 0;
+}
+
+int proc_tracker__exec(struct proc_tracker *t, uint32_t tgid, const char *comm)
+{
+	struct proc_entry *e;
+	int err = get_entry(t, tgid, &e);
+
+	if (err)
+		return err;
+	e->exited = false;
+	e->nr_latest = 0; /* the old image's mappings stay, behind the new ones */
+	if (comm && *comm)
+		e->name = ember_strpool__intern(t->pool, comm);
+	e->exe = NULL;
+	read_identity(t, e); /* exe and cgroup, while the process is surely alive */
+	return 0;
+}
+
+int proc_tracker__fork(struct proc_tracker *t, uint32_t child, uint32_t parent, bool *copied)
+{
+	struct proc_entry *p = find_entry(t, parent), *c;
+	size_t p_index;
+	int err;
+
+	*copied = false;
+	if (!p || !p->nr_latest)
+		return 0;
+	p_index = (size_t)(p - t->procs);
+	err = get_entry(t, child, &c); /* may move t->procs */
+	if (err)
+		return err;
+	p = &t->procs[p_index];
+	c->exited = false;
+	err = ember_grow((void **)&c->maps, &c->cap_maps, p->nr_latest, sizeof(*c->maps));
+	if (err)
+		return err;
+	memcpy(c->maps, p->maps, p->nr_latest * sizeof(*c->maps));
+	c->nr_maps = c->nr_latest = p->nr_latest;
+	c->name = p->name;
+	c->exe = p->exe;
+	c->cgroup = p->cgroup;
+	c->container_id = p->container_id;
+	*copied = true;
+	return 0;
+}
+
 size_t proc_tracker__size(const struct proc_tracker *t)
 {
 	return t->nr_procs;

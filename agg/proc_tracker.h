@@ -38,6 +38,23 @@ int proc_tracker__scan(struct proc_tracker *t, uint32_t tgid, const char *comm, 
 size_t proc_tracker__mappings(const struct proc_tracker *t, uint32_t tgid,
 			      const struct proc_mapping **maps);
 
+/*
+ * Event-driven updates (perf side-band records), for processes that may be gone
+ * before /proc can be read:
+ *  - add_mapping: an executable mapping of @tgid ([@start, @end), file offset
+ *    @offset); it replaces whatever the newest scan had in that range. @build_id
+ *    (lowercase hex) may be NULL: it is then read from the file when possible.
+ *  - exec: @tgid exec'd; later mappings form a new scan (older samples keep the
+ *    old image); @comm becomes its name.
+ *  - fork: @child starts with @parent's newest mappings and name; false when
+ *    the parent is unknown (then scan the child).
+ * Return 0 or -ENOMEM.
+ */
+int proc_tracker__add_mapping(struct proc_tracker *t, uint32_t tgid, uint64_t start, uint64_t end,
+			      uint64_t offset, const char *path, const char *build_id);
+int proc_tracker__exec(struct proc_tracker *t, uint32_t tgid, const char *comm);
+int proc_tracker__fork(struct proc_tracker *t, uint32_t child, uint32_t parent, bool *copied);
+
 /* Marks @tgid as exited: reaped at the next proc_tracker__reap(). */
 void proc_tracker__exited(struct proc_tracker *t, uint32_t tgid);
 

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <bpf/bpf.h>
 #include <gelf.h>
 
@@ -64,6 +65,8 @@ struct unwind_loader {
 	/* counters since the last unwind_loader__add_counters */
 	uint64_t built, build_failed, no_space, evicted, build_ns, rows_written;
 	struct ember_unwind_proc *scratch;
+	char *cache_dir; /* NULL: no disk cache */
+	uint64_t from_disk;
 };
 
 static bool key_eq(const void *ctx, uint32_t index)
@@ -73,13 +76,40 @@ static bool key_eq(const void *ctx, uint32_t index)
 	return l->tables[index].key == ((const void *const *)ctx)[1];
 }
 
-int unwind_loader__new(struct ember_probe *probe, struct unwind_loader **out)
+/* mkdir -p; 0 when @dir exists as a directory afterwards. */
+static int mkdir_p(const char *dir)
+{
+	char path[4096];
+	size_t i, n = strlen(dir);
+
+	if (n == 0 || n >= sizeof(path))
+		return -ENAMETOOLONG;
+	memcpy(path, dir, n + 1);
+	for (i = 1; i <= n; i++) {
+		if (path[i] != '/' && path[i] != '\0')
+			continue;
+		path[i] = '\0';
+		if (mkdir(path, 0755) && errno != EEXIST)
+			return -errno;
+		path[i] = dir[i];
+	}
+	return 0;
+}
+
+int unwind_loader__new(struct ember_probe *probe, const char *cache_dir, struct unwind_loader **out)
 {
 	struct unwind_loader *l = calloc(1, sizeof(*l));
 
 	if (!l)
 		return -ENOMEM;
 	l->probe = probe;
+	if (cache_dir) {
+		/* Best effort: without a writable directory the cache is just off. */
+		if (mkdir_p(cache_dir))
+			pr_debug("no unwind table cache in %s: %s", cache_dir, strerror(errno));
+		else
+			l->cache_dir = strdup(cache_dir);
+	}
 	l->rows = probe__unwind_rows(probe);
 	l->nr_rows = probe__unwind_nr_rows(probe);
 	l->scratch = calloc(1, sizeof(*l->scratch));
@@ -107,6 +137,7 @@ void unwind_loader__free(struct unwind_loader *l)
 	free(l->tables);
 	free(l->free_list);
 	free(l->scratch);
+	free(l->cache_dir);
 	ember_index__free(l->by_key);
 	ember_strpool__free(l->pool);
 	free(l);
@@ -249,6 +280,7 @@ static struct table_entry *get_table(struct unwind_loader *l, uint32_t tgid,
 				     const struct proc_mapping *m, int *err)
 {
 	struct ember_unwind_table *table = NULL;
+	char cache_path[4096];
 	const void *ctx[2];
 	struct table_entry *t;
 	const char *key;
@@ -308,10 +340,24 @@ static struct table_entry *get_table(struct unwind_loader *l, uint32_t tgid,
 	t0 = ember_now_mono_ns();
 	if (!t->nr_segs)
 		read_segments(fd, t);
-	*err = unwind_table__build_fd(fd, &table);
+	if (l->cache_dir && m->build_id &&
+	    snprintf(cache_path, sizeof(cache_path), "%s/%s.unwind", l->cache_dir, m->build_id) <
+		(int)sizeof(cache_path)) {
+		if (unwind_table__load(cache_path, &table) == 0) {
+			l->from_disk++;
+		} else {
+			*err = unwind_table__build_fd(fd, &table);
+			if (!*err && unwind_table__save(table, cache_path))
+				pr_debug("cannot save unwind table %s", cache_path);
+		}
+	} else {
+		*err = unwind_table__build_fd(fd, &table);
+	}
 	close(fd);
 	fd = -1;
 	l->build_ns += ember_now_mono_ns() - t0;
+	pr_debug("unwind table for %s (%s, pid %u): %s, %zu rows", m->path, key, tgid,
+		 *err ? strerror(-*err) : "built", table ? unwind_table__nr_rows(table) : 0);
 	if (*err == -ENOMEM)
 		return NULL;
 	*err = 0;
@@ -436,6 +482,11 @@ int unwind_loader__load(struct unwind_loader *l, uint32_t tgid, const struct pro
 	return 0;
 }
 
+bool unwind_loader__published(struct unwind_loader *l, uint32_t tgid)
+{
+	return find_proc(l, tgid) != NULL;
+}
+
 void unwind_loader__forget(struct unwind_loader *l, uint32_t tgid)
 {
 	struct proc_tables *pt = find_proc(l, tgid);
@@ -455,6 +506,7 @@ int unwind_loader__add_counters(struct unwind_loader *l, struct ember_profile *p
 		uint64_t *v;
 	} c[] = {
 	    {"unwind.tables.built", &l->built},
+	    {"unwind.tables.from_disk_cache", &l->from_disk},
 	    {"unwind.tables.no_cfi_or_unreadable", &l->build_failed},
 	    {"unwind.tables.no_space", &l->no_space},
 	    {"unwind.tables.evicted", &l->evicted},

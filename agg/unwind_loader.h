@@ -15,6 +15,7 @@
 #ifndef EMBER_UNWIND_LOADER_H
 #define EMBER_UNWIND_LOADER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,7 +25,12 @@ struct ember_probe;
 struct ember_profile;
 struct unwind_loader;
 
-int unwind_loader__new(struct ember_probe *probe, struct unwind_loader **out);
+/*
+ * @cache_dir: where built tables are kept across runs, by build-id (created if
+ * missing); NULL for no disk cache.
+ */
+int unwind_loader__new(struct ember_probe *probe, const char *cache_dir,
+		       struct unwind_loader **out);
 void unwind_loader__free(struct unwind_loader *l);
 
 /*
@@ -34,6 +40,9 @@ void unwind_loader__free(struct unwind_loader *l);
  */
 int unwind_loader__load(struct unwind_loader *l, uint32_t tgid, const struct proc_mapping *maps,
 			size_t n);
+
+/* Whether @tgid's tables are published (it is a process the sampler has seen). */
+bool unwind_loader__published(struct unwind_loader *l, uint32_t tgid);
 
 /* The process exited: unpublish it and release its tables. */
 void unwind_loader__forget(struct unwind_loader *l, uint32_t tgid);

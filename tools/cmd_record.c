@@ -41,6 +41,7 @@ enum {
 	OPT_UNWIND,
 	OPT_UNWIND_ROWS,
 	OPT_LABEL,
+	OPT_UNWIND_CACHE,
 	OPT_TITLE,
 };
 
@@ -84,6 +85,9 @@ static const struct cli_option record_options[] = {
     {"unwind-rows", 0, OPT_UNWIND_ROWS, "N",
      "Advanced: room for unwind table rows in the kernel (8 bytes each, default 4194304 = 32 MiB). "
      "When full, the least recently used tables no process needs are evicted."},
+    {"unwind-cache", 0, OPT_UNWIND_CACHE, "DIR|none",
+     "Keep built unwind tables in DIR by build-id, so the next run loads them instead of "
+     "parsing .eh_frame again (default /var/cache/ember/unwind)."},
     {"drain-interval", 0, OPT_DRAIN_INTERVAL, "SECONDS",
      "Advanced: move samples out of the kernel maps this often (default 5). Shorter "
      "keeps the maps smaller; every sample still lands in exactly one drain."},
@@ -123,8 +127,9 @@ struct record_args {
 	enum ember_unwind unwind;
 	uint32_t unwind_rows;
 	const char *title;
-	char subtitle[256]; /* what was recorded, for the flamegraph */
-	char **labels;	    /* --label key=value, pointers into argv */
+	const char *unwind_cache; /* NULL: no disk cache */
+	char subtitle[256];	  /* what was recorded, for the flamegraph */
+	char **labels;		  /* --label key=value, pointers into argv */
 	size_t nr_labels, cap_labels;
 	char **cmd; /* after "--" */
 };
@@ -175,6 +180,7 @@ static int parse_args(int argc, char **argv, struct record_args *a)
 
 	a->hz = 99;
 	a->drain_interval_s = 5;
+	a->unwind_cache = "/var/cache/ember/unwind";
 	a->output = "ember.svg";
 	cli_getopt_tables(record_options, longopts, 64, shortopts);
 	optind = 1;
@@ -259,6 +265,9 @@ static int parse_args(int argc, char **argv, struct record_args *a)
 				       sizeof(*a->labels)))
 				return EMBER_EXIT_FAILURE;
 			a->labels[a->nr_labels++] = optarg;
+			break;
+		case OPT_UNWIND_CACHE:
+			a->unwind_cache = strcmp(optarg, "none") == 0 ? NULL : optarg;
 			break;
 		case OPT_TITLE:
 			a->title = optarg;
@@ -589,6 +598,7 @@ int cmd_record(int argc, char **argv)
 	co.stacks_entries = a.stacks_entries;
 	co.unwind = a.unwind;
 	co.unwind_rows = a.unwind_rows;
+	co.unwind_cache_dir = a.unwind_cache;
 
 	ret = check_output(a.output);
 	if (ret)

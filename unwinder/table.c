@@ -11,7 +11,9 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <gelf.h>
@@ -477,4 +479,77 @@ int unwind_table__build_mem(const void *buf, size_t len, struct ember_unwind_tab
 	elf_end(elf);
 	free(copy);
 	return err;
+}
+
+/* ---- on-disk cache ------------------------------------------------------ */
+
+#define CACHE_MAGIC   "EMBERUW"
+#define CACHE_VERSION 1u
+
+struct cache_header {
+	char magic[8];	  /* "EMBERUW\0" */
+	uint32_t version; /* CACHE_VERSION: bumped whenever the row encoding changes */
+	uint32_t nr_rows;
+};
+
+int unwind_table__save(const struct ember_unwind_table *t, const char *path)
+{
+	struct cache_header h = {.version = CACHE_VERSION, .nr_rows = (uint32_t)t->nr};
+	char tmp[4096];
+	FILE *f;
+	int err = 0;
+
+	if (t->nr > UINT32_MAX)
+		return -E2BIG;
+	memcpy(h.magic, CACHE_MAGIC, sizeof(CACHE_MAGIC));
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	f = fopen(tmp, "we");
+	if (!f)
+		return -errno;
+	if (fwrite(&h, sizeof(h), 1, f) != 1 ||
+	    (t->nr && fwrite(t->rows, sizeof(*t->rows), t->nr, f) != t->nr))
+		err = -EIO;
+	if (fclose(f) && !err)
+		err = -EIO;
+	if (!err && rename(tmp, path))
+		err = -errno;
+	if (err)
+		unlink(tmp);
+	return err;
+}
+
+int unwind_table__load(const char *path, struct ember_unwind_table **out)
+{
+	struct ember_unwind_table *t = NULL;
+	struct cache_header h;
+	struct stat st;
+	FILE *f;
+	int err = -EINVAL;
+
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	if (fstat(fileno(f), &st) || fread(&h, sizeof(h), 1, f) != 1 ||
+	    memcmp(h.magic, CACHE_MAGIC, sizeof(CACHE_MAGIC)) || h.version != CACHE_VERSION ||
+	    (uint64_t)st.st_size != sizeof(h) + (uint64_t)h.nr_rows * sizeof(*t->rows) ||
+	    h.nr_rows == 0)
+		goto out;
+	t = calloc(1, sizeof(*t));
+	if (!t || !(t->rows = malloc((size_t)h.nr_rows * sizeof(*t->rows)))) {
+		err = -ENOMEM;
+		goto out;
+	}
+	t->nr = t->cap = h.nr_rows;
+	if (fread(t->rows, sizeof(*t->rows), t->nr, f) != t->nr)
+		goto out;
+	err = 0;
+out:
+	fclose(f);
+	if (err) {
+		unwind_table__free(t);
+		return err;
+	}
+	*out = t;
+	return 0;
 }

@@ -46,6 +46,15 @@ size_t unwind_table__nr_rows(const struct ember_unwind_table *t);
 const struct ember_unwind_row *unwind_table__lookup(const struct ember_unwind_table *t,
 						    uint64_t pc);
 
+/*
+ * On-disk cache: saves @t to @path atomically (temporary file + rename), and
+ * loads a saved table. The file is a small header (magic, format version, row
+ * count) and the rows; a file with another version or a wrong size is
+ * rejected with -EINVAL, a missing one with -ENOENT.
+ */
+int unwind_table__save(const struct ember_unwind_table *t, const char *path);
+int unwind_table__load(const char *path, struct ember_unwind_table **out);
+
 /* Heap bytes held by the table. */
 size_t unwind_table__bytes(const struct ember_unwind_table *t);
 

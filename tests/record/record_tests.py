@@ -180,7 +180,8 @@ def case_pid_filter():
         stacks = parse_folded(out)
         mine = sum(c for f, c in stacks if f[0] == "spin_target")
         others = [f[0] for f, c in stacks if f[0] != "spin_target"]
-        check(mine > 100, "only %d samples of the named process" % mine)
+        # > 20, not ~400: a busy machine gives the spinner less CPU; presence is the point.
+        check(mine > 20, "only %d samples of the named process" % mine)
         check(not others, "processes that were not named are in the profile: %r" % others[:5])
         check(any("spin_here" in f for f, _ in stacks), "spin_here missing")
     finally:
@@ -368,7 +369,7 @@ def case_cgroup():
         rc, so, se = record(["--cgroup", cg, "-d", "2", "-F", "199", "-o", out])
         check(rc == 0, "ember exited %d:\n%s" % (rc, se))
         stacks = parse_folded(out)
-        check(sum(c for f, c in stacks if f[0] == "spin_target") > 100, "target missing")
+        check(sum(c for f, c in stacks if f[0] == "spin_target") > 20, "target missing")
         check(not [f for f, c in stacks if f[0] != "spin_target"], "other processes present")
     finally:
         for p in (target, other):
