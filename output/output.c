@@ -313,7 +313,7 @@ int output__read_buffer(const void *data, size_t len, const struct ember_read_op
 		err = folded__read(buf, len, &o, p);
 		break;
 	case EMBER_FORMAT_PPROF:
-		err = pprof__read((const uint8_t *)buf, len, p);
+		err = pprof__read((const uint8_t *)buf, len, &o, p);
 		break;
 	case EMBER_FORMAT_PERFSCRIPT:
 		err = perfscript__read(buf, len, &o, p);

@@ -94,9 +94,11 @@ int pprof__encode(const struct ember_profile *p, uint8_t **out, size_t *out_len)
 /*
  * Parses an uncompressed pprof Profile (@len bytes at @buf) into @p. Sample
  * counts come from the "samples"/"count" value when present, else from the
- * first value divided by the period. -EINVAL for corrupt or inconsistent input.
+ * first value divided by the period. -EINVAL for corrupt or inconsistent input
+ * (logged with @opts->name). @opts may be NULL.
  */
-int pprof__read(const uint8_t *buf, size_t len, struct ember_profile *p);
+int pprof__read(const uint8_t *buf, size_t len, const struct ember_read_opts *opts,
+		struct ember_profile *p);
 
 /* ---- perf script ------------------------------------------------------- */
 

@@ -709,7 +709,7 @@ static int64_t id_find(const struct id_map *m, uint64_t id)
 	return ember_index__find(m->index, ember_hash_u64(id, 0x1d), id_eq, &l);
 }
 
-static int id_map_build(struct id_map *m, const void *msgs, size_t n,
+static int id_map_build(struct id_map *m, const char *name, const void *msgs, size_t n,
 			const uint64_t *(*id_of)(const void *, uint32_t))
 {
 	size_t i;
@@ -722,7 +722,7 @@ static int id_map_build(struct id_map *m, const void *msgs, size_t n,
 		uint64_t id = *id_of(msgs, (uint32_t)i);
 
 		if (id == 0 || id_find(m, id) >= 0) {
-			pr_err("pprof: %s id %" PRIu64 " is zero or repeated",
+			pr_err("%s: pprof %s id %" PRIu64 " is zero or repeated", name,
 			       id_of == mapping_id_of	 ? "mapping"
 			       : id_of == location_id_of ? "location"
 							 : "function",
@@ -735,6 +735,7 @@ static int id_map_build(struct id_map *m, const void *msgs, size_t n,
 }
 
 struct pb_reader {
+	const char *name; /* input, for messages */
 	const PbProfile *prof;
 	struct ember_profile *p;
 	struct id_map mappings, locations, functions;
@@ -803,7 +804,8 @@ static int read_mappings(struct pb_reader *r)
 		m.path = pb_opt_str(prof, pm->filename, &bad);
 		m.build_id = pb_opt_str(prof, pm->build_id, &bad);
 		if (bad) {
-			pr_err("pprof: mapping %" PRIu64 " has a bad string index", pm->id);
+			pr_err("%s: pprof mapping %" PRIu64 " has a bad string index", r->name,
+			       pm->id);
 			return -EINVAL;
 		}
 		m.flags = (pm->has_functions ? EMBER_MAPPING_HAS_FUNCTIONS : 0) |
@@ -843,8 +845,8 @@ static int read_location(struct pb_reader *r, size_t i, struct obuf *names)
 	if (pl->mapping_id) {
 		mpos = id_find(&r->mappings, pl->mapping_id);
 		if (mpos < 0) {
-			pr_err("pprof: location %" PRIu64 " names unknown mapping %" PRIu64, pl->id,
-			       pl->mapping_id);
+			pr_err("%s: pprof location %" PRIu64 " names unknown mapping %" PRIu64,
+			       r->name, pl->id, pl->mapping_id);
 			return -EINVAL;
 		}
 		mapping_id = r->mapping_ids[mpos];
@@ -870,8 +872,8 @@ static int read_location(struct pb_reader *r, size_t i, struct obuf *names)
 		size_t len;
 
 		if (fpos < 0) {
-			pr_err("pprof: location %" PRIu64 " names unknown function %" PRIu64,
-			       pl->id, line->function_id);
+			pr_err("%s: pprof location %" PRIu64 " names unknown function %" PRIu64,
+			       r->name, pl->id, line->function_id);
 			err = -EINVAL;
 			goto out;
 		}
@@ -880,7 +882,8 @@ static int read_location(struct pb_reader *r, size_t i, struct obuf *names)
 		f->system_name = pb_opt_str(prof, fn->system_name, &bad);
 		f->file = pb_opt_str(prof, fn->filename, &bad);
 		if (bad) {
-			pr_err("pprof: function %" PRIu64 " has a bad string index", fn->id);
+			pr_err("%s: pprof function %" PRIu64 " has a bad string index", r->name,
+			       fn->id);
 			err = -EINVAL;
 			goto out;
 		}
@@ -959,8 +962,8 @@ static int read_samples(struct pb_reader *r)
 		int64_t v;
 
 		if (ps->n_value != prof->n_sample_type) {
-			pr_err("pprof: sample %zu has %zu values for %zu sample types", i,
-			       ps->n_value, prof->n_sample_type);
+			pr_err("%s: pprof sample %zu has %zu values for %zu sample types", r->name,
+			       i, ps->n_value, prof->n_sample_type);
 			err = -EINVAL;
 			goto out;
 		}
@@ -977,8 +980,8 @@ static int read_samples(struct pb_reader *r)
 			int64_t pos = id_find(&r->locations, ps->location_id[k]);
 
 			if (pos < 0) {
-				pr_err("pprof: sample %zu names unknown location %" PRIu64, i,
-				       ps->location_id[k]);
+				pr_err("%s: pprof sample %zu names unknown location %" PRIu64,
+				       r->name, i, ps->location_id[k]);
 				err = -EINVAL;
 				goto out;
 			}
@@ -991,7 +994,8 @@ static int read_samples(struct pb_reader *r)
 			const char *key = pb_str(prof, l->key), *str = pb_str(prof, l->str);
 
 			if (!key || !str) {
-				pr_err("pprof: sample %zu has a label with a bad string index", i);
+				pr_err("%s: pprof sample %zu has a label with a bad string index",
+				       r->name, i);
 				err = -EINVAL;
 				goto out;
 			}
@@ -1047,9 +1051,10 @@ static int read_comments(struct pb_reader *r)
 	return err;
 }
 
-int pprof__read(const uint8_t *buf, size_t len, struct ember_profile *p)
+int pprof__read(const uint8_t *buf, size_t len, const struct ember_read_opts *opts,
+		struct ember_profile *p)
 {
-	struct pb_reader r = {.p = p};
+	struct pb_reader r = {.p = p, .name = opts && opts->name ? opts->name : "input"};
 	struct obuf names = {0};
 	PbProfile *prof;
 	size_t i;
@@ -1057,20 +1062,24 @@ int pprof__read(const uint8_t *buf, size_t len, struct ember_profile *p)
 
 	prof = perftools__profiles__profile__unpack(NULL, len, buf);
 	if (!prof) {
-		pr_err("pprof: not a valid Profile message (%zu bytes)", len);
+		pr_err("%s: not a pprof profile: not a valid Profile message (%zu bytes, "
+		       "corrupt or truncated)",
+		       r.name, len);
 		return -EINVAL;
 	}
 	r.prof = prof;
 	if (prof->n_string_table == 0 || prof->string_table[0][0] != '\0') {
-		pr_err("pprof: string table must start with \"\"");
+		pr_err("%s: pprof string table does not start with \"\"", r.name);
 		err = -EINVAL;
 		goto out;
 	}
-	err = id_map_build(&r.mappings, prof->mapping, prof->n_mapping, mapping_id_of);
+	err = id_map_build(&r.mappings, r.name, prof->mapping, prof->n_mapping, mapping_id_of);
 	if (!err)
-		err = id_map_build(&r.functions, prof->function, prof->n_function, function_id_of);
+		err = id_map_build(&r.functions, r.name, prof->function, prof->n_function,
+				   function_id_of);
 	if (!err)
-		err = id_map_build(&r.locations, prof->location, prof->n_location, location_id_of);
+		err = id_map_build(&r.locations, r.name, prof->location, prof->n_location,
+				   location_id_of);
 	if (!err)
 		err = read_mappings(&r);
 	if (err)

@@ -144,6 +144,19 @@ int cmd_convert(int argc, char **argv)
 	}
 	if (!out)
 		out = "-";
+	/* Say a bad output name before spending time on the input. */
+	if (wo.format == EMBER_FORMAT_AUTO && strcmp(out, "-") != 0) {
+		enum ember_format f = output__format_from_path(out, NULL);
+
+		if (f == EMBER_FORMAT_AUTO || f == EMBER_FORMAT_PERFSCRIPT) {
+			ret =
+			    cli_usage_error("convert",
+					    "%s: unknown output format (use .folded, .txt, .pb.gz, "
+					    ".pprof, .svg, .json, optionally + .zst, or --format)",
+					    out);
+			goto out;
+		}
+	}
 	err = output__read_path(in, &oc.read, &p);
 	if (err) {
 		ret = output_cli_read_exit(err);

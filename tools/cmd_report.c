@@ -4,6 +4,7 @@
  * cumulative, like `pprof -top`.
  */
 #include <errno.h>
+#include <regex.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -107,6 +108,16 @@ int cmd_report(int argc, char **argv)
 	}
 	if (!in)
 		return cli_usage_error("report", "missing input file");
+	if (ro.focus) {
+		regex_t re;
+
+		if (regcomp(&re, ro.focus, REG_EXTENDED | REG_NOSUB))
+			return cli_usage_error("report",
+					       "invalid value for --focus: '%s' (not a regular "
+					       "expression)",
+					       ro.focus);
+		regfree(&re);
+	}
 	err = output__read_path(in, &oc.read, &p);
 	if (err)
 		return output_cli_read_exit(err);

@@ -5,7 +5,7 @@
 #
 #   golden.sh CASE        one case (folded, svg, svg-options, pprof,
 #                         pprof-roundtrip, speedscope, report, diff-svg,
-#                         diff-folded, perf-script, zstd)
+#                         diff-folded, perf-script, zstd, empty, errors)
 #
 # Regenerate after an intended output change (then review `git diff`):
 #   EMBER=build/ember EMBER_REGEN=1 bash tests/output/golden.sh all
@@ -47,6 +47,46 @@ case_cmd() {
 	zstd)
 		"$EMBER" convert "$DATA/sample.folded" -o "$T/x.folded.zst"
 		zstd -q -dc "$T/x.folded.zst" >"$out" ;;
+	empty)
+		# An empty profile gives valid, empty outputs in every format.
+		: >"$T/e.folded"
+		"$EMBER" convert "$T/e.folded" -o "$T/e.svg"
+		if command -v xmllint >/dev/null; then
+			xmllint --noout "$T/e.svg" || fail "empty SVG is not well-formed"
+		fi
+		"$EMBER" convert "$T/e.folded" -o "$T/e.pb.gz"
+		"$EMBER" convert "$T/e.folded" -o "$T/e.json"
+		{
+			echo "--- folded"
+			"$EMBER" convert "$T/e.pb.gz" -o -
+			echo "--- speedscope"
+			cat "$T/e.json"
+			echo "--- report"
+			"$EMBER" report "$T/e.pb.gz"
+			echo "--- diff --folded"
+			"$EMBER" diff --folded "$T/e.folded" "$T/e.pb.gz"
+		} >"$out" ;;
+	errors)
+		# Bad input and bad flags: one clear line each and the documented exit code.
+		(
+			cd "$T"
+			printf 'a;b 1\nno count here\na;;c 2\n' >bad.folded
+			head -c 60 "$EXPECTED/pprof.pb" | gzip >truncated.pb.gz
+			printf '\x1f\x8b\x08\x00corrupt' >corrupt.pb.gz
+			for cmd in "convert bad.folded -o ok.folded" "convert --strict bad.folded -o x.svg" \
+				"convert truncated.pb.gz -o x.svg" "convert corrupt.pb.gz -o x.svg" \
+				"report missing.folded" "convert bad.folded -o /nonexistent/x.svg" \
+				"convert bad.folded -o x.unknown" "convert --width 10 bad.folded -o x.svg" \
+				"report --sort sideways bad.folded" "report --focus ( bad.folded" \
+				"diff bad.folded" "convert --colors plaid bad.folded -o x.svg"; do
+				echo "\$ ember $cmd"
+				set +e
+				# shellcheck disable=SC2086
+				"$EMBER" $cmd 2>&1 >/dev/null
+				echo "exit $?"
+				set -e
+			done
+		) >"$out" ;;
 	*) fail "unknown case $name" ;;
 	esac
 }
@@ -86,7 +126,7 @@ run_case() {
 
 if [ "${1:-all}" = all ]; then
 	for c in folded svg svg-options pprof pprof-roundtrip speedscope report diff-svg diff-folded \
-		perf-script zstd; do
+		perf-script zstd empty errors; do
 		run_case "$c"
 	done
 else

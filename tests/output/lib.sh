@@ -5,6 +5,7 @@
 # skip() and need().
 set -euo pipefail
 : "${EMBER:?EMBER must point at the ember binary (ctest sets it)}"
+case $EMBER in /*) ;; *) EMBER=$PWD/$EMBER ;; esac
 SRC=${EMBER_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 DATA=$SRC/tests/output/data
 EXPECTED=$SRC/tests/output/expected

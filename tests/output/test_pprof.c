@@ -32,7 +32,7 @@ static struct ember_profile *via_pprof(const struct ember_profile *p)
 
 	ASSERT_EQ(pprof__encode(p, &buf, &len), 0);
 	ASSERT_EQ(profile__new(&q), 0);
-	ASSERT_EQ(pprof__read(buf, len, q), 0);
+	ASSERT_EQ(pprof__read(buf, len, NULL, q), 0);
 	free(buf);
 	return q;
 }
@@ -201,7 +201,7 @@ static void test_corrupt(void)
 		int err;
 
 		ASSERT_EQ(profile__new(&q), 0);
-		err = pprof__read(buf, cut, q);
+		err = pprof__read(buf, cut, NULL, q);
 		ASSERT(err == 0 || err == -EINVAL);
 		ASSERT_LE(profile__total(q), 5);
 		profile__free(q);
@@ -210,7 +210,7 @@ static void test_corrupt(void)
 	for (cut = 0; cut < len; cut++) {
 		buf[cut] ^= 0xff;
 		ASSERT_EQ(profile__new(&q), 0);
-		(void)pprof__read(buf, len, q);
+		(void)pprof__read(buf, len, NULL, q);
 		profile__free(q);
 		buf[cut] ^= 0xff;
 	}

@@ -29,7 +29,7 @@ void fuzz_write_all(const struct ember_profile *p)
 	check(report__write(p, NULL, null), "report__write");
 	check(pprof__encode(p, &pb, &len), "pprof__encode");
 	if (pb && profile__new(&q) == 0) {
-		check(pprof__read(pb, len, q), "pprof__read of our own output");
+		check(pprof__read(pb, len, NULL, q), "pprof__read of our own output");
 		if (profile__total(q) > profile__total(p))
 			abort();
 	}
