@@ -57,6 +57,7 @@ struct pb_writer {
 	PbMapping *mappings; /* ember's, then the synthetic ones */
 	size_t nr_mappings, cap_mappings;
 	uint64_t kernel_mapping, jit_mapping; /* pprof ids; 0 until needed */
+	uint64_t *mapping_ids;		      /* per ember mapping id: its pprof id */
 
 	PbLocation *locations;
 	size_t nr_locations, cap_locations;
@@ -285,7 +286,7 @@ static int single_location(struct pb_writer *w, uint32_t id, uint64_t *out)
 {
 	const struct ember_location *l = profile__location(w->p, id);
 	const struct ember_frame *stack_frames[64], **frames = stack_frames;
-	uint64_t mapping_id = l->mapping_id;
+	uint64_t mapping_id = w->mapping_ids[l->mapping_id];
 	uint32_t i;
 	int err;
 
@@ -421,6 +422,7 @@ static void writer_free(struct pb_writer *w)
 	free(w->functions);
 	ember_index__free(w->function_index);
 	free(w->mappings);
+	free(w->mapping_ids);
 	free(w->locations);
 	free(w->lines);
 	free(w->line_first);
@@ -480,15 +482,25 @@ int pprof__encode(const struct ember_profile *p, uint8_t **out, size_t *out_len)
 		goto out;
 	period_type = types[1];
 
-	for (i = 1; i <= profile__nr_mappings(p); i++) {
-		uint64_t id;
+	/*
+	 * User mappings first: pprof tools take the first mapping for the main
+	 * binary ("File:" in go tool pprof), and that is not the kernel.
+	 */
+	w.mapping_ids = calloc(profile__nr_mappings(p) + 1, sizeof(*w.mapping_ids));
+	if (!w.mapping_ids)
+		goto nomem;
+	for (k = 0; k < 2; k++) {
+		for (i = 1; i <= profile__nr_mappings(p); i++) {
+			const struct ember_mapping *m = profile__mapping(p, (uint32_t)i);
 
-		err = add_mapping(&w, profile__mapping(p, (uint32_t)i), &id);
-		if (err)
-			goto out;
-		if (!w.kernel_mapping &&
-		    (profile__mapping(p, (uint32_t)i)->flags & EMBER_MAPPING_KERNEL))
-			w.kernel_mapping = id;
+			if (!!(m->flags & EMBER_MAPPING_KERNEL) != (k == 1))
+				continue;
+			err = add_mapping(&w, m, &w.mapping_ids[i]);
+			if (err)
+				goto out;
+			if (k == 1 && !w.kernel_mapping)
+				w.kernel_mapping = w.mapping_ids[i];
+		}
 	}
 
 	k_labels = calloc(nr_labels + 1, sizeof(*k_labels));
