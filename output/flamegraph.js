@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: MIT
 // Interactivity of ember's SVG flamegraph (embedded by output/svg.c after a
-// `var ember_cfg = {...}` line): hover details, click to zoom, reset, regex
+// `var ember_cfg = {...}` line): hover tooltip, click to zoom, reset, regex
 // search with "Matched: X%", and the zoom and search kept in the URL fragment
 // (#x=<px>&y=<px>&s=<regex>) so a link reopens the same view. No network.
 "use strict";
 (function () {
 	var cfg = ember_cfg;
+	var svgns = "http://www.w3.org/2000/svg";
 	var details = document.getElementById("details");
 	var unzoomBtn = document.getElementById("unzoom");
 	var searchBtn = document.getElementById("search");
@@ -18,11 +19,14 @@
 	var fullWidth = cfg.width - 2 * cfg.xpad;
 
 	// Each frame remembers its original geometry: zooming rescales from it.
+	// Its <title> (the tooltip of viewers without script) moves into the frame
+	// record, so the browser's own tooltip does not pop up over ours.
 	var groups = document.querySelectorAll("#frames > g.f");
 	for (var i = 0; i < groups.length; i++) {
 		var g = groups[i];
 		var rect = g.querySelector("rect");
-		var title = g.querySelector("title").textContent;
+		var titleElem = g.querySelector("title");
+		var title = titleElem.textContent;
 		var m = /^([\s\S]*) \(/.exec(title);
 		var f = {
 			g: g, rect: rect, text: g.querySelector("text"),
@@ -34,7 +38,41 @@
 			title: title
 		};
 		g.emberFrame = f;
+		g.setAttribute("data-name", f.name);
+		g.removeChild(titleElem);
 		frames.push(f);
+	}
+
+	// Hover tooltip: name, samples and percentage next to the pointer.
+	var svg = document.documentElement;
+	var tip = document.createElementNS(svgns, "g");
+	var tipRect = document.createElementNS(svgns, "rect");
+	var tipText = document.createElementNS(svgns, "text");
+	tip.setAttribute("id", "tooltip");
+	tip.setAttribute("class", "hide");
+	tipRect.setAttribute("rx", "3");
+	tipRect.setAttribute("ry", "3");
+	tip.appendChild(tipRect);
+	tip.appendChild(tipText);
+	svg.appendChild(tip);
+
+	function showTip(f, evt) {
+		var ctm = svg.getScreenCTM();
+		var x = ctm ? (evt.clientX - ctm.e) / ctm.a : evt.clientX;
+		var y = ctm ? (evt.clientY - ctm.f) / ctm.d : evt.clientY;
+		tipText.textContent = f.title;
+		tip.classList.remove("hide");
+		var w = tipText.getComputedTextLength() + 12;
+		var h = cfg.fontsize + 10;
+		// Keep the box inside the image: flip left of the pointer near the edge.
+		var tx = x + 14 + w > cfg.width ? Math.max(0, x - 14 - w) : x + 14;
+		var ty = y + 20 + h > svg.viewBox.baseVal.height ? y - 10 - h : y + 20;
+		tipRect.setAttribute("x", tx.toFixed(1));
+		tipRect.setAttribute("y", ty.toFixed(1));
+		tipRect.setAttribute("width", w.toFixed(1));
+		tipRect.setAttribute("height", h);
+		tipText.setAttribute("x", (tx + 6).toFixed(1));
+		tipText.setAttribute("y", (ty + h - 7).toFixed(1));
 	}
 
 	function fitText(f, x, w) {
@@ -198,13 +236,16 @@
 		else
 			zoom(g.emberFrame);
 	});
-	document.getElementById("frames").addEventListener("mouseover", function (e) {
+	document.getElementById("frames").addEventListener("mousemove", function (e) {
 		var g = e.target.closest ? e.target.closest("g.f") : null;
-		if (g)
-			details.textContent = g.emberFrame.title;
+		if (!g)
+			return;
+		details.textContent = g.emberFrame.title;
+		showTip(g.emberFrame, e);
 	});
 	document.getElementById("frames").addEventListener("mouseout", function () {
 		details.textContent = " ";
+		tip.classList.add("hide");
 	});
 	unzoomBtn.addEventListener("click", function () { unzoom(); });
 	searchBtn.addEventListener("click", function () {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Opens an ember SVG flamegraph in headless Chromium, runs a search through the
-// Search button's prompt and reads "Matched: X%" (of the whole profile), clicks
-// a frame and checks the zoom, then reloads with the URL fragment and checks the state comes back.
+// Search button's prompt and reads "Matched: X%" (of the whole profile), hovers
+// a frame and reads the tooltip, clicks it and checks the zoom, then reloads with the URL fragment and checks the state comes back.
 // usage: node svg_browser.mjs FILE.svg FRAME REGEX EXPECTED_PERCENT SCREENSHOT.png
 import { launch } from "./browser.mjs";
 import { pathToFileURL } from "node:url";
@@ -30,10 +30,18 @@ try {
 	if (hl === 0)
 		fail("no frame highlighted");
 
-	const frame = page.locator("g.f", { has: page.locator("title", { hasText: new RegExp("^" + frameName + " \\(") }) }).first();
+	// flamegraph.js moves each <title> into data-name (and its tooltip).
+	const frame = page.locator(`g.f[data-name="${frameName}"]`).first();
 	if ((await frame.count()) === 0)
 		fail(`no frame ${frameName}`);
 	const before = parseFloat(await frame.locator("rect").getAttribute("width"));
+	// Hover: the tooltip shows name, samples and percentage.
+	await frame.hover();
+	const tip = (await page.locator("#tooltip text").textContent()) || "";
+	const tipHidden = await page.locator("#tooltip").evaluate((e) => e.classList.contains("hide"));
+	console.log(`tooltip: ${tip}`);
+	if (tipHidden || !new RegExp(`^${frameName} \\(\\d+ \\S+, \\d+\\.\\d\\d%`).test(tip))
+		fail("hover tooltip missing or without name, samples and percent");
 	await frame.click();
 	const after = parseFloat(await frame.locator("rect").getAttribute("width"));
 	const width = parseFloat(await page.locator("svg").getAttribute("width"));
@@ -56,7 +64,7 @@ try {
 	const url = page.url();
 	const page2 = await b.context.newPage();
 	await page2.goto(url);
-	const frame2 = page2.locator("g.f", { has: page2.locator("title", { hasText: new RegExp("^" + frameName + " \\(") }) }).first();
+	const frame2 = page2.locator(`g.f[data-name="${frameName}"]`).first();
 	const w2 = parseFloat(await frame2.locator("rect").getAttribute("width"));
 	const m2 = (await page2.locator("#matched").textContent()).trim();
 	console.log(`reloaded ${url.replace(/^.*#/, "#")}: width ${w2}, ${m2}`);
