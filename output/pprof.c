@@ -437,8 +437,10 @@ static void writer_free(struct pb_writer *w)
 	do {                                                     \
 		size_t k_;                                       \
 		(ptrs) = calloc((n) ? (n) : 1, sizeof(*(ptrs))); \
-		if (!(ptrs))                                     \
-			goto nomem;                              \
+		if (!(ptrs)) {                                   \
+			err = -ENOMEM;                           \
+			goto out;                                \
+		}                                                \
 		for (k_ = 0; k_ < (n); k_++)                     \
 			(ptrs)[k_] = &(elems)[k_];               \
 	} while (0)
@@ -487,8 +489,10 @@ int pprof__encode(const struct ember_profile *p, uint8_t **out, size_t *out_len)
 	 * binary ("File:" in go tool pprof), and that is not the kernel.
 	 */
 	w.mapping_ids = calloc(profile__nr_mappings(p) + 1, sizeof(*w.mapping_ids));
-	if (!w.mapping_ids)
-		goto nomem;
+	if (!w.mapping_ids) {
+		err = -ENOMEM;
+		goto out;
+	}
 	for (k = 0; k < 2; k++) {
 		for (i = 1; i <= profile__nr_mappings(p); i++) {
 			const struct ember_mapping *m = profile__mapping(p, (uint32_t)i);
@@ -505,16 +509,20 @@ int pprof__encode(const struct ember_profile *p, uint8_t **out, size_t *out_len)
 
 	k_labels = calloc(nr_labels + 1, sizeof(*k_labels));
 	v_labels = calloc(nr_labels + 1, sizeof(*v_labels));
-	if (!k_labels || !v_labels)
-		goto nomem;
+	if (!k_labels || !v_labels) {
+		err = -ENOMEM;
+		goto out;
+	}
 	for (i = 0; i < nr_labels; i++) {
 		const char *key, *value;
 
 		profile__label(p, i, &key, &value);
 		k_labels[i] = str_id(&w, key);
 		v_labels[i] = str_id(&w, value);
-		if (k_labels[i] < 0 || v_labels[i] < 0)
-			goto nomem;
+		if (k_labels[i] < 0 || v_labels[i] < 0) {
+			err = -ENOMEM;
+			goto out;
+		}
 	}
 
 	samples = calloc(nr_samples + 1, sizeof(*samples));
@@ -522,8 +530,10 @@ int pprof__encode(const struct ember_profile *p, uint8_t **out, size_t *out_len)
 	labels = calloc(nr_samples * per_sample_labels + 1, sizeof(*labels));
 	label_ptrs = calloc(nr_samples * per_sample_labels + 1, sizeof(*label_ptrs));
 	ids_first = calloc(nr_samples + 1, sizeof(*ids_first));
-	if (!samples || !values || !labels || !label_ptrs || !ids_first)
-		goto nomem;
+	if (!samples || !values || !labels || !label_ptrs || !ids_first) {
+		err = -ENOMEM;
+		goto out;
+	}
 	for (i = 0; i < nr_samples; i++) {
 		PbSample init = PERFTOOLS__PROFILES__SAMPLE__INIT;
 		PbLabel *lab = &labels[i * per_sample_labels];
@@ -559,13 +569,17 @@ int pprof__encode(const struct ember_profile *p, uint8_t **out, size_t *out_len)
 		}
 		if (s.thread_name) {
 			lab[n].key = k_thread;
-			if ((lab[n++].str = str_id(&w, s.thread_name)) < 0)
-				goto nomem;
+			if ((lab[n++].str = str_id(&w, s.thread_name)) < 0) {
+				err = -ENOMEM;
+				goto out;
+			}
 		}
 		if (s.process_name) {
 			lab[n].key = k_process;
-			if ((lab[n++].str = str_id(&w, s.process_name)) < 0)
-				goto nomem;
+			if ((lab[n++].str = str_id(&w, s.process_name)) < 0) {
+				err = -ENOMEM;
+				goto out;
+			}
 		}
 		for (k = 0; k < nr_labels; k++) {
 			lab[n].key = k_labels[k];
@@ -578,28 +592,36 @@ int pprof__encode(const struct ember_profile *p, uint8_t **out, size_t *out_len)
 		samples[i].location_id = ids ? &ids[ids_first[i]] : NULL;
 
 	comments = calloc(profile__nr_counters(p) + 1, sizeof(*comments));
-	if (!comments)
-		goto nomem;
+	if (!comments) {
+		err = -ENOMEM;
+		goto out;
+	}
 	for (i = 0; i < profile__nr_counters(p); i++) {
 		const char *name;
 		uint64_t value;
 		char *text;
 
 		profile__counter(p, i, &name, &value);
-		if (asprintf(&text, COUNTER_PREFIX "%s=%" PRIu64, name, value) < 0)
-			goto nomem;
+		if (asprintf(&text, COUNTER_PREFIX "%s=%" PRIu64, name, value) < 0) {
+			err = -ENOMEM;
+			goto out;
+		}
 		comments[i] = str_id(&w, text);
 		free(text);
-		if (comments[i] < 0)
-			goto nomem;
+		if (comments[i] < 0) {
+			err = -ENOMEM;
+			goto out;
+		}
 	}
 
 	/* The arrays are final now: point the messages at them. */
 	for (i = 0; i < w.nr_locations; i++) {
 		PbLine **lp = calloc(w.locations[i].n_line + 1, sizeof(*lp));
 
-		if (!lp)
-			goto nomem;
+		if (!lp) {
+			err = -ENOMEM;
+			goto out;
+		}
 		for (k = 0; k < w.locations[i].n_line; k++)
 			lp[k] = &w.lines[w.line_first[i] + k];
 		w.locations[i].line = lp;
@@ -628,16 +650,15 @@ int pprof__encode(const struct ember_profile *p, uint8_t **out, size_t *out_len)
 
 	len = protobuf_c_message_get_packed_size(&prof.base);
 	buf = malloc(len ? len : 1);
-	if (!buf)
-		goto nomem;
+	if (!buf) {
+		err = -ENOMEM;
+		goto out;
+	}
 	protobuf_c_message_pack(&prof.base, buf);
 	*out = buf;
 	*out_len = len;
 	buf = NULL;
 	err = 0;
-	goto out;
-nomem:
-	err = -ENOMEM;
 out:
 	for (i = 0; i < w.nr_locations; i++)
 		free(w.locations[i].line);
