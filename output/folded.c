@@ -167,8 +167,7 @@ out:
 
 /* ---- reader ------------------------------------------------------------ */
 
-/* Strips a kind suffix from @name (length *@len) and returns its flags. */
-static uint32_t strip_suffix(const char *name, size_t *len)
+uint32_t folded_strip_suffix(const char *name, size_t *len)
 {
 	static const struct {
 		char c;
@@ -266,7 +265,7 @@ static int frame_location(struct folded_reader *r, const char *text, size_t n, u
 		*id = r->seen[found].id;
 		return 0;
 	}
-	f.flags = strip_suffix(text, &len);
+	f.flags = folded_strip_suffix(text, &len);
 	r->names.len = 0;
 	err = obuf_append(&r->names, text, len);
 	if (err)

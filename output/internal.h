@@ -71,6 +71,12 @@ int obuf_write(const struct obuf *b, FILE *out);
 
 /* ---- folded lines (folded.c) ---- */
 
+/*
+ * Strips a kind suffix ("_[k]", "_[i]", "_[j]") from @name (length *@len,
+ * updated) and returns its EMBER_FRAME_* flag, or 0. A bare suffix is a name.
+ */
+uint32_t folded_strip_suffix(const char *name, size_t *len);
+
 /* Appends the folded text of the walked frames (no count) to @b. */
 int folded_append_stack(struct obuf *b, const struct stack_frame *frames, size_t nr, bool lines);
 
@@ -168,5 +174,26 @@ int svg_render(const struct flame_stacks *fs, const struct ember_svg_opts *o,
 	       const struct svg_diff *diff, FILE *out);
 /* Fills @o with @in (may be NULL) and the defaults. */
 void svg_opts_defaults(struct ember_svg_opts *o, const struct ember_svg_opts *in);
+
+/* ---- JSON (json.c), for the speedscope reader ---- */
+
+enum json_type { JSON_NULL = 0, JSON_BOOL, JSON_NUMBER, JSON_STRING, JSON_ARRAY, JSON_OBJECT };
+
+struct json_value {
+	enum json_type type;
+	bool boolean;
+	double number;
+	char *string;		  /* JSON_STRING: decoded UTF-8, NUL-terminated */
+	size_t len;		  /* JSON_STRING: bytes */
+	struct json_value *items; /* JSON_ARRAY, JSON_OBJECT: nr values */
+	char **keys;		  /* JSON_OBJECT: nr keys, parallel to items */
+	size_t nr;
+};
+
+/* Parses @len bytes at @buf (one value, whitespace around). -EINVAL, -ENOMEM. */
+int json_parse(const char *buf, size_t len, struct json_value *out);
+void json_free(struct json_value *v);
+/* Member @key of object @obj, or NULL (also when @obj is not an object). */
+const struct json_value *json_get(const struct json_value *obj, const char *key);
 
 #endif /* EMBER_OUTPUT_INTERNAL_H */

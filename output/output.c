@@ -260,6 +260,16 @@ static bool looks_like_perf_script(const char *buf, size_t len)
 	return nl && (size_t)(nl - buf) + 1 < len && (nl[1] == '\t' || nl[1] == ' ');
 }
 
+/* True for a JSON object with a "profiles" member: speedscope's file format. */
+static bool looks_like_speedscope(const char *buf, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\n' || buf[i] == '\r'))
+		i++;
+	return i < len && buf[i] == '{' && memmem(buf, len, "\"profiles\"", 10) != NULL;
+}
+
 int output__read_buffer(const void *data, size_t len, const struct ember_read_opts *opts,
 			struct ember_profile **out)
 {
@@ -300,6 +310,8 @@ int output__read_buffer(const void *data, size_t len, const struct ember_read_op
 		 */
 		if (len && memchr(buf, '\0', len))
 			format = EMBER_FORMAT_PPROF;
+		else if (looks_like_speedscope(buf, len))
+			format = EMBER_FORMAT_SPEEDSCOPE;
 		else if (looks_like_perf_script(buf, len))
 			format = EMBER_FORMAT_PERFSCRIPT;
 		else
@@ -317,6 +329,9 @@ int output__read_buffer(const void *data, size_t len, const struct ember_read_op
 		break;
 	case EMBER_FORMAT_PERFSCRIPT:
 		err = perfscript__read(buf, len, &o, p);
+		break;
+	case EMBER_FORMAT_SPEEDSCOPE:
+		err = speedscope__read(buf, len, &o, p);
 		break;
 	default:
 		pr_err("%s: %s is not a readable format", o.name, output__format_name(format));

@@ -29,7 +29,7 @@ enum ember_format {
 	EMBER_FORMAT_FOLDED,	 /* ".folded", ".txt", ".collapsed" */
 	EMBER_FORMAT_PPROF,	 /* ".pb.gz", ".pprof", ".pb" */
 	EMBER_FORMAT_SVG,	 /* ".svg" */
-	EMBER_FORMAT_SPEEDSCOPE, /* ".json" */
+	EMBER_FORMAT_SPEEDSCOPE, /* ".json" (read and write) */
 	EMBER_FORMAT_PERFSCRIPT, /* `perf script` text (read only) */
 };
 
@@ -159,6 +159,15 @@ int diff__write_folded(const struct ember_profile *before, const struct ember_pr
 
 /* Writes speedscope's file format (one "sampled" profile, weights in samples). */
 int speedscope__write(const struct ember_profile *p, FILE *out);
+
+/*
+ * Reads speedscope's file format: "sampled" profiles (weights as counts) and
+ * "evented" ones (time between events); weights in a time unit become
+ * nanoseconds. With several profiles, each one's name is its stacks' root.
+ * Frame kind suffixes ("_[k]", ...) become flags, as in folded.
+ */
+int speedscope__read(const char *buf, size_t len, const struct ember_read_opts *opts,
+		     struct ember_profile *p);
 
 /* ---- report ------------------------------------------------------------ */
 

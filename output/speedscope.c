@@ -4,8 +4,11 @@
  * one "sampled" profile whose samples are stacks of indices into a shared
  * frame table, root first, weighted by their sample counts. Frame names keep
  * the folded kind suffixes so kernel and inline frames stay recognizable.
+ * The reader takes "sampled" and "evented" profiles (other profilers' files,
+ * py-spy's among them): events become stacks weighted by the time between them.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -151,5 +154,243 @@ out:
 	obuf_free(&weights);
 	obuf_free(&name);
 	obuf_free(&b);
+	return err;
+}
+
+/* ---- reader ------------------------------------------------------------ */
+
+struct ss_reader {
+	struct ember_profile *p;
+	const struct json_value *frames; /* shared.frames */
+	uint32_t *locs;			 /* per shared frame: location id, 0 until used */
+	uint32_t *stack;		 /* leaf first, for one sample */
+	size_t cap_stack;
+	double scale;		  /* weight unit -> count (time units -> ns) */
+	const char *process_name; /* profile name when the file has several */
+	const char *name;
+};
+
+/* Location of shared frame @index (a JSON number), interned on first use. */
+static int frame_location(struct ss_reader *r, const struct json_value *index, uint32_t *id)
+{
+	const struct json_value *f, *name, *file, *line;
+	struct ember_frame fr = {0};
+	char *copy = NULL;
+	size_t len;
+	double i = index->number;
+	int err;
+
+	if (index->type != JSON_NUMBER || i < 0 || i >= (double)r->frames->nr || i != floor(i))
+		return -EINVAL;
+	if (r->locs[(size_t)i]) {
+		*id = r->locs[(size_t)i];
+		return 0;
+	}
+	f = &r->frames->items[(size_t)i];
+	name = json_get(f, "name");
+	if (!name || name->type != JSON_STRING)
+		return -EINVAL;
+	file = json_get(f, "file");
+	line = json_get(f, "line");
+	len = name->len;
+	fr.flags = folded_strip_suffix(name->string, &len);
+	copy = strndup(name->string, len);
+	if (!copy)
+		return -ENOMEM;
+	fr.function = *copy ? copy : "[unknown]";
+	if (file && file->type == JSON_STRING && *file->string)
+		fr.file = file->string;
+	if (line && line->type == JSON_NUMBER && line->number >= 1 && line->number <= UINT32_MAX)
+		fr.line = (uint32_t)line->number;
+	err = profile__intern_frames_location(r->p, &fr, 1, &r->locs[(size_t)i]);
+	free(copy);
+	*id = r->locs[(size_t)i];
+	return err;
+}
+
+/* Adds the stack @frames (JSON numbers, root first) with @weight in file units. */
+static int add_stack(struct ss_reader *r, const struct json_value *frames, size_t nr, double weight)
+{
+	struct ember_sample s = {.process_name = r->process_name};
+	double count = weight * r->scale;
+	size_t k;
+	int err;
+
+	if (!(count >= 0) || count > 9e18)
+		return -EINVAL;
+	s.count = (uint64_t)llround(count);
+	if (!s.count)
+		return 0;
+	if (nr > UINT32_MAX ||
+	    ember_grow((void **)&r->stack, &r->cap_stack, nr + 1, sizeof(*r->stack)))
+		return -ENOMEM;
+	for (k = 0; k < nr; k++) {
+		err = frame_location(r, &frames[k], &r->stack[nr - 1 - k]);
+		if (err)
+			return err;
+	}
+	s.nr_locations = (uint32_t)nr;
+	s.locations = r->stack;
+	return profile__add_sample(r->p, &s);
+}
+
+static int read_sampled(struct ss_reader *r, const struct json_value *prof)
+{
+	const struct json_value *samples = json_get(prof, "samples");
+	const struct json_value *weights = json_get(prof, "weights");
+	size_t i;
+	int err = 0;
+
+	if (!samples || samples->type != JSON_ARRAY ||
+	    (weights && (weights->type != JSON_ARRAY || weights->nr != samples->nr)))
+		return -EINVAL;
+	for (i = 0; i < samples->nr && !err; i++) {
+		const struct json_value *st = &samples->items[i];
+		double w = 1;
+
+		if (st->type != JSON_ARRAY)
+			return -EINVAL;
+		if (weights) {
+			if (weights->items[i].type != JSON_NUMBER)
+				return -EINVAL;
+			w = weights->items[i].number;
+		}
+		err = add_stack(r, st->items, st->nr, w);
+	}
+	return err;
+}
+
+/* Evented: the time between two events belongs to the stack open in between. */
+static int read_evented(struct ss_reader *r, const struct json_value *prof)
+{
+	const struct json_value *events = json_get(prof, "events"), **open = NULL;
+	struct json_value *frames = NULL;
+	size_t i, k, depth = 0, cap = 0;
+	double last = 0;
+	int err = 0;
+
+	if (!events || events->type != JSON_ARRAY)
+		return -EINVAL;
+	for (i = 0; i < events->nr && !err; i++) {
+		const struct json_value *e = &events->items[i];
+		const struct json_value *type = json_get(e, "type"), *at = json_get(e, "at");
+		const struct json_value *frame = json_get(e, "frame");
+
+		if (!type || type->type != JSON_STRING || !at || at->type != JSON_NUMBER ||
+		    !frame || frame->type != JSON_NUMBER || at->number < last) {
+			err = -EINVAL;
+			break;
+		}
+		if (depth && at->number > last) {
+			/* The stack as JSON numbers, root first, for add_stack(). */
+			for (k = 0; k < depth; k++)
+				frames[k] = *open[k];
+			err = add_stack(r, frames, depth, at->number - last);
+			if (err)
+				break;
+		}
+		last = at->number;
+		if (strcmp(type->string, "O") == 0) {
+			struct json_value *grown;
+
+			if (ember_grow((void **)&open, &cap, depth + 1, sizeof(*open))) {
+				err = -ENOMEM;
+				break;
+			}
+			grown = realloc(frames, cap * sizeof(*frames));
+			if (!grown) {
+				err = -ENOMEM;
+				break;
+			}
+			frames = grown;
+			open[depth++] = frame;
+		} else if (strcmp(type->string, "C") == 0) {
+			/* A close must match the innermost open frame. */
+			if (!depth || open[depth - 1]->number != frame->number) {
+				err = -EINVAL;
+				break;
+			}
+			depth--;
+		} else {
+			err = -EINVAL;
+		}
+	}
+	free(open);
+	free(frames);
+	return err;
+}
+
+/* Counts per unit: time units become nanoseconds so that short spans still count. */
+static double unit_scale(const struct json_value *unit)
+{
+	static const struct {
+		const char *name;
+		double ns;
+	} units[] = {
+	    {"nanoseconds", 1}, {"microseconds", 1e3}, {"milliseconds", 1e6}, {"seconds", 1e9}};
+	size_t i;
+
+	if (unit && unit->type == JSON_STRING)
+		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+			if (strcmp(unit->string, units[i].name) == 0)
+				return units[i].ns;
+	return 1;
+}
+
+int speedscope__read(const char *buf, size_t len, const struct ember_read_opts *opts,
+		     struct ember_profile *p)
+{
+	struct ss_reader r = {.p = p, .name = opts && opts->name ? opts->name : "input"};
+	const struct json_value *shared, *profiles;
+	struct json_value root;
+	size_t i;
+	int err;
+
+	err = json_parse(buf, len, &root);
+	if (err) {
+		if (err == -EINVAL)
+			pr_err("%s: not valid JSON", r.name);
+		return err;
+	}
+	shared = json_get(&root, "shared");
+	r.frames = json_get(shared, "frames");
+	profiles = json_get(&root, "profiles");
+	if (!r.frames || r.frames->type != JSON_ARRAY || !profiles ||
+	    profiles->type != JSON_ARRAY) {
+		pr_err("%s: not a speedscope file (no shared.frames or profiles)", r.name);
+		err = -EINVAL;
+		goto out;
+	}
+	r.locs = calloc(r.frames->nr + 1, sizeof(*r.locs));
+	if (!r.locs) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < profiles->nr && !err; i++) {
+		const struct json_value *prof = &profiles->items[i];
+		const struct json_value *type = json_get(prof, "type"),
+					*name = json_get(prof, "name");
+
+		r.scale = unit_scale(json_get(prof, "unit"));
+		/* Several profiles (threads, as py-spy writes them): each name is a root. */
+		r.process_name =
+		    profiles->nr > 1 && name && name->type == JSON_STRING && *name->string
+			? name->string
+			: NULL;
+		if (!type || type->type != JSON_STRING)
+			err = -EINVAL;
+		else if (strcmp(type->string, "sampled") == 0)
+			err = read_sampled(&r, prof);
+		else if (strcmp(type->string, "evented") == 0)
+			err = read_evented(&r, prof);
+		else
+			err = -EINVAL;
+		if (err == -EINVAL)
+			pr_err("%s: speedscope profile %zu is malformed", r.name, i);
+	}
+out:
+	free(r.locs);
+	free(r.stack);
+	json_free(&root);
 	return err;
 }

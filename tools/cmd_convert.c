@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * `ember convert IN -o OUT`: reads a profile (folded, pprof, `perf script`
- * text; gzip or zstd compressed or not) and writes it as folded, pprof, SVG or
+ * `ember convert IN -o OUT`: reads a profile (folded, pprof, speedscope JSON,
+ * `perf script` text; gzip or zstd compressed or not) and writes it as folded, pprof, SVG or
  * speedscope JSON, the format picked from OUT's extension or --format.
  */
 #include <errno.h>
@@ -23,7 +23,8 @@ static const struct cli_option convert_options[] = {
     {"format", 'f', OPT_FORMAT, "FORMAT",
      "Output format regardless of the extension: folded, pprof, svg, speedscope."},
     {"input-format", 0, OPT_INPUT_FORMAT, "FORMAT",
-     "Input format instead of guessing from content and name: folded, pprof, perf-script."},
+     "Input format instead of guessing from content and name: folded, pprof, perf-script, "
+     "speedscope."},
     {"label", 'l', OPT_LABEL, "KEY=VALUE",
      "Add a profile label (written to pprof as a sample label). Repeatable."},
     OUTPUT_CLI_INPUT_OPTIONS,
@@ -38,8 +39,9 @@ const struct cli_command cli_convert_command = {
     .name = "convert",
     .synopsis = "ember convert [OPTIONS] IN -o OUT",
     .summary = "convert between folded, pprof, SVG and speedscope",
-    .description = "Reads IN (\"-\" is stdin) as folded stacks, pprof, or `perf script` text, "
-		   "compressed with gzip or zstd or not, and writes it to OUT. Example: "
+    .description = "Reads IN (\"-\" is stdin) as folded stacks, pprof, speedscope JSON or "
+		   "`perf script` text, compressed with gzip or zstd or not, and writes it to "
+		   "OUT. Example: "
 		   "perf script | ember convert - -o out.svg. Exit status: 0 ok, 2 bad flags, "
 		   "6 output not writable, 7 input unreadable or malformed.",
     .options = convert_options,
@@ -107,11 +109,12 @@ int cmd_convert(int argc, char **argv)
 			oc.read.format = output__format_from_name(optarg);
 			if (oc.read.format != EMBER_FORMAT_FOLDED &&
 			    oc.read.format != EMBER_FORMAT_PPROF &&
-			    oc.read.format != EMBER_FORMAT_PERFSCRIPT) {
+			    oc.read.format != EMBER_FORMAT_PERFSCRIPT &&
+			    oc.read.format != EMBER_FORMAT_SPEEDSCOPE) {
 				ret = cli_usage_error("convert",
 						      "invalid value for --input-format: "
 						      "'%s' (expected folded, pprof, "
-						      "perf-script)",
+						      "perf-script, speedscope)",
 						      optarg);
 				goto out;
 			}
