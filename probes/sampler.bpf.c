@@ -297,6 +297,8 @@ static __always_inline struct ember_unwind_row *find_row(struct ember_unwind_map
 	return row && row->pc <= rel ? row : NULL;
 }
 
+#define MAX_FRAME_BYTES (64ull << 20) /* no frame spans more than 64 MiB of stack */
+
 /* One frame-pointer step: the frame record at rbp holds the caller's rbp and return address. */
 static __always_inline int fp_step(struct ember_unwind_walk *s)
 {
@@ -304,10 +306,15 @@ static __always_inline int fp_step(struct ember_unwind_walk *s)
 
 	if (!s->bp)
 		return EMBER_UNWIND_END_COMPLETE; /* the outermost frame clears rbp */
+	/*
+	 * A frame record lives on the stack above the stack pointer, and not
+	 * absurdly far: rbp used as a general register (code built without frame
+	 * pointers) fails these before it is followed.
+	 */
+	if (s->bp < s->sp || s->bp - s->sp > MAX_FRAME_BYTES)
+		return EMBER_UNWIND_END_BAD_FRAME;
 	if (!read_user_u64(s->bp + 8, &ra) || !read_user_u64(s->bp, &bp))
 		return EMBER_UNWIND_END_READ_FAULT;
-	if (s->bp + 16 <= s->sp)
-		return EMBER_UNWIND_END_BAD_FRAME;
 	s->sp = s->bp + 16;
 	s->bp = bp;
 	s->pc = ra;
@@ -405,10 +412,10 @@ static long unwind_frame(__u32 i, void *ctx)
 	st->nr = n + 1;
 	/* A return address may be one past the call's function: look up the call itself. */
 	lookup_pc = s->exact_pc ? s->pc : s->pc - 1;
-	m = find_mapping(s->proc, lookup_pc);
+	m = s->proc ? find_mapping(s->proc, lookup_pc) : NULL;
 	if (m && m->nr_rows)
 		row = find_row(m, lookup_pc - m->bias);
-	if (!m)
+	if (!m && s->proc)
 		request_rescan(s);
 	if (row && (row->kind & EMBER_CFA_KIND_MASK) != EMBER_CFA_NONE) {
 		stat_inc(EMBER_STAT_UNWIND_TABLE_FRAMES);
@@ -418,7 +425,7 @@ static long unwind_frame(__u32 i, void *ctx)
 	} else {
 		stat_inc(EMBER_STAT_UNWIND_FP_FRAMES);
 		end = fp_step(s);
-		if (end == EMBER_UNWIND_END_READ_FAULT && !m)
+		if (end == EMBER_UNWIND_END_READ_FAULT && !m && s->proc)
 			end = EMBER_UNWIND_END_NO_MAPPING;
 	}
 	if (end < 0)
@@ -456,11 +463,16 @@ static __always_inline __u16 collect_user_stack(struct bpf_perf_event_data *ctx,
 	st->kernel = 0;
 	st->end = EMBER_UNWIND_END_COMPLETE;
 	if (unwind_mode == EMBER_UNWIND_TABLES) {
+		/*
+		 * A process whose tables are not published yet still gets this walker,
+		 * all frame-pointer steps: unlike the kernel's walk it stops where the
+		 * stack pointer stops increasing, instead of following garbage in rbp
+		 * (code built without frame pointers) for 127 frames.
+		 */
 		proc = bpf_map_lookup_elem(&unwind_procs, &tgid);
 		if (!proc)
 			stat_inc(EMBER_STAT_UNWIND_NO_PROC);
-	}
-	if (!proc) {
+	} else {
 		n = bpf_get_stack(ctx, st->ips, sizeof(st->ips), BPF_F_USER_STACK);
 		if (n <= 0)
 			return EMBER_STACK_READ_ERROR;
@@ -472,7 +484,7 @@ static __always_inline __u16 collect_user_stack(struct bpf_perf_event_data *ctx,
 	s.sp = BPF_CORE_READ(regs, sp);
 	s.bp = BPF_CORE_READ(regs, bp);
 	s.st = st;
-	s.proc = proc;
+	s.proc = proc; /* NULL: not published yet */
 	s.tgid = tgid;
 	s.exact_pc = true;
 	st->nr = 0;
