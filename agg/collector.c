@@ -202,19 +202,6 @@ static int handle_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-/* Reads the online CPU list ("0-3,5\n"); empty when unknown. */
-static void read_online(char *buf, size_t size)
-{
-	FILE *f = fopen("/sys/devices/system/cpu/online", "re");
-
-	buf[0] = '\0';
-	if (!f)
-		return;
-	if (!fgets(buf, (int)size, f))
-		buf[0] = '\0';
-	fclose(f);
-}
-
 /*
  * One epoll set for the sampler's ring buffer (through libbpf's epoll fd) and the
  * side-band rings. Without side-band events (an old or locked-down kernel) the
@@ -233,7 +220,7 @@ static int open_sideband(struct ember_collector *c)
 		return -errno;
 	if (epoll_ctl(c->epoll_fd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(c->events), &ev))
 		return -errno;
-	read_online(online, sizeof(online));
+	ember_online_cpus(online, sizeof(online));
 	err = sideband__new(online, &c->sideband);
 	if (err) {
 		pr_warn("no perf side-band records (%s): short-lived processes may lose symbols",
@@ -352,40 +339,12 @@ int collector__add_target(struct ember_collector *c, uint32_t pid)
 	return err;
 }
 
-/* CPUs listed in /sys/devices/system/cpu/online ("0-3,5"); offline CPUs are left out. */
-static int cpu_online(int cpu, const char *list)
-{
-	const char *p = list;
-
-	while (*p) {
-		char *end;
-		long a = strtol(p, &end, 10), b = a;
-
-		if (end == p)
-			break;
-		if (*end == '-')
-			b = strtol(end + 1, &end, 10);
-		if (cpu >= a && cpu <= b)
-			return 1;
-		p = *end == ',' ? end + 1 : end;
-		if (*p == '\n')
-			break;
-	}
-	return 0;
-}
-
 int collector__start(struct ember_collector *c)
 {
-	char online[4096] = "";
-	FILE *f;
+	char online[4096];
 	int cpu, err = 0;
 
-	f = fopen("/sys/devices/system/cpu/online", "re");
-	if (f) {
-		if (!fgets(online, sizeof(online), f))
-			online[0] = '\0';
-		fclose(f);
-	}
+	ember_online_cpus(online, sizeof(online));
 	c->perf_fds = calloc((size_t)c->nr_possible_cpus, sizeof(*c->perf_fds));
 	if (!c->perf_fds)
 		return -ENOMEM;
@@ -399,7 +358,7 @@ int collector__start(struct ember_collector *c)
 		};
 		int fd;
 
-		if (online[0] && !cpu_online(cpu, online))
+		if (!ember_cpu_in_list(online, cpu))
 			continue;
 		fd = (int)syscall(__NR_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
 		if (fd < 0) {
@@ -736,7 +695,12 @@ int collector__drain(struct ember_collector *c, struct ember_profile *into)
 	err = collector__poll(c, 0);
 	if (err < 0)
 		return err;
-	flip_generation(c, &old);
+	if (flip_generation(c, &old)) {
+		/* Never seen: a sampler run takes microseconds. Say so in the profile. */
+		err = profile__add_counter(into, "drain.flip_wait_timeouts", 1);
+		if (err)
+			return err;
+	}
 	err = drain_generation(c, into, old);
 	if (err)
 		return err;

@@ -46,27 +46,6 @@ struct sideband {
 	size_t nr_pending, cap_pending;
 };
 
-static int cpu_in_list(int cpu, const char *list)
-{
-	const char *p = list;
-
-	while (*p) {
-		char *end;
-		long a = strtol(p, &end, 10), b = a;
-
-		if (end == p)
-			break;
-		if (*end == '-')
-			b = strtol(end + 1, &end, 10);
-		if (cpu >= a && cpu <= b)
-			return 1;
-		p = *end == ',' ? end + 1 : end;
-		if (*p == '\n')
-			break;
-	}
-	return 0;
-}
-
 static int open_ring(struct sideband *sb, int cpu, struct ring *r)
 {
 	struct perf_event_attr attr = {
@@ -121,7 +100,7 @@ int sideband__new(const char *online, struct sideband **out)
 	for (cpu = 0; cpu < nr_cpus; cpu++) {
 		struct ring *r = &sb->rings[sb->nr_rings];
 
-		if (online && *online && !cpu_in_list(cpu, online))
+		if (online && !ember_cpu_in_list(online, cpu))
 			continue;
 		err = open_ring(sb, cpu, r);
 		if (err == -ENODEV)

@@ -106,6 +106,17 @@ const char *ember_strpool__internf(struct ember_strpool *pool, const char *fmt, 
 /* Bytes allocated by the pool (blocks plus table), for memory accounting. */
 size_t ember_strpool__bytes(const struct ember_strpool *pool);
 
+/* ---- CPUs -------------------------------------------------------------- */
+
+/*
+ * Reads /sys/devices/system/cpu/online ("0-3,5\n") into @buf; empty when it
+ * cannot be read (then every possible CPU counts as online).
+ */
+void ember_online_cpus(char *buf, size_t size);
+
+/* Whether @cpu is in the kernel CPU list @list ("0-3,5"); an empty list holds every CPU. */
+bool ember_cpu_in_list(const char *list, int cpu);
+
 /* ---- time -------------------------------------------------------------- */
 
 /* CLOCK_MONOTONIC and CLOCK_REALTIME in nanoseconds. */

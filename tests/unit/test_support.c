@@ -89,8 +89,24 @@ static void test_hash(void)
 	ASSERT_NE(ember_hash_u64(0, 1), ember_hash_u64(0, 2));
 }
 
+static void test_cpu_list(void)
+{
+	char online[256];
+
+	ASSERT(ember_cpu_in_list("0-3,5\n", 0));
+	ASSERT(ember_cpu_in_list("0-3,5\n", 3));
+	ASSERT(!ember_cpu_in_list("0-3,5\n", 4));
+	ASSERT(ember_cpu_in_list("0-3,5\n", 5));
+	ASSERT(!ember_cpu_in_list("0-3,5\n", 6));
+	ASSERT(ember_cpu_in_list("7", 7));
+	ASSERT(ember_cpu_in_list("", 42)); /* unknown list: every CPU */
+	ember_online_cpus(online, sizeof(online));
+	ASSERT(ember_cpu_in_list(online, 0)); /* CPU 0 cannot go offline on x86 */
+}
+
 int main(void)
 {
+	test_cpu_list();
 	test_index();
 	test_strpool();
 	test_grow();
