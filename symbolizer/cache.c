@@ -23,6 +23,9 @@
 
 #include "internal.h"
 
+/* Descriptors kept for files that cannot be reopened (see file_park). */
+#define MAX_PARKED 512
+
 struct binding {
 	uint32_t pid;
 	char *path;		/* as reported (malloc'd) */
@@ -41,7 +44,8 @@ struct sym_cache {
 	struct binding *bindings;
 	size_t nr_bindings, cap_bindings;
 	struct ember_index *by_binding; /* -> bindings[] */
-	size_t nr_open;
+	size_t nr_open;			/* files with descriptor, Elf and DWARF */
+	size_t nr_parked;		/* files holding only their descriptor */
 	uint64_t clock;
 	int32_t vdso; /* index in files[], -1 untried, -2 failed */
 };
@@ -164,8 +168,37 @@ static void file_close(struct sym_cache *c, struct sym_file *f)
 	if (f->fd >= 0) {
 		close(f->fd);
 		f->fd = -1;
-		c->nr_open--;
+		if (f->parked)
+			c->nr_parked--;
+		else
+			c->nr_open--;
+		f->parked = false;
 	}
+}
+
+/*
+ * A file opened through /proc/PID/root or /proc/PID/map_files cannot be opened
+ * again once the process exits: when it leaves the open set it keeps its
+ * descriptor (parked, Elf and DWARF freed), up to MAX_PARKED files.
+ */
+static bool reopenable(const struct sym_file *f)
+{
+	return strncmp(f->path, "/proc/", 6) != 0;
+}
+
+static void file_park(struct sym_cache *c, struct sym_file *f)
+{
+	dw_file__free(f->dw);
+	f->dw = NULL;
+	if (f->dw_state == 1)
+		f->dw_state = 0;
+	if (f->elf) {
+		elf_end(f->elf);
+		f->elf = NULL;
+	}
+	f->parked = true;
+	c->nr_open--;
+	c->nr_parked++;
 }
 
 static void file_free(struct sym_cache *c, struct sym_file *f)
@@ -207,7 +240,7 @@ static void evict(struct sym_cache *c, const struct sym_file *keep)
 		for (size_t i = 0; i < c->nr_files; i++) {
 			struct sym_file *f = c->files[i];
 
-			if (f->fd < 0 || f == keep)
+			if (f->fd < 0 || f->parked || f == keep)
 				continue;
 			if (!lru || f->last_use < lru->last_use)
 				lru = f;
@@ -216,7 +249,10 @@ static void evict(struct sym_cache *c, const struct sym_file *keep)
 			return;
 		pr_debug("symbolizer: closing %s (cache holds %zu open files)", lru->path,
 			 c->opts.max_open);
-		file_close(c, lru);
+		if (!reopenable(lru) && c->nr_parked < MAX_PARKED)
+			file_park(c, lru);
+		else
+			file_close(c, lru);
 	}
 }
 
@@ -595,6 +631,12 @@ struct dw_file *sym_cache__dwarf(struct sym_cache *c, struct sym_file *f)
 		return f->dw;
 	if (f->image)
 		return NULL; /* the vDSO has no DWARF in memory */
+	if (f->parked) {
+		evict(c, f);
+		f->parked = false;
+		c->nr_parked--;
+		c->nr_open++;
+	}
 	if (f->fd < 0) {
 		struct stat st;
 		int fd;

@@ -236,6 +236,7 @@ struct sym_file {
 	struct dw_file *dw; /* NULL: not tried yet, or none (see dw_state) */
 	int dw_state;	    /* 0 untried, 1 open, -errno failed */
 	bool debug_syms;    /* the debug file's .symtab was merged into syms */
+	bool parked;	    /* fd kept, Elf and DWARF freed (not reopenable by path) */
 	uint64_t last_use;  /* cache clock at the last lookup */
 	uint32_t id;	    /* index in the cache, stable */
 };

@@ -590,6 +590,17 @@ int symbolizer__resolve(struct ember_symbolizer *s, const struct ember_symbolize
 	return resolve_user(s, req, frames, max, nr);
 }
 
+int symbolizer__preload(struct ember_symbolizer *s, const struct ember_symbolize_request *req)
+{
+	enum sym_reason why = SYM_R_OPEN_FAILED;
+	struct sym_file *f = NULL;
+
+	if (req->is_kernel || is_anonymous(req->path) || req->path[0] != '/')
+		return 0;
+	return sym_cache__get(s->cache, req->pid, req->path, req->build_id, req->map_start, &f,
+			      &why);
+}
+
 int symbolizer__resolve_elf(struct ember_symbolizer *s, const char *path, uint64_t vaddr,
 			    struct ember_frame *frames, uint32_t max, uint32_t *nr)
 {

@@ -56,6 +56,17 @@ int symbolizer__resolve(struct ember_symbolizer *s, const struct ember_symbolize
 			struct ember_frame *frames, uint32_t max, uint32_t *nr);
 
 /*
+ * Opens and caches the file behind @req's mapping now (only pid, path,
+ * build_id and map_start are read), so it can be symbolized after the process
+ * exits or the file is deleted: the collector calls this when it learns of a
+ * mapping (exec, mmap). Files reachable only through /proc/PID keep their
+ * descriptor (up to 512 of them). Returns 0, -ENOMEM, or the reason the file
+ * cannot be opened as a negative errno (resolving later then gives
+ * placeholders, as it would anyway).
+ */
+int symbolizer__preload(struct ember_symbolizer *s, const struct ember_symbolize_request *req);
+
+/*
  * Like symbolizer__resolve() for ELF virtual address @vaddr of the file at
  * @path, as addr2line takes it (no process, no mapping, not a return address).
  */

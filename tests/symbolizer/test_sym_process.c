@@ -170,7 +170,8 @@ static void expect_function(struct ember_symbolizer *s, const struct ember_symbo
 	ASSERT_EQ(symbolizer__resolve(s, req, f, MAX_FRAMES, &nr), 0);
 	ASSERT_GE(nr, 1);
 	ASSERT_STR_EQ(f[nr - 1].function, name);
-	ASSERT(f[nr - 1].file != NULL);
+	if (!f[nr - 1].file)
+		TEST_FAIL("%s (pid %u, %s): no file:line", name, req->pid, req->path);
 }
 
 /* ---- deleted binary ------------------------------------------------------ */
@@ -204,6 +205,51 @@ static void test_deleted(void)
 	expect_function(s, &req, "work_a");
 	symbolizer__free(s);
 	stop(pid);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	run(cmd);
+}
+
+/*
+ * A short-lived process: its deleted binary is preloaded while it runs, pushed
+ * out of a one-file open set by another file, and the process exits; new
+ * addresses still get DWARF frames through the parked descriptor.
+ */
+static void test_exited(void)
+{
+	char fixture[PATH_MAX], dir[] = "/tmp/ember-exited-XXXXXX", prog[PATH_MAX],
+				cmd[PATH_MAX * 3];
+	struct ember_symbolizer_opts opts = {.sz = sizeof(opts), .max_open_files = 1};
+	struct ember_symbolize_request req, other;
+	struct ember_symbolizer *s = NULL;
+	char mapped[4096], other_path[PATH_MAX];
+	uint64_t work_a, work_b, main_addr;
+	pid_t pid;
+
+	fixture_path("sym_c_gcc_dwarf5", fixture, sizeof(fixture));
+	fixture_path("sym_c_nopie", other_path, sizeof(other_path));
+	work_a = elf_symbol_value(fixture, "work_a");
+	work_b = elf_symbol_value(fixture, "work_b");
+	main_addr = elf_symbol_value(other_path, "work_a");
+	ASSERT(mkdtemp(dir) != NULL);
+	snprintf(prog, sizeof(prog), "%s/gone_soon", dir);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", fixture, prog);
+	ASSERT_EQ(run(cmd), 0);
+	pid = spawn_and_wait((char *[]){prog, "--ms", "20000", NULL}, "gone_soon");
+	ASSERT(pid > 0);
+	ASSERT_EQ(unlink(prog), 0);
+
+	ASSERT_EQ(symbolizer__new(&opts, &s), 0);
+	live_request(pid, "gone_soon", work_a, &req, mapped, sizeof(mapped));
+	ASSERT_EQ(symbolizer__preload(s, &req), 0);
+	expect_function(s, &req, "work_a");
+	/* Another file takes the only open slot. */
+	request_for(other_path, 0, main_addr, &other);
+	expect_function(s, &other, "work_a");
+	stop(pid);
+	/* Same mapping, an address not asked before. */
+	req.address += work_b - work_a;
+	expect_function(s, &req, "work_b");
+	symbolizer__free(s);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	run(cmd);
 }
@@ -349,7 +395,7 @@ int main(int argc, char **argv)
 	} cases[] = {
 	    {"perfmap", test_perfmap},	 {"deleted_binary", test_deleted},
 	    {"mount_ns", test_mount_ns}, {"vdso_process", test_vdso_child},
-	    {"node_perfmap", test_node},
+	    {"node_perfmap", test_node}, {"exited_process", test_exited},
 	};
 	bool ran = false;
 
