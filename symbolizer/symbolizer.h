@@ -1,9 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * symbolizer: turns code addresses into frames (function, inline chain,
- * file:line, module). Kernel addresses resolve through /proc/kallsyms; user
- * addresses through the ELF file behind the mapping (.symtab, .dynsym, and DWARF
- * when present), opened once per file and cached.
+ * file:line, module). Kernel addresses resolve through /proc/kallsyms (module
+ * names via symbolizer__kernel_module); user addresses through the ELF file
+ * behind the mapping: .symtab/.dynsym and synthesized "x@plt" stubs, and DWARF
+ * (libdw) for inline chains and lines, from the file itself or a separate debug
+ * file found by build-id, .gnu_debuglink, the debug_dir option or debuginfod
+ * (when DEBUGINFOD_URLS is set). Files are opened through the process's view
+ * (/proc/PID/root, /proc/PID/map_files for deleted ones), once per build-id or
+ * inode, with at most max_open_files kept open. JIT code resolves through
+ * /tmp/perf-PID.map, the vDSO through the kernel's image. Names are demangled
+ * (C++, Rust legacy and v0) unless no_demangle.
+ *
+ * Counters (symbolizer__counter) count, per address resolved, why a frame is a
+ * placeholder or lacks detail: symbolize.kernel_no_kallsyms, .kernel_no_symbol,
+ * .no_mapping_file, .open_failed, .not_elf, .bad_elf, .no_segment, .no_symbol,
+ * .no_debuginfo, .dwarf_error, .perfmap_missing, .perfmap_no_symbol,
+ * .vdso_failed, .build_id_mismatch, .inline_truncated.
  *
  * Thread-safety: none; one thread uses a symbolizer at a time.
  */
