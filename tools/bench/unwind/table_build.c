@@ -63,7 +63,8 @@ static int bench_file(const char *path, int iter)
 		err = unwind_table__build_fd(fd, &t);
 		close(fd);
 		if (err) {
-			fprintf(stderr, "table_build: %s: build failed: %s\n", path, strerror(-err));
+			fprintf(stderr, "table_build: %s: build failed: %s\n", path,
+				strerror(-err));
 			goto out;
 		}
 		rows = unwind_table__nr_rows(t);
