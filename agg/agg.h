@@ -116,8 +116,9 @@ void profile__label(const struct ember_profile *p, size_t i, const char **key, c
 const char *profile__intern(struct ember_profile *p, const char *s);
 
 /*
- * Returns the id (1-based) of a mapping equal to @m (all fields), adding it when
- * new. Strings are copied. 0 or -ENOMEM.
+ * Returns the id (1-based) of the mapping equal to @m (range, offset, path,
+ * build-id, pid, kernel flag), adding it when new; the has_* flags of @m are
+ * OR-ed into an existing one. Strings are copied. 0 or -ENOMEM.
  */
 int profile__intern_mapping(struct ember_profile *p, const struct ember_mapping *m, uint32_t *id);
 

@@ -245,9 +245,10 @@ static bool mapping_eq(const void *ctx, uint32_t index)
 	const struct mapping_lookup *l = ctx;
 	const struct ember_mapping *a = &l->p->mappings[index], *b = l->m;
 
+	/* The has_* flags describe what symbolization found, not which mapping it is. */
 	return a->start == b->start && a->limit == b->limit && a->offset == b->offset &&
 	       a->pid == b->pid && a->path == b->path && a->build_id == b->build_id &&
-	       a->flags == b->flags;
+	       (a->flags & EMBER_MAPPING_KERNEL) == (b->flags & EMBER_MAPPING_KERNEL);
 }
 
 int profile__intern_mapping(struct ember_profile *p, const struct ember_mapping *m, uint32_t *id)
@@ -267,6 +268,7 @@ int profile__intern_mapping(struct ember_profile *p, const struct ember_mapping 
 			   (uintptr_t)copy.path ^ m->pid);
 	found = ember_index__find(p->mapping_index, h, mapping_eq, &l);
 	if (found >= 0) {
+		p->mappings[found].flags |= m->flags; /* e.g. has_* flags of a merged profile */
 		*id = (uint32_t)found + 1;
 		return 0;
 	}
@@ -716,6 +718,33 @@ out:
 
 /* ---- symbolization ----------------------------------------------------- */
 
+/*
+ * pprof's has_functions / has_filenames / has_line_numbers / has_inline_frames:
+ * set on a mapping once any of its locations resolved to that much, so they
+ * say what this profile really carries.
+ */
+static void mark_mapping(struct ember_profile *p, uint32_t mapping_id,
+			 const struct ember_frame *frames, uint32_t n)
+{
+	struct ember_mapping *m;
+	uint32_t i;
+
+	if (!mapping_id || mapping_id > p->nr_mappings)
+		return;
+	m = &p->mappings[mapping_id - 1];
+	for (i = 0; i < n; i++) {
+		if (frames[i].flags & (EMBER_FRAME_UNKNOWN | EMBER_FRAME_MARKER))
+			continue;
+		m->flags |= EMBER_MAPPING_HAS_FUNCTIONS;
+		if (frames[i].file)
+			m->flags |= EMBER_MAPPING_HAS_FILENAMES;
+		if (frames[i].line)
+			m->flags |= EMBER_MAPPING_HAS_LINES;
+		if (frames[i].flags & EMBER_FRAME_INLINE)
+			m->flags |= EMBER_MAPPING_HAS_INLINES;
+	}
+}
+
 int profile__symbolize(struct ember_profile *p, struct ember_symbolizer *sym)
 {
 	struct ember_frame frames[MAX_FRAMES_PER_LOCATION];
@@ -760,6 +789,7 @@ int profile__symbolize(struct ember_profile *p, struct ember_symbolizer *sym)
 		err = profile__set_location_frames(p, (uint32_t)i + 1, frames, n);
 		if (err)
 			return err;
+		mark_mapping(p, loc->mapping_id, frames, n);
 	}
 	return 0;
 }

@@ -20,8 +20,11 @@ static void test_aggregation(void)
 
 	ASSERT_EQ(profile__new(&p), 0);
 	ASSERT_EQ(profile__intern_mapping(p, &m, &mid), 0);
+	m.flags = EMBER_MAPPING_HAS_FUNCTIONS; /* derived flags do not make another mapping */
 	ASSERT_EQ(profile__intern_mapping(p, &m, &mid2), 0);
 	ASSERT_EQ(mid, mid2);
+	ASSERT(profile__mapping(p, mid)->flags & EMBER_MAPPING_HAS_FUNCTIONS);
+	m.flags = 0;
 	ASSERT_EQ(profile__nr_mappings(p), 1);
 	ASSERT_STR_EQ(profile__mapping(p, mid)->path, "/bin/x");
 

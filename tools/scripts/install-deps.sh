@@ -14,7 +14,7 @@ BUILD_PKGS=(
 )
 TEST_PKGS=(
 	python3 util-linux elfutils clang-format
-	golang-go chromium
+	golang-go chromium libxml2-utils time zstd
 	debuginfod file xz-utils gzip coreutils
 )
 BENCH_PKGS=(linux-perf bpftrace hyperfine)
