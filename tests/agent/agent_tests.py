@@ -284,9 +284,9 @@ def near(n, expected, rel=0.05):
     return abs(n - expected) <= max(rel * expected, 3 * expected ** 0.5) + 2
 
 
-def rss_kb(pid):
+def rss_kb(pid, field="VmRSS"):
     with open("/proc/%d/status" % pid) as f:
-        m = re.search(r"^VmRSS:\s+(\d+) kB", f.read(), re.M)
+        m = re.search(r"^%s:\s+(\d+) kB" % field, f.read(), re.M)
     return int(m.group(1))
 
 
@@ -350,7 +350,7 @@ def case_windows():
     with open(d + "/rec.folded") as f:
         recorded = sum(int(l.rsplit(" ", 1)[1]) for l in f if l.startswith("spin_target;"))
     print("windows total %d, ember record %d" % (total, recorded))
-    check(abs(total - recorded) <= 0.02 * recorded,
+    check(near(total, recorded, 0.02),
           "windows hold %d fixture samples, a single recording %d (> 2%% apart)" %
           (total, recorded))
     # Labels and loss counters travel in every window.
@@ -377,7 +377,7 @@ def case_churn():
     need_root()
     d = tmpdir()
     ag = Agent(["-o", d + "/out", "--window", "10s", "--jitter", "no", "-F", "99"])
-    procs, rss = [], {}
+    procs, rss, anon = [], {}, {}
     try:
         ag.wait_started()
         t0 = time.time()
@@ -393,6 +393,7 @@ def case_churn():
             for minute in (1, 2):
                 if minute not in rss and now >= 60 * minute - 0.5:
                     rss[minute] = rss_kb(ag.proc.pid)
+                    anon[minute] = rss_kb(ag.proc.pid, "RssAnon")
             time.sleep(0.005)
         for p in procs:
             p.wait()
@@ -410,14 +411,22 @@ def case_churn():
             total += s["count"]
             if not is_unknown(p.leaf_function(s)):
                 good += s["count"]
-    print("%d processes; %d samples, %d symbolized; rss %s kB" % (n, total, good, rss))
+    print("%d processes; %d samples, %d symbolized; rss %s kB, anonymous %s kB" %
+          (n, total, good, rss, anon))
     expected = n * 0.030 * 99
     check(total >= 0.8 * expected, "only %d churn samples, expected about %.0f" %
           (total, expected))
     check(good >= 0.95 * total, "only %d of %d churn samples symbolized" % (good, total))
-    check(abs(rss[2] - rss[1]) <= 0.10 * rss[1],
-          "agent RSS %d kB after minute 2, %d kB after minute 1 (> 10%% apart)" %
+    # RSS must not grow by more than 10% from minute 1 to minute 2. It may shrink: its
+    # file-backed part is the pages of mapped ELF files the symbolizer touched, which
+    # come and go with the binaries running on the host. The anonymous part (what the
+    # agent allocates) must stay within 10% either way.
+    check(rss[2] <= 1.10 * rss[1],
+          "agent RSS %d kB after minute 2, %d kB after minute 1 (> 10%% growth)" %
           (rss[2], rss[1]))
+    check(abs(anon[2] - anon[1]) <= 0.10 * anon[1],
+          "agent anonymous RSS %d kB after minute 2, %d kB after minute 1 (> 10%% apart)" %
+          (anon[2], anon[1]))
     print("churn ok")
 
 
@@ -482,8 +491,10 @@ def case_push():
                 "pushtest", "-l", "service=push_test"])
     try:
         ag.wait_started()
-        time.sleep(10)
-        check(len(rcv.requests) >= 3, "only %d windows pushed in 10 s" % len(rcv.requests))
+        deadline = time.time() + 40
+        while len(rcv.requests) < 4 and time.time() < deadline:
+            time.sleep(0.2)
+        check(len(rcv.requests) >= 4, "only %d windows pushed in 40 s" % len(rcv.requests))
         rcv.close()
         down_at = len(rcv.requests)
         time.sleep(60)
