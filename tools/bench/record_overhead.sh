@@ -7,7 +7,8 @@
 # Configurations, run in alternation (A B C D A B C D ...), RUNS rounds:
 #   A  none      no profiler
 #   B  ember     ember record -a -F FREQ -o TMP/ember.folded
-#   C  perf      perf record -a -g -F FREQ -o TMP/perf.data   (+ -D -1 --control: see below)
+#   C  perf      perf record -a -g -F FREQ -o TMP/perf.data   (+ -D -1 --control and
+#                --no-buildid: see below)
 #   D  bpftrace  bpftrace -e 'profile:hz:FREQ { @[kstack, ustack] = count(); }'
 #
 # The workload (record/workload.c, compiled here) is WORKERS processes (default: one per online
@@ -18,7 +19,10 @@
 # starts and stopped (SIGINT) after it ends:
 #   ember     its perf_event program (ember_sample) has run at least once, then SETTLE seconds
 #   perf      started with -D -1 (events disabled) and enabled through --control; perf's "ack"
-#             comes back once the events are on, then SETTLE seconds
+#             comes back once the events are on, then SETTLE seconds. --no-buildid only skips
+#             perf's build-id pass after the recording ends (outside the measurement), which in
+#             Debian 12's perf 6.1 aborted here ("assertion failed at util/build-id.c:1010",
+#             then "stack smashing detected") on other users' short-lived binaries
 #   bpftrace  it printed "Attaching" and its perf_event program has run, then SETTLE seconds
 #   none      SETTLE seconds, so every configuration waits alike
 #
@@ -73,9 +77,14 @@ die() {
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ember-record-bench.XXXXXX")
 prof_pid=
+wl_pid=
 old_bpf_stats=
 
 cleanup() {
+	if [[ -n $wl_pid ]] && kill -0 "$wl_pid" 2>/dev/null; then
+		pkill -TERM -P "$wl_pid" 2>/dev/null || true
+		kill -TERM "$wl_pid" 2>/dev/null || true
+	fi
 	if [[ -n $prof_pid ]] && kill -0 "$prof_pid" 2>/dev/null; then
 		kill -INT "$prof_pid" 2>/dev/null || true
 		wait "$prof_pid" 2>/dev/null || true
@@ -189,7 +198,7 @@ start_profiler() {
 		rm -f "$tmp/perf.ctl" "$tmp/perf.ack"
 		mkfifo "$tmp/perf.ctl" "$tmp/perf.ack"
 		exec {ctl_fd}<>"$tmp/perf.ctl" {ack_fd}<>"$tmp/perf.ack"
-		perf record -a -g -F "$FREQ" -o "$tmp/perf.data" -D -1 --control "fd:$ctl_fd,$ack_fd" \
+		perf record -a -g -F "$FREQ" -o "$tmp/perf.data" --no-buildid -D -1 --control "fd:$ctl_fd,$ack_fd" \
 			>"$tmp/perf.out" 2>&1 &
 		prof_pid=$!
 		echo enable >&"$ctl_fd"
@@ -201,7 +210,7 @@ start_profiler() {
 		bpftrace -e "profile:hz:$FREQ { @[kstack, ustack] = count(); }" >"$tmp/bpftrace.out" 2>&1 &
 		prof_pid=$!
 		deadline=$((SECONDS + READY_TIMEOUT_S))
-		until grep -q Attaching "$tmp/bpftrace.out"; do
+		until grep -qs Attaching "$tmp/bpftrace.out"; do
 			((SECONDS < deadline)) && kill -0 "$prof_pid" 2>/dev/null ||
 				die "bpftrace did not start: $(tail -3 "$tmp/bpftrace.out")"
 			sleep 0.05
@@ -250,7 +259,12 @@ for ((round = 1; round <= RUNS; round++)); do
 				pt0=$(proc_ticks "$prof_pid")
 			fi
 			b0=$(busy_ticks)
-			out=$("$tmp/workload" "$WORKERS" "$ITERATIONS" "$DEPTH")
+			# In the background so that a signal to this script is handled at once.
+			"$tmp/workload" "$WORKERS" "$ITERATIONS" "$DEPTH" >"$tmp/workload.out" &
+			wl_pid=$!
+			wait "$wl_pid" || die "the workload failed"
+			wl_pid=
+			out=$(cat "$tmp/workload.out")
 			b1=$(busy_ticks)
 			if [[ -n $prog_id ]]; then
 				read -r name rt1 cnt1 < <(prog_stats "$prog_id")

@@ -4,6 +4,10 @@
 
 Slowdown is computed per round (time under the profiler / baseline time of the same round), so
 slow drift of the machine cancels out; the table gives the median and the min..max over rounds.
+Wall time is the headline; the workload's own CPU time (user + system, from rusage) is the
+cross-check that survives other load on the machine: this kernel has no IRQ_TIME_ACCOUNTING, so
+the sampling interrupt and the BPF program are charged to the task they interrupt, while time spent
+waiting for a CPU held by someone else is not.
 ns/sample is the profiler's BPF program run_time_ns / run_cnt over the workload only.
 
 Usage: summarize.py RUNS_CSV FREQ_HZ WORKERS
@@ -14,8 +18,11 @@ import sys
 from collections import defaultdict
 
 
-def fmt_range(values, fmt):
-    return f"{fmt.format(min(values))}..{fmt.format(max(values))}"
+def med_range(values, fmt):
+    if not values:
+        return "-"
+    return (f"{fmt.format(statistics.median(values))} "
+            f"[{fmt.format(min(values))}..{fmt.format(max(values))}]")
 
 
 def main():
@@ -29,29 +36,32 @@ def main():
         by_cfg[r["config"]].append(r)
     base = {r["round"]: int(r["wall_ns"]) for r in by_cfg.get("none", [])}
 
-    print(f"| profiler | runs | wall s (median) | slowdown vs none (median) | slowdown min..max "
-          f"| BPF ns/sample (median) | ns/sample min..max | samples/s per CPU | "
-          f"profiler CPU ms | others' CPU ms (max) |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    base_cpu = {r["round"]: int(r["workload_cpu_ns"]) for r in by_cfg.get("none", [])}
+
+    print("| profiler | runs | wall s (median) | wall-time slowdown: median [min..max] "
+          "| workload CPU-time slowdown: median [min..max] | BPF ns/sample: median [min..max] "
+          "| samples/s per CPU | profiler CPU ms | others' CPU ms (max) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for cfg in order:
         rs = by_cfg[cfg]
         walls = [int(r["wall_ns"]) / 1e9 for r in rs]
-        ratios = [int(r["wall_ns"]) / base[r["round"]] for r in rs if r["round"] in base]
-        slow = [(x - 1) * 100 for x in ratios]
+        slow = [(int(r["wall_ns"]) / base[r["round"]] - 1) * 100 for r in rs if r["round"] in base]
+        cslow = [(int(r["workload_cpu_ns"]) / base_cpu[r["round"]] - 1) * 100
+                 for r in rs if r["round"] in base_cpu]
         per_sample = [int(r["prog_run_ns"]) / int(r["prog_run_cnt"])
                       for r in rs if int(r["prog_run_cnt"]) > 0]
         rate = [int(r["prog_run_cnt"]) / (int(r["wall_ns"]) / 1e9) / workers
                 for r in rs if int(r["prog_run_cnt"]) > 0]
         pcpu = [int(r["profiler_cpu_ns"]) / 1e6 for r in rs]
         other = [int(r["other_cpu_ns"]) / 1e6 for r in rs]
+        noisy = sum(r.get("noisy") == "1" for r in rs)
         cells = [
             f"{cfg} ({rs[0]['prog_name']})" if rs[0]["prog_name"] != "-" else cfg,
-            str(len(rs)) + (f" ({n} noisy)" if (n := sum(r.get("noisy") == "1" for r in rs)) else ""),
+            str(len(rs)) + (f" ({noisy} noisy)" if noisy else ""),
             f"{statistics.median(walls):.3f}",
-            f"{statistics.median(slow):+.2f}% (x{statistics.median(ratios):.4f})" if ratios else "-",
-            fmt_range(slow, "{:+.2f}%") if ratios else "-",
-            f"{statistics.median(per_sample):.0f}" if per_sample else "-",
-            fmt_range(per_sample, "{:.0f}") if per_sample else "-",
+            med_range(slow, "{:+.2f}%"),
+            med_range(cslow, "{:+.2f}%"),
+            med_range(per_sample, "{:.0f}"),
             f"{statistics.median(rate):.0f}" if rate else "-",
             f"{statistics.median(pcpu):.0f}" if cfg != "none" else "-",
             f"{max(other):.0f}",
