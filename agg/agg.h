@@ -41,6 +41,7 @@ struct ember_frame {
 	const char *file;	 /* source file; NULL if unknown */
 	uint32_t line;		 /* source line; 0 if unknown */
 	uint32_t flags;		 /* enum ember_frame_flags */
+	uint32_t start_line;	 /* first line of the function (pprof Function.start_line); 0 */
 };
 
 enum ember_mapping_flags {
@@ -212,8 +213,9 @@ struct ember_collector_opts {
 	bool no_kernel_stacks;	 /* --user-only */
 	bool no_user_stacks;	 /* --kernel-only */
 	bool include_idle;	 /* count the idle task */
-	uint32_t counts_entries; /* in-kernel counts map size per window; 0: default */
-	uint32_t stacks_entries; /* in-kernel stacks map size per window; 0: default */
+	uint32_t counts_entries; /* in-kernel counts map size per window; 0: from window_ms */
+	uint32_t stacks_entries; /* in-kernel stacks map size per window; 0: from window_ms */
+	uint32_t window_ms;	 /* longest time between drains; sizes the maps; 0: 5000 */
 	enum ember_unwind unwind;
 	uint32_t unwind_rows;	      /* unwind table rows (8 bytes each) in the kernel; 0: 4 Mi */
 	const char *unwind_cache_dir; /* built tables kept here by build-id; NULL: none */

@@ -62,7 +62,7 @@ struct ember_collector {
 	struct ember_stack *stack_buf;
 };
 
-_Static_assert(EMBER_STAT__COUNT == 19, "every sampler stat needs a name below");
+_Static_assert(EMBER_STAT__COUNT == 21, "every sampler stat needs a name below");
 
 static const char *const stat_names[EMBER_STAT__COUNT] = {
     [EMBER_STAT_SAMPLES] = "sampler.samples",
@@ -84,6 +84,8 @@ static const char *const stat_names[EMBER_STAT__COUNT] = {
     [EMBER_STAT_UNWIND_BAD_FRAME] = "unwind.stopped.bad_frame",
     [EMBER_STAT_UNWIND_NO_MAPPING] = "unwind.stopped.no_mapping",
     [EMBER_STAT_STACK_HASH_COLLISION] = "sampler.stack_hash_collisions",
+    [EMBER_STAT_STACK_NO_MEMORY] = "lost.stack.kernel_out_of_memory",
+    [EMBER_STAT_STACK_COLLISION_LOST] = "lost.stack.hash_collision",
 };
 
 /* Republishes @tgid's unwind tables after its mappings changed. */
@@ -203,6 +205,22 @@ static int handle_event(void *ctx, void *data, size_t size)
 }
 
 /*
+ * Map sizes from what one drain window can hold: at most frequency x CPUs x
+ * window samples, each with one count entry and up to @per_sample stacks (kernel
+ * and user). A quarter more for late drains, at least 1024, at most 65536 counts
+ * or 32768 stacks (1 KiB each): beyond that, overflow is counted as loss.
+ */
+static uint32_t default_entries(const struct ember_collector *c, uint32_t per_sample)
+{
+	uint64_t window_ms = c->opts.window_ms ? c->opts.window_ms : 5000;
+	uint64_t n = (uint64_t)c->opts.frequency_hz * (uint64_t)c->nr_possible_cpus * window_ms /
+		     1000 * per_sample * 5 / 4;
+	uint64_t cap = per_sample == 1 ? 65536 : 32768;
+
+	return (uint32_t)(n < 1024 ? 1024 : n > cap ? cap : n);
+}
+
+/*
  * One epoll set for the sampler's ring buffer (through libbpf's epoll fd) and the
  * side-band rings. Without side-band events (an old or locked-down kernel) the
  * collector still works from /proc, announced by the sampler.
@@ -271,8 +289,8 @@ int collector__new(const struct ember_collector_opts *opts, struct ember_collect
 	po.no_kernel_stacks = c->opts.no_kernel_stacks;
 	po.no_user_stacks = c->opts.no_user_stacks;
 	po.include_idle = c->opts.include_idle;
-	po.counts_entries = c->opts.counts_entries;
-	po.stacks_entries = c->opts.stacks_entries;
+	po.counts_entries = c->opts.counts_entries ?: default_entries(c, 1);
+	po.stacks_entries = c->opts.stacks_entries ?: default_entries(c, 2);
 	po.unwind = c->opts.unwind == EMBER_UNWIND_FP_ONLY ? EMBER_UNWIND_FP : EMBER_UNWIND_TABLES;
 	po.no_fp_fallback = c->opts.unwind == EMBER_UNWIND_DWARF;
 	po.unwind_rows = c->opts.unwind_rows;
@@ -499,6 +517,12 @@ static const char *status_marker(__u16 status, bool kernel)
 	case EMBER_STACK_MAP_FULL:
 		return kernel ? "[kernel stack lost: stack map full]"
 			      : "[user stack lost: stack map full]";
+	case EMBER_STACK_NO_MEMORY:
+		return kernel ? "[kernel stack lost: kernel out of memory]"
+			      : "[user stack lost: kernel out of memory]";
+	case EMBER_STACK_COLLISION:
+		return kernel ? "[kernel stack lost: hash collision]"
+			      : "[user stack lost: hash collision]";
 	default:
 		return NULL;
 	}

@@ -314,7 +314,8 @@ static bool frames_equal(const struct ember_frame *a, const struct ember_frame *
 	/* Strings are interned in the same pool, so pointers compare. */
 	for (i = 0; i < n; i++)
 		if (a[i].function != b[i].function || a[i].system_name != b[i].system_name ||
-		    a[i].file != b[i].file || a[i].line != b[i].line || a[i].flags != b[i].flags)
+		    a[i].file != b[i].file || a[i].line != b[i].line || a[i].flags != b[i].flags ||
+		    a[i].start_line != b[i].start_line)
 			return false;
 	return true;
 }
@@ -405,6 +406,7 @@ static int store_frames(struct ember_profile *p, const struct ember_frame *frame
 		f->file = intern_opt(p, frames[i].file, &ok);
 		f->line = frames[i].line;
 		f->flags = frames[i].flags;
+		f->start_line = frames[i].start_line;
 	}
 	if (!ok)
 		return -ENOMEM;

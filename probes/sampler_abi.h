@@ -26,6 +26,8 @@ enum ember_stack_status {
 	EMBER_STACK_MAP_FULL = 3,   /* the stacks map had no room: stack lost */
 	EMBER_STACK_TRUNCATED = 4,  /* stored, but depth limit reached: outermost frames cut */
 	EMBER_STACK_DISABLED = 5,   /* not collected (--user-only / --kernel-only) */
+	EMBER_STACK_NO_MEMORY = 6,  /* the kernel could not allocate a stacks map entry: lost */
+	EMBER_STACK_COLLISION = 7,  /* two 64-bit hash collisions in a row: lost, not merged */
 };
 
 /* Key of the in-kernel counts map: one entry per (thread, kernel stack, user stack). */
@@ -79,6 +81,8 @@ enum ember_stat {
 	EMBER_STAT_UNWIND_BAD_FRAME,	 /* stack ended: pc 0 or stack pointer not increasing */
 	EMBER_STAT_UNWIND_NO_MAPPING,	 /* stack ended: pc outside every known mapping */
 	EMBER_STAT_STACK_HASH_COLLISION, /* two stacks with one 64-bit hash: second hash used */
+	EMBER_STAT_STACK_NO_MEMORY,	 /* a stack lost: no kernel memory for a map entry */
+	EMBER_STAT_STACK_COLLISION_LOST, /* a stack lost: it collided under both hashes */
 	EMBER_STAT__COUNT,
 };
 

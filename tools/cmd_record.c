@@ -72,11 +72,13 @@ static const struct cli_option record_options[] = {
     {"no-demangle", 0, OPT_NO_DEMANGLE, NULL, "Show C++ and Rust symbols as in the binary."},
     {"idle", 0, OPT_IDLE, NULL, "Also count the idle task (pid 0) with -a."},
     {"counts-entries", 0, OPT_COUNTS_ENTRIES, "N",
-     "Advanced: in-kernel counts map size (unique thread+stack pairs per drain window, "
-     "default 65536). Overflow is counted as lost samples."},
+     "Advanced: in-kernel counts map size (unique thread+stack pairs per drain window; by "
+     "default what a window can hold: 1.25 x HZ x CPUs x drain interval, 1024..65536). "
+     "Overflow is counted as lost samples."},
     {"stacks-entries", 0, OPT_STACKS_ENTRIES, "N",
-     "Advanced: in-kernel stacks map size (unique stacks per drain window, default 16384). "
-     "Overflow is counted as lost stacks."},
+     "Advanced: in-kernel stacks map size (unique stacks per drain window, 1 KiB each, "
+     "preallocated; by default twice the counts map, at most 32768). Overflow is counted as "
+     "lost stacks."},
     {"unwind", 0, OPT_UNWIND, "auto|fp|dwarf",
      "How user stacks are walked. auto (default): from .eh_frame unwind tables in the "
      "kernel where a mapping has them, frame pointers elsewhere (JIT code); fp: frame "
@@ -598,6 +600,7 @@ int cmd_record(int argc, char **argv)
 	co.stacks_entries = a.stacks_entries;
 	co.unwind = a.unwind;
 	co.unwind_rows = a.unwind_rows;
+	co.window_ms = (uint32_t)(a.drain_interval_s * 1000);
 	co.unwind_cache_dir = a.unwind_cache;
 
 	ret = check_output(a.output);
