@@ -23,6 +23,12 @@
 
 #include "internal.h"
 
+/* One PC range of a CU, for find_cu(). */
+struct cu_range {
+	uint64_t lo, hi;
+	Dwarf_Off cu; /* offset of the CU DIE */
+};
+
 /* A CU whose function scopes are indexed (dwarf_index.c). */
 struct dw_cu {
 	Dwarf_Off offset; /* of the CU DIE */
@@ -42,7 +48,10 @@ struct dw_file {
 	struct dw_cu *cus;		   /* indexed CUs */
 	size_t nr_cus, cap_cus;
 	struct ember_index *cu_index; /* CU DIE offset -> cus[] */
-	char *joined;		      /* scratch: comp_dir + "/" + name */
+	struct cu_range *cu_ranges;   /* own CU address map, see find_cu() */
+	size_t nr_cu_ranges, cap_cu_ranges;
+	int cu_ranges_state; /* 0 unbuilt, 1 built, -errno failed */
+	char *joined;	     /* scratch: comp_dir + "/" + name */
 	size_t joined_cap;
 	struct ember_strpool *names; /* joined paths, stable while @dw lives */
 };
@@ -154,6 +163,7 @@ void dw_file__free(struct dw_file *dw)
 	for (size_t i = 0; i < dw->nr_cus; i++)
 		dw_cu_index__free(dw->cus[i].ix);
 	free(dw->cus);
+	free(dw->cu_ranges);
 	ember_index__free(dw->cu_index);
 	if (dw->dwfl)
 		dwfl_end(dw->dwfl);
@@ -272,12 +282,78 @@ static void resolve_scope(struct dw_file *dw, struct dw_cu *cu, struct dw_scope 
 		sc->call_line = (uint32_t)val;
 }
 
+static int cu_range_cmp(const void *a, const void *b)
+{
+	const struct cu_range *x = a, *y = b;
+
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+static int build_cu_ranges(struct dw_file *dw)
+{
+	Dwarf_CU *unit = NULL;
+	Dwarf_Die cudie;
+	uint8_t type;
+
+	while (dwarf_get_units(dw->dwarf, unit, &unit, NULL, &type, &cudie, NULL) == 0) {
+		Dwarf_Addr base, start, end;
+		ptrdiff_t off = 0;
+
+		if (type != DW_UT_compile && type != DW_UT_partial && type != DW_UT_skeleton)
+			continue;
+		while ((off = dwarf_ranges(&cudie, off, &base, &start, &end)) > 0) {
+			if (end <= start)
+				continue;
+			if (ember_grow((void **)&dw->cu_ranges, &dw->cap_cu_ranges,
+				       dw->nr_cu_ranges + 1, sizeof(*dw->cu_ranges)))
+				return -ENOMEM;
+			dw->cu_ranges[dw->nr_cu_ranges++] =
+			    (struct cu_range){start, end, dwarf_dieoffset(&cudie)};
+		}
+	}
+	if (dw->nr_cu_ranges)
+		qsort(dw->cu_ranges, dw->nr_cu_ranges, sizeof(*dw->cu_ranges), cu_range_cmp);
+	return 0;
+}
+
+/*
+ * The CU covering @vaddr from the CUs' own ranges. libdw trusts .debug_aranges
+ * whenever the section exists, and a binary mixing objects that have it (gcc,
+ * libiberty.a) with objects that do not (clang) then hides the latter's CUs.
+ */
+static Dwarf_Die *find_cu(struct dw_file *dw, uint64_t vaddr, Dwarf_Die *mem)
+{
+	size_t lo = 0, hi;
+
+	if (dw->cu_ranges_state == 0)
+		dw->cu_ranges_state = build_cu_ranges(dw) ? -ENOMEM : 1;
+	if (dw->cu_ranges_state < 0)
+		return NULL;
+	hi = dw->nr_cu_ranges;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (dw->cu_ranges[mid].lo <= vaddr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	/* Ranges of different CUs do not nest: look back a few for a cover. */
+	for (size_t i = lo, k = 0; i > 0 && k < 4; i--, k++) {
+		const struct cu_range *r = &dw->cu_ranges[i - 1];
+
+		if (vaddr < r->hi)
+			return dwarf_offdie(dw->dwarf, r->cu, mem);
+	}
+	return NULL;
+}
+
 int dw_file__lookup(struct dw_file *dw, uint64_t vaddr, struct dw_frame *frames, uint32_t max,
 		    uint32_t *nr, bool *has_line)
 {
 	Dwarf_Addr bias = 0, a = vaddr;
 	struct dw_scope *sc;
-	Dwarf_Die *cudie;
+	Dwarf_Die *cudie, cu_mem;
 	struct dw_cu *cu;
 	Dwfl_Line *line;
 	const char *src;
@@ -301,8 +377,22 @@ int dw_file__lookup(struct dw_file *dw, uint64_t vaddr, struct dw_frame *frames,
 	}
 
 	cudie = dwfl_module_addrdie(dw->mod, vaddr, &bias);
-	if (!cudie)
-		goto out;
+	if (!cudie) {
+		cudie = find_cu(dw, vaddr, &cu_mem);
+		bias = 0;
+		if (!cudie)
+			goto out;
+		if (!*has_line) {
+			Dwarf_Line *l = dwarf_getsrc_die(cudie, vaddr);
+
+			src = l ? dwarf_linesrc(l, NULL, NULL) : NULL;
+			if (src && dwarf_lineno(l, &lineno) == 0) {
+				frames[0].file = full_path(dw, src, cu_comp_dir(cudie));
+				frames[0].line = lineno > 0 ? (uint32_t)lineno : 0;
+				*has_line = frames[0].file != NULL;
+			}
+		}
+	}
 	cu = get_cu(dw, cudie);
 	if (!cu) {
 		err = -ENOMEM;

@@ -4,8 +4,9 @@
  * CU's DIE tree for every address asked, which costs seconds per thousand
  * addresses on the large CUs C++ produces. Here each CU's tree is walked once:
  * every subprogram and inlined subroutine with code becomes a scope (parent
- * link, call site), its PC ranges are clipped to its ancestors' ranges, exactly
- * the part of the tree dwarf_getscopes() would descend into, and the nested
+ * link, call site), its PC ranges are clipped to its ancestors' ranges (the
+ * part of the tree dwarf_getscopes() would descend into: DIEs with code, and
+ * namespaces and classes holding them), and the nested
  * ranges are flattened into sorted, disjoint segments that each name their
  * innermost scope. A lookup is then one binary search.
  */
@@ -52,6 +53,13 @@ static bool is_function(int tag)
 {
 	return tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine ||
 	       tag == DW_TAG_entry_point;
+}
+
+static bool is_container(int tag)
+{
+	return tag == DW_TAG_namespace || tag == DW_TAG_class_type ||
+	       tag == DW_TAG_structure_type || tag == DW_TAG_union_type || tag == DW_TAG_module ||
+	       tag == DW_TAG_interface_type;
 }
 
 /*
@@ -131,6 +139,15 @@ static int walk(struct builder *b, Dwarf_Die *die, int32_t parent, size_t clip, 
 			continue;
 		}
 		n = die_ranges(b, &child, clip, nclip, has_clip);
+		/* Containers without code of their own hold definitions with
+		 * code (clang puts C++ functions inside their namespace). */
+		if (n == 0 && is_container(tag)) {
+			err = walk(b, &child, parent, clip, nclip, has_clip, depth + 1);
+			if (err)
+				return err;
+			rc = dwarf_siblingof(&child, &child);
+			continue;
+		}
 
 		if (n < 0)
 			return (int)n;

@@ -155,7 +155,20 @@ static void test_self(void)
 	resolve(s, &req, f, &nr);
 	ASSERT_STR_EQ(f[nr - 1].function, "sym_test_marker");
 	ASSERT_EQ(f[nr - 1].flags & EMBER_FRAME_UNKNOWN, 0);
-	ASSERT(f[nr - 1].file != NULL && strstr(f[nr - 1].file, "test_sym_basic.c"));
+	/* clang may give a function's first instruction line 0: look a little
+	 * further for the file. */
+	{
+		bool has_file = false;
+
+		for (uint64_t d = 0; d < 32 && !has_file; d++) {
+			struct ember_symbolize_request r = req;
+
+			r.address += d;
+			resolve(s, &r, f, &nr);
+			has_file = f[nr - 1].file && strstr(f[nr - 1].file, "test_sym_basic.c");
+		}
+		ASSERT(has_file);
+	}
 
 	/* One past the start as a return address is still the function. */
 	req.address += 1;
