@@ -258,6 +258,7 @@ struct ember_unwind_walk {
 	struct ember_stack *st;
 	struct ember_unwind_proc *proc;
 	struct stack_window *win;
+	struct ember_unwind_mapping *last_map; /* mapping of the previous frame */
 	__u64 win_base, win_len; /* user address of win->data, bytes valid (0: empty) */
 	__u32 tgid;
 	bool exact_pc; /* pc is not a return address (leaf, or after a signal frame) */
@@ -456,7 +457,12 @@ static long unwind_frame(__u32 i, void *ctx)
 	st->nr = n + 1;
 	/* A return address may be one past the call's function: look up the call itself. */
 	lookup_pc = s->exact_pc ? s->pc : s->pc - 1;
-	m = s->proc ? find_mapping(s->proc, lookup_pc) : NULL;
+	/* Callers are mostly in the same file as their callees: try the last mapping first. */
+	m = s->last_map;
+	if (!m || lookup_pc < m->start || lookup_pc >= m->end) {
+		m = s->proc ? find_mapping(s->proc, lookup_pc) : NULL;
+		s->last_map = m;
+	}
 	if (m && m->nr_rows)
 		row = find_row(m, lookup_pc - m->bias);
 	if (!m && s->proc)
