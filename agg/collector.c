@@ -57,6 +57,8 @@ struct ember_collector {
 	struct ember_sample_key *keys;
 	__u64 *values;
 	size_t cap_batch;
+	__u64 *stack_keys; /* keys of a generation's stacks map, for the batch delete */
+	size_t cap_stack_keys;
 	uint32_t *stack_locs;
 	size_t cap_stack_locs;
 	struct ember_stack *stack_buf;
@@ -344,6 +346,7 @@ void collector__free(struct ember_collector *c)
 	free(c->keys);
 	free(c->values);
 	free(c->stack_locs);
+	free(c->stack_keys);
 	free(c->stack_buf);
 	free(c);
 }
@@ -613,6 +616,26 @@ static int add_stack(struct ember_collector *c, struct ember_profile *p, int gen
 	return err;
 }
 
+/*
+ * Deletes @nr keys of @size bytes from map @fd in one batch syscall where the
+ * kernel has it (one per key otherwise). The generation is quiescent, so
+ * nothing is inserted meanwhile.
+ */
+static int delete_keys(int fd, const void *keys, size_t nr, size_t size)
+{
+	__u32 count = (__u32)nr;
+	size_t i;
+
+	if (!nr)
+		return 0;
+	if (bpf_map_delete_batch(fd, keys, &count, NULL) == 0 && count == nr)
+		return 0;
+	for (i = 0; i < nr; i++) /* no batch ops (or a partial batch): one by one */
+		if (bpf_map_delete_elem(fd, (const char *)keys + i * size) && errno != ENOENT)
+			return -errno;
+	return 0;
+}
+
 /* Reads every (key, count) of the quiescent generation's counts map into c->keys/values. */
 static int read_counts(struct ember_collector *c, int counts_fd, size_t *nr)
 {
@@ -701,13 +724,19 @@ static int drain_generation(struct ember_collector *c, struct ember_profile *p, 
 		if (err)
 			return err;
 	}
-	for (i = 0; i < nr; i++)
-		bpf_map_delete_elem(counts_fd, &c->keys[i]);
-	/* Then every stack of the generation, referenced or not. */
-	while (bpf_map_get_next_key(stacks_fd, NULL, &next) == 0)
-		if (bpf_map_delete_elem(stacks_fd, &next))
-			return -errno;
-	return 0;
+	err = delete_keys(counts_fd, c->keys, nr, sizeof(*c->keys));
+	if (err)
+		return err;
+	/* Then every stack of the generation, referenced or not: collect keys, delete in a batch. */
+	nr = 0;
+	while (bpf_map_get_next_key(stacks_fd, nr ? &c->stack_keys[nr - 1] : NULL, &next) == 0) {
+		err = ember_grow((void **)&c->stack_keys, &c->cap_stack_keys, nr + 1,
+				 sizeof(*c->stack_keys));
+		if (err)
+			return err;
+		c->stack_keys[nr++] = next;
+	}
+	return delete_keys(stacks_fd, c->stack_keys, nr, sizeof(*c->stack_keys));
 }
 
 int collector__drain(struct ember_collector *c, struct ember_profile *into)
