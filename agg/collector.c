@@ -5,14 +5,16 @@
  * current, and drains of the double-buffered in-kernel maps into a profile.
  *
  * Why a drain never loses or double-counts a sample: the sampler increments
- * gen.inflight[g] (an atomic, so a full barrier) before it touches maps of
- * generation g, then re-reads gen.active and moves to the other generation if
- * it changed. A drain stores the flipped gen.active, issues a full fence, and
- * waits for inflight[old] to reach 0. By the store-buffer argument, every
- * sampler run either saw the flip (and writes the new generation) or is
- * counted in inflight[old] when the drain reads it (and the drain waits for
- * it). After the wait nothing writes generation old, so reading and deleting
- * its entries cannot race with an increment: each sample is read exactly once.
+ * its CPU's inflight slot count[g] (an atomic, so a full barrier) before it
+ * touches maps of generation g, then re-reads gen.active and moves to the
+ * other generation if it changed. A drain stores the flipped gen.active, issues
+ * a full fence, and waits for every CPU's count[old] to reach 0. By the
+ * store-buffer argument, every sampler run either saw the flip (and writes the
+ * new generation) or is counted in its slot when the drain reads it (and the
+ * drain waits for it). After the wait nothing writes generation old, so reading
+ * and deleting its entries cannot race with an increment: each sample is read
+ * exactly once. Slots are per CPU (a cache line each) so sampling CPUs never
+ * contend on one line.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -460,16 +462,22 @@ static int flip_generation(struct ember_collector *c, int *old)
 	struct ember_generation *g = probe__generation(c->probe);
 	uint64_t deadline = ember_now_mono_ns() + FLIP_WAIT_LIMIT_NS;
 	struct timespec nap = {0, 20000}; /* 20 us */
+	struct ember_inflight *slots;
+	uint32_t nr, cpu;
 
+	slots = probe__inflight(c->probe, &nr);
 	*old = (int)(__atomic_load_n(&g->active, __ATOMIC_RELAXED) & 1);
 	__atomic_store_n(&g->active, (__u32)(*old ^ 1), __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	while (__atomic_load_n(&g->inflight[*old], __ATOMIC_ACQUIRE) != 0) {
-		if (ember_now_mono_ns() > deadline) {
-			pr_err("sampler still busy in the old window after 1 s; draining anyway");
-			return -ETIMEDOUT;
+	for (cpu = 0; cpu < nr; cpu++) {
+		while (__atomic_load_n(&slots[cpu].count[*old], __ATOMIC_ACQUIRE) != 0) {
+			if (ember_now_mono_ns() > deadline) {
+				pr_err("sampler still busy in the old window after 1 s; draining "
+				       "anyway");
+				return -ETIMEDOUT;
+			}
+			nanosleep(&nap, NULL);
 		}
-		nanosleep(&nap, NULL);
 	}
 	return 0;
 }

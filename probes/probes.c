@@ -19,7 +19,8 @@
 _Static_assert(sizeof(struct ember_sample_key) == 48, "sample key layout");
 _Static_assert(sizeof(struct ember_stack) == 8 + 8 * EMBER_MAX_STACK_DEPTH, "stack layout");
 _Static_assert(sizeof(struct ember_proc_event) == 32, "event layout");
-_Static_assert(sizeof(struct ember_generation) == 24, "generation layout");
+_Static_assert(sizeof(struct ember_generation) == 8, "generation layout");
+_Static_assert(sizeof(struct ember_inflight) == 64, "inflight slot: one cache line");
 _Static_assert(sizeof(struct ember_unwind_row) == 8, "unwind row layout");
 _Static_assert(sizeof(struct ember_unwind_proc) == 16 + 32 * EMBER_MAX_UNWIND_MAPPINGS,
 	       "unwind proc layout");
@@ -29,6 +30,9 @@ struct ember_probe {
 	struct bpf_link **links; /* one per attached perf event */
 	size_t nr_links, cap_links;
 	struct bpf_link *tp_links[3];
+	struct ember_inflight *inflight; /* mmap of the per-CPU inflight slots */
+	uint32_t nr_inflight;
+	size_t inflight_bytes;
 	struct ember_unwind_row *rows; /* mmap of unwind_rows, when tables are on */
 	uint32_t nr_rows;
 	size_t rows_bytes;
@@ -41,6 +45,26 @@ static int set_entries(struct bpf_map *map, uint32_t n)
 	if (err)
 		pr_err("cannot size map %s to %u entries: %d", bpf_map__name(map), n, err);
 	return err;
+}
+
+/* mmap of the per-CPU inflight slots, which the drain reads while sampling runs. */
+static int map_inflight(struct ember_probe *p)
+{
+	long page = sysconf(_SC_PAGESIZE);
+
+	p->nr_inflight = bpf_map__max_entries(p->skel->maps.inflight);
+	p->inflight_bytes = ((size_t)p->nr_inflight * sizeof(*p->inflight) + (size_t)page - 1) &
+			    ~((size_t)page - 1);
+	p->inflight = mmap(NULL, p->inflight_bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
+			   bpf_map__fd(p->skel->maps.inflight), 0);
+	if (p->inflight == MAP_FAILED) {
+		int err = -errno;
+
+		p->inflight = NULL;
+		pr_err("cannot mmap the inflight slots: %d", err);
+		return err;
+	}
+	return 0;
 }
 
 int probe__new(const struct ember_probe_opts *opts, struct ember_probe **out)
@@ -78,6 +102,7 @@ int probe__new(const struct ember_probe_opts *opts, struct ember_probe **out)
 	err = err ?: set_entries(p->skel->maps.target_pids, o.targets_entries);
 	err = err ?: set_entries(p->skel->maps.unwind_rows, o.unwind_rows);
 	err = err ?: set_entries(p->skel->maps.unwind_procs, o.unwind_procs);
+	err = err ?: set_entries(p->skel->maps.inflight, (uint32_t)libbpf_num_possible_cpus());
 	if (err)
 		goto err_out;
 	err = sampler_bpf__load(p->skel);
@@ -85,6 +110,9 @@ int probe__new(const struct ember_probe_opts *opts, struct ember_probe **out)
 		pr_err("cannot load the BPF sampler: %d", err);
 		goto err_out;
 	}
+	err = map_inflight(p);
+	if (err)
+		goto err_out;
 	if (o.unwind == EMBER_UNWIND_TABLES) {
 		long page = sysconf(_SC_PAGESIZE);
 
@@ -120,6 +148,8 @@ void probe__free(struct ember_probe *p)
 	free(p->links);
 	if (p->rows)
 		munmap(p->rows, p->rows_bytes);
+	if (p->inflight)
+		munmap(p->inflight, p->inflight_bytes);
 	sampler_bpf__destroy(p->skel);
 	free(p);
 }
@@ -217,6 +247,12 @@ uint32_t probe__unwind_nr_rows(const struct ember_probe *p)
 int probe__unwind_procs_fd(const struct ember_probe *p)
 {
 	return bpf_map__fd(p->skel->maps.unwind_procs);
+}
+
+struct ember_inflight *probe__inflight(struct ember_probe *p, uint32_t *nr)
+{
+	*nr = p->nr_inflight;
+	return p->inflight;
 }
 
 struct ember_generation *probe__generation(struct ember_probe *p)

@@ -70,4 +70,7 @@ int probe__unwind_procs_fd(const struct ember_probe *p);
 /* The generation word shared with the sampler (mmap'ed .bss); valid until probe__free. */
 struct ember_generation *probe__generation(struct ember_probe *p);
 
+/* The per-CPU inflight slots (mmap'ed), *@nr of them; valid until probe__free. */
+struct ember_inflight *probe__inflight(struct ember_probe *p, uint32_t *nr);
+
 #endif /* EMBER_PROBES_H */

@@ -38,6 +38,14 @@ const volatile bool fp_fallback = true; /* --unwind=dwarf turns it off */
 struct ember_generation gen = {};
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1); /* one per possible CPU; resized by userspace */
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct ember_inflight);
+} inflight SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536); /* resized by userspace */
 	__type(key, struct ember_sample_key);
@@ -549,27 +557,28 @@ static __always_inline __u16 collect_user_stack(struct bpf_perf_event_data *ctx,
 }
 
 /*
- * Enters generation `gen.active`. The atomic add is a full barrier, so either
- * userspace's flip is visible to the re-read below, or userspace sees our
- * inflight count and waits for us (the classic store-buffer handshake).
+ * Enters generation `gen.active`, counted in this CPU's inflight slot. The
+ * atomic add is a full barrier, so either userspace's flip is visible to the
+ * re-read below, or userspace sees our inflight count and waits for us (the
+ * classic store-buffer handshake, per CPU slot).
  */
-static __always_inline __u32 enter_generation(void)
+static __always_inline __u32 enter_generation(struct ember_inflight *slot)
 {
 	__u32 g = gen.active & 1;
 
-	__sync_fetch_and_add(&gen.inflight[g], 1);
+	__sync_fetch_and_add(&slot->count[g], 1);
 	if ((gen.active & 1) != g) {
-		__sync_fetch_and_add(&gen.inflight[g], -1);
+		__sync_fetch_and_add(&slot->count[g], -1);
 		g ^= 1;
-		__sync_fetch_and_add(&gen.inflight[g], 1);
+		__sync_fetch_and_add(&slot->count[g], 1);
 		stat_inc(EMBER_STAT_GENERATION_RETRY);
 	}
 	return g;
 }
 
-static __always_inline void leave_generation(__u32 g)
+static __always_inline void leave_generation(struct ember_inflight *slot, __u32 g)
 {
-	__sync_fetch_and_add(&gen.inflight[g & 1], -1);
+	__sync_fetch_and_add(&slot->count[g & 1], -1);
 }
 
 SEC("perf_event")
@@ -581,8 +590,9 @@ int ember_sample(struct bpf_perf_event_data *ctx)
 	struct task_struct *task;
 	__u64 one = 1, *count;
 	bool in_kernel;
+	struct ember_inflight *slot;
+	__u32 cpu = bpf_get_smp_processor_id(), g;
 	__u8 yes = 1;
-	__u32 g;
 	long err;
 
 	if (tid == 0 && !include_idle)
@@ -603,7 +613,10 @@ int ember_sample(struct bpf_perf_event_data *ctx)
 	/* CPL in the interrupted CS: 0 means the sample hit kernel code. */
 	in_kernel = (*(volatile __u64 *)&ctx->regs.cs & 3) == 0; /* ctx loads must be 8 bytes */
 
-	g = enter_generation();
+	slot = bpf_map_lookup_elem(&inflight, &cpu);
+	if (!slot)
+		return 0; /* cannot happen: one slot per possible CPU */
+	g = enter_generation(slot);
 	if (!collect_kernel)
 		key.kstack_status = EMBER_STACK_DISABLED;
 	else if (!in_kernel)
@@ -648,7 +661,7 @@ int ember_sample(struct bpf_perf_event_data *ctx)
 			stat_inc(EMBER_STAT_LOST_COUNTS_FULL);
 		}
 	}
-	leave_generation(g);
+	leave_generation(slot, g);
 	return 0;
 }
 

@@ -161,14 +161,24 @@ struct ember_proc_event {
 
 /*
  * Double buffering. The sampler writes into counts/stacks map number `active`
- * (0 or 1) and counts itself in inflight[active] while it does; userspace flips
- * `active`, waits for inflight[old] to reach 0, then drains map `old`. See
- * agg/collector.c for why no sample is lost or counted twice.
+ * (0 or 1) and counts itself in its CPU's inflight slot for that generation
+ * while it does; userspace flips `active`, waits for every CPU's inflight[old]
+ * to reach 0, then drains map `old`. See agg/collector.c for why no sample is
+ * lost or counted twice.
  */
 struct ember_generation {
 	__u32 active;
 	__u32 pad;
-	__s64 inflight[2];
+};
+
+/*
+ * One per possible CPU in the mmap'ed `inflight` array, a cache line each: the
+ * sampler's atomic adds stay on its own CPU's line instead of one line shared
+ * by every CPU on every sample.
+ */
+struct ember_inflight {
+	__s64 count[2]; /* sampler runs inside generation 0 / 1 on this CPU */
+	__u64 pad[6];
 };
 
 #endif /* EMBER_SAMPLER_ABI_H */
