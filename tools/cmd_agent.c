@@ -61,6 +61,8 @@ enum {
 	OPT_PUSH_BACKOFF_MIN,
 	OPT_PUSH_BACKOFF_MAX,
 	OPT_METRICS_PORT,
+	OPT_SYMBOLIZER_MEMORY,
+	OPT_SYMBOLIZER_MAX_AGE,
 	OPT_DURATION,
 	OPT_CHECK_CONFIG,
 };
@@ -128,6 +130,13 @@ static const struct cli_option agent_options[] = {
     {"metrics-port", 0, OPT_METRICS_PORT, "PORT",
      "Serve the agent's own metrics in Prometheus text format on 127.0.0.1:PORT/metrics "
      "(default 0: off). The same figures are logged every window."},
+    {"symbolizer-memory", 0, OPT_SYMBOLIZER_MEMORY, "SIZE",
+     "When the agent's anonymous memory exceeds SIZE after a window, drop the symbolizer's "
+     "caches (symbol tables, DWARF, per-process bindings) and start them afresh (default "
+     "64M; 0: never). Keeps memory bounded on hosts that run ever new binaries and "
+     "processes."},
+    {"symbolizer-max-age", 0, OPT_SYMBOLIZER_MAX_AGE, "DURATION",
+     "Also start the symbolizer's caches afresh this often (default 1h; 0: never)."},
     {"duration", 'd', 0, "SECONDS",
      "Stop after this long, as on SIGTERM (default: run until stopped). For tests and "
      "benchmarks."},
@@ -316,6 +325,8 @@ struct window_job {
 	enum agent_format format;
 	uint64_t retention_bytes;
 	double retention_age_s;
+	uint64_t symbolizer_memory;
+	double symbolizer_max_age_s;
 	bool verbose;
 };
 
@@ -338,6 +349,7 @@ struct agent {
 	 */
 	struct agent_store *store;
 	struct ember_symbolizer *sym;
+	uint64_t sym_born_mono; /* ns: when @sym was created */
 	struct agent_pusher *pusher;
 	struct agent_metrics_server *metrics;
 	/* symbolizer counters at the previous window: windows carry the difference */
@@ -565,6 +577,42 @@ static int process_window(struct agent *ag, struct window_job *job)
 	return 0;
 }
 
+/* The agent's symbolizer options: a small open-file budget, for memory. */
+static int new_symbolizer(struct agent *ag)
+{
+	struct ember_symbolizer_opts so = {.sz = sizeof(so), .max_open_files = 16};
+	int err = symbolizer__new(&so, &ag->sym);
+
+	ag->sym_born_mono = ember_now_mono_ns();
+	ag->nr_sym_prev = 0; /* a new symbolizer counts from 0 */
+	return err;
+}
+
+/*
+ * The symbolizer keeps what it learned (symbol tables of every file it closed,
+ * bindings of every process it saw) for its whole life. A host that runs new
+ * binaries and processes for months would grow it without end, so it is
+ * started afresh when the agent's own memory passes its budget, and at a
+ * fixed age. The next window pays for cold caches once.
+ */
+static int maybe_reset_symbolizer(struct agent *ag, const struct window_job *job)
+{
+	uint64_t anon = agent_anon_bytes();
+	double age_s = (double)(ember_now_mono_ns() - ag->sym_born_mono) / 1e9;
+	bool over = job->symbolizer_memory && anon > job->symbolizer_memory;
+	bool old = job->symbolizer_max_age_s > 0 && age_s >= job->symbolizer_max_age_s;
+
+	if (job->symbolize != AGENT_SYMBOLIZE_LOCAL || (!over && !old))
+		return 0;
+	pr_info("window %llu: symbolizer caches dropped (%s: %.1f MB anonymous, %.0f s old)",
+		(unsigned long long)job->seq, over ? "memory budget" : "age",
+		(double)anon / 1048576.0, age_s);
+	symbolizer__free(ag->sym);
+	ag->sym = NULL;
+	malloc_trim(0);
+	return new_symbolizer(ag);
+}
+
 static void *worker_main(void *arg)
 {
 	struct agent *ag = arg;
@@ -587,6 +635,9 @@ static void *worker_main(void *arg)
 		pthread_mutex_unlock(&ag->lock);
 		err = ag->worker_err ? 0 : process_window(ag, job);
 		profile__free(job->p);
+		job->p = NULL;
+		if (!err && !ag->worker_err)
+			err = maybe_reset_symbolizer(ag, job);
 		free(job);
 		/*
 		 * A window's profile and the symbolizer's transient buffers are freed by
@@ -634,6 +685,8 @@ static int finish_window(struct agent *ag, struct boundary end, uint32_t hz)
 	job->format = ag->cfg.format;
 	job->retention_bytes = ag->cfg.retention_bytes;
 	job->retention_age_s = ag->cfg.retention_age_s;
+	job->symbolizer_memory = ag->cfg.symbolizer_memory;
+	job->symbolizer_max_age_s = ag->cfg.symbolizer_max_age_s;
 	job->verbose = ag->cfg.verbose;
 	ag->window = NULL;
 	pthread_mutex_lock(&ag->lock);
@@ -795,7 +848,6 @@ static double drain_interval_s(const struct agent_config *cfg)
 
 int cmd_agent(int argc, char **argv)
 {
-	struct ember_symbolizer_opts so = {.sz = sizeof(so), .max_open_files = 16};
 	struct agent_args a = {.config_path = AGENT_DEFAULT_CONFIG};
 	struct sigaction stop_sa = {.sa_handler = on_stop}, hup_sa = {.sa_handler = on_reload};
 	struct agent ag;
@@ -840,7 +892,7 @@ int cmd_agent(int argc, char **argv)
 	sigaction(SIGTERM, &stop_sa, NULL);
 	sigaction(SIGHUP, &hup_sa, NULL);
 
-	err = symbolizer__new(&so, &ag.sym);
+	err = new_symbolizer(&ag);
 	if (err) {
 		fprintf(stderr, "ember: cannot set up symbolization: %s\n", strerror(-err));
 		goto out;

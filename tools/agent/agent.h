@@ -52,18 +52,21 @@ struct agent_config {
 	uint64_t retention_bytes; /* total size of window files kept; 0: no limit */
 	double retention_age_s;	  /* oldest window kept, seconds; 0: no limit */
 	enum agent_symbolize symbolize;
-	int unwind;		    /* enum ember_unwind (agg/agg.h): auto, fp, dwarf */
-	char *push_url;		    /* NULL: no push */
-	char *push_app;		    /* application name in the ingest "name" parameter */
-	char *push_token_file;	    /* bearer token, first line of the file */
-	char *push_basic_auth_file; /* "user:password", first line of the file */
-	char *push_ca_file;	    /* CA bundle for https; NULL: system default */
-	char *spool_dir;	    /* NULL: OUTPUT_DIR/spool */
-	uint64_t spool_bytes;	    /* bound of the spool; oldest windows dropped beyond */
-	double push_timeout_s;	    /* per request */
-	double push_backoff_min_s;  /* first retry delay */
-	double push_backoff_max_s;  /* retry delay cap */
-	uint32_t metrics_port;	    /* 0: no Prometheus endpoint; else 127.0.0.1:PORT */
+	int unwind;		     /* enum ember_unwind (agg/agg.h): auto, fp, dwarf */
+	char *push_url;		     /* NULL: no push */
+	char *push_app;		     /* application name in the ingest "name" parameter */
+	char *push_token_file;	     /* bearer token, first line of the file */
+	char *push_basic_auth_file;  /* "user:password", first line of the file */
+	char *push_ca_file;	     /* CA bundle for https; NULL: system default */
+	char *spool_dir;	     /* NULL: OUTPUT_DIR/spool */
+	uint64_t spool_bytes;	     /* bound of the spool; oldest windows dropped beyond */
+	double push_timeout_s;	     /* per request */
+	double push_backoff_min_s;   /* first retry delay */
+	double push_backoff_max_s;   /* retry delay cap */
+	uint32_t metrics_port;	     /* 0: no Prometheus endpoint; else 127.0.0.1:PORT */
+	uint64_t symbolizer_memory;  /* anonymous RSS (bytes) above which the symbolizer's
+				     * caches are dropped after a window; 0: never */
+	double symbolizer_max_age_s; /* drop the caches this often (seconds); 0: never */
 	bool verbose;
 	struct agent_label *labels; /* static labels, in order of first setting */
 	size_t nr_labels, cap_labels;
@@ -183,6 +186,8 @@ struct agent_window_stats {
 
 /* Current resident set size of this process in bytes, 0 when unknown. */
 uint64_t agent_rss_bytes(void);
+/* Its anonymous part (RssAnon: what the process allocated), bytes; 0 when unknown. */
+uint64_t agent_anon_bytes(void);
 
 /*
  * Logs one line of @w and, with -v, one per counter of @p (losses by reason,

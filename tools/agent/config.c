@@ -36,6 +36,8 @@ int agent_config__init(struct agent_config *cfg)
 	 */
 	cfg->unwind = 1;
 	cfg->spool_bytes = 64ull << 20;
+	cfg->symbolizer_memory = 64ull << 20;
+	cfg->symbolizer_max_age_s = 3600;
 	cfg->push_timeout_s = 30;
 	cfg->push_backoff_min_s = 1;
 	cfg->push_backoff_max_s = 300;
@@ -348,6 +350,10 @@ int agent_config__set(struct agent_config *cfg, const char *key, const char *val
 			cfg->metrics_port = (uint32_t)v;
 		return err;
 	}
+	if (strcmp(key, "symbolizer-memory") == 0)
+		return parse_size(value, &cfg->symbolizer_memory, why, n);
+	if (strcmp(key, "symbolizer-max-age") == 0)
+		return parse_duration(value, true, &cfg->symbolizer_max_age_s, why, n);
 	if (strcmp(key, "verbose") == 0)
 		return parse_bool(value, &cfg->verbose, why, n);
 	return -ENOENT;

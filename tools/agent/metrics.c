@@ -37,6 +37,21 @@ uint64_t agent_rss_bytes(void)
 	return n == 2 && page > 0 ? resident * (uint64_t)page : 0;
 }
 
+uint64_t agent_anon_bytes(void)
+{
+	unsigned long long kb = 0;
+	char line[256];
+	FILE *f = fopen("/proc/self/status", "re");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "RssAnon: %llu kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb * 1024;
+}
+
 void agent_metrics__log(const struct agent_window_stats *w, const struct ember_profile *p,
 			bool verbose)
 {
