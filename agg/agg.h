@@ -219,6 +219,11 @@ struct ember_collector_opts {
 	enum ember_unwind unwind;
 	uint32_t unwind_rows;	      /* unwind table rows (8 bytes each) in the kernel; 0: 4 Mi */
 	const char *unwind_cache_dir; /* built tables kept here by build-id; NULL: none */
+	/*
+	 * Optional: the symbolizer that will resolve the profile. The collector lets
+	 * it open each target's files while the process is alive (not owned).
+	 */
+	struct ember_symbolizer *preload;
 };
 
 struct ember_collector;

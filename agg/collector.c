@@ -34,6 +34,7 @@
 #include "sideband.h"
 #include "unwind_loader.h"
 #include "support/support.h"
+#include "symbolizer/symbolizer.h"
 
 #define KERNEL_START	   0xffff800000000000ull
 #define FLIP_WAIT_LIMIT_NS 1000000000ull /* a sampler run takes microseconds */
@@ -46,7 +47,10 @@ struct ember_collector {
 	struct unwind_loader *unwind; /* NULL with --unwind=fp */
 	struct sideband *sideband;    /* NULL when the kernel refused the side-band events */
 	int epoll_fd;		      /* the events ring buffer and every side-band ring */
-	uint32_t *dirty;	      /* tgids whose unwind tables need republishing */
+	uint32_t *dirty;	      /* targets whose mappings changed in this batch */
+	uint32_t *targets;	      /* tgids the sampler announced, still alive */
+	size_t nr_targets, cap_targets;
+	struct ember_index *target_index;
 	size_t nr_dirty, cap_dirty;
 	uint64_t last_sideband_lost;
 	int *perf_fds;
@@ -92,16 +96,77 @@ static const char *const stat_names[EMBER_STAT__COUNT] = {
     [EMBER_STAT_STACK_COLLISION_LOST] = "lost.stack.hash_collision",
 };
 
-/* Republishes @tgid's unwind tables after its mappings changed. */
-static int reload_unwind(struct ember_collector *c, uint32_t tgid)
+/* ---- targets: processes the sampler announced ------------------------- */
+
+static bool target_eq(const void *ctx, uint32_t index)
+{
+	const struct ember_collector *c = ((const void *const *)ctx)[0];
+	const uint32_t *tgid = ((const void *const *)ctx)[1];
+
+	return c->targets[index] == *tgid;
+}
+
+static bool is_target(const struct ember_collector *c, uint32_t tgid)
+{
+	const void *ctx[2] = {c, &tgid};
+
+	return ember_index__find(c->target_index, ember_hash_u64(0x7a9, tgid), target_eq, ctx) >= 0;
+}
+
+static int add_target(struct ember_collector *c, uint32_t tgid)
+{
+	if (is_target(c, tgid))
+		return 0;
+	if (ember_grow((void **)&c->targets, &c->cap_targets, c->nr_targets + 1,
+		       sizeof(*c->targets)) ||
+	    ember_index__insert(c->target_index, ember_hash_u64(0x7a9, tgid),
+				(uint32_t)c->nr_targets))
+		return -ENOMEM;
+	c->targets[c->nr_targets++] = tgid;
+	return 0;
+}
+
+/* Drops exited targets (rebuilding the small index): called once per drain. */
+static void reap_targets(struct ember_collector *c)
+{
+	size_t i, kept = 0;
+
+	for (i = 0; i < c->nr_targets; i++)
+		if (proc_tracker__known(c->procs, c->targets[i]))
+			c->targets[kept++] = c->targets[i];
+	if (kept == c->nr_targets)
+		return;
+	c->nr_targets = kept;
+	ember_index__clear(c->target_index);
+	for (i = 0; i < kept; i++)
+		ember_index__insert(c->target_index, ember_hash_u64(0x7a9, c->targets[i]),
+				    (uint32_t)i); /* cannot fail: the table only shrank */
+}
+
+/*
+ * A target's mappings changed: republish its unwind tables and let the
+ * symbolizer open the new files while the process is alive (deleted binaries,
+ * other mount namespaces, processes gone by the end of the recording).
+ */
+static int process_changed(struct ember_collector *c, uint32_t tgid)
 {
 	const struct proc_mapping *maps;
-	size_t n;
+	size_t n = proc_tracker__mappings(c->procs, tgid, &maps), i;
+	int err = 0;
 
-	if (!c->unwind)
-		return 0;
-	n = proc_tracker__mappings(c->procs, tgid, &maps);
-	return unwind_loader__load(c->unwind, tgid, maps, n);
+	if (c->unwind)
+		err = unwind_loader__load(c->unwind, tgid, maps, n);
+	for (i = 0; !err && c->opts.preload && i < n; i++) {
+		struct ember_symbolize_request req = {.pid = tgid,
+						      .path = maps[i].path,
+						      .build_id = maps[i].build_id,
+						      .map_start = maps[i].start,
+						      .map_offset = maps[i].offset};
+
+		if (maps[i].path[0] == '/' && symbolizer__preload(c->opts.preload, &req) == -ENOMEM)
+			err = -ENOMEM;
+	}
+	return err;
 }
 
 /* Remembers that @tgid's tables must be republished at the end of this batch. */
@@ -144,7 +209,7 @@ static int handle_sideband(void *ctx, const struct sideband_event *e)
 		 * Side-band records cover every process; tables are only for those the
 		 * sampler announced (targets), which are already published.
 		 */
-		if (!err && c->unwind && unwind_loader__published(c->unwind, e->pid))
+		if (!err && is_target(c, e->pid))
 			err = mark_dirty(c, e->pid);
 		break;
 	case SIDEBAND_EXEC:
@@ -156,8 +221,8 @@ static int handle_sideband(void *ctx, const struct sideband_event *e)
 			err = proc_tracker__scan(c->procs, e->pid, NULL, false) == -ENOMEM ? -ENOMEM
 											   : 0;
 		/* A target's child is a target (--children, -- CMD): publish it at once. */
-		if (!err && c->unwind && unwind_loader__published(c->unwind, e->ppid))
-			err = mark_dirty(c, e->pid);
+		if (!err && is_target(c, e->ppid))
+			err = add_target(c, e->pid) ?: mark_dirty(c, e->pid);
 		break;
 	case SIDEBAND_EXIT:
 		forget(c, e->pid);
@@ -177,6 +242,11 @@ static int handle_event(void *ctx, void *data, size_t size)
 		return 0;
 	memcpy(comm, e->comm, EMBER_COMM_LEN);
 	comm[EMBER_COMM_LEN] = '\0';
+	if (e->type != EMBER_PROC_EXIT) {
+		err = add_target(c, e->tgid);
+		if (err)
+			return err;
+	}
 	switch (e->type) {
 	case EMBER_PROC_NEW:
 	case EMBER_PROC_EXEC:
@@ -284,6 +354,8 @@ int collector__new(const struct ember_collector_opts *opts, struct ember_collect
 		goto err_out;
 	}
 	err = proc_tracker__new(&c->procs);
+	if (!err)
+		err = ember_index__new(&c->target_index);
 	if (err)
 		goto err_out;
 
@@ -340,6 +412,8 @@ void collector__free(struct ember_collector *c)
 		close(c->epoll_fd);
 	sideband__free(c->sideband);
 	free(c->dirty);
+	free(c->targets);
+	ember_index__free(c->target_index);
 	ring_buffer__free(c->events);
 	unwind_loader__free(c->unwind);
 	probe__free(c->probe);
@@ -441,7 +515,7 @@ int collector__poll(struct ember_collector *c, int timeout_ms)
 		return n;
 	for (i = 0; i < c->nr_dirty && !err; i++)
 		if (proc_tracker__known(c->procs, c->dirty[i]))
-			err = reload_unwind(c, c->dirty[i]);
+			err = process_changed(c, c->dirty[i]);
 	c->nr_dirty = 0;
 	return err ? err : n;
 }
@@ -784,5 +858,6 @@ int collector__drain(struct ember_collector *c, struct ember_profile *into)
 	c->window_start_real_ns = now_real;
 	c->window_start_mono_ns = now_mono;
 	proc_tracker__reap(c->procs);
+	reap_targets(c);
 	return 0;
 }

@@ -482,11 +482,6 @@ int unwind_loader__load(struct unwind_loader *l, uint32_t tgid, const struct pro
 	return 0;
 }
 
-bool unwind_loader__published(struct unwind_loader *l, uint32_t tgid)
-{
-	return find_proc(l, tgid) != NULL;
-}
-
 void unwind_loader__forget(struct unwind_loader *l, uint32_t tgid)
 {
 	struct proc_tables *pt = find_proc(l, tgid);

@@ -41,9 +41,6 @@ void unwind_loader__free(struct unwind_loader *l);
 int unwind_loader__load(struct unwind_loader *l, uint32_t tgid, const struct proc_mapping *maps,
 			size_t n);
 
-/* Whether @tgid's tables are published (it is a process the sampler has seen). */
-bool unwind_loader__published(struct unwind_loader *l, uint32_t tgid);
-
 /* The process exited: unpublish it and release its tables. */
 void unwind_loader__forget(struct unwind_loader *l, uint32_t tgid);
 

@@ -171,7 +171,7 @@ static uint64_t function_id(struct pb_writer *w, const struct ember_frame *f, co
 	init.name = l.name;
 	init.system_name = l.system_name;
 	init.filename = l.filename;
-	/* The model has no function start line; 0 is pprof's "unknown". */
+	init.start_line = f->start_line; /* 0 (pprof's "unknown") without DWARF */
 	w->functions[w->nr_functions++] = init;
 	return init.id;
 }
@@ -925,6 +925,9 @@ static int read_location(struct pb_reader *r, size_t i, struct obuf *names)
 		if (f->system_name && strcmp(f->system_name, name) == 0)
 			f->system_name = NULL;
 		f->line = line->line > 0 && line->line <= UINT32_MAX ? (uint32_t)line->line : 0;
+		f->start_line = fn->start_line > 0 && fn->start_line <= UINT32_MAX
+				    ? (uint32_t)fn->start_line
+				    : 0;
 		/* Every line but the last is inlined into the next (pprof's order). */
 		f->flags = kind | (k + 1 < pl->n_line ? EMBER_FRAME_INLINE : 0);
 		f->flags |= name_suffix_flag(name, &len);

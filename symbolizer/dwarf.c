@@ -271,6 +271,13 @@ static void resolve_scope(struct dw_file *dw, struct dw_cu *cu, struct dw_scope 
 		return;
 	}
 	sc->name = die_name(&die);
+	{
+		int decl = 0;
+
+		/* Follows DW_AT_abstract_origin / DW_AT_specification to the declaration. */
+		if (dwarf_decl_line(&die, &decl) == 0 && decl > 0)
+			sc->decl_line = (uint32_t)decl;
+	}
 	if (!sc->is_inline)
 		return;
 	if (cu->files && dwarf_formudata(dwarf_attr(&die, DW_AT_call_file, &attr), &val) == 0) {
@@ -406,6 +413,7 @@ int dw_file__lookup(struct dw_file *dw, uint64_t vaddr, struct dw_frame *frames,
 		resolve_scope(dw, cu, sc);
 		/* frames[n] already holds its file:line (line table or call site). */
 		frames[n].name = sc->name;
+		frames[n].decl_line = sc->decl_line;
 		frames[n].is_inline = sc->is_inline;
 		n++;
 		if (!sc->is_inline)

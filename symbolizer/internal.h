@@ -147,6 +147,7 @@ struct dw_frame {
 	const char *name; /* linkage name when present, else DW_AT_name */
 	const char *file; /* absolute when the CU says so (comp_dir joined) */
 	uint32_t line;
+	uint32_t decl_line; /* the function's first line, for pprof Function.start_line; 0 */
 	bool is_inline;
 };
 
@@ -183,6 +184,7 @@ struct dw_scope {
 	uint32_t call_line;    /* DW_AT_call_line of an inline; 0 if none */
 	const char *name;      /* linkage name or DW_AT_name (libdw's string) */
 	const char *call_file; /* DW_AT_call_file, joined to comp_dir; NULL if none */
+	uint32_t decl_line;    /* DW_AT_decl_line of the function (via abstract origin); 0 */
 };
 
 struct dw_cu_index;

@@ -448,6 +448,7 @@ static int resolve_vaddr(struct ember_symbolizer *s, struct sym_file *f, uint64_
 			if (!fr.function)
 				return -ENOMEM;
 			fr.line = dwf[from].line;
+			fr.start_line = dwf[from].decl_line;
 			fr.flags = dwf[from].is_inline ? EMBER_FRAME_INLINE : 0;
 			frames[total++] = fr;
 		}

@@ -610,6 +610,14 @@ int cmd_record(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
+	/* Before sampling: the collector lets it open files while their processes live. */
+	so.no_demangle = a.no_demangle;
+	err = symbolizer__new(&so, &sym);
+	if (err) {
+		fprintf(stderr, "ember: cannot set up the symbolizer: %s\n", strerror(-err));
+		goto out;
+	}
+	co.preload = sym;
 	err = collector__new(&co, &c);
 	if (err) {
 		if (err == -EPERM) {
@@ -705,10 +713,7 @@ int cmd_record(int argc, char **argv)
 	hostname[sizeof(hostname) - 1] = '\0';
 	profile__set_frequency(prof, a.hz);
 
-	so.no_demangle = a.no_demangle;
-	err = symbolizer__new(&so, &sym);
-	if (!err)
-		err = profile__symbolize(prof, sym);
+	err = profile__symbolize(prof, sym);
 	if (!err)
 		err = add_symbolizer_counters(prof, sym);
 	if (err) {

@@ -298,6 +298,35 @@ def case_target_exits():
     print("target exit ok")
 
 
+def case_short_lived():
+    """40 runs of a 50 ms process under -- sh: >= 95% of their samples symbolized.
+
+    A sample counts as symbolized when its innermost user frame resolved to a
+    function (not [unknown], not module+0xOFFSET, not a marker). The processes are
+    gone long before the recording ends, so this needs their mappings and files
+    captured while they ran (side-band records, preloading).
+    """
+    need_root()
+    fixture = FIX + "/sym_c_gcc_dwarf5"
+    out = tmp("short.folded")
+    rc, so, se = record(["-F", "499", "-v", "-o", out, "--", "sh", "-c",
+                         "for i in $(seq 40); do %s --ms 50; done" % fixture])
+    check(rc == 0, "ember exited %d:\n%s" % (rc, se))
+    check_accounting(se)
+    total = good = 0
+    for frames, count in parse_folded(out):
+        if frames[0] != os.path.basename(fixture)[:15]:
+            continue
+        user = [f for f in frames[1:] if not f.endswith("_[k]")]
+        total += count
+        if user and not re.match(r"^(\[|.*\+0x[0-9a-f]+$)", user[-1]):
+            good += count
+    check(total > 300, "only %d samples of the short-lived fixture" % total)
+    check(good >= 0.95 * total, "only %d of %d samples symbolized" % (good, total))
+    print("short-lived ok: %d of %d samples symbolized (%.1f%%)" % (good, total,
+                                                                   100.0 * good / total))
+
+
 def expect_error(args, code, pattern, env=None, prefix=None):
     cmd = (prefix or []) + [EMBER, "record"] + args
     rc, so, se = run(cmd, timeout=60, env=env)
