@@ -10,14 +10,14 @@ BUILD_PKGS=(
 	clang llvm bpftool
 	libbpf-dev libelf-dev libdw-dev libzstd-dev zlib1g-dev
 	libprotobuf-c-dev protobuf-c-compiler
-	libdebuginfod-dev libiberty-dev binutils
+	libdebuginfod-dev libiberty-dev binutils libcurl4-openssl-dev
 )
 TEST_PKGS=(
 	python3 util-linux elfutils clang-format
 	golang-go chromium libxml2-utils time zstd
 	debuginfod file xz-utils gzip coreutils
 )
-BENCH_PKGS=(linux-perf bpftrace hyperfine)
+BENCH_PKGS=(linux-perf bpftrace hyperfine googletest)
 
 want=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}")
 if [[ "${1:-}" == "--bench" ]]; then
