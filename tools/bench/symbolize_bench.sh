@@ -16,9 +16,9 @@
 # eu-addr2line (innermost name, chain, file:line; see test_sym_addr2line.c for
 # where eu-addr2line is wrong) and binutils addr2line.
 #
-# Usage: bench_symbolize.sh EMBER [N_ADDRESSES] [WORKDIR]
+# Usage: symbolize_bench.sh EMBER [N_ADDRESSES] [WORKDIR]
 set -euo pipefail
-ember=${1:?usage: bench_symbolize.sh EMBER [N] [WORKDIR]}
+ember=${1:?usage: symbolize_bench.sh EMBER [N] [WORKDIR]}
 n=${2:-2000}
 work=${3:-/tmp/ember-symbench}
 src=/usr/src/googletest/googletest
