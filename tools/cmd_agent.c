@@ -956,10 +956,15 @@ int cmd_agent(int argc, char **argv)
 			break;
 		if (now >= ag.window_end_mono) {
 			struct boundary cut = now_boundary();
+			/* Keep the cadence: a window cut late (poll period, a slow drain)
+			 * makes the next one shorter, so window starts do not drift. */
+			double late_s = (double)(cut.mono - ag.window_end_mono) / 1e9;
 
+			if (late_s > ag.cfg.window_s / 2)
+				late_s = 0; /* far behind (suspend?): start a new cadence */
 			if (drain(&ag, ag.collector) ||
 			    finish_window(&ag, cut, ag.cfg.frequency_hz) ||
-			    begin_window(&ag, cut, ag.cfg.window_s))
+			    begin_window(&ag, cut, ag.cfg.window_s - late_s))
 				goto out;
 			ag.next_drain_mono = now + (uint64_t)(drain_interval_s(&ag.cfg) * 1e9);
 		} else if (now >= ag.next_drain_mono) {
