@@ -10,11 +10,13 @@ fixture). Window files are read with a small pprof decoder below, so the
 tests depend on nothing but Python; the push test also checks every body with
 `go tool pprof -raw` (Debian golang-go).
 """
+import atexit
 import glob
 import gzip
 import http.server
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -31,7 +33,23 @@ CHURN_BURN = os.environ.get("EMBER_CHURN_BURN", "build/tests/agent/churn_burn")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
+_tmpdirs, _failed = [], []
+
+
+def _cleanup():
+    # Kept after a failure, for a look at the windows, spool and logs.
+    for d in _tmpdirs:
+        if _failed:
+            print("kept " + d, file=sys.stderr)
+        else:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+atexit.register(_cleanup)
+
+
 def fail(msg):
+    _failed.append(msg)
     print("FAIL: " + msg, file=sys.stderr)
     sys.exit(1)
 
@@ -48,7 +66,9 @@ def need_root():
 
 
 def tmpdir():
-    return tempfile.mkdtemp(prefix="ember-agent-test-")
+    d = tempfile.mkdtemp(prefix="ember-agent-test-")
+    _tmpdirs.append(d)
+    return d
 
 
 # ---- pprof decoding ------------------------------------------------------------
