@@ -55,6 +55,9 @@ ids = set(int(x) for x in sys.argv[1:])
 print(sum(p.get("run_time_ns", 0) for p in json.load(sys.stdin) if p["id"] in ids))' $ids
 }
 
+calc() { awk "BEGIN { printf \"%.6f\\n\", $* }"; }
+before() { awk "BEGIN { exit !($1 < $2) }"; }
+
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
@@ -71,8 +74,8 @@ for hz in "${freqs[@]}"; do
 	b0=$(bpf_ns "$agent")
 	first=$(rss_kb "$agent")
 	peak=$first
-	end=$(echo "$t0 + $duration" | bc)
-	while [ "$(echo "$(date +%s.%N) < $end" | bc)" = 1 ]; do
+	end=$(calc "$t0 + $duration")
+	while before "$(date +%s.%N)" "$end"; do
 		sleep 5
 		r=$(rss_kb "$agent")
 		[ "$r" -gt "$peak" ] && peak=$r
@@ -83,10 +86,10 @@ for hz in "${freqs[@]}"; do
 	last=$(rss_kb "$agent")
 	kill -TERM "$agent"
 	wait "$agent"
-	secs=$(echo "$t1 - $t0" | bc -l)
-	us=$(echo "($c1 - $c0) / $tck" | bc -l)
-	bs=$(echo "($b1 - $b0) / 1000000000" | bc -l)
-	pct=$(echo "100 * ($us + $bs) / $secs" | bc -l)
+	secs=$(calc "$t1 - $t0")
+	us=$(calc "($c1 - $c0) / $tck")
+	bs=$(calc "($b1 - $b0) / 1000000000")
+	pct=$(calc "100 * ($us + $bs) / $secs")
 	samples=$(grep -o 'at [0-9]* Hz: [0-9]* samples' "$work/log-$hz" | awk '{s += $4} END {print s}')
 	windows=$(ls "$out" | grep -c '^ember-')
 	printf "%-6s %-8.1f %-10.3f %-10.3f %-10.3f %-8s %-9s %-9s %-9s %s\n" "$hz" "$secs" "$us" \
