@@ -454,7 +454,7 @@ int pprof__encode(const struct ember_profile *p, uint8_t **out, size_t *out_len)
 	PbValueType *type_ptrs[2] = {&types[0], &types[1]};
 	PbValueType period_type = PERFTOOLS__PROFILES__VALUE_TYPE__INIT;
 	size_t nr_samples = profile__nr_samples(p), nr_labels = profile__nr_labels(p);
-	size_t per_sample_labels = 4 + nr_labels, i, k;
+	size_t per_sample_labels = 7 + nr_labels, i, k;
 	PbSample *samples = NULL;
 	PbLabel *labels = NULL, **label_ptrs = NULL;
 	uint64_t *ids = NULL;
@@ -462,6 +462,7 @@ int pprof__encode(const struct ember_profile *p, uint8_t **out, size_t *out_len)
 	int64_t *values = NULL, *comments = NULL;
 	uint64_t period = profile__period_ns(p);
 	int64_t k_pid, k_tid, k_thread, k_process, *k_labels = NULL, *v_labels = NULL;
+	int64_t k_exe, k_cgroup, k_container;
 	uint8_t *buf = NULL;
 	size_t len;
 	int err = -ENOMEM;
@@ -480,6 +481,7 @@ int pprof__encode(const struct ember_profile *p, uint8_t **out, size_t *out_len)
 	k_tid = str_id(&w, "tid");
 	k_thread = str_id(&w, "thread_name");
 	k_process = str_id(&w, "process_name");
+	k_exe = k_cgroup = k_container = -1; /* interned on first use: no process, no strings */
 	if (types[0].unit < 0 || types[1].unit < 0 || k_process < 0)
 		goto out;
 	period_type = types[1];
@@ -579,6 +581,28 @@ int pprof__encode(const struct ember_profile *p, uint8_t **out, size_t *out_len)
 			if ((lab[n++].str = str_id(&w, s.process_name)) < 0) {
 				err = -ENOMEM;
 				goto out;
+			}
+		}
+		/* What the collector knew of the process: executable, cgroup, container. */
+		if (s.pid) {
+			const struct ember_process *pr = profile__process(p, s.pid);
+			const char *vals[3] = {pr ? pr->exe : NULL, pr ? pr->cgroup : NULL,
+					       pr ? pr->container_id : NULL};
+			static const char *const names[3] = {"exe", "cgroup", "container_id"};
+			int64_t *keys[3] = {&k_exe, &k_cgroup, &k_container};
+
+			for (k = 0; k < 3; k++) {
+				if (!vals[k])
+					continue;
+				if (*keys[k] < 0 && (*keys[k] = str_id(&w, names[k])) < 0) {
+					err = -ENOMEM;
+					goto out;
+				}
+				lab[n].key = *keys[k];
+				if ((lab[n++].str = str_id(&w, vals[k])) < 0) {
+					err = -ENOMEM;
+					goto out;
+				}
 			}
 		}
 		for (k = 0; k < nr_labels; k++) {
@@ -995,6 +1019,7 @@ static int read_samples(struct pb_reader *r)
 	for (i = 0; i < prof->n_sample; i++) {
 		const PbSample *ps = prof->sample[i];
 		struct ember_sample s = {0};
+		struct ember_process pr = {0};
 		int64_t v;
 
 		if (ps->n_value != prof->n_sample_type) {
@@ -1043,9 +1068,22 @@ static int read_samples(struct pb_reader *r)
 				s.thread_name = str;
 			else if (strcmp(key, "process_name") == 0 && *str)
 				s.process_name = str;
+			else if (strcmp(key, "exe") == 0 && *str)
+				pr.exe = str;
+			else if (strcmp(key, "cgroup") == 0 && *str)
+				pr.cgroup = str;
+			else if (strcmp(key, "container_id") == 0 && *str)
+				pr.container_id = str;
 			else if (*str && *key)
 				/* ember writes profile labels onto every sample */
 				err = profile__set_label(r->p, key, str);
+			if (err)
+				goto out;
+		}
+		if (s.pid && (pr.exe || pr.cgroup || pr.container_id)) {
+			pr.pid = s.pid;
+			pr.name = s.process_name;
+			err = profile__set_process(r->p, &pr);
 			if (err)
 				goto out;
 		}
