@@ -56,5 +56,6 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 
 extern const struct cli_command cli_record_command;
 extern const struct cli_command cli_agent_command;
+extern const struct cli_command cli_symbolize_command;
 
 #endif /* EMBER_CLI_H */

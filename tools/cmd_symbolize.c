@@ -49,7 +49,7 @@ static const struct cli_option symbolize_options[] = {
     {NULL, 0, 0, NULL, NULL},
 };
 
-static const struct cli_command symbolize_command = {
+const struct cli_command cli_symbolize_command = {
     .name = "symbolize",
     .synopsis = "ember symbolize (--elf FILE | --pid PID) [OPTIONS] [ADDR...]",
     .summary = "resolve addresses of a file or process to functions and lines",
@@ -233,7 +233,7 @@ int cmd_symbolize(int argc, char **argv)
 			verbose = true;
 			break;
 		case OPT_HELP:
-			cli_print_help(stdout, &symbolize_command);
+			cli_print_help(stdout, &cli_symbolize_command);
 			goto out;
 		default:
 			ret = cli_usage_error("symbolize", "unknown option");

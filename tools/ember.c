@@ -8,34 +8,25 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "output_cli.h"
 
 struct subcommand {
 	const char *name;
 	int (*run)(int argc, char **argv);
 	const char *summary;
-	const struct cli_command *doc; /* NULL: the command prints its own help */
+	const struct cli_command *doc; /* its options, for help and the man page */
 };
 
 static const struct subcommand subcommands[] = {
     {"record", cmd_record, "sample CPU stacks and write a profile (like perf record + flamegraph)",
      &cli_record_command},
-#ifdef EMBER_HAVE_CMD_SYMBOLIZE
     {"symbolize", cmd_symbolize, "resolve addresses of a file or process to functions and lines",
-     NULL},
-#endif
-#ifdef EMBER_HAVE_CMD_REPORT
-    {"report", cmd_report, "top functions of a profile, flat and cumulative", NULL},
-#endif
-#ifdef EMBER_HAVE_CMD_CONVERT
-    {"convert", cmd_convert, "convert between folded, pprof, SVG and speedscope", NULL},
-#endif
-#ifdef EMBER_HAVE_CMD_DIFF
-    {"diff", cmd_diff, "differential flamegraph of two profiles", NULL},
-#endif
-#ifdef EMBER_HAVE_CMD_AGENT
-    {"agent", cmd_agent, "always-on profiler writing a profile every window",
-     &cli_agent_command},
-#endif
+     &cli_symbolize_command},
+    {"report", cmd_report, "top functions of a profile, flat and cumulative", &cli_report_command},
+    {"convert", cmd_convert, "convert between folded, pprof, SVG and speedscope",
+     &cli_convert_command},
+    {"diff", cmd_diff, "differential flamegraph of two profiles", &cli_diff_command},
+    {"agent", cmd_agent, "always-on profiler writing a profile every window", &cli_agent_command},
 };
 
 #define NR_SUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))

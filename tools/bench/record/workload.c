@@ -106,8 +106,9 @@ int main(int argc, char **argv)
 	}
 	wall = now_ns() - start;
 	getrusage(RUSAGE_CHILDREN, &ru);
-	cpu = (uint64_t)ru.ru_utime.tv_sec * 1000000000ull + (uint64_t)ru.ru_utime.tv_usec * 1000ull +
-	      (uint64_t)ru.ru_stime.tv_sec * 1000000000ull + (uint64_t)ru.ru_stime.tv_usec * 1000ull;
+	cpu =
+	    (uint64_t)ru.ru_utime.tv_sec * 1000000000ull + (uint64_t)ru.ru_utime.tv_usec * 1000ull +
+	    (uint64_t)ru.ru_stime.tv_sec * 1000000000ull + (uint64_t)ru.ru_stime.tv_usec * 1000ull;
 	printf("wall_ns=%llu cpu_ns=%llu\n", (unsigned long long)wall, (unsigned long long)cpu);
 	return failed;
 }
