@@ -268,7 +268,4 @@ int collector__drain(struct ember_collector *c, struct ember_profile *into);
 /* Number of CPUs sampled. */
 unsigned int collector__nr_cpus(const struct ember_collector *c);
 
-/* The sampler program's fd, for bpf_stats (run_time_ns / run_cnt). */
-int collector__sampler_prog_fd(const struct ember_collector *c);
-
 #endif /* EMBER_AGG_H */

@@ -525,11 +525,6 @@ unsigned int collector__nr_cpus(const struct ember_collector *c)
 	return c->nr_cpus_sampled;
 }
 
-int collector__sampler_prog_fd(const struct ember_collector *c)
-{
-	return probe__sampler_prog_fd(c->probe);
-}
-
 /* Flips the generation and waits until no sampler run still writes the old one. */
 static int flip_generation(struct ember_collector *c, int *old)
 {

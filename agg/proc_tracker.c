@@ -513,8 +513,3 @@ int proc_tracker__fork(struct proc_tracker *t, uint32_t child, uint32_t parent, 
 	*copied = true;
 	return 0;
 }
-
-size_t proc_tracker__size(const struct proc_tracker *t)
-{
-	return t->nr_procs;
-}

@@ -85,7 +85,4 @@ bool proc_tracker__parse_container_id(const char *cgroup, char *id, size_t size)
 const struct proc_mapping *proc_tracker__find(const struct proc_tracker *t, uint32_t tgid,
 					      uint64_t addr);
 
-/* Number of processes tracked (for memory self-checks). */
-size_t proc_tracker__size(const struct proc_tracker *t);
-
 #endif /* EMBER_PROC_TRACKER_H */

@@ -229,11 +229,6 @@ int probe__events_fd(const struct ember_probe *p)
 	return bpf_map__fd(p->skel->maps.events);
 }
 
-int probe__sampler_prog_fd(const struct ember_probe *p)
-{
-	return bpf_program__fd(p->skel->progs.ember_sample);
-}
-
 struct ember_unwind_row *probe__unwind_rows(struct ember_probe *p)
 {
 	return p->rows;

@@ -58,8 +58,6 @@ int probe__counts_fd(const struct ember_probe *p, int gen);
 int probe__stacks_fd(const struct ember_probe *p, int gen);
 int probe__stats_fd(const struct ember_probe *p);
 int probe__events_fd(const struct ember_probe *p);
-/* The sampler program's fd (bpf_stats: run_time_ns / run_cnt). */
-int probe__sampler_prog_fd(const struct ember_probe *p);
 
 /* The unwind table rows, mmap'ed (probe__unwind_nr_rows entries); NULL without tables. */
 struct ember_unwind_row *probe__unwind_rows(struct ember_probe *p);
