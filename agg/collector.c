@@ -53,6 +53,7 @@ struct ember_collector {
 	struct ember_index *target_index;
 	size_t nr_dirty, cap_dirty;
 	uint64_t last_sideband_lost;
+	bool load_reported; /* sampler.load_ns went into a drain */
 	int *perf_fds;
 	unsigned int nr_perf_fds;
 	unsigned int nr_cpus_sampled; /* kept after stop, for summaries */
@@ -835,6 +836,16 @@ int collector__drain(struct ember_collector *c, struct ember_profile *into)
 	if (err)
 		return err;
 	err = add_stats(c, into);
+	if (!err && !c->load_reported) {
+		struct ember_probe_load_info li;
+
+		/* Once: the first window (or a record's merged profile) carries the load cost. */
+		probe__load_info(c->probe, &li);
+		err = profile__add_counter(into, "sampler.load_ns", li.load_ns);
+		err =
+		    err ?: profile__add_counter(into, "sampler.verified_insns", li.verified_insns);
+		c->load_reported = true;
+	}
 	if (!err && c->unwind)
 		err = unwind_loader__add_counters(c->unwind, into);
 	if (!err && c->sideband) {

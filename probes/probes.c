@@ -36,6 +36,7 @@ struct ember_probe {
 	struct ember_unwind_row *rows; /* mmap of unwind_rows, when tables are on */
 	uint32_t nr_rows;
 	size_t rows_bytes;
+	struct ember_probe_load_info load_info;
 };
 
 static int set_entries(struct bpf_map *map, uint32_t n)
@@ -67,10 +68,24 @@ static int map_inflight(struct ember_probe *p)
 	return 0;
 }
 
+/* The verifier's instruction count for the sampler: its share of the load time. */
+static void read_verified_insns(struct ember_probe *p)
+{
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(bpf_program__fd(p->skel->progs.ember_sample), &info, &len))
+		pr_debug("cannot read the sampler's program info: %d", -errno);
+	else
+		p->load_info.verified_insns = info.verified_insns;
+}
+
 int probe__new(const struct ember_probe_opts *opts, struct ember_probe **out)
 {
 	struct ember_probe_opts o = {0};
 	struct ember_probe *p;
+	uint64_t t0;
 	int err;
 
 	if (opts)
@@ -105,11 +120,14 @@ int probe__new(const struct ember_probe_opts *opts, struct ember_probe **out)
 	err = err ?: set_entries(p->skel->maps.inflight, (uint32_t)libbpf_num_possible_cpus());
 	if (err)
 		goto err_out;
+	t0 = ember_now_mono_ns();
 	err = sampler_bpf__load(p->skel);
 	if (err) {
 		pr_err("cannot load the BPF sampler: %d", err);
 		goto err_out;
 	}
+	p->load_info.load_ns = ember_now_mono_ns() - t0;
+	read_verified_insns(p);
 	err = map_inflight(p);
 	if (err)
 		goto err_out;
@@ -248,6 +266,11 @@ struct ember_inflight *probe__inflight(struct ember_probe *p, uint32_t *nr)
 {
 	*nr = p->nr_inflight;
 	return p->inflight;
+}
+
+void probe__load_info(const struct ember_probe *p, struct ember_probe_load_info *out)
+{
+	*out = p->load_info;
 }
 
 struct ember_generation *probe__generation(struct ember_probe *p)

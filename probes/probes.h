@@ -37,6 +37,12 @@ struct ember_probe_opts {
 	uint32_t unwind_procs; /* processes with tables at once; 0: 4096 */
 };
 
+/* What loading the sampler cost, for -v and the agent's log. */
+struct ember_probe_load_info {
+	uint64_t load_ns;	 /* wall time of the skeleton load (map creation + verifier) */
+	uint32_t verified_insns; /* instructions the verifier processed for ember_sample */
+};
+
 /* Opens and loads the sampler. @opts may be NULL. 0 or a negative errno. */
 int probe__new(const struct ember_probe_opts *opts, struct ember_probe **out);
 void probe__free(struct ember_probe *p);
@@ -64,6 +70,9 @@ struct ember_unwind_row *probe__unwind_rows(struct ember_probe *p);
 uint32_t probe__unwind_nr_rows(const struct ember_probe *p);
 /* fd of the per-process unwind map (tgid -> struct ember_unwind_proc). */
 int probe__unwind_procs_fd(const struct ember_probe *p);
+
+/* Fills @out with the cost of loading the sampler. */
+void probe__load_info(const struct ember_probe *p, struct ember_probe_load_info *out);
 
 /* The generation word shared with the sampler (mmap'ed .bss); valid until probe__free. */
 struct ember_generation *probe__generation(struct ember_probe *p);

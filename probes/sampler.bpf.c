@@ -10,8 +10,15 @@
  * buckets, which is where bcc's profile loses 10-28% of samples. A hash map
  * only fails when it is full, and that is counted.
  *
- * The user-stack step is collect_user_stack(): frame pointers through
- * bpf_get_stack() today, replaceable by a table-driven unwinder.
+ * The user-stack step is collect_user_stack(): the kernel's frame-pointer walk
+ * (bpf_get_stack), or a bpf_loop walk driven by .eh_frame tables.
+ *
+ * Verifier cost is a start-up cost (every `ember record`, every agent start and
+ * SIGHUP), so every loop lives in a global function (hash_stack, same_stack,
+ * find_mapping_index, find_row_index, unwind_step): the verifier checks a
+ * global function once, with unknown arguments, where an inlined loop is
+ * checked again for every state that reaches it. Global functions take
+ * scalars and pointers to structs of scalars only.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -149,11 +156,19 @@ static __always_inline void announce(__u32 type, __u32 tgid)
 	bpf_ringbuf_submit(e, 0);
 }
 
-/* FNV-1a-style mix over the stack's addresses; never returns 0 (0 means "no stack"). */
-static __always_inline __u64 hash_stack(const struct ember_stack *st)
+/*
+ * FNV-1a-style mix over the stack's addresses; never returns 0 (0 means "no
+ * stack"). Global, like same_stack(): the verifier checks the loop once, not
+ * once for every depth at which the caller's walk may have ended.
+ */
+__noinline __u64 hash_stack(const struct ember_stack *st)
 {
-	__u64 h = 0xcbf29ce484222325ull ^ st->kernel ^ ((__u64)st->end << 8);
+	__u64 h;
 	__u32 i;
+
+	if (!st)
+		return 1;
+	h = 0xcbf29ce484222325ull ^ st->kernel ^ ((__u64)st->end << 8);
 
 	for (i = 0; i < EMBER_MAX_STACK_DEPTH; i++) {
 		if (i >= st->nr)
@@ -170,10 +185,12 @@ static __always_inline __u64 hash_stack(const struct ember_stack *st)
  * Stores @st in the stacks map of generation @g and returns its status; *@key
  * receives the map key. EEXIST means another sample stored the same stack.
  */
-static __always_inline bool same_stack(const struct ember_stack *a, const struct ember_stack *b)
+__noinline int same_stack(const struct ember_stack *a, const struct ember_stack *b)
 {
 	__u32 i;
 
+	if (!a || !b)
+		return false;
 	if (a->nr != b->nr || a->kernel != b->kernel || a->end != b->end)
 		return false;
 	for (i = 0; i < EMBER_MAX_STACK_DEPTH; i++) {
@@ -261,15 +278,26 @@ struct {
 	__type(value, struct stack_window);
 } windows SEC(".maps");
 
+/*
+ * The registers and stack-window state of one walk: scalars only, so the
+ * global step function below can take it by pointer (the verifier would lose
+ * the type of a pointer stored in memory a global function receives).
+ */
 struct ember_unwind_walk {
 	__u64 pc, sp, bp;
-	struct ember_stack *st;
-	struct ember_unwind_proc *proc;
-	struct stack_window *win;
-	struct ember_unwind_mapping *last_map; /* mapping of the previous frame */
 	__u64 win_base, win_len; /* user address of win->data, bytes valid (0: empty) */
+	__s32 last_map;		 /* index of the previous frame's mapping, -1: none */
 	__u32 tgid;
 	bool exact_pc; /* pc is not a return address (leaf, or after a signal frame) */
+	__u8 pad[7];
+};
+
+/* What the bpf_loop callback hands on to unwind_step(). */
+struct unwind_loop_ctx {
+	struct ember_unwind_walk walk;
+	struct ember_stack *st;
+	struct stack_window *win;
+	struct ember_unwind_proc *proc; /* NULL: tables not published yet */
 };
 
 /*
@@ -277,34 +305,48 @@ struct ember_unwind_walk {
  * STACK_WINDOW-byte copy at a time serves many frames' return addresses and
  * saved rbp: a bpf_probe_read_user costs 25-50 ns, a hit in the window a few.
  */
-static __always_inline bool read_user_u64(struct ember_unwind_walk *s, __u64 addr, __u64 *out)
+static __always_inline bool read_user_u64(struct ember_unwind_walk *s, struct stack_window *win,
+					  __u64 addr, __u64 *out)
 {
 	__u64 off = addr - s->win_base;
 
 	if (s->win_len && addr >= s->win_base && off <= s->win_len - 8) {
-		*out = *(__u64 *)(s->win->data + (off & (STACK_WINDOW - 1)));
+		*out = *(__u64 *)(win->data + (off & (STACK_WINDOW - 1)));
 		return true;
 	}
-	if (bpf_probe_read_user(s->win->data, STACK_WINDOW, (const void *)addr) == 0) {
+	if (bpf_probe_read_user(win->data, STACK_WINDOW, (const void *)addr) == 0) {
 		s->win_base = addr;
 		s->win_len = STACK_WINDOW;
-		*out = *(__u64 *)s->win->data;
+		*out = *(__u64 *)win->data;
 		return true;
 	}
-	/* Near the top of the stack a whole window is not mapped: read just these bytes. */
+	/*
+	 * Near the top of the stack a whole window is not mapped: read just these
+	 * bytes, into the window rather than into *out on the BPF stack (a helper
+	 * writing a stack slot here tripped a 6.18 verifier bug: "stack slot 2,
+	 * total slots 2").
+	 */
 	s->win_len = 0;
-	return bpf_probe_read_user(out, sizeof(*out), (const void *)addr) == 0;
+	if (bpf_probe_read_user(win->data, sizeof(*out), (const void *)addr))
+		return false;
+	*out = *(__u64 *)win->data;
+	return true;
 }
 
-/* The mapping of @proc containing @pc (binary search; maps are sorted by start). */
-static __always_inline struct ember_unwind_mapping *find_mapping(struct ember_unwind_proc *proc,
-								 __u64 pc)
+/*
+ * Index of the mapping of @proc containing @pc (binary search; maps are sorted
+ * by start), or -1. Global: verified once, not once per state of the walk.
+ */
+__noinline int find_mapping_index(const struct ember_unwind_proc *proc, __u64 pc)
 {
-	__u32 lo = 0, count = proc->nr, i;
-	struct ember_unwind_mapping *m;
+	__u32 lo = 0, count, i;
+	const struct ember_unwind_mapping *m;
 
+	if (!proc)
+		return -1;
+	count = proc->nr;
 	if (count == 0 || count > EMBER_MAX_UNWIND_MAPPINGS)
-		return NULL;
+		return -1;
 	for (i = 0; i < 7; i++) { /* 2^7 > EMBER_MAX_UNWIND_MAPPINGS */
 		__u32 half = count / 2, mid;
 
@@ -318,18 +360,23 @@ static __always_inline struct ember_unwind_mapping *find_mapping(struct ember_un
 			count = half;
 		}
 	}
-	m = &proc->maps[lo & (EMBER_MAX_UNWIND_MAPPINGS - 1)];
-	return pc >= m->start && pc < m->end ? m : NULL;
+	lo &= EMBER_MAX_UNWIND_MAPPINGS - 1;
+	m = &proc->maps[lo];
+	return pc >= m->start && pc < m->end ? (int)lo : -1;
 }
 
-/* The last row of @m's table whose pc is <= @rel, or NULL. */
-static __always_inline struct ember_unwind_row *find_row(struct ember_unwind_mapping *m, __u64 rel)
+/*
+ * Index of the last row in [first, first + nr) whose pc is <= @rel, or -1. A
+ * global function: the verifier checks it once, with unknown arguments, instead
+ * of once per state of the walk that reaches the call.
+ */
+__noinline int find_row_index(__u32 first, __u32 nr, __u64 rel)
 {
-	__u32 lo = m->first_row, count = m->nr_rows, i;
+	__u32 lo = first, count = nr, i;
 	struct ember_unwind_row *row;
 
 	if (rel > 0xffffffffull)
-		return NULL;
+		return -1;
 	for (i = 0; i < 24; i++) { /* 2^24 rows per table at most */
 		__u32 half = count / 2, mid;
 
@@ -338,7 +385,7 @@ static __always_inline struct ember_unwind_row *find_row(struct ember_unwind_map
 		mid = lo + half;
 		row = bpf_map_lookup_elem(&unwind_rows, &mid);
 		if (!row)
-			return NULL;
+			return -1;
 		if (row->pc <= rel) {
 			lo = mid;
 			count -= half;
@@ -347,13 +394,21 @@ static __always_inline struct ember_unwind_row *find_row(struct ember_unwind_map
 		}
 	}
 	row = bpf_map_lookup_elem(&unwind_rows, &lo);
-	return row && row->pc <= rel ? row : NULL;
+	return row && row->pc <= rel ? (int)lo : -1;
+}
+
+static __always_inline struct ember_unwind_row *find_row(struct ember_unwind_mapping *m, __u64 rel)
+{
+	int idx = find_row_index(m->first_row, m->nr_rows, rel);
+	__u32 k = idx;
+
+	return idx < 0 ? NULL : bpf_map_lookup_elem(&unwind_rows, &k);
 }
 
 #define MAX_FRAME_BYTES (64ull << 20) /* no frame spans more than 64 MiB of stack */
 
 /* One frame-pointer step: the frame record at rbp holds the caller's rbp and return address. */
-static __always_inline int fp_step(struct ember_unwind_walk *s)
+static __always_inline int fp_step(struct ember_unwind_walk *s, struct stack_window *win)
 {
 	__u64 ra, bp;
 
@@ -366,7 +421,7 @@ static __always_inline int fp_step(struct ember_unwind_walk *s)
 	 */
 	if (s->bp < s->sp || s->bp - s->sp > MAX_FRAME_BYTES)
 		return EMBER_UNWIND_END_BAD_FRAME;
-	if (!read_user_u64(s, s->bp + 8, &ra) || !read_user_u64(s, s->bp, &bp))
+	if (!read_user_u64(s, win, s->bp + 8, &ra) || !read_user_u64(s, win, s->bp, &bp))
 		return EMBER_UNWIND_END_READ_FAULT;
 	s->sp = s->bp + 16;
 	s->bp = bp;
@@ -376,7 +431,8 @@ static __always_inline int fp_step(struct ember_unwind_walk *s)
 }
 
 /* One step driven by an unwind-table row. Returns an end reason, or -1 to go on. */
-static __always_inline int table_step(struct ember_unwind_walk *s, struct ember_unwind_row *row)
+static __always_inline int table_step(struct ember_unwind_walk *s, struct stack_window *win,
+				      struct ember_unwind_row *row)
 {
 	__u32 cfa_kind = row->kind & EMBER_CFA_KIND_MASK, rbp_kind = row->kind >> 4;
 	__u64 cfa, ra, bp = s->bp, off = row->cfa_off;
@@ -397,9 +453,9 @@ static __always_inline int table_step(struct ember_unwind_walk *s, struct ember_
 		/* __restore_rt: rsp points at the ucontext; gregs start at byte 40. */
 		__u64 sp;
 
-		if (!read_user_u64(s, s->sp + 40 + 8 * 10, &bp) ||
-		    !read_user_u64(s, s->sp + 40 + 8 * 15, &sp) ||
-		    !read_user_u64(s, s->sp + 40 + 8 * 16, &ra))
+		if (!read_user_u64(s, win, s->sp + 40 + 8 * 10, &bp) ||
+		    !read_user_u64(s, win, s->sp + 40 + 8 * 15, &sp) ||
+		    !read_user_u64(s, win, s->sp + 40 + 8 * 16, &ra))
 			return EMBER_UNWIND_END_READ_FAULT;
 		s->bp = bp;
 		s->sp = sp;
@@ -412,10 +468,10 @@ static __always_inline int table_step(struct ember_unwind_walk *s, struct ember_
 	}
 	if (cfa <= s->sp && cfa_kind != EMBER_CFA_RBP)
 		return EMBER_UNWIND_END_BAD_FRAME;
-	if (!read_user_u64(s, cfa - 8, &ra))
+	if (!read_user_u64(s, win, cfa - 8, &ra))
 		return EMBER_UNWIND_END_READ_FAULT;
 	if (rbp_kind == EMBER_RBP_CFA_OFFSET) {
-		if (!read_user_u64(s, cfa + (__s64)row->rbp_off8 * 8, &bp))
+		if (!read_user_u64(s, win, cfa + (__s64)row->rbp_off8 * 8, &bp))
 			return EMBER_UNWIND_END_READ_FAULT;
 	} else if (rbp_kind != EMBER_RBP_SAME) {
 		bp = 0; /* unknown: a later frame-pointer step will stop */
@@ -432,27 +488,35 @@ static __always_inline int table_step(struct ember_unwind_walk *s, struct ember_
 #define RESCAN_INTERVAL_NS 100000000ull /* at most 10 rescans a second per process */
 
 /* Asks userspace to re-read the process's mappings (a library was loaded since). */
-static __always_inline void request_rescan(struct ember_unwind_walk *s)
+static __always_inline void request_rescan(struct ember_unwind_proc *proc, __u32 tgid)
 {
 	__u64 now = bpf_ktime_get_ns();
 
-	if (now - s->proc->rescan_ns < RESCAN_INTERVAL_NS)
+	if (now - proc->rescan_ns < RESCAN_INTERVAL_NS)
 		return;
-	s->proc->rescan_ns = now;
-	announce(EMBER_PROC_RESCAN, s->tgid);
+	proc->rescan_ns = now;
+	announce(EMBER_PROC_RESCAN, tgid);
 }
 
-/* bpf_loop callback: record the current frame, then step to its caller. */
-static long unwind_frame(__u32 i, void *ctx)
+/*
+ * Records the current frame of the walk in @st, then steps to its caller.
+ * Returns 0 to go on, 1 when the walk ended (st->end says why). A global
+ * function: the verifier checks it once with unknown arguments, instead of
+ * once for every state the bpf_loop callback is entered with (that alone took
+ * ~1.4 s of kernel CPU at load).
+ */
+__noinline int unwind_step(struct ember_unwind_walk *s, struct ember_stack *st,
+			   struct stack_window *win, struct ember_unwind_proc *proc)
 {
-	struct ember_unwind_walk *s = ctx;
-	struct ember_stack *st = s->st;
-	struct ember_unwind_mapping *m;
+	struct ember_unwind_mapping *m = NULL;
 	struct ember_unwind_row *row = NULL;
-	__u32 n = st->nr;
 	__u64 lookup_pc;
-	int end;
+	__u32 n;
+	int end, idx;
 
+	if (!s || !st || !win)
+		return 1;
+	n = st->nr;
 	if (n >= EMBER_MAX_STACK_DEPTH) {
 		st->end = EMBER_UNWIND_END_DEPTH;
 		return 1;
@@ -465,25 +529,34 @@ static long unwind_frame(__u32 i, void *ctx)
 	st->nr = n + 1;
 	/* A return address may be one past the call's function: look up the call itself. */
 	lookup_pc = s->exact_pc ? s->pc : s->pc - 1;
-	/* Callers are mostly in the same file as their callees: try the last mapping first. */
-	m = s->last_map;
-	if (!m || lookup_pc < m->start || lookup_pc >= m->end) {
-		m = s->proc ? find_mapping(s->proc, lookup_pc) : NULL;
-		s->last_map = m;
+	if (proc) {
+		/* Callers are mostly in the same file as their callees: try the last mapping first. */
+		idx = s->last_map;
+		if (idx >= 0 && idx < EMBER_MAX_UNWIND_MAPPINGS) {
+			m = &proc->maps[idx];
+			if (lookup_pc < m->start || lookup_pc >= m->end)
+				m = NULL;
+		}
+		if (!m) {
+			idx = find_mapping_index(proc, lookup_pc);
+			s->last_map = idx;
+			if (idx >= 0)
+				m = &proc->maps[idx & (EMBER_MAX_UNWIND_MAPPINGS - 1)];
+		}
+		if (m && m->nr_rows)
+			row = find_row(m, lookup_pc - m->bias);
+		if (!m)
+			request_rescan(proc, s->tgid);
 	}
-	if (m && m->nr_rows)
-		row = find_row(m, lookup_pc - m->bias);
-	if (!m && s->proc)
-		request_rescan(s);
 	if (row && (row->kind & EMBER_CFA_KIND_MASK) != EMBER_CFA_NONE) {
 		stat_inc(EMBER_STAT_UNWIND_TABLE_FRAMES);
-		end = table_step(s, row);
+		end = table_step(s, win, row);
 	} else if (!fp_fallback) {
 		end = m ? EMBER_UNWIND_END_UNSUPPORTED : EMBER_UNWIND_END_NO_MAPPING;
 	} else {
 		stat_inc(EMBER_STAT_UNWIND_FP_FRAMES);
-		end = fp_step(s);
-		if (end == EMBER_UNWIND_END_READ_FAULT && !m && s->proc)
+		end = fp_step(s, win);
+		if (end == EMBER_UNWIND_END_READ_FAULT && !m && proc)
 			end = EMBER_UNWIND_END_NO_MAPPING;
 	}
 	if (end < 0)
@@ -500,6 +573,15 @@ static long unwind_frame(__u32 i, void *ctx)
 	return 1;
 }
 
+/* bpf_loop callback: one frame. */
+static long unwind_frame(__u32 i, void *ctx)
+{
+	struct unwind_loop_ctx *c = ctx;
+
+	/* The verifier wants a callback result it can see is 0 or 1. */
+	return unwind_step(&c->walk, c->st, c->win, c->proc) ? 1 : 0;
+}
+
 /*
  * The replaceable user-stack step. With unwind tables loaded for the process, a
  * bpf_loop walk from the user registers (also when the sample hit kernel code:
@@ -512,7 +594,7 @@ static __always_inline __u16 collect_user_stack(struct bpf_perf_event_data *ctx,
 	__u32 slot = 1;
 	struct ember_stack *st = bpf_map_lookup_elem(&scratch, &slot);
 	struct ember_unwind_proc *proc = NULL;
-	struct ember_unwind_walk s = {};
+	struct unwind_loop_ctx c = {};
 	struct pt_regs *regs;
 	__u32 zero = 0;
 	long n;
@@ -539,18 +621,19 @@ static __always_inline __u16 collect_user_stack(struct bpf_perf_event_data *ctx,
 		return store_stack(st, g, key);
 	}
 	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	s.pc = BPF_CORE_READ(regs, ip);
-	s.sp = BPF_CORE_READ(regs, sp);
-	s.bp = BPF_CORE_READ(regs, bp);
-	s.win = bpf_map_lookup_elem(&windows, &zero);
-	if (!s.win)
+	c.walk.pc = BPF_CORE_READ(regs, ip);
+	c.walk.sp = BPF_CORE_READ(regs, sp);
+	c.walk.bp = BPF_CORE_READ(regs, bp);
+	c.walk.last_map = -1;
+	c.walk.tgid = tgid;
+	c.walk.exact_pc = true;
+	c.win = bpf_map_lookup_elem(&windows, &zero);
+	if (!c.win)
 		return EMBER_STACK_READ_ERROR;
-	s.st = st;
-	s.proc = proc; /* NULL: not published yet */
-	s.tgid = tgid;
-	s.exact_pc = true;
+	c.st = st;
+	c.proc = proc; /* NULL: not published yet */
 	st->nr = 0;
-	bpf_loop(EMBER_MAX_STACK_DEPTH + 1, unwind_frame, &s, 0);
+	bpf_loop(EMBER_MAX_STACK_DEPTH + 1, unwind_frame, &c, 0);
 	if (!st->nr)
 		return EMBER_STACK_READ_ERROR;
 	return store_stack(st, g, key);
