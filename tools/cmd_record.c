@@ -43,6 +43,7 @@ enum {
 	OPT_LABEL,
 	OPT_UNWIND_CACHE,
 	OPT_TITLE,
+	OPT_READY_FD,
 };
 
 static const struct cli_option record_options[] = {
@@ -96,6 +97,11 @@ static const struct cli_option record_options[] = {
     {"label", 0, OPT_LABEL, "KEY=VALUE",
      "Attach a label to the profile (pprof labels on every sample); repeatable."},
     {"title", 0, OPT_TITLE, "TEXT", "Flamegraph title (default 'ember record')."},
+    {"ready-fd", 0, OPT_READY_FD, "FD",
+     "Once every perf event is attached and sampling runs, write one byte ('r') to file "
+     "descriptor FD and close it, so a script can start its workload then (as with perf's "
+     "--control). The same moment is always announced on stderr by the line 'ember: ready: "
+     "sampling N CPUs at F Hz'."},
     {"verbose", 'v', 0, NULL, "More detail on stderr: every counter, debug messages."},
     {"help", 'h', 0, NULL, "Show this help."},
     {NULL, 0, 0, NULL, NULL},
@@ -129,6 +135,7 @@ struct record_args {
 	enum ember_unwind unwind;
 	uint32_t unwind_rows;
 	const char *title;
+	int ready_fd;		  /* --ready-fd; -1: none */
 	const char *unwind_cache; /* NULL: no disk cache */
 	char subtitle[256];	  /* what was recorded, for the flamegraph */
 	char **labels;		  /* --label key=value, pointers into argv */
@@ -181,6 +188,7 @@ static int parse_args(int argc, char **argv, struct record_args *a)
 	int c;
 
 	a->hz = 99;
+	a->ready_fd = -1;
 	a->drain_interval_s = 5;
 	a->unwind_cache = "/var/cache/ember/unwind";
 	a->output = "ember.svg";
@@ -273,6 +281,16 @@ static int parse_args(int argc, char **argv, struct record_args *a)
 			break;
 		case OPT_TITLE:
 			a->title = optarg;
+			break;
+		case OPT_READY_FD:
+			if (cli_parse_u64("ready-fd", optarg, 0, 1u << 20, &v))
+				return EMBER_EXIT_USAGE;
+			if (fcntl((int)v, F_GETFD) < 0)
+				return cli_usage_error("record",
+						       "invalid value for --ready-fd: '%s' (not an "
+						       "open file descriptor)",
+						       optarg);
+			a->ready_fd = (int)v;
 			break;
 		case OPT_UNWIND_ROWS:
 			if (cli_parse_u64("unwind-rows", optarg, 1024, 1u << 26, &v))
@@ -520,6 +538,40 @@ static int write_profile(const struct ember_profile *p, const struct record_args
 	return 0;
 }
 
+/*
+ * Announces that sampling runs: every perf event is attached (and a command
+ * about to be released). Scripts and tests wait for this instead of sleeping.
+ */
+static void announce_ready(struct record_args *a, unsigned int cpus)
+{
+	fprintf(stderr, "ember: ready: sampling %u CPUs at %u Hz\n", cpus, a->hz);
+	if (a->ready_fd < 0)
+		return;
+	if (write(a->ready_fd, "r", 1) != 1)
+		pr_warn("cannot write to --ready-fd %d: %s", a->ready_fd, strerror(errno));
+	close(a->ready_fd);
+	a->ready_fd = -1;
+}
+
+/* How long the event loop may wait: until the next poll, drain or the end of --duration. */
+static int poll_timeout_ms(const struct record_args *a, uint64_t now, uint64_t start,
+			   uint64_t last_drain)
+{
+	uint64_t wait = (uint64_t)POLL_MS * 1000000, next;
+
+	next = last_drain + (uint64_t)(a->drain_interval_s * 1e9);
+	if (next > now && next - now < wait)
+		wait = next - now;
+	if (a->duration_s > 0) {
+		next = start + (uint64_t)(a->duration_s * 1e9);
+		if (next <= now)
+			return 0;
+		if (next - now < wait)
+			wait = next - now;
+	}
+	return (int)((wait + 999999) / 1000000); /* round up: never spin on a sub-ms remainder */
+}
+
 static int child_exit_code(int status)
 {
 	if (WIFEXITED(status))
@@ -562,6 +614,12 @@ int cmd_record(int argc, char **argv)
 	char hostname[65];
 	size_t k;
 
+	/*
+	 * First thing: a SIGINT/SIGTERM during start-up (loading the sampler takes
+	 * tens of ms) must end the recording with a valid empty profile, not kill it.
+	 */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 	ret = parse_args(argc, argv, &a);
 	if (ret >= 0)
 		goto out;
@@ -607,8 +665,6 @@ int cmd_record(int argc, char **argv)
 	if (ret)
 		goto out;
 	ret = EMBER_EXIT_FAILURE;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
 
 	/* Before sampling: the collector lets it open files while their processes live. */
 	so.no_demangle = a.no_demangle;
@@ -647,30 +703,35 @@ int cmd_record(int argc, char **argv)
 			goto out;
 		}
 	}
-	err = collector__start(c);
-	if (err) {
-		fprintf(stderr, "ember: cannot open cpu-clock perf events: %s\n", strerror(-err));
-		ret = err == -EACCES || err == -EPERM ? EMBER_EXIT_PERMISSION : EMBER_EXIT_FAILURE;
-		goto out;
-	}
 	err = profile__new(&prof);
 	if (err)
 		goto out;
+	/* Stopped while loading: no sampling, no command run; an empty profile is written. */
+	if (!stop_signal) {
+		err = collector__start(c);
+		if (err) {
+			fprintf(stderr, "ember: cannot open cpu-clock perf events: %s\n",
+				strerror(-err));
+			ret = err == -EACCES || err == -EPERM ? EMBER_EXIT_PERMISSION
+							      : EMBER_EXIT_FAILURE;
+			goto out;
+		}
+	}
 	start_mono = last_drain = ember_now_mono_ns();
 	start_real = ember_now_real_ns();
-	if (go_fd >= 0) {
+	if (go_fd >= 0 && !stop_signal) {
 		if (write(go_fd, "g", 1) != 1)
 			pr_warn("cannot release '%s'", a.cmd[0]);
 		close(go_fd);
 		go_fd = -1;
 	}
+	if (!stop_signal)
+		announce_ready(&a, collector__nr_cpus(c));
 
 	while (!stop_signal) {
-		uint64_t now;
+		uint64_t now = ember_now_mono_ns();
 
-		err = collector__poll(c, a.drain_interval_s < POLL_MS / 1e3
-					     ? (int)(a.drain_interval_s * 1e3)
-					     : POLL_MS);
+		err = collector__poll(c, poll_timeout_ms(&a, now, start_mono, last_drain));
 		if (err < 0 && err != -EINTR) {
 			fprintf(stderr, "ember: reading process events failed: %s\n",
 				strerror(-err));
@@ -744,7 +805,7 @@ int cmd_record(int argc, char **argv)
 	if (!ret && strcmp(a.output, "-") != 0)
 		fprintf(stderr, "ember: wrote %s (%zu stacks)\n", a.output,
 			profile__nr_samples(prof));
-	if (!ret && child) {
+	if (!ret && child && go_fd < 0) { /* released: its status is ours */
 		if (!child_done) {
 			kill(child, SIGTERM);
 			waitpid(child, &child_status, 0);
@@ -756,6 +817,8 @@ out:
 		close(go_fd); /* the child sees EOF and exits 127 without running CMD */
 		waitpid(child, NULL, 0);
 	}
+	if (a.ready_fd >= 0)
+		close(a.ready_fd); /* never ready: the reader sees end of file */
 	collector__free(c);
 	symbolizer__free(sym);
 	profile__free(prof);

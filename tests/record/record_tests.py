@@ -7,12 +7,14 @@ CAP_PERFMON); without it a case exits 77 (skipped), which .ci/run turns into
 a failure when CI=true. Environment: EMBER (the binary), EMBER_FIXTURES (the
 fixture directory).
 """
+import math
 import os
 import re
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 EMBER = os.environ.get("EMBER", "build/ember")
@@ -85,6 +87,143 @@ def check_accounting(stderr):
 def tmp(name):
     d = tempfile.mkdtemp(prefix="ember-test-")
     return os.path.join(d, name)
+
+
+# ---- readiness and expected counts ------------------------------------------
+
+
+class Recording:
+    """`ember record ARGS` in the background. Its stderr is read by a thread, so
+    the test can wait for the readiness line ("ember: ready: ...", printed once
+    every perf event is attached) instead of sleeping."""
+
+    def __init__(self, args, **kw):
+        self.p = subprocess.Popen([EMBER, "record"] + args, stderr=subprocess.PIPE,
+                                  text=True, **kw)
+        self.lines = []
+        self.ready = threading.Event()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.p.stderr:
+            self.lines.append(line)
+            if line.startswith("ember: ready: "):
+                self.ready.set()
+
+    def stderr(self):
+        return "".join(self.lines)
+
+    def wait_ready(self, timeout=120):
+        """Waits for the readiness line; fails if ember exits or never gets there."""
+        deadline = time.monotonic() + timeout
+        while not self.ready.wait(0.05):
+            if self.p.poll() is not None:
+                self.reader.join(10)
+                if self.ready.is_set():
+                    return
+                fail("ember exited %d before it was ready:\n%s" % (self.p.returncode,
+                                                                    self.stderr()))
+            check(time.monotonic() < deadline, "ember not ready after %d s:\n%s" %
+                  (timeout, self.stderr()))
+
+    def wait(self, timeout=120):
+        """Waits for ember to exit by itself; returns (exit status, stderr)."""
+        try:
+            self.p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+            fail("ember did not stop within %d s:\n%s" % (timeout, self.stderr()))
+        self.reader.join(30)
+        return self.p.returncode, self.stderr()
+
+    def stop(self, sig=signal.SIGINT, timeout=120):
+        self.p.send_signal(sig)
+        return self.wait(timeout)
+
+
+def schedstat(pid):
+    """(CPU time in ns, number of times it was put on a CPU) of task @pid."""
+    with open("/proc/%d/schedstat" % pid) as f:
+        run_ns, _, slices = f.read().split()
+    return int(run_ns), int(slices)
+
+
+def wait_exec(p, comm):
+    """Waits until child @p runs the program named @comm (its exec is done)."""
+    deadline = time.monotonic() + 60
+    while True:
+        with open("/proc/%d/comm" % p.pid) as f:
+            if f.read().strip() == comm:
+                return
+        check(p.poll() is None, "%s exited at start" % comm)
+        check(time.monotonic() < deadline, "%s did not start" % comm)
+        time.sleep(0.01)
+
+
+def wait_cpu(pid, since_ns, seconds, timeout=120):
+    """Polls until task @pid has run @seconds of CPU since @since_ns."""
+    deadline = time.monotonic() + timeout
+    while schedstat(pid)[0] - since_ns < seconds * 1e9:
+        check(time.monotonic() < deadline, "pid %d got no CPU for %d s" % (pid, timeout))
+        time.sleep(0.02)
+
+
+def run_window(rec, target, cpu_seconds):
+    """Lets stopped @target run @cpu_seconds of CPU while @rec samples, then stops
+    it again. Returns (CPU ns, scheduling slices) of the window: the target ran
+    only inside it, so its samples in the profile are all from this window."""
+    rec.wait_ready()
+    ns0, sl0 = schedstat(target.pid)
+    os.kill(target.pid, signal.SIGCONT)
+    wait_cpu(target.pid, ns0, cpu_seconds)
+    os.kill(target.pid, signal.SIGSTOP)
+    wait_stopped(target.pid)
+    ns1, sl1 = schedstat(target.pid)
+    return ns1 - ns0, sl1 - sl0
+
+
+def wait_stopped(pid):
+    deadline = time.monotonic() + 60
+    while True:
+        with open("/proc/%d/stat" % pid) as f:
+            if f.read().rsplit(")", 1)[1].split()[0] == "T":
+                return
+        check(time.monotonic() < deadline, "pid %d did not stop" % pid)
+        time.sleep(0.005)
+
+
+def stopped_target(name, *args):
+    """Starts fixture @name and stops it (SIGSTOP) once it runs its own code."""
+    p = subprocess.Popen([FIX + "/" + name] + list(args))
+    wait_exec(p, name)
+    os.kill(p.pid, signal.SIGSTOP)
+    wait_stopped(p.pid)
+    return p
+
+
+def check_samples(got, hz, cpu_ns, slices, what):
+    """A task's samples against hz x its CPU time, within sampling noise.
+
+    cpu-clock in frequency mode is a fixed-period hrtimer (the kernel turns
+    sample_freq into period = 1 s / hz for it): every CPU takes a sample each
+    period, and it goes to the task running then. A task that ran in `slices`
+    stretches of length L_i gets floor or ceil of L_i x hz samples in each, as the
+    phase of the timer falls: the error per stretch has mean 0 and variance
+    f(1 - f) for f the fraction of L_i x hz, which is <= 1/4 and <= L_i x hz.
+    So the total error has standard deviation <= min(sqrt(slices) / 2,
+    sqrt(hz x T)). We allow 4 of those (a false failure below 1 in 15,000) plus 2
+    samples for the window's two edges. At 997 Hz and 1.5 s of CPU that is a few
+    samples on an idle CPU (few long slices) and about +-3% beside a busy loop
+    (~500 slices): a 5% loss fails either way.
+    """
+    expected = hz * cpu_ns / 1e9
+    tol = 4 * min(math.sqrt(slices) / 2, math.sqrt(expected)) + 2
+    check(abs(got - expected) <= tol,
+          "%s: %d samples, expected %.0f +- %.0f (%d Hz x %.3f s of CPU in %d slices)" %
+          (what, got, expected, tol, hz, cpu_ns / 1e9, slices))
+    return expected, tol
 
 
 # ---- cases ------------------------------------------------------------------
@@ -169,27 +308,28 @@ def case_children():
 
 
 def case_pid_filter():
-    """-p leaves out a concurrent busy process that was not named."""
+    """-p counts every sample of the named process and none of a busy one not named."""
     need_root()
-    target = subprocess.Popen([FIX + "/spin_target", "30"])
-    other = subprocess.Popen([FIX + "/spin_other", "30"])
+    target = stopped_target("spin_target", "600")
+    other = subprocess.Popen([FIX + "/spin_other", "600"])
     try:
         out = tmp("pid.folded")
-        rc, so, se = record(["-p", str(target.pid), "-d", "2", "-F", "199", "-o", out])
+        rec = Recording(["-p", str(target.pid), "-F", "997", "-v", "-o", out])
+        cpu_ns, slices = run_window(rec, target, 2.0)
+        rc, se = rec.stop()
         check(rc == 0, "ember exited %d:\n%s" % (rc, se))
+        check_accounting(se)
         stacks = parse_folded(out)
         mine = sum(c for f, c in stacks if f[0] == "spin_target")
         others = [f[0] for f, c in stacks if f[0] != "spin_target"]
-        # > 20, not ~400: a busy machine gives the spinner less CPU; presence is the point.
-        check(mine > 20, "only %d samples of the named process" % mine)
+        expected, tol = check_samples(mine, 997, cpu_ns, slices, "spin_target")
         check(not others, "processes that were not named are in the profile: %r" % others[:5])
         check(any("spin_here" in f for f, _ in stacks), "spin_here missing")
     finally:
-        target.kill()
-        other.kill()
-        target.wait()
-        other.wait()
-    print("pid filter ok: %d samples, no others" % mine)
+        for p in (target, other):
+            p.kill()
+            p.wait()
+    print("pid filter ok: %d samples (expected %.1f +- %.1f), no others" % (mine, expected, tol))
 
 
 def case_map_pressure():
@@ -231,14 +371,13 @@ def cpu_ticks(pid):
 def case_drain_boundaries():
     """Many periodic drains while sampling: no sample lost or counted twice."""
     need_root()
-    load = subprocess.Popen([FIX + "/spin_target", "30"])
+    load = stopped_target("spin_target", "600")
     try:
         out = tmp("drain.folded")
-        time.sleep(0.2)
-        before = cpu_ticks(load.pid)
-        rc, so, se = record(["-p", str(load.pid), "-d", "3", "-F", "997", "--drain-interval",
-                             "20ms", "-v", "-o", out])
-        cpu = (cpu_ticks(load.pid) - before) / os.sysconf("SC_CLK_TCK")
+        rec = Recording(["-p", str(load.pid), "-F", "997", "--drain-interval", "20ms", "-v",
+                         "-o", out])
+        cpu_ns, slices = run_window(rec, load, 3.0)
+        rc, se = rec.stop()
         check(rc == 0, "ember exited %d:\n%s" % (rc, se))
     finally:
         load.kill()
@@ -248,53 +387,61 @@ def case_drain_boundaries():
     check(total == summary_samples(se), "file has %d samples, summary says %d" %
           (total, summary_samples(se)))
     spin = sum(c for f, c in parse_folded(out) if f[0] == "spin_target")
-    # CPU time is read around the whole ember run (start-up and write-out included), so
-    # F x CPU time is an upper bound: more samples than that would be double counting.
-    check(0.5 * 997 * cpu <= spin <= 1.02 * 997 * cpu,
-          "spin_target has %d samples for %.2f s of CPU at 997 Hz" % (spin, cpu))
-    print("drain boundaries ok: %d samples over ~150 drains" % total)
+    # The target ran only inside the window: a sample lost at a drain makes the
+    # count too low, one counted twice too high.
+    expected, tol = check_samples(spin, 997, cpu_ns, slices, "spin_target over ~150 drains")
+    print("drain boundaries ok: %d samples over ~150 drains (expected %.1f +- %.1f)" %
+          (spin, expected, tol))
 
 
 def case_signals():
     """SIGINT and SIGTERM end the recording and the profile so far is written whole."""
     need_root()
-    load = subprocess.Popen([FIX + "/spin_target", "10"])
-    try:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        load = stopped_target("spin_target", "600")
+        try:
             out = tmp("sig.folded")
-            p = subprocess.Popen([EMBER, "record", "-a", "-F", "199", "-o", out],
-                                 stderr=subprocess.PIPE, text=True)
-            time.sleep(2)
-            p.send_signal(sig)
-            _, se = p.communicate(timeout=60)
-            check(p.returncode == 0, "ember exited %d after signal %d:\n%s" %
-                  (p.returncode, sig, se))
-            stacks = parse_folded(out)
-            total = sum(c for _, c in stacks)
-            check(total == summary_samples(se), "partial file: %d vs %d" %
-                  (total, summary_samples(se)))
-            # > 20: the machine may be busy; the point is that the samples are there.
-            check(sum(c for f, c in stacks if f[0] == "spin_target") > 20,
-                  "profile so far missing spin_target")
-            check("stopped by signal" in se, "no note about the signal")
-    finally:
-        load.kill()
-        load.wait()
+            # --per-pid: other spin_target processes on the machine are not ours.
+            rec = Recording(["-a", "--per-pid", "-F", "997", "-v", "-o", out])
+            cpu_ns, slices = run_window(rec, load, 1.5)
+            rc, se = rec.stop(sig)
+        finally:
+            load.kill()
+            load.wait()
+        check(rc == 0, "ember exited %d after signal %d:\n%s" % (rc, sig, se))
+        check_accounting(se)
+        stacks = parse_folded(out)
+        total = sum(c for _, c in stacks)
+        check(total == summary_samples(se), "partial file: %d vs %d" %
+              (total, summary_samples(se)))
+        mine = "spin_target-%d" % load.pid
+        check_samples(sum(c for f, c in stacks if f[0] == mine), 997, cpu_ns,
+                      slices, "spin_target before signal %d" % sig)
+        check("stopped by signal %d" % sig in se, "no note about the signal")
     print("signals ok")
 
 
 def case_target_exits():
     """A -p target that exits mid-recording: recording stops, profile written."""
     need_root()
-    target = subprocess.Popen([FIX + "/spin_target", "1"])
+    target = stopped_target("spin_target", "600")
     out = tmp("exits.folded")
-    t0 = time.time()
-    rc, so, se = record(["-p", str(target.pid), "-d", "20", "-F", "199", "-o", out])
-    target.wait()
+    rec = Recording(["-p", str(target.pid), "-d", "600", "-F", "997", "-o", out])
+    try:
+        cpu_ns, slices = run_window(rec, target, 0.5)
+    finally:
+        target.kill()
+        target.wait()
+    t0 = time.monotonic()
+    rc, se = rec.wait(timeout=60)
     check(rc == 0, "ember exited %d:\n%s" % (rc, se))
-    check(time.time() - t0 < 10, "recording did not stop when the target exited")
+    # The exit is noticed at the next poll (100 ms); 10 s leaves room for a busy machine.
+    check(time.monotonic() - t0 < 10, "recording did not stop when the target exited")
     check("exited" in se, "no message about the target exiting:\n" + se)
-    check(any("spin_here" in f for f, _ in parse_folded(out)), "profile lacks the target")
+    stacks = parse_folded(out)
+    check(any("spin_here" in f for f, _ in stacks), "profile lacks the target")
+    check_samples(sum(c for f, c in stacks if f[0] == "spin_target"), 997, cpu_ns, slices,
+                  "spin_target")
     print("target exit ok")
 
 
@@ -354,6 +501,8 @@ def case_errors():
         (["--"], r"no command after '--'"),
         (["-o"], r"needs a value"),
         (["-o", "x.unknownext"], r"unsupported output format"),
+        (["--ready-fd", "1000000"], r"invalid value for --ready-fd: '1000000' \(not an open"),
+        (["--ready-fd", "x"], r"invalid value for --ready-fd"),
     ):
         expect_error(args, 2, pat)
     need_root()
@@ -378,7 +527,7 @@ def case_errors():
 
 
 def case_cgroup():
-    """--cgroup profiles only tasks in that cgroup v2."""
+    """--cgroup profiles only tasks in that cgroup v2, every sample of them."""
     need_root()
     base = None
     for root in ("/sys/fs/cgroup/unified", "/sys/fs/cgroup"):
@@ -390,15 +539,19 @@ def case_cgroup():
     os.mkdir(cg)
     target = other = None
     try:
-        target = subprocess.Popen([FIX + "/spin_target", "30"])
+        target = stopped_target("spin_target", "600")
         with open(cg + "/cgroup.procs", "w") as f:
             f.write(str(target.pid))
-        other = subprocess.Popen([FIX + "/spin_other", "30"])
+        other = subprocess.Popen([FIX + "/spin_other", "600"])
         out = tmp("cg.folded")
-        rc, so, se = record(["--cgroup", cg, "-d", "2", "-F", "199", "-o", out])
+        rec = Recording(["--cgroup", cg, "-F", "997", "-v", "-o", out])
+        cpu_ns, slices = run_window(rec, target, 1.5)
+        rc, se = rec.stop()
         check(rc == 0, "ember exited %d:\n%s" % (rc, se))
+        check_accounting(se)
         stacks = parse_folded(out)
-        check(sum(c for f, c in stacks if f[0] == "spin_target") > 20, "target missing")
+        check_samples(sum(c for f, c in stacks if f[0] == "spin_target"), 997, cpu_ns, slices,
+                      "spin_target in the cgroup")
         check(not [f for f, c in stacks if f[0] != "spin_target"], "other processes present")
     finally:
         for p in (target, other):
@@ -407,6 +560,75 @@ def case_cgroup():
                 p.wait()
         os.rmdir(cg)
     print("cgroup ok")
+
+
+def case_startup():
+    """A process that burns 1.0 s of CPU, started just before `ember record -p PID -F 999`,
+    gets >= 70% of its expected samples: start-up (sampler load, attach) is short."""
+    need_root()
+    hz = 999
+    target = subprocess.Popen([FIX + "/spin_target", "1.0", "cpu"], stdout=subprocess.PIPE,
+                              text=True)
+    out = tmp("startup.folded")
+    rc, so, se = record(["-p", str(target.pid), "-F", str(hz), "-v", "-o", out])
+    m = re.search(r"cpu_seconds ([\d.]+)", target.communicate()[0])
+    check(rc == 0, "ember exited %d:\n%s" % (rc, se))
+    check(m, "fixture did not report its CPU time")
+    check_accounting(se)
+    got = sum(c for f, c in parse_folded(out) if f[0] == "spin_target")
+    expected = hz * float(m.group(1))
+    check(got >= 0.7 * expected, "only %d of %.0f expected samples (%.0f%%): start-up too slow"
+          % (got, expected, 100.0 * got / expected))
+    load_ms = counter(se, "sampler.load_ns") / 1e6
+    check(counter(se, "sampler.verified_insns") > 0, "no verifier instruction count in -v")
+    print("startup ok: %d of %.0f samples (%.0f%%), sampler load %.0f ms" %
+          (got, expected, 100.0 * got / expected, load_ms))
+
+
+def wait_handlers(pid):
+    """Waits until @pid catches SIGINT and SIGTERM (SigCgt in /proc/PID/status)."""
+    deadline = time.monotonic() + 30
+    want = (1 << (signal.SIGINT - 1)) | (1 << (signal.SIGTERM - 1))
+    while True:
+        with open("/proc/%d/status" % pid) as f:
+            caught = int(re.search(r"^SigCgt:\s+([0-9a-f]+)", f.read(), re.M).group(1), 16)
+        if caught & want == want:
+            return
+        check(time.monotonic() < deadline, "ember never installed its signal handlers")
+        time.sleep(0.001)
+
+
+def case_ready():
+    """--ready-fd gets one byte once sampling runs; a signal during start-up still
+    exits 0 with a valid (empty) profile, and a command is then never started."""
+    need_root()
+    r, w = os.pipe()
+    out = tmp("ready.folded")
+    rec = Recording(["-a", "-F", "99", "--ready-fd", str(w), "-o", out], pass_fds=(w,))
+    os.close(w)
+    byte = os.read(r, 16)  # blocks until ember writes, or b"" if it closes the fd first
+    os.close(r)
+    check(byte == b"r", "--ready-fd got %r, want b'r'" % byte)
+    rec.wait_ready(timeout=10)  # the stderr line comes with the byte
+    rc, se = rec.stop(signal.SIGINT)
+    check(rc == 0, "ember exited %d:\n%s" % (rc, se))
+    check(len(re.findall(r"^ember: ready: sampling \d+ CPUs at 99 Hz$", se, re.M)) == 1,
+          "want exactly one readiness line:\n" + se)
+
+    # Signalled as soon as it has its handlers: long before the sampler is loaded.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        out = tmp("early.folded")
+        marker = tmp("ran")
+        rec = Recording(["-o", out, "--", "sh", "-c", "touch %s; exec sleep 60" % marker])
+        wait_handlers(rec.p.pid)
+        rc, se = rec.stop(sig)
+        check(rc == 0, "ember exited %d on signal %d during start-up:\n%s" % (rc, sig, se))
+        check("stopped by signal %d" % sig in se, "no note about the signal:\n" + se)
+        stacks = parse_folded(out)  # well formed, possibly empty
+        check(sum(c for _, c in stacks) == summary_samples(se), "partial file")
+        if "ember: ready:" not in se:
+            check(not os.path.exists(marker), "the command ran although ember never got ready")
+    print("ready ok")
 
 
 if __name__ == "__main__":
