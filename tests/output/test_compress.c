@@ -4,6 +4,7 @@
  * (-EINVAL, never a crash), and the output bound against decompression bombs.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,20 +30,43 @@ static void roundtrip(enum ember_compression c)
 	ASSERT(memcmp(out, data, n) == 0);
 	ASSERT_EQ(((char *)out)[n], '\0');
 	free(out);
-	/* bounded output */
+	/* bounded output: exactly @max_len bytes fit, one more does not */
 	ASSERT_EQ(compress__decode(packed, len, 1000, &out, &out_len), -EFBIG);
+	ASSERT_EQ(compress__decode(packed, len, n - 1, &out, &out_len), -EFBIG);
+	ASSERT_EQ(compress__decode(packed, len, n, &out, &out_len), 0);
+	ASSERT_EQ(out_len, n);
+	free(out);
 	/* truncated input */
 	for (cut = 1; cut < len; cut += (len / 50) + 1) {
 		int err = compress__decode(packed, cut, 0, &out, &out_len);
 
 		ASSERT_EQ(err, -EINVAL);
 	}
-	/* corrupt input: any result but a crash; success must still be bounded */
-	for (cut = 10; cut < len; cut += (len / 50) + 1) {
-		packed[cut] ^= 0x5a;
-		if (compress__decode(packed, len, 1 << 20, &out, &out_len) == 0)
-			free(out);
-		packed[cut] ^= 0x5a;
+	/*
+	 * Corrupt input: success or -EINVAL/-EFBIG, never a crash, and success must
+	 * still be bounded. The tight bound (one byte under the original) is one a
+	 * corrupt stream that still decodes to the original length must hit.
+	 */
+	for (size_t b = 0; b < 2; b++) {
+		size_t max = b == 0 ? 1 << 20 : n - 1;
+
+		for (cut = 10; cut < len; cut += (len / 50) + 1) {
+			int err;
+
+			packed[cut] ^= 0x5a;
+			out_len = SIZE_MAX;
+			err = compress__decode(packed, len, max, &out, &out_len);
+			if (err == 0) {
+				if (out_len > max)
+					TEST_FAIL("corrupt byte %zu: %zu bytes out, bound %zu", cut,
+						  out_len, max);
+				ASSERT_EQ(((char *)out)[out_len], '\0');
+				free(out);
+			} else if (err != -EINVAL && err != -EFBIG) {
+				TEST_FAIL("corrupt byte %zu: error %d", cut, err);
+			}
+			packed[cut] ^= 0x5a;
+		}
 	}
 	free(packed);
 	free(data);

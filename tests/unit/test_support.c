@@ -2,6 +2,7 @@
 /* Unit tests of support/: growth, hashing, the index table and the string pool. */
 #include <errno.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #include "support/support.h"
 #include "test.h"
@@ -91,7 +92,8 @@ static void test_hash(void)
 
 static void test_cpu_list(void)
 {
-	char online[256];
+	char online[4096];
+	long nonline, counted = 0;
 
 	ASSERT(ember_cpu_in_list("0-3,5\n", 0));
 	ASSERT(ember_cpu_in_list("0-3,5\n", 3));
@@ -100,8 +102,23 @@ static void test_cpu_list(void)
 	ASSERT(!ember_cpu_in_list("0-3,5\n", 6));
 	ASSERT(ember_cpu_in_list("7", 7));
 	ASSERT(ember_cpu_in_list("", 42)); /* unknown list: every CPU */
+	/*
+	 * The real list: it must have been read (an empty one would hold every CPU,
+	 * so nothing below could fail), be a whole line of the kernel's syntax, and
+	 * hold as many CPUs as sysconf() counts online (glibc parses it separately).
+	 */
 	ember_online_cpus(online, sizeof(online));
+	if (!online[0])
+		TEST_FAIL("/sys/devices/system/cpu/online could not be read");
+	ASSERT_EQ(online[strspn(online, "0123456789,-")], '\n');
+	ASSERT_EQ(online[strspn(online, "0123456789,-") + 1], '\0');
+	nonline = sysconf(_SC_NPROCESSORS_ONLN);
+	ASSERT_GT(nonline, 0);
+	for (int cpu = 0; cpu < 65536; cpu++)
+		counted += ember_cpu_in_list(online, cpu);
+	ASSERT_EQ(counted, nonline);
 	ASSERT(ember_cpu_in_list(online, 0)); /* CPU 0 cannot go offline on x86 */
+	ASSERT(!ember_cpu_in_list(online, 65536));
 }
 
 int main(void)
