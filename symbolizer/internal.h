@@ -48,22 +48,32 @@ extern const char *const sym_reason_names[SYM_R__NR];
 
 /* ---- kallsyms.c -------------------------------------------------------- */
 
+#define KSYM_NO_MODULE UINT32_MAX
+
 struct ksym {
 	uint64_t addr;
-	const char *name;   /* interned */
-	const char *module; /* interned "[ext4]"; NULL for the core kernel */
+	uint32_t name;	 /* offset in kallsyms.names */
+	uint32_t module; /* offset of "[ext4]" in kallsyms.names; KSYM_NO_MODULE: core kernel */
 };
 
 struct kallsyms {
 	struct ksym *syms; /* sorted by addr */
 	size_t nr, cap;
+	char *names; /* NUL-terminated names, back to back */
+	size_t names_len, names_cap;
 };
 
-/* Loads text symbols from @path (a /proc/kallsyms-format file). 0 or -errno. */
-int kallsyms__load(const char *path, struct ember_strpool *pool, struct kallsyms **out);
+/*
+ * Loads text symbols from @path (a /proc/kallsyms-format file). Touches nothing
+ * but the new table, so it may run on another thread. 0 or -errno.
+ */
+int kallsyms__load(const char *path, struct kallsyms **out);
 void kallsyms__free(struct kallsyms *k);
 /* Symbol with the largest address <= @addr, or NULL. */
 const struct ksym *kallsyms__find(const struct kallsyms *k, uint64_t addr);
+/* Name of @s, and its module ("[ext4]") or NULL for the core kernel; valid while @k lives. */
+const char *kallsyms__name(const struct kallsyms *k, const struct ksym *s);
+const char *kallsyms__module(const struct kallsyms *k, const struct ksym *s);
 
 /* ---- elf_file.c -------------------------------------------------------- */
 

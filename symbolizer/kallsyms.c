@@ -4,6 +4,13 @@
  * of loaded modules, sorted once by address so a lookup is a binary search.
  * kallsyms gives no sizes, so an address belongs to the nearest symbol at or
  * below it (that is also what perf and bpftrace report).
+ *
+ * Loading is a start-up cost of every `ember record` (the file is ~5 MB and
+ * ~150k text symbols here), so names are copied into one buffer of the table's
+ * own instead of being interned one by one, the file is read in large chunks,
+ * and the sort is skipped when the kernel already listed them in order (the
+ * core kernel does; modules follow). The table touches no shared state, so it
+ * can be built on a thread of its own (see symbolizer__preload_kernel).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -13,17 +20,20 @@
 
 #include "internal.h"
 
-static int ksym_cmp(const void *a, const void *b)
+#define READ_CHUNK (256u << 10) /* bytes per read(): procfs hands out 1 KiB by default */
+
+static int ksym_cmp(const void *a, const void *b, void *arg)
 {
 	const struct ksym *x = a, *y = b;
+	const char *names = arg;
 
 	if (x->addr != y->addr)
 		return x->addr < y->addr ? -1 : 1;
 	/* Among aliases, prefer core kernel over module symbols, then by name, so
-	 * the choice does not depend on qsort's order. */
-	if (!x->module != !y->module)
-		return x->module ? 1 : -1;
-	return strcmp(x->name, y->name);
+	 * the choice does not depend on the sort's order. */
+	if ((x->module == KSYM_NO_MODULE) != (y->module == KSYM_NO_MODULE))
+		return x->module == KSYM_NO_MODULE ? -1 : 1;
+	return strcmp(names + x->name, names + y->name);
 }
 
 static bool is_text_type(char t)
@@ -31,18 +41,81 @@ static bool is_text_type(char t)
 	return t == 't' || t == 'T' || t == 'w' || t == 'W';
 }
 
-int kallsyms__load(const char *path, struct ember_strpool *pool, struct kallsyms **out)
+/* Appends @len bytes of @s and a NUL to the name buffer; *@off gets their offset. */
+static int add_name(struct kallsyms *k, const char *s, size_t len, uint32_t *off)
+{
+	int err;
+
+	if (k->names_len + len + 1 > UINT32_MAX)
+		return -E2BIG;
+	err = ember_grow((void **)&k->names, &k->names_cap, k->names_len + len + 1, 1);
+	if (err)
+		return err;
+	memcpy(k->names + k->names_len, s, len);
+	k->names[k->names_len + len] = '\0';
+	*off = (uint32_t)k->names_len;
+	k->names_len += len + 1;
+	return 0;
+}
+
+/* Parses one line ("ffffffff81000000 T _stext\t[mod]"), adding it if it is text. */
+static int parse_line(struct kallsyms *k, char *line, bool *any_nonzero)
+{
+	char *name, *module, *end;
+	uint64_t addr;
+	struct ksym *s;
+	char type;
+	int err;
+
+	addr = strtoull(line, &end, 16);
+	if (end == line || *end != ' ')
+		return 0;
+	type = end[1];
+	if (!is_text_type(type) || end[2] != ' ')
+		return 0;
+	name = end + 3;
+	/* Module symbols carry "\t[module]" after the name. */
+	module = strchr(name, '\t');
+	if (module)
+		*module++ = '\0';
+	if (module && module[0] != '[')
+		module = NULL;
+	if (addr)
+		*any_nonzero = true;
+	err = ember_grow((void **)&k->syms, &k->cap, k->nr + 1, sizeof(*k->syms));
+	if (err)
+		return err;
+	s = &k->syms[k->nr];
+	s->addr = addr;
+	s->module = KSYM_NO_MODULE;
+	err = add_name(k, name, strlen(name), &s->name);
+	if (!err && module) {
+		/* Modules repeat on every line of theirs: share the previous copy. */
+		if (k->nr && k->syms[k->nr - 1].module != KSYM_NO_MODULE &&
+		    strcmp(k->names + k->syms[k->nr - 1].module, module) == 0)
+			s->module = k->syms[k->nr - 1].module;
+		else
+			err = add_name(k, module, strlen(module), &s->module);
+	}
+	if (err)
+		return err;
+	k->nr++;
+	return 0;
+}
+
+int kallsyms__load(const char *path, struct kallsyms **out)
 {
 	struct kallsyms *k = NULL;
-	char *line = NULL;
-	size_t line_cap = 0;
-	bool any_nonzero = false;
+	char *buf = NULL;
+	size_t have = 0, i;
+	bool any_nonzero = false, sorted = true;
 	FILE *f = NULL;
 	int err = 0;
 
 	*out = NULL;
 	k = calloc(1, sizeof(*k));
-	if (!k) {
+	buf = malloc(READ_CHUNK + 1);
+	if (!k || !buf) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -52,40 +125,32 @@ int kallsyms__load(const char *path, struct ember_strpool *pool, struct kallsyms
 		pr_debug("symbolizer: cannot open %s: %s", path, strerror(-err));
 		goto out;
 	}
-	while (getline(&line, &line_cap, f) > 0) {
-		char *name, *module, *end;
-		uint64_t addr;
-		char type;
-		struct ksym *s;
+	for (;;) {
+		size_t n = fread(buf + have, 1, READ_CHUNK - have, f), start = 0;
+		char *nl;
 
-		addr = strtoull(line, &end, 16);
-		if (end == line || *end != ' ')
-			continue;
-		type = end[1];
-		if (!is_text_type(type) || end[2] != ' ')
-			continue;
-		name = end + 3;
-		name[strcspn(name, "\n")] = '\0';
-		/* Module symbols carry "\t[module]" after the name. */
-		module = strchr(name, '\t');
-		if (module)
-			*module++ = '\0';
-		if (module && module[0] != '[')
-			module = NULL;
-		if (addr)
-			any_nonzero = true;
-		err = ember_grow((void **)&k->syms, &k->cap, k->nr + 1, sizeof(*k->syms));
-		if (err)
-			goto out;
-		s = &k->syms[k->nr];
-		s->addr = addr;
-		s->name = ember_strpool__intern(pool, name);
-		s->module = module ? ember_strpool__intern(pool, module) : NULL;
-		if (!s->name || (module && !s->module)) {
-			err = -ENOMEM;
+		have += n;
+		buf[have] = '\0';
+		while ((nl = memchr(buf + start, '\n', have - start))) {
+			*nl = '\0';
+			err = parse_line(k, buf + start, &any_nonzero);
+			if (err)
+				goto out;
+			start = (size_t)(nl - buf) + 1;
+		}
+		if (n == 0) { /* end of file (or error): a last line without a newline */
+			if (start < have)
+				err = parse_line(k, buf + start, &any_nonzero);
+			if (err)
+				goto out;
+			break;
+		}
+		memmove(buf, buf + start, have - start);
+		have -= start;
+		if (have == READ_CHUNK) { /* a 256 KiB line: not kallsyms */
+			err = -EINVAL;
 			goto out;
 		}
-		k->nr++;
 	}
 	if (ferror(f)) {
 		err = -EIO;
@@ -97,11 +162,14 @@ int kallsyms__load(const char *path, struct ember_strpool *pool, struct kallsyms
 		err = -EPERM;
 		goto out;
 	}
-	qsort(k->syms, k->nr, sizeof(*k->syms), ksym_cmp);
+	for (i = 1; i < k->nr && sorted; i++)
+		sorted = ksym_cmp(&k->syms[i - 1], &k->syms[i], k->names) < 0;
+	if (!sorted)
+		qsort_r(k->syms, k->nr, sizeof(*k->syms), ksym_cmp, k->names);
 	*out = k;
 	k = NULL;
 out:
-	free(line);
+	free(buf);
 	if (f)
 		fclose(f);
 	kallsyms__free(k);
@@ -113,6 +181,7 @@ void kallsyms__free(struct kallsyms *k)
 	if (!k)
 		return;
 	free(k->syms);
+	free(k->names);
 	free(k);
 }
 
@@ -136,4 +205,14 @@ const struct ksym *kallsyms__find(const struct kallsyms *k, uint64_t addr)
 	while (lo > 0 && k->syms[lo - 1].addr == k->syms[lo].addr)
 		lo--;
 	return &k->syms[lo];
+}
+
+const char *kallsyms__name(const struct kallsyms *k, const struct ksym *s)
+{
+	return k->names + s->name;
+}
+
+const char *kallsyms__module(const struct kallsyms *k, const struct ksym *s)
+{
+	return s->module == KSYM_NO_MODULE ? NULL : k->names + s->module;
 }

@@ -9,6 +9,7 @@
  * for the same hot addresses over and over.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -63,6 +64,11 @@ struct ember_symbolizer {
 	struct ember_strpool *pool;
 	struct kallsyms *ksyms;
 	int ksyms_state; /* 0 untried, 1 loaded, -errno */
+	/* symbolizer__preload_kernel(): a thread builds the table into ksyms_preloaded. */
+	pthread_t ksyms_thread;
+	bool ksyms_thread_running;
+	struct kallsyms *ksyms_preloaded;
+	int ksyms_preload_err;
 	struct sym_cache *cache;
 	uint64_t counters[SYM_R__NR];
 
@@ -137,6 +143,9 @@ void symbolizer__free(struct ember_symbolizer *s)
 {
 	if (!s)
 		return;
+	if (s->ksyms_thread_running)
+		pthread_join(s->ksyms_thread, NULL);
+	kallsyms__free(s->ksyms_preloaded);
 	sym_cache__free(s->cache);
 	kallsyms__free(s->ksyms);
 	for (size_t i = 0; i < s->nr_perfmaps; i++)
@@ -278,18 +287,50 @@ static const char *base_name(const char *path)
 
 /* ---- kernel ------------------------------------------------------------- */
 
+static void *preload_kallsyms(void *arg)
+{
+	struct ember_symbolizer *s = arg;
+
+	s->ksyms_preload_err = kallsyms__load(s->kallsyms_path, &s->ksyms_preloaded);
+	return NULL;
+}
+
+int symbolizer__preload_kernel(struct ember_symbolizer *s)
+{
+	int err;
+
+	if (s->no_kernel || s->ksyms_state || s->ksyms_thread_running)
+		return 0;
+	err = pthread_create(&s->ksyms_thread, NULL, preload_kallsyms, s);
+	if (err) {
+		pr_debug("symbolizer: no thread to preload kernel symbols: %s", strerror(err));
+		return -err;
+	}
+	s->ksyms_thread_running = true;
+	return 0;
+}
+
 static int load_kallsyms(struct ember_symbolizer *s)
 {
-	if (s->ksyms_state == 0) {
-		int err = kallsyms__load(s->kallsyms_path, s->pool, &s->ksyms);
+	int err;
 
-		if (err == -ENOMEM)
-			return err;
-		s->ksyms_state = err ? err : 1;
-		if (err)
-			pr_warn("symbolizer: kernel symbols unavailable from %s: %s",
-				s->kallsyms_path, strerror(-err));
+	if (s->ksyms_state)
+		return 0;
+	if (s->ksyms_thread_running) {
+		pthread_join(s->ksyms_thread, NULL);
+		s->ksyms_thread_running = false;
+		err = s->ksyms_preload_err;
+		s->ksyms = s->ksyms_preloaded;
+		s->ksyms_preloaded = NULL;
+	} else {
+		err = kallsyms__load(s->kallsyms_path, &s->ksyms);
 	}
+	if (err == -ENOMEM)
+		return err;
+	s->ksyms_state = err ? err : 1;
+	if (err)
+		pr_warn("symbolizer: kernel symbols unavailable from %s: %s", s->kallsyms_path,
+			strerror(-err));
 	return 0;
 }
 
@@ -298,6 +339,7 @@ static int resolve_kernel(struct ember_symbolizer *s, const struct ember_symboli
 {
 	uint64_t addr = req->is_return ? req->address - 1 : req->address;
 	const struct ksym *k;
+	const char *name;
 	int err;
 
 	if (s->no_kernel)
@@ -313,12 +355,14 @@ static int resolve_kernel(struct ember_symbolizer *s, const struct ember_symboli
 	if (!k)
 		return unknown_frame(s, NULL, 0, EMBER_FRAME_KERNEL, SYM_R_KERNEL_NO_SYMBOL, frames,
 				     max, nr);
+	name = ember_strpool__intern(s->pool, kallsyms__name(s->ksyms, k));
+	if (!name)
+		return -ENOMEM;
 	*nr = 0;
 	if (max)
 		push_frame(frames, max, nr,
-			   &(struct ember_frame){.function = k->name,
-						 .system_name = k->name,
-						 .flags = EMBER_FRAME_KERNEL});
+			   &(struct ember_frame){
+			       .function = name, .system_name = name, .flags = EMBER_FRAME_KERNEL});
 	return 0;
 }
 
@@ -331,7 +375,7 @@ const char *symbolizer__kernel_module(struct ember_symbolizer *s, uint64_t addr)
 	k = kallsyms__find(s->ksyms, addr);
 	if (!k)
 		return NULL;
-	return k->module ? k->module : ember_strpool__intern(s->pool, "[kernel.kallsyms]");
+	return ember_strpool__intern(s->pool, kallsyms__module(s->ksyms, k) ?: "[kernel.kallsyms]");
 }
 
 /* ---- memo --------------------------------------------------------------- */

@@ -46,6 +46,16 @@ struct ember_symbolizer_opts {
 int symbolizer__new(const struct ember_symbolizer_opts *opts, struct ember_symbolizer **out);
 void symbolizer__free(struct ember_symbolizer *s);
 
+/*
+ * Starts reading kernel symbols (~5 MB of /proc/kallsyms, ~0.1 s) on a thread
+ * of the symbolizer's own, so the first kernel frame resolved does not wait for
+ * them: `ember record` calls it before it loads the sampler. The thread touches
+ * nothing else of @s; the first kernel lookup (or symbolizer__free) joins it.
+ * Returns 0, or -errno when no thread could be started (symbols then load at
+ * first use, as without this call).
+ */
+int symbolizer__preload_kernel(struct ember_symbolizer *s);
+
 /* What to resolve. */
 struct ember_symbolize_request {
 	uint32_t pid;	      /* process the address was sampled in (to open its files); 0: none */

@@ -674,6 +674,9 @@ int cmd_record(int argc, char **argv)
 		goto out;
 	}
 	co.preload = sym;
+	/* Kernel symbols load on their own thread while the sampler loads and samples. */
+	if (!a.user_only)
+		symbolizer__preload_kernel(sym);
 	err = collector__new(&co, &c);
 	if (err) {
 		if (err == -EPERM) {
