@@ -132,6 +132,17 @@ static __always_inline void stat_inc(__u32 idx)
 		*v += 1; /* per-CPU slot, and perf_event programs do not nest on a CPU */
 }
 
+static __always_inline void stat_add(__u32 idx, __u64 n)
+{
+	__u64 *v;
+
+	if (!n)
+		return;
+	v = bpf_map_lookup_elem(&stats, &idx);
+	if (v)
+		*v += n;
+}
+
 static __always_inline bool is_target(__u32 tgid)
 {
 	if (filter_mode == EMBER_FILTER_PIDS)
@@ -288,6 +299,7 @@ struct ember_unwind_walk {
 	__u64 win_base, win_len; /* user address of win->data, bytes valid (0: empty) */
 	__s32 last_map;		 /* index of the previous frame's mapping, -1: none */
 	__u32 tgid;
+	__u32 table_frames, fp_frames; /* steps of each kind, added to the stats at the end */
 	bool exact_pc; /* pc is not a return address (leaf, or after a signal frame) */
 	__u8 pad[7];
 };
@@ -549,12 +561,12 @@ __noinline int unwind_step(struct ember_unwind_walk *s, struct ember_stack *st,
 			request_rescan(proc, s->tgid);
 	}
 	if (row && (row->kind & EMBER_CFA_KIND_MASK) != EMBER_CFA_NONE) {
-		stat_inc(EMBER_STAT_UNWIND_TABLE_FRAMES);
+		s->table_frames++;
 		end = table_step(s, win, row);
 	} else if (!fp_fallback) {
 		end = m ? EMBER_UNWIND_END_UNSUPPORTED : EMBER_UNWIND_END_NO_MAPPING;
 	} else {
-		stat_inc(EMBER_STAT_UNWIND_FP_FRAMES);
+		s->fp_frames++;
 		end = fp_step(s, win);
 		if (end == EMBER_UNWIND_END_READ_FAULT && !m && proc)
 			end = EMBER_UNWIND_END_NO_MAPPING;
@@ -589,7 +601,7 @@ static long unwind_frame(__u32 i, void *ctx)
  * kernel's frame-pointer walk.
  */
 static __always_inline __u16 collect_user_stack(struct bpf_perf_event_data *ctx, __u32 tgid,
-						__u32 g, __u64 *key)
+						__u32 g, bool in_kernel, __u64 *key)
 {
 	__u32 slot = 1;
 	struct ember_stack *st = bpf_map_lookup_elem(&scratch, &slot);
@@ -620,10 +632,18 @@ static __always_inline __u16 collect_user_stack(struct bpf_perf_event_data *ctx,
 		st->nr = n / sizeof(__u64);
 		return store_stack(st, g, key);
 	}
-	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	c.walk.pc = BPF_CORE_READ(regs, ip);
-	c.walk.sp = BPF_CORE_READ(regs, sp);
-	c.walk.bp = BPF_CORE_READ(regs, bp);
+	if (in_kernel) {
+		/* The registers saved when the task entered the kernel. */
+		regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+		c.walk.pc = BPF_CORE_READ(regs, ip);
+		c.walk.sp = BPF_CORE_READ(regs, sp);
+		c.walk.bp = BPF_CORE_READ(regs, bp);
+	} else {
+		/* The sample interrupted user code: its registers are the context's, no reads. */
+		c.walk.pc = *(volatile __u64 *)&ctx->regs.ip;
+		c.walk.sp = *(volatile __u64 *)&ctx->regs.sp;
+		c.walk.bp = *(volatile __u64 *)&ctx->regs.bp;
+	}
 	c.walk.last_map = -1;
 	c.walk.tgid = tgid;
 	c.walk.exact_pc = true;
@@ -634,6 +654,9 @@ static __always_inline __u16 collect_user_stack(struct bpf_perf_event_data *ctx,
 	c.proc = proc; /* NULL: not published yet */
 	st->nr = 0;
 	bpf_loop(EMBER_MAX_STACK_DEPTH + 1, unwind_frame, &c, 0);
+	/* Frame counters once per walk, not once per frame. */
+	stat_add(EMBER_STAT_UNWIND_TABLE_FRAMES, c.walk.table_frames);
+	stat_add(EMBER_STAT_UNWIND_FP_FRAMES, c.walk.fp_frames);
 	if (!st->nr)
 		return EMBER_STACK_READ_ERROR;
 	return store_stack(st, g, key);
@@ -712,7 +735,7 @@ int ember_sample(struct bpf_perf_event_data *ctx)
 	else if (BPF_CORE_READ(task, flags) & PF_KTHREAD || tgid == 0)
 		key.ustack_status = EMBER_STACK_NONE;
 	else
-		key.ustack_status = collect_user_stack(ctx, tgid, g, &key.ustack);
+		key.ustack_status = collect_user_stack(ctx, tgid, g, in_kernel, &key.ustack);
 
 	if (key.kstack_status == EMBER_STACK_READ_ERROR)
 		stat_inc(EMBER_STAT_KSTACK_READ_ERROR);
