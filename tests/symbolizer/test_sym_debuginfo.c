@@ -7,11 +7,15 @@
  * with counters and no crash. Demangling of C++ and Rust (legacy, v0) names is
  * checked here too. Run as `test_sym_debuginfo CASE`.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "sym_test_util.h"
 #include "symbolizer/internal.h" /* sym_demangle(): the module's own test */
@@ -172,15 +176,126 @@ static int run(const char *cmd)
 	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A missing tool: a skip, but a failure under CI=true, which installs it. */
+static void missing_tool(const char *what)
+{
+	const char *ci = getenv("CI");
+
+	if (ci && strcmp(ci, "true") == 0)
+		TEST_FAIL("%s not installed (tools/scripts/install-deps.sh installs it)", what);
+	SKIP("%s not installed", what);
+}
+
+/*
+ * A TCP port that is free right now, chosen by the kernel (bind to port 0) on
+ * the dual-stack wildcard address debuginfod listens on (IPv4 alone without IPv6).
+ */
+static int free_port(void)
+{
+	struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT};
+	struct sockaddr_in a4 = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY)};
+	socklen_t len;
+	int fd, off = 0, port;
+
+	fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0) {
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
+		len = sizeof(a6);
+		ASSERT_EQ(bind(fd, (struct sockaddr *)&a6, sizeof(a6)), 0);
+		ASSERT_EQ(getsockname(fd, (struct sockaddr *)&a6, &len), 0);
+		port = ntohs(a6.sin6_port);
+	} else {
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		ASSERT(fd >= 0);
+		len = sizeof(a4);
+		ASSERT_EQ(bind(fd, (struct sockaddr *)&a4, sizeof(a4)), 0);
+		ASSERT_EQ(getsockname(fd, (struct sockaddr *)&a4, &len), 0);
+		port = ntohs(a4.sin_port);
+	}
+	close(fd);
+	return port;
+}
+
+/* Whether debuginfod's log @log says it listens on @port ("started http server ... port=N"). */
+static bool reported_listening(const char *log, const char *port)
+{
+	char line[4096], want[32];
+	bool found = false;
+	FILE *f = fopen(log, "r");
+
+	snprintf(want, sizeof(want), "port=%s\n", port);
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = strstr(line, "started http server") && strstr(line, want);
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/*
+ * Starts debuginfod serving @serve (database @db, log @log) on a port the
+ * kernel picked, and waits for its own report that it listens. The port can be
+ * taken between free_port() and debuginfod's bind: then it exits, and another
+ * port is tried. Sets @port; returns the server's pid.
+ */
+static pid_t start_debuginfod(const char *serve, const char *db, const char *log, char *port,
+			      size_t size)
+{
+	for (int attempt = 0; attempt < 10; attempt++) {
+		double deadline = now_s() + 30;
+		int status;
+		pid_t server;
+
+		snprintf(port, size, "%d", free_port());
+		server = fork();
+		ASSERT(server >= 0);
+		if (server == 0) {
+			int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+			dup2(fd, 1);
+			dup2(fd, 2);
+			execlp("debuginfod", "debuginfod", "-F", "-p", port, "-d", db, "-t", "1",
+			       serve, (char *)NULL);
+			_exit(127);
+		}
+		while (now_s() < deadline) {
+			if (reported_listening(log, port))
+				return server;
+			if (waitpid(server, &status, WNOHANG) == server)
+				break;
+			usleep(20 * 1000);
+		}
+		if (waitpid(server, &status, WNOHANG) == 0) {
+			kill(server, SIGKILL);
+			waitpid(server, NULL, 0);
+			TEST_FAIL("debuginfod (pid %d) did not report listening on port %s in 30 s",
+				  (int)server, port);
+		}
+		fprintf(stderr, "debuginfod exited (status 0x%x) on port %s: trying another\n",
+			status, port);
+	}
+	TEST_FAIL("debuginfod could not listen on any of 10 free ports (log: %s)", log);
+}
+
 static void test_debuginfod(void)
 {
 	char orig[PATH_MAX], copy[PATH_MAX], dir[] = "/tmp/ember-dbgd-XXXXXX", cmd[PATH_MAX * 3];
 	char bid[41], port[16], url[64], cache[PATH_MAX + 16], db[PATH_MAX + 16];
-	pid_t server;
+	char serve[PATH_MAX + 16], log[PATH_MAX + 16];
+	const char *keep_log = getenv("SYM_DEBUGINFOD_LOG");
 	bool ready = false;
+	double deadline;
+	pid_t server;
 
 	if (run("command -v debuginfod >/dev/null && command -v debuginfod-find >/dev/null") != 0)
-		SKIP("debuginfod (Debian package debuginfod) not installed");
+		missing_tool("debuginfod (Debian package debuginfod)");
 	fixture_path("sym_cpp_clang_dwarf5", orig, sizeof(orig));
 	split_path("sym_cpp_clang_dwarf5.stripped", copy, sizeof(copy));
 	ASSERT_EQ(symbolizer__read_build_id(orig, bid, sizeof(bid)), 0);
@@ -188,24 +303,11 @@ static void test_debuginfod(void)
 	snprintf(cmd, sizeof(cmd), "mkdir -p %s/serve %s/cache && cp '%s' %s/serve/", dir, dir,
 		 orig, dir);
 	ASSERT_EQ(run(cmd), 0);
-	/* A port from the pid keeps parallel test runs apart. */
-	snprintf(port, sizeof(port), "%d", 20000 + getpid() % 20000);
 	snprintf(db, sizeof(db), "%s/db.sqlite", dir);
-	snprintf(cmd, sizeof(cmd), "%s/serve", dir);
+	snprintf(serve, sizeof(serve), "%s/serve", dir);
+	snprintf(log, sizeof(log), "%s/debuginfod.log", dir);
+	server = start_debuginfod(serve, db, log, port, sizeof(port));
 
-	server = fork();
-	ASSERT(server >= 0);
-	if (server == 0) {
-		int null =
-		    open(getenv("SYM_DEBUGINFOD_LOG") ? getenv("SYM_DEBUGINFOD_LOG") : "/dev/null",
-			 O_WRONLY | O_CREAT, 0644);
-
-		dup2(null, 1);
-		dup2(null, 2);
-		execlp("debuginfod", "debuginfod", "-F", "-p", port, "-d", db, "-t", "1", cmd,
-		       (char *)NULL);
-		_exit(127);
-	}
 	snprintf(url, sizeof(url), "http://127.0.0.1:%s", port);
 	snprintf(cache, sizeof(cache), "%s/cache", dir);
 	setenv("DEBUGINFOD_URLS", url, 1);
@@ -215,7 +317,8 @@ static void test_debuginfod(void)
 	/* The client caches misses (cache_miss_s), so each probe starts clean. */
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'; debuginfod-find debuginfo %s >/dev/null 2>&1",
 		 cache, bid);
-	for (int i = 0; i < 100 && !ready; i++) {
+	deadline = now_s() + 60;
+	while (!ready && now_s() < deadline && waitpid(server, NULL, WNOHANG) == 0) {
 		ready = run(cmd) == 0;
 		if (!ready)
 			usleep(200 * 1000);
@@ -229,10 +332,18 @@ static void test_debuginfod(void)
 	kill(server, SIGTERM);
 	waitpid(server, NULL, 0);
 	unsetenv("DEBUGINFOD_URLS");
+	if (keep_log) {
+		snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", log, keep_log);
+		run(cmd);
+	}
+	if (!ready) {
+		snprintf(cmd, sizeof(cmd), "tail -n 20 '%s' >&2", log);
+		run(cmd);
+	}
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	run(cmd);
 	if (!ready)
-		TEST_FAIL("debuginfod on port %s never served build-id %s", port, bid);
+		TEST_FAIL("debuginfod on port %s never served build-id %s in 60 s", port, bid);
 }
 
 /* ---- damaged DWARF ------------------------------------------------------ */

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "sym_test_util.h"
 
@@ -76,11 +77,38 @@ static void test_perfmap(void)
 
 /* ---- helpers for child processes ---------------------------------------- */
 
-/* Starts @argv (execvp) and waits until /proc/PID/maps names @needle. */
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A missing tool: a skip, but a failure under CI=true, which installs it. */
+static void missing_tool(const char *what)
+{
+	const char *ci = getenv("CI");
+
+	if (ci && strcmp(ci, "true") == 0)
+		TEST_FAIL("%s not installed (tools/scripts/install-deps.sh installs it)", what);
+	SKIP("%s not installed", what);
+}
+
+/* How long a child may take to map what a test waits for: a slow machine is no skip. */
+#define SPAWN_WAIT_S 60
+
+/*
+ * Starts @argv (execvp) and waits until /proc/PID/maps names @needle. Fails
+ * the test when the child exits first or the mapping is not there within
+ * SPAWN_WAIT_S seconds; returns the child's pid.
+ */
 static pid_t spawn_and_wait(char *const argv[], const char *needle)
 {
 	char maps[64], line[4096];
+	double deadline = now_s() + SPAWN_WAIT_S;
 	pid_t pid = fork();
+	int status;
 
 	ASSERT(pid >= 0);
 	if (pid == 0) {
@@ -88,7 +116,7 @@ static pid_t spawn_and_wait(char *const argv[], const char *needle)
 		_exit(127);
 	}
 	snprintf(maps, sizeof(maps), "/proc/%d/maps", (int)pid);
-	for (int i = 0; i < 200; i++) {
+	while (now_s() < deadline) {
 		FILE *f = fopen(maps, "r");
 		bool seen = false;
 
@@ -98,13 +126,15 @@ static pid_t spawn_and_wait(char *const argv[], const char *needle)
 			fclose(f);
 		if (seen)
 			return pid;
-		if (waitpid(pid, NULL, WNOHANG) == pid)
-			return -1;
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			TEST_FAIL("%s (pid %d) exited (status 0x%x) before mapping %s", argv[0],
+				  (int)pid, status, needle);
 		usleep(20 * 1000);
 	}
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
-	return -1;
+	TEST_FAIL("%s (pid %d): /proc/%d/maps named no %s within %d s", argv[0], (int)pid, (int)pid,
+		  needle, SPAWN_WAIT_S);
 }
 
 static void stop(pid_t pid)
@@ -266,14 +296,19 @@ static void test_mount_ns(void)
 	pid_t pid;
 
 	if (run("command -v unshare >/dev/null") != 0)
-		SKIP("unshare (util-linux) not installed");
-	if (run("unshare -m true 2>/dev/null") != 0)
-		SKIP("cannot create a mount namespace (needs CAP_SYS_ADMIN)");
+		missing_tool("unshare (Debian util-linux)");
 	fixture_path("sym_cpp_gcc_dwarf5", fixture, sizeof(fixture));
 	work_b =
 	    elf_symbol_value(fixture, "_ZN13ember_fixture10sum_sortedIlEET_RSt6vectorIS1_SaIS1_EE");
 	ASSERT_NE(work_b, 0);
 	ASSERT(mkdtemp(dir) != NULL);
+	/* What the test needs (CAP_SYS_ADMIN): a namespace and a tmpfs mount in it. */
+	snprintf(script, sizeof(script),
+		 "unshare -m --propagation private mount -t tmpfs tmpfs '%s' 2>/dev/null", dir);
+	if (run(script) != 0) {
+		rmdir(dir);
+		SKIP("cannot mount a tmpfs in a private mount namespace (needs CAP_SYS_ADMIN)");
+	}
 	snprintf(prog, sizeof(prog), "%s/ns_only_prog", dir);
 	/* Inside: a tmpfs over the (empty on the host) directory holds the copy. */
 	snprintf(script, sizeof(script),
@@ -282,8 +317,6 @@ static void test_mount_ns(void)
 	pid = spawn_and_wait(
 	    (char *[]){"unshare", "-m", "--propagation", "private", "sh", "-c", script, NULL},
 	    "ns_only_prog");
-	if (pid < 0)
-		SKIP("could not start a process in a private mount namespace");
 	ASSERT(access(prog, F_OK) != 0); /* not visible from here */
 	live_request(pid, "ns_only_prog", work_b, &req, mapped, sizeof(mapped));
 	s = new_sym();
@@ -346,13 +379,14 @@ static void test_node(void)
 	struct ember_symbolizer *s;
 	unsigned long long addr = 0;
 	bool found = false;
+	double deadline;
 	uint32_t nr;
 	pid_t pid;
 	FILE *in;
 	int fd;
 
 	if (run("command -v node >/dev/null") != 0)
-		SKIP("node (Debian nodejs) not installed");
+		missing_tool("node (Debian nodejs)");
 	fd = mkstemps(script, 3);
 	ASSERT(fd >= 0);
 	ASSERT_EQ(write(fd, js, sizeof(js) - 1), (ssize_t)sizeof(js) - 1);
@@ -360,17 +394,24 @@ static void test_node(void)
 	pid = spawn_and_wait((char *[]){"node", "--perf-basic-prof", script, NULL}, "node");
 	ASSERT(pid > 0);
 	snprintf(map, sizeof(map), "/tmp/perf-%d.map", (int)pid);
-	/* Wait until V8 has compiled (and logged) the hot function. */
-	for (int i = 0; i < 100 && !found; i++) {
-		usleep(100 * 1000);
+	/* Wait until V8 has compiled (and logged) the hot function; node runs 20 s. */
+	deadline = now_s() + SPAWN_WAIT_S;
+	while (!found && now_s() < deadline) {
 		in = fopen(map, "r");
 		while (in && fgets(line, sizeof(line), in))
 			if (strstr(line, "hotLoop") && sscanf(line, "%llx", &addr) == 1)
 				found = true;
 		if (in)
 			fclose(in);
+		if (!found && waitpid(pid, NULL, WNOHANG) == pid)
+			TEST_FAIL("node (pid %d) exited before %s named hotLoop", (int)pid, map);
+		if (!found)
+			usleep(100 * 1000);
 	}
-	ASSERT(found);
+	if (!found) {
+		stop(pid);
+		TEST_FAIL("%s named no hotLoop within %d s", map, SPAWN_WAIT_S);
+	}
 	s = new_sym();
 	{
 		struct ember_symbolize_request req = {
