@@ -17,7 +17,8 @@
 # (CLOCK_MONOTONIC from before the first fork to after the last exit), so profiler start-up and
 # shut-down are outside the measurement. Every profiler is fully started before the workload
 # starts and stopped (SIGINT) after it ends:
-#   ember     its perf_event program (ember_sample) has run at least once, then SETTLE seconds
+#   ember     it wrote its --ready-fd byte (every perf event attached) and its perf_event
+#             program (ember_sample) has run, then SETTLE seconds
 #   perf      started with -D -1 (events disabled) and enabled through --control; perf's "ack"
 #             comes back once the events are on, then SETTLE seconds. --no-buildid only skips
 #             perf's build-id pass after the recording ends (outside the measurement), which in
@@ -190,9 +191,15 @@ start_profiler() {
 	case $cfg in
 	none) ;;
 	ember)
-		"$EMBER" record -a -F "$FREQ" -o "$tmp/ember.folded" >"$tmp/ember.out" 2>"$tmp/ember.err" &
+		# ember writes a byte to --ready-fd once every perf event is attached.
+		rm -f "$tmp/ember.ready"
+		mkfifo "$tmp/ember.ready"
+		"$EMBER" record -a -F "$FREQ" --ready-fd 3 -o "$tmp/ember.folded" \
+			>"$tmp/ember.out" 2>"$tmp/ember.err" 3>"$tmp/ember.ready" &
 		prof_pid=$!
-		wait_prog_running || die "ember did not start: $(tail -3 "$tmp/ember.err")"
+		read -r -t "$READY_TIMEOUT_S" -n 1 line <"$tmp/ember.ready" && [[ $line == r ]] ||
+			die "ember did not get ready: $(tail -3 "$tmp/ember.err")"
+		wait_prog_running || die "ember's program did not run: $(tail -3 "$tmp/ember.err")"
 		;;
 	perf)
 		rm -f "$tmp/perf.ctl" "$tmp/perf.ack"
