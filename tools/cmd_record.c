@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -375,22 +376,27 @@ static int check_btf(void)
 static int resolve_cgroup(const char *path, uint64_t *id)
 {
 	static const char *const roots[] = {"", "/sys/fs/cgroup/", "/sys/fs/cgroup/unified/"};
-	char full[4096];
+	char full[PATH_MAX], procs[PATH_MAX + 16];
 	struct stat st;
 	size_t i;
+	int n;
 
 	for (i = 0; i < 3; i++) {
 		if (i == 0 && path[0] != '/')
 			continue;
-		snprintf(full, sizeof(full), "%s%s", roots[i], i ? path + (path[0] == '/') : path);
+		n = snprintf(full, sizeof(full), "%s%s", roots[i],
+			     i ? path + (path[0] == '/') : path);
+		if (n < 0 || (size_t)n >= sizeof(full))
+			continue; /* longer than any path the kernel resolves */
+		snprintf(procs, sizeof(procs), "%s/cgroup.procs", full);
 		/* cgroup v2 ids are the kernfs inode numbers of the directories. */
-		if (stat(full, &st) == 0 && S_ISDIR(st.st_mode) &&
-		    access(strcat(full, "/cgroup.procs"), F_OK) == 0) {
+		if (stat(full, &st) == 0 && S_ISDIR(st.st_mode) && access(procs, F_OK) == 0) {
 			*id = st.st_ino;
 			return 0;
 		}
 	}
-	fprintf(stderr, "ember: no cgroup v2 directory '%s' (under /sys/fs/cgroup)\n", path);
+	fprintf(stderr, "ember: no cgroup v2 directory '%.200s%s' (under /sys/fs/cgroup)\n", path,
+		strlen(path) > 200 ? "..." : "");
 	return EMBER_EXIT_NO_TARGET;
 }
 

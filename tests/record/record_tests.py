@@ -516,6 +516,9 @@ def case_errors():
     env = dict(os.environ, EMBER_BTF_PATH="/nonexistent/btf/vmlinux")
     expect_error(["-d", "1", "-o", tmp("x.folded")], 4, r"kernel has no BTF", env=env)
     expect_error(["--cgroup", "no/such/cgroup", "-d", "1"], 5, r"no cgroup v2 directory")
+    # Paths near and past PATH_MAX (4096) once /sys/fs/cgroup/ is prefixed: a clean error.
+    for n in (4080, 4095, 4200):
+        expect_error(["--cgroup", "a" * n, "-d", "1"], 5, r"no cgroup v2 directory 'a+\.\.\.'")
     # Without capabilities: as nobody, with every capability dropped.
     outdir = tempfile.mkdtemp()
     os.chmod(outdir, 0o777)
