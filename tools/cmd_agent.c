@@ -129,7 +129,9 @@ static const struct cli_option agent_options[] = {
     {"push-backoff-max", 0, OPT_PUSH_BACKOFF_MAX, "SECONDS", "Longest retry delay (default 5m)."},
     {"metrics-port", 0, OPT_METRICS_PORT, "PORT",
      "Serve the agent's own metrics in Prometheus text format on 127.0.0.1:PORT/metrics "
-     "(default 0: off). The same figures are logged every window."},
+     "(default 0: off; auto: a free port the kernel picks, logged at start as 'agent: "
+     "metrics on http://127.0.0.1:PORT/metrics'). The same figures are logged every "
+     "window."},
     {"symbolizer-memory", 0, OPT_SYMBOLIZER_MEMORY, "SIZE",
      "When the agent's anonymous memory exceeds SIZE after a window, drop the symbolizer's "
      "caches (symbol tables, DWARF, per-process bindings) and start them afresh (default "
@@ -156,9 +158,11 @@ const struct cli_command cli_agent_command = {
 	"rate, and writes one profile per window into --output-dir, keeping the directory "
 	"under its retention budget. Each window carries the labels host, kernel_release, "
 	"pid, process_name and the static labels of the config, and its loss counters (as "
-	"pprof comments). A summary line per window goes to stderr (samples, losses, drain, "
-	"symbolization and write time, RSS, spool). SIGHUP reloads the config file; SIGTERM "
-	"and SIGINT write the partial window and exit 0. Meant to run as a systemd service "
+	"pprof comments). Once every perf event is attached it logs 'agent: sampling N CPUs at "
+	"F Hz ...'. A summary line per window goes to stderr (samples, losses, drain, "
+	"symbolization and write time, RSS, spool). SIGHUP reloads the config file and logs "
+	"'reload: ... applied' or 'reload failed'; SIGTERM and SIGINT write the partial window "
+	"and exit 0. Meant to run as a systemd service "
 	"(tools/ember-agent.service). Exit status: 2 for a bad flag or config value, 3 "
 	"without CAP_BPF and CAP_PERFMON, 6 when the output directory is not writable.",
     .options = agent_options,
@@ -808,6 +812,8 @@ static int reload(struct agent *ag, int argc, char **argv, const struct agent_ar
 	agent_config__release(&ag->cfg);
 	ag->cfg = next;
 	ember_log_set_level(ag->cfg.verbose ? EMBER_LOG_DEBUG : EMBER_LOG_INFO);
+	/* The end of a handled SIGHUP, for whoever sent it (tests wait for this line). */
+	pr_info("reload: configuration of %s applied", a->config_path);
 	return 0;
 }
 
@@ -901,7 +907,9 @@ int cmd_agent(int argc, char **argv)
 	if (ag.cfg.push_url && agent_pusher__new(&ag.cfg, &ag.pusher))
 		err = -EINVAL;
 	if (!err && ag.cfg.metrics_port &&
-	    agent_metrics_server__new((uint16_t)ag.cfg.metrics_port, &ag.metrics))
+	    agent_metrics_server__new(
+		ag.cfg.metrics_port == AGENT_METRICS_PORT_AUTO ? 0 : (uint16_t)ag.cfg.metrics_port,
+		&ag.metrics))
 		err = -EINVAL;
 	if (!err) {
 		err = -pthread_create(&ag.worker, NULL, worker_main, &ag);
@@ -933,6 +941,7 @@ int cmd_agent(int argc, char **argv)
 		goto out;
 	started = ag.window_start_mono;
 	ag.next_drain_mono = started + (uint64_t)(drain_interval_s(&ag.cfg) * 1e9);
+	/* The readiness line: every perf event is attached and the first window runs. */
 	pr_info("agent: sampling %u CPUs at %u Hz, %g s windows (first %.1f s) into %s%s%s",
 		collector__nr_cpus(ag.collector), ag.cfg.frequency_hz, ag.cfg.window_s, first_s,
 		ag.cfg.output_dir, ag.cfg.push_url ? ", pushing to " : "",

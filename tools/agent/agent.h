@@ -63,7 +63,8 @@ struct agent_config {
 	double push_timeout_s;	     /* per request */
 	double push_backoff_min_s;   /* first retry delay */
 	double push_backoff_max_s;   /* retry delay cap */
-	uint32_t metrics_port;	     /* 0: no Prometheus endpoint; else 127.0.0.1:PORT */
+	uint32_t metrics_port;	     /* 0: no Prometheus endpoint; else 127.0.0.1:PORT, or
+				      * AGENT_METRICS_PORT_AUTO: a port the kernel picks */
 	uint64_t symbolizer_memory;  /* anonymous RSS (bytes) above which the symbolizer's
 				     * caches are dropped after a window; 0: never */
 	double symbolizer_max_age_s; /* drop the caches this often (seconds); 0: never */
@@ -71,6 +72,9 @@ struct agent_config {
 	struct agent_label *labels; /* static labels, in order of first setting */
 	size_t nr_labels, cap_labels;
 };
+
+/* metrics-port = auto: listen on a free port chosen by the kernel (logged at start). */
+#define AGENT_METRICS_PORT_AUTO 65536u
 
 /* Fills @cfg with the defaults (documented in the option table). 0 or -ENOMEM. */
 int agent_config__init(struct agent_config *cfg);
@@ -198,7 +202,10 @@ void agent_metrics__log(const struct agent_window_stats *w, const struct ember_p
 
 struct agent_metrics_server;
 
-/* Serves Prometheus text on 127.0.0.1:@port from its own thread. */
+/*
+ * Serves Prometheus text on 127.0.0.1:@port (0: a free port the kernel picks)
+ * from its own thread, and logs the address it listens on.
+ */
 int agent_metrics_server__new(uint16_t port, struct agent_metrics_server **out);
 void agent_metrics_server__free(struct agent_metrics_server *m);
 

@@ -345,8 +345,14 @@ int agent_config__set(struct agent_config *cfg, const char *key, const char *val
 	if (strcmp(key, "push-backoff-max") == 0)
 		return parse_duration(value, false, &cfg->push_backoff_max_s, why, n);
 	if (strcmp(key, "metrics-port") == 0) {
+		if (strcmp(value, "auto") == 0) {
+			cfg->metrics_port = AGENT_METRICS_PORT_AUTO;
+			return 0;
+		}
 		err = parse_uint(value, 0, 65535, &v, why, n);
-		if (!err)
+		if (err)
+			snprintf(why, n, "expected 0..65535 or auto");
+		else
 			cfg->metrics_port = (uint32_t)v;
 		return err;
 	}

@@ -191,6 +191,7 @@ int agent_metrics_server__new(uint16_t port, struct agent_metrics_server **out)
 {
 	struct agent_metrics_server *m = calloc(1, sizeof(*m));
 	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
+	socklen_t len;
 	int one = 1, err;
 
 	if (!m)
@@ -211,6 +212,13 @@ int agent_metrics_server__new(uint16_t port, struct agent_metrics_server **out)
 			strerror(-err));
 		goto fail;
 	}
+	len = sizeof(sin);
+	if (getsockname(m->listen_fd, (struct sockaddr *)&sin, &len)) {
+		err = -errno;
+		goto fail;
+	}
+	/* The bound port: with port 0 nobody else knows it (tests read this line). */
+	pr_info("agent: metrics on http://127.0.0.1:%u/metrics", ntohs(sin.sin_port));
 	m->stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (m->stop_fd < 0) {
 		err = -errno;
