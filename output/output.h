@@ -118,8 +118,8 @@ struct ember_svg_opts {
 	const char *subtitle;  /* NULL: none */
 	uint32_t width;	       /* image width in px; 0: 1200 */
 	double minwidth;       /* px; narrower frames merged; <= 0: 0.1 (tiny: all) */
-	const char *colors;    /* palette for user frames: hot (default), mem, io, red, green,
-				 * blue, aqua, yellow, purple, orange */
+	const char *colors;    /* palette for user frames: ember (default: reds), hot, mem, io,
+				 * red, green, blue, aqua, yellow, purple, orange */
 	bool hash;	       /* colour by a hash of the name (stable across graphs) */
 	bool reverse;	       /* leaf frames at the root (stacks reversed) */
 	bool inverted;	       /* icicle: root at the top */

@@ -69,7 +69,8 @@ static const struct cli_option record_options[] = {
     {"kernel-only", 0, OPT_KERNEL_ONLY, NULL, "Collect kernel stacks only."},
     {"per-pid", 0, OPT_PER_PID, NULL, "Root frame is 'name-PID': one tower per process."},
     {"per-thread", 0, OPT_PER_THREAD, NULL,
-     "Add a 'thread-TID' frame under the process: one tower per thread."},
+     "Add a 'NAME-TID' frame under the process (the thread's name; '[thread]-TID' when it "
+     "has none): one tower per thread."},
     {"lines", 0, OPT_LINES, NULL, "Append ':file:line' to frames that have line information."},
     {"no-demangle", 0, OPT_NO_DEMANGLE, NULL, "Show C++ and Rust symbols as in the binary."},
     {"idle", 0, OPT_IDLE, NULL, "Also count the idle task (pid 0) with -a."},
