@@ -504,6 +504,17 @@ def child_pid(parent, timeout=30):
 # ---- cases -----------------------------------------------------------------------
 
 
+def mid_drain_interval(ag):
+    """Waits for the middle of one of the agent's drain intervals. With windows of 10 s
+    or more the agent drains every 5 s (MAX_DRAIN_S) from the start of the first window;
+    a stop or reload sent 2-4 s after such a drain leaves 2-4 s of samples that only the
+    stop's or the reload's own drains can bring into the window, so a fault that skips
+    them loses far more than the tolerance. (Each drain is up to a poll period late: the
+    phase drifts by well under 1 s over the few drains of a case.)"""
+    wait_for(lambda: 2.0 <= (time.time() - ag.started_at) % 5.0 <= 4.0, 10,
+             "the middle of a drain interval", ag, step=0.01)
+
+
 def process_identity(pid):
     """(exe, cgroup, container_id) as the agent promises them (agg/proc_tracker.c): the
     /proc/PID/exe link, the cgroup v2 path (the "0::" line of /proc/PID/cgroup), and the
@@ -958,6 +969,7 @@ def case_sigterm():
         ag.wait_started()
         # 4 s of the fixture's CPU time (not wall time: a busy machine only takes longer).
         trace.wait_cpu(ag.started_at, 4.0, ag)
+        mid_drain_interval(ag)
         t = time.time()
         rc = ag.stop()
         took = time.time() - t
@@ -979,7 +991,7 @@ def case_sigterm():
     n = p.total(lambda s: s["labels"].get("pid") == spin.pid)
     busy, err, intervals = trace.span(start, end)
     # Its edges: the start is taken just after the sampler started, the end just before
-    # it stops (the slack). About 4000 samples: at most 4 sqrt(4000) = 253 (6%) from the
+    # it stops (the slack). 4000-6000 samples: at most 4 sqrt(4000) = 253 (6%) from the
     # sampling, 40 from the edges: a 10% loss (400) is caught.
     check_count("partial window", n, hz, busy, intervals, err + 2 * EDGE_SLACK_S)
     print("exit took %.1f s" % took)
@@ -1002,6 +1014,7 @@ def case_sighup():
         # Each phase runs for a given CPU time of the fixture: 5 s at 499 Hz and 4 s at
         # 997 Hz, about 2500 and 4000 samples.
         trace.wait_cpu(ag.started_at, 5.0, ag)
+        mid_drain_interval(ag)
         with open(conf, "w") as f:
             f.write("frequency = 997\nlabel.phase = two\n")
         ag.signal(signal.SIGHUP)
