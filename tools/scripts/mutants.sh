@@ -4,8 +4,8 @@
 # a time, to a copy of the tree and runs the tests that should catch each one.
 # A fault is caught when at least one of its tests fails; every fault must be.
 #
-# The working tree is never touched: HEAD (or, with --worktree, the tracked
-# files as they are now) is copied into a scratch directory, built once, and
+# The working tree is never touched: HEAD (or, with --worktree, the files of
+# the working tree as they are now) is copied into a scratch directory, built once, and
 # each mutant is an exact text substitution in one file, an incremental
 # rebuild, its tests (ctest -R), and the file restored. The scratch build is
 # kept, so a second run rebuilds only what changed.
@@ -33,8 +33,8 @@ usage() {
 usage: tools/scripts/mutants.sh [options]
   -l, --list         list the mutants (name, file, tests, fault) and exit
   -m, --mutant NAME  run only mutant NAME (repeatable)
-  --worktree         copy the working tree's tracked files (uncommitted edits
-                     included) instead of HEAD
+  --worktree         copy the working tree (tracked and untracked files that
+                     .gitignore does not exclude, edits included) instead of HEAD
   --work DIR         scratch directory, kept between runs (default /tmp/ember-mutants)
   -j N               build jobs (default 2)
   -t, --tests REGEX  run these tests (ctest names joined by '|') instead of each
@@ -243,7 +243,8 @@ refresh_source() {
 	if [[ $source_kind == head ]]; then
 		git -C "$root" archive HEAD | tar -x -C "$stage"
 	else
-		(cd "$root" && git ls-files -z | xargs -0 cp --parents -t "$stage" 2>/dev/null) || true
+		(cd "$root" && git ls-files -z -co --exclude-standard |
+			xargs -0 cp --parents -t "$stage" 2>/dev/null) || true
 	fi
 	while IFS= read -r -d '' f; do
 		if ! cmp -s "$stage/$f" "$src/$f"; then
