@@ -4,7 +4,8 @@
  * restore state, augmentations); this file only enumerates the FDEs through
  * .eh_frame_hdr's sorted table, walks each FDE's rows with
  * dwarf_cfi_addrframe, and translates each row's rules into the few shapes the
- * BPF walker can apply.
+ * BPF walker can apply. cfi_check.c first bounds what those programs make
+ * libdw allocate.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +21,7 @@
 
 #include "support/support.h"
 #include "unwinder/unwinder.h"
+#include "unwinder/cfi_check.h"
 
 #define DWARF_REG_RBP 6
 #define DWARF_REG_RSP 7
@@ -168,13 +170,17 @@ static bool read_encoded(struct reader *r, uint8_t enc, uint64_t *out)
 	return true;
 }
 
-/* FDE start addresses from .eh_frame_hdr's binary-search table, in address order. */
-static int fde_starts(Elf_Data *hdr, uint64_t hdr_vaddr, uint64_t **out, size_t *nr)
+/*
+ * FDE start addresses from .eh_frame_hdr's binary-search table, in address
+ * order, and the FDEs' own addresses (same index) in *@fdes.
+ */
+static int fde_starts(Elf_Data *hdr, uint64_t hdr_vaddr, uint64_t **out, uint64_t **fdes,
+		      size_t *nr)
 {
 	struct reader r = {hdr->d_buf, (const uint8_t *)hdr->d_buf + hdr->d_size, hdr_vaddr,
 			   hdr_vaddr};
 	uint8_t ptr_enc, count_enc, table_enc;
-	uint64_t eh_frame, count, i, *starts;
+	uint64_t eh_frame, count, i, *starts, *at;
 
 	if (hdr->d_size < 4 || r.p[0] != 1)
 		return -EINVAL;
@@ -188,22 +194,23 @@ static int fde_starts(Elf_Data *hdr, uint64_t hdr_vaddr, uint64_t **out, size_t 
 	if (count == 0 || count > (uint64_t)(r.end - r.p) / 2)
 		return count ? -EINVAL : -ENOENT;
 	starts = malloc(count * sizeof(*starts));
-	if (!starts)
+	at = malloc(count * sizeof(*at));
+	if (!starts || !at) {
+		free(starts);
+		free(at);
 		return -ENOMEM;
+	}
 	for (i = 0; i < count; i++) {
-		uint64_t fde;
-
 		if (!read_encoded(&r, table_enc, &starts[i]) ||
-		    !read_encoded(&r, table_enc, &fde)) {
+		    !read_encoded(&r, table_enc, &at[i]) ||
+		    (i && starts[i] < starts[i - 1])) { /* the table must be sorted */
 			free(starts);
-			return -EINVAL;
-		}
-		if (i && starts[i] < starts[i - 1]) { /* the table must be sorted */
-			free(starts);
+			free(at);
 			return -EINVAL;
 		}
 	}
 	*out = starts;
+	*fdes = at;
 	*nr = count;
 	return 0;
 }
@@ -346,6 +353,7 @@ static int walk_fde(struct ember_unwind_table *t, Dwarf_CFI *cfi, uint64_t start
 	return 0;
 }
 
+/* The first section named @name with contents: the one libdw's dwarf_getcfi_elf() takes. */
 static Elf_Scn *find_section(Elf *elf, const char *name, GElf_Shdr *shdr)
 {
 	Elf_Scn *scn = NULL;
@@ -359,7 +367,7 @@ static Elf_Scn *find_section(Elf *elf, const char *name, GElf_Shdr *shdr)
 		if (!gelf_getshdr(scn, shdr))
 			continue;
 		n = elf_strptr(elf, shstrndx, shdr->sh_name);
-		if (n && strcmp(n, name) == 0)
+		if (n && strcmp(n, name) == 0 && shdr->sh_type != SHT_NOBITS)
 			return scn;
 	}
 	return NULL;
@@ -368,25 +376,39 @@ static Elf_Scn *find_section(Elf *elf, const char *name, GElf_Shdr *shdr)
 static int build_from_elf(Elf *elf, struct ember_unwind_table **out)
 {
 	struct ember_unwind_table *t = NULL;
-	uint64_t *starts = NULL;
+	uint64_t *starts = NULL, *fdes = NULL;
 	size_t nr = 0, i;
 	Elf_Data *data;
 	Dwarf_CFI *cfi = NULL;
 	GElf_Shdr shdr;
 	Elf_Scn *scn;
+	const unsigned char *ident;
 	int err;
 
 	if (elf_kind(elf) != ELF_K_ELF)
 		return -EINVAL;
+	ident = (const unsigned char *)elf_getident(elf, NULL);
+	if (!ident)
+		return -EINVAL;
 	scn = find_section(elf, ".eh_frame_hdr", &shdr);
-	if (!scn || shdr.sh_type == SHT_NOBITS)
+	if (!scn)
 		return -ENOENT;
 	data = elf_getdata(scn, NULL);
 	if (!data || !data->d_buf)
 		return -EINVAL;
-	err = fde_starts(data, shdr.sh_addr, &starts, &nr);
+	err = fde_starts(data, shdr.sh_addr, &starts, &fdes, &nr);
 	if (err)
 		return err;
+	/* libdw must not run a CFI program that makes it allocate without bound. */
+	scn = find_section(elf, ".eh_frame", &shdr);
+	data = scn ? elf_rawdata(scn, NULL) : NULL;
+	if (!data || !data->d_buf) {
+		err = -ENOENT;
+		goto out;
+	}
+	err = cfi_check(ident, data, shdr.sh_addr, fdes, nr);
+	if (err)
+		goto out;
 	cfi = dwarf_getcfi_elf(elf);
 	if (!cfi) {
 		err = -ENOENT;
@@ -438,6 +460,7 @@ out:
 	if (cfi)
 		dwarf_cfi_end(cfi); /* a dwarf_getcfi_elf handle is the caller's to free */
 	free(starts);
+	free(fdes);
 	if (err) {
 		unwind_table__free(t);
 		return err;

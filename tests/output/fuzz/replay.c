@@ -3,16 +3,31 @@
  * Replays fuzz corpora without libFuzzer, so every compiler and the ordinary
  * ctest run exercise them: each argument is a file or a directory of files,
  * each file one LLVMFuzzerTestOneInput call; without arguments, $EMBER_CORPUS
- * names the directory. Exits non-zero when no input ran.
+ * names the directory. Exits non-zero when no input ran, or when the process
+ * grew past libFuzzer's default -rss_limit_mb (an out-of-memory reproducer
+ * fails here as it does under the fuzzer).
  */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "fuzz.h"
+
+#define RSS_LIMIT_MB 2048 /* libFuzzer's default -rss_limit_mb */
+
+/* Peak resident size of this process so far, in MiB. */
+static long peak_rss_mb(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru))
+		return 0;
+	return ru.ru_maxrss / 1024; /* ru_maxrss is in KiB */
+}
 
 static int run_file(const char *path)
 {
@@ -47,6 +62,11 @@ static int run_file(const char *path)
 		free(exact);
 	}
 	free(buf);
+	if (peak_rss_mb() > RSS_LIMIT_MB) {
+		fprintf(stderr, "%s: out of memory: peak RSS %ld MiB > %d MiB\n", path,
+			peak_rss_mb(), RSS_LIMIT_MB);
+		return -1;
+	}
 	return 0;
 }
 
