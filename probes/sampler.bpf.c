@@ -300,8 +300,14 @@ struct ember_unwind_walk {
 	__s32 last_map;		 /* index of the previous frame's mapping, -1: none */
 	__u32 tgid;
 	__u32 table_frames, fp_frames; /* steps of each kind, added to the stats at the end */
+	/*
+	 * The row of the previous table step and the ELF addresses it covers,
+	 * [row_lo, row_hi) in mapping last_map (row_hi 0: none): recursion returns
+	 * into the same call site frame after frame, and a hit skips the search.
+	 */
+	__u32 row_idx, row_lo, row_hi;
 	bool exact_pc; /* pc is not a return address (leaf, or after a signal frame) */
-	__u8 pad[7];
+	__u8 pad[3];
 };
 
 /* What the bpf_loop callback hands on to unwind_step(). */
@@ -409,12 +415,40 @@ __noinline int find_row_index(__u32 first, __u32 nr, __u64 rel)
 	return row && row->pc <= rel ? (int)lo : -1;
 }
 
-static __always_inline struct ember_unwind_row *find_row(struct ember_unwind_mapping *m, __u64 rel)
+/*
+ * The row of @m's table in effect at ELF address @rel, or NULL: the walk's
+ * cached row when @rel is in its range, else a binary search, whose result and
+ * range (up to the next row, or the end of the mapping) become the cache.
+ */
+static __always_inline struct ember_unwind_row *find_row(struct ember_unwind_walk *s,
+							 struct ember_unwind_mapping *m, __u64 rel)
 {
-	int idx = find_row_index(m->first_row, m->nr_rows, rel);
-	__u32 k = idx;
+	struct ember_unwind_row *row, *next;
+	__u32 k, last;
+	int idx;
 
-	return idx < 0 ? NULL : bpf_map_lookup_elem(&unwind_rows, &k);
+	if (s->row_hi && rel >= s->row_lo && rel < s->row_hi) {
+		k = s->row_idx;
+		return bpf_map_lookup_elem(&unwind_rows, &k);
+	}
+	idx = find_row_index(m->first_row, m->nr_rows, rel);
+	if (idx < 0)
+		return NULL;
+	k = idx;
+	row = bpf_map_lookup_elem(&unwind_rows, &k);
+	if (!row)
+		return NULL;
+	last = m->first_row + m->nr_rows - 1;
+	s->row_idx = k;
+	s->row_lo = row->pc;
+	s->row_hi = 0; /* the table's last row: its end is not known, do not cache */
+	if (k < last) {
+		k++;
+		next = bpf_map_lookup_elem(&unwind_rows, &k);
+		if (next && next->pc > row->pc)
+			s->row_hi = next->pc;
+	}
+	return row;
 }
 
 #define MAX_FRAME_BYTES (64ull << 20) /* no frame spans more than 64 MiB of stack */
@@ -512,13 +546,10 @@ static __always_inline void request_rescan(struct ember_unwind_proc *proc, __u32
 
 /*
  * Records the current frame of the walk in @st, then steps to its caller.
- * Returns 0 to go on, 1 when the walk ended (st->end says why). A global
- * function: the verifier checks it once with unknown arguments, instead of
- * once for every state the bpf_loop callback is entered with (that alone took
- * ~1.4 s of kernel CPU at load).
+ * Returns 0 to go on, 1 when the walk ended (st->end says why).
  */
-__noinline int unwind_step(struct ember_unwind_walk *s, struct ember_stack *st,
-			   struct stack_window *win, struct ember_unwind_proc *proc)
+static __always_inline int unwind_one(struct ember_unwind_walk *s, struct ember_stack *st,
+				      struct stack_window *win, struct ember_unwind_proc *proc)
 {
 	struct ember_unwind_mapping *m = NULL;
 	struct ember_unwind_row *row = NULL;
@@ -526,8 +557,6 @@ __noinline int unwind_step(struct ember_unwind_walk *s, struct ember_stack *st,
 	__u32 n;
 	int end, idx;
 
-	if (!s || !st || !win)
-		return 1;
 	n = st->nr;
 	if (n >= EMBER_MAX_STACK_DEPTH) {
 		st->end = EMBER_UNWIND_END_DEPTH;
@@ -552,11 +581,12 @@ __noinline int unwind_step(struct ember_unwind_walk *s, struct ember_stack *st,
 		if (!m) {
 			idx = find_mapping_index(proc, lookup_pc);
 			s->last_map = idx;
+			s->row_hi = 0; /* the cached row was another mapping's */
 			if (idx >= 0)
 				m = &proc->maps[idx & (EMBER_MAX_UNWIND_MAPPINGS - 1)];
 		}
 		if (m && m->nr_rows)
-			row = find_row(m, lookup_pc - m->bias);
+			row = find_row(s, m, lookup_pc - m->bias);
 		if (!m)
 			request_rescan(proc, s->tgid);
 	}
@@ -585,7 +615,29 @@ __noinline int unwind_step(struct ember_unwind_walk *s, struct ember_stack *st,
 	return 1;
 }
 
-/* bpf_loop callback: one frame. */
+#define FRAMES_PER_STEP 4 /* frames per global call: a call per frame cost ~10 ns */
+
+/*
+ * Walks up to FRAMES_PER_STEP frames: records each in @st and steps to its
+ * caller. Returns 0 to go on, 1 when the walk ended (st->end says why). A global
+ * function: the verifier checks it once with unknown arguments, instead of once
+ * for every state the bpf_loop callback is entered with (that alone took ~1.4 s
+ * of kernel CPU at load).
+ */
+__noinline int unwind_step(struct ember_unwind_walk *s, struct ember_stack *st,
+			   struct stack_window *win, struct ember_unwind_proc *proc)
+{
+	int k;
+
+	if (!s || !st || !win)
+		return 1;
+	for (k = 0; k < FRAMES_PER_STEP; k++)
+		if (unwind_one(s, st, win, proc))
+			return 1;
+	return 0;
+}
+
+/* bpf_loop callback: FRAMES_PER_STEP frames. */
 static long unwind_frame(__u32 i, void *ctx)
 {
 	struct unwind_loop_ctx *c = ctx;
@@ -653,7 +705,9 @@ static __always_inline __u16 collect_user_stack(struct bpf_perf_event_data *ctx,
 	c.st = st;
 	c.proc = proc; /* NULL: not published yet */
 	st->nr = 0;
-	bpf_loop(EMBER_MAX_STACK_DEPTH + 1, unwind_frame, &c, 0);
+	/* + 1: the step after the last frame says why the walk ended. */
+	bpf_loop((EMBER_MAX_STACK_DEPTH + 1 + FRAMES_PER_STEP - 1) / FRAMES_PER_STEP, unwind_frame,
+		 &c, 0);
 	/* Frame counters once per walk, not once per frame. */
 	stat_add(EMBER_STAT_UNWIND_TABLE_FRAMES, c.walk.table_frames);
 	stat_add(EMBER_STAT_UNWIND_FP_FRAMES, c.walk.fp_frames);
