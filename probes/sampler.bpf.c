@@ -276,6 +276,7 @@ static __always_inline __u16 collect_kernel_stack(struct bpf_perf_event_data *ct
 }
 
 #define STACK_WINDOW 2048 /* bytes of user stack copied at a time; a power of two */
+#define PAGE_BYTES   4096 /* x86-64 base page */
 
 struct stack_window {
 	__u8 data[STACK_WINDOW + 8]; /* + 8: an 8-byte load at any masked offset stays inside */
@@ -308,6 +309,7 @@ struct ember_unwind_walk {
 	__u32 row_idx, row_lo, row_hi;
 	bool exact_pc; /* pc is not a return address (leaf, or after a signal frame) */
 	__u8 pad[3];
+	__u64 stack_end; /* end of the readable stack, when a window copy found it; 0: unknown */
 };
 
 /* What the bpf_loop callback hands on to unwind_step(). */
@@ -323,31 +325,62 @@ struct unwind_loop_ctx {
  * STACK_WINDOW-byte copy at a time serves many frames' return addresses and
  * saved rbp: a bpf_probe_read_user costs 25-50 ns, a hit in the window a few.
  */
+/*
+ * Copies user stack from @addr into the window: STACK_WINDOW bytes, or fewer
+ * up to the end of the stack when that is known. Returns 0, or -1 when @addr
+ * cannot be read. Global, like the other slow paths: verified once.
+ */
+__noinline int fill_window(struct ember_unwind_walk *s, struct stack_window *win, __u64 addr)
+{
+	__u64 len = STACK_WINDOW, page_end;
+
+	if (!s || !win)
+		return -1;
+	if (s->stack_end) {
+		/* Just past the end of the stack found earlier: nothing to read. */
+		if (addr + 8 > s->stack_end && addr < s->stack_end + PAGE_BYTES)
+			return -1;
+		if (addr < s->stack_end && s->stack_end - addr < len)
+			len = s->stack_end - addr;
+	}
+	if (bpf_probe_read_user(win->data, len, (const void *)addr) == 0) {
+		s->win_base = addr;
+		s->win_len = len;
+		return 0;
+	}
+	/*
+	 * Near the top of the stack a whole window crosses the end of the mapping.
+	 * A failed copy costs a page fault (~1 us here), and every frame of a
+	 * shallow stack would pay one: copy up to the end of this page instead and
+	 * remember that end. Into the window, not into a BPF stack slot (a helper
+	 * writing a stack slot here tripped a 6.18 verifier bug: "stack slot 2,
+	 * total slots 2").
+	 */
+	s->win_len = 0;
+	page_end = (addr | (PAGE_BYTES - 1)) + 1;
+	len = page_end - addr;
+	if (len > STACK_WINDOW || len < 8)
+		len = 8;
+	if (bpf_probe_read_user(win->data, len, (const void *)addr))
+		return -1;
+	if (len > 8)
+		s->stack_end = page_end;
+	s->win_base = addr;
+	s->win_len = len;
+	return 0;
+}
+
 static __always_inline bool read_user_u64(struct ember_unwind_walk *s, struct stack_window *win,
 					  __u64 addr, __u64 *out)
 {
 	__u64 off = addr - s->win_base;
 
-	if (s->win_len && addr >= s->win_base && off <= s->win_len - 8) {
-		*out = *(__u64 *)(win->data + (off & (STACK_WINDOW - 1)));
-		return true;
+	if (!s->win_len || addr < s->win_base || off > s->win_len - 8) {
+		if (fill_window(s, win, addr))
+			return false;
+		off = 0;
 	}
-	if (bpf_probe_read_user(win->data, STACK_WINDOW, (const void *)addr) == 0) {
-		s->win_base = addr;
-		s->win_len = STACK_WINDOW;
-		*out = *(__u64 *)win->data;
-		return true;
-	}
-	/*
-	 * Near the top of the stack a whole window is not mapped: read just these
-	 * bytes, into the window rather than into *out on the BPF stack (a helper
-	 * writing a stack slot here tripped a 6.18 verifier bug: "stack slot 2,
-	 * total slots 2").
-	 */
-	s->win_len = 0;
-	if (bpf_probe_read_user(win->data, sizeof(*out), (const void *)addr))
-		return false;
-	*out = *(__u64 *)win->data;
+	*out = *(__u64 *)(win->data + (off & (STACK_WINDOW - 1)));
 	return true;
 }
 
