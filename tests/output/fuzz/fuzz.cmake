@@ -2,7 +2,14 @@
 # libFuzzer support shared by tests/*/CMakeLists.txt (included by each; the first
 # include wins). With clang and -DEMBER_FUZZ=ON:
 #   CC=clang cmake -S . -B build-fuzz -DEMBER_FUZZ=ON -DEMBER_SANITIZE=ON
-# builds one fuzz_* binary per target.
+# builds one fuzz_* binary per target. Run each on a copy of its corpus, then
+# fold what it found back in, minimized:
+#   fuzz_X -max_total_time=300 -close_fd_mask=2 /tmp/corpus-X
+#   fuzz_X -merge=1 tests/.../fuzz/corpus /tmp/corpus-X
+# (-close_fd_mask=2 drops the one error line a reader logs per rejected input;
+# libFuzzer's and the sanitizers' reports still print. For the ELF targets add
+# -use_counters=0 to the merge: it keeps one input per new edge, so the corpus
+# stays under 2 MB.)
 #
 # libFuzzer only sees edges in code compiled with -fsanitize=fuzzer(-no-link):
 # a harness over an uninstrumented library reaches a dozen edges and then
