@@ -17,6 +17,8 @@
 /* ---- logging ----------------------------------------------------------- */
 
 enum ember_log_level {
+	EMBER_LOG_QUIET =
+	    -1, /* nothing, not even errors: fuzz targets, where bad input is the point */
 	EMBER_LOG_ERROR = 0,
 	EMBER_LOG_WARN = 1,
 	EMBER_LOG_INFO = 2,
