@@ -17,10 +17,30 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "symbolizer/symbolizer.h"
 #include "test.h"
+
+/* Seconds on the monotonic clock, for the tests' deadlines. */
+static inline double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A missing tool: a skip, but a failure under CI=true, which installs it. */
+static inline void missing_tool(const char *what)
+{
+	const char *ci = getenv("CI");
+
+	if (ci && strcmp(ci, "true") == 0)
+		TEST_FAIL("%s not installed (tools/scripts/install-deps.sh installs it)", what);
+	SKIP("%s not installed", what);
+}
 
 /* Path of fixture @name in EMBER_FIXTURES (skips the test when unset or missing). */
 static inline void fixture_path(const char *name, char *buf, size_t size)

@@ -176,24 +176,6 @@ static int run(const char *cmd)
 	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* A missing tool: a skip, but a failure under CI=true, which installs it. */
-static void missing_tool(const char *what)
-{
-	const char *ci = getenv("CI");
-
-	if (ci && strcmp(ci, "true") == 0)
-		TEST_FAIL("%s not installed (tools/scripts/install-deps.sh installs it)", what);
-	SKIP("%s not installed", what);
-}
-
 /*
  * A TCP port that is free right now, chosen by the kernel (bind to port 0) on
  * the dual-stack wildcard address debuginfod listens on (IPv4 alone without IPv6).

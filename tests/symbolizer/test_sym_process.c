@@ -77,24 +77,6 @@ static void test_perfmap(void)
 
 /* ---- helpers for child processes ---------------------------------------- */
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* A missing tool: a skip, but a failure under CI=true, which installs it. */
-static void missing_tool(const char *what)
-{
-	const char *ci = getenv("CI");
-
-	if (ci && strcmp(ci, "true") == 0)
-		TEST_FAIL("%s not installed (tools/scripts/install-deps.sh installs it)", what);
-	SKIP("%s not installed", what);
-}
-
 /* How long a child may take to map what a test waits for: a slow machine is no skip. */
 #define SPAWN_WAIT_S 60
 
