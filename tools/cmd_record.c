@@ -333,6 +333,9 @@ static int parse_args(int argc, char **argv, struct record_args *a)
 		return cli_usage_error("record", "choose one target: -a, -p, --cgroup or -- CMD");
 	if (a->children && !a->nr_pids)
 		return cli_usage_error("record", "--children needs --pid");
+	if (a->ready_fd == STDOUT_FILENO && strcmp(a->output, "-") == 0)
+		return cli_usage_error("record",
+				       "--ready-fd 1 would write into the profile on stdout");
 	return -1;
 }
 
