@@ -503,6 +503,7 @@ def case_errors():
         (["-o", "x.unknownext"], r"unsupported output format"),
         (["--ready-fd", "1000000"], r"invalid value for --ready-fd: '1000000' \(not an open"),
         (["--ready-fd", "x"], r"invalid value for --ready-fd"),
+        (["--ready-fd", "1", "-o", "-"], r"--ready-fd 1 would write into the profile"),
     ):
         expect_error(args, 2, pat)
     need_root()
