@@ -321,11 +321,6 @@ struct unwind_loop_ctx {
 };
 
 /*
- * Reads 8 bytes of the user stack at @addr. The walk climbs the stack, so one
- * STACK_WINDOW-byte copy at a time serves many frames' return addresses and
- * saved rbp: a bpf_probe_read_user costs 25-50 ns, a hit in the window a few.
- */
-/*
  * Copies user stack from @addr into the window: STACK_WINDOW bytes, or fewer
  * up to the end of the stack when that is known. Returns 0, or -1 when @addr
  * cannot be read. Global, like the other slow paths: verified once.
@@ -370,6 +365,11 @@ __noinline int fill_window(struct ember_unwind_walk *s, struct stack_window *win
 	return 0;
 }
 
+/*
+ * Reads 8 bytes of the user stack at @addr. The walk climbs the stack, so one
+ * STACK_WINDOW-byte copy at a time serves many frames' return addresses and
+ * saved rbp: a bpf_probe_read_user costs 25-50 ns, a hit in the window a few.
+ */
 static __always_inline bool read_user_u64(struct ember_unwind_walk *s, struct stack_window *win,
 					  __u64 addr, __u64 *out)
 {
