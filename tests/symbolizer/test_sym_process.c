@@ -85,18 +85,16 @@ static void test_perfmap(void)
  * the test when the child exits first or the mapping is not there within
  * SPAWN_WAIT_S seconds; returns the child's pid.
  */
-static pid_t spawn_and_wait(char *const argv[], const char *needle)
+/*
+ * Waits up to SPAWN_WAIT_S for /proc/@pid/maps to name @needle; fails the test
+ * if @pid exits first or the mapping never comes (@what names it in messages).
+ */
+static void wait_for_mapping(pid_t pid, const char *what, const char *needle)
 {
 	char maps[64], line[4096];
 	double deadline = now_s() + SPAWN_WAIT_S;
-	pid_t pid = fork();
 	int status;
 
-	ASSERT(pid >= 0);
-	if (pid == 0) {
-		execvp(argv[0], argv);
-		_exit(127);
-	}
 	snprintf(maps, sizeof(maps), "/proc/%d/maps", (int)pid);
 	while (now_s() < deadline) {
 		FILE *f = fopen(maps, "r");
@@ -107,16 +105,34 @@ static pid_t spawn_and_wait(char *const argv[], const char *needle)
 		if (f)
 			fclose(f);
 		if (seen)
-			return pid;
+			return;
 		if (waitpid(pid, &status, WNOHANG) == pid)
-			TEST_FAIL("%s (pid %d) exited (status 0x%x) before mapping %s", argv[0],
+			TEST_FAIL("%s (pid %d) exited (status 0x%x) before mapping %s", what,
 				  (int)pid, status, needle);
 		usleep(20 * 1000);
 	}
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
-	TEST_FAIL("%s (pid %d): /proc/%d/maps named no %s within %d s", argv[0], (int)pid, (int)pid,
+	TEST_FAIL("%s (pid %d): /proc/%d/maps named no %s within %d s", what, (int)pid, (int)pid,
 		  needle, SPAWN_WAIT_S);
+}
+
+/*
+ * Starts argv and waits until its maps name @needle. @needle must be something
+ * only the new program maps (its own file): a forked child shows its parent's
+ * mappings until its exec is done.
+ */
+static pid_t spawn_and_wait(char *const argv[], const char *needle)
+{
+	pid_t pid = fork();
+
+	ASSERT(pid >= 0);
+	if (pid == 0) {
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	wait_for_mapping(pid, argv[0], needle);
+	return pid;
 }
 
 static void stop(pid_t pid)
@@ -323,8 +339,14 @@ static void test_vdso_child(void)
 	FILE *in;
 
 	fixture_path("sym_c_gcc_dwarf5", fixture, sizeof(fixture));
-	pid = spawn_and_wait((char *[]){fixture, "--ms", "20000", NULL}, "[vdso]");
+	/*
+	 * "[vdso]" alone would match the parent's mappings the child shows before
+	 * its exec, and a read during the exec finds none: wait for the fixture's
+	 * own file, then for the vDSO the exec maps after it.
+	 */
+	pid = spawn_and_wait((char *[]){fixture, "--ms", "20000", NULL}, "sym_c_gcc_dwarf5");
 	ASSERT(pid > 0);
+	wait_for_mapping(pid, fixture, "[vdso]");
 	snprintf(maps, sizeof(maps), "/proc/%d/maps", (int)pid);
 	in = fopen(maps, "r");
 	ASSERT(in != NULL);
