@@ -85,7 +85,11 @@ def one_round(a, b, fixture, depth, settle, window):
         for p in procs:
             p.send_signal(2)
         for p in procs:
-            p.wait()
+            try:
+                p.wait(timeout=60)
+            except subprocess.TimeoutExpired:  # a sampler stuck in its start-up or exit
+                p.kill()
+                p.wait()
         for w in work:
             w.kill()
             w.wait()
