@@ -12,53 +12,25 @@ fixtures), EMBER_GUARD_FIXTURES (this directory's fixtures).
                are kept whole, 205 are cut at exactly 127 and marked.
 """
 import os
-import re
-import subprocess
 import sys
-import tempfile
 
-EMBER = os.environ.get("EMBER", "build/ember")
-FIX = os.environ.get("EMBER_FIXTURES", "build/tests/fixtures")
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "record"))
+from record_tests import (check, counter, need_root, parse_folded,  # noqa
+                          record as record_args, tmp)
+
 GUARD_FIX = os.environ.get("EMBER_GUARD_FIXTURES", "build/tests/mutation")
 MAX_DEPTH = 127  # EMBER_MAX_STACK_DEPTH in probes/sampler_abi.h
 
 
-def fail(msg):
-    print("FAIL: " + msg, file=sys.stderr)
-    sys.exit(1)
-
-
-def check(cond, msg):
-    if not cond:
-        fail(msg)
-
-
-def need_root():
-    if os.geteuid() != 0:
-        print("SKIP: needs root for BPF", file=sys.stderr)
-        sys.exit(77)
-
-
 def record(cmd, unwind, hz=997):
     """Runs `ember record -- CMD`; returns ([(frames, count)], stderr)."""
-    out = os.path.join(tempfile.mkdtemp(prefix="ember-guard-"), "out.folded")
-    p = subprocess.run([EMBER, "record", "-F", str(hz), "-v", "--unwind", unwind, "-o", out,
-                        "--"] + cmd, capture_output=True, text=True, timeout=120)
-    check(p.returncode == 0, "ember exited %d for %r:\n%s" % (p.returncode, cmd, p.stderr))
-    stacks = []
-    with open(out) as f:
-        for line in f:
-            m = re.match(r"^(.+) (\d+)$", line.rstrip("\n"))
-            check(m, "malformed folded line %r" % line)
-            stacks.append((m.group(1).split(";"), int(m.group(2))))
+    out = tmp("out.folded")
+    rc, _, se = record_args(["-F", str(hz), "-v", "--unwind", unwind, "-o", out, "--"] + cmd)
+    check(rc == 0, "ember exited %d for %r:\n%s" % (rc, cmd, se))
+    stacks = parse_folded(out)
     os.unlink(out)
     os.rmdir(os.path.dirname(out))
-    return stacks, p.stderr
-
-
-def counter(stderr, name):
-    m = re.search(r"^ember:\s+%s: (\d+)" % re.escape(name), stderr, re.M)
-    return int(m.group(1)) if m else 0
+    return stacks, se
 
 
 def user_frames(frames):
