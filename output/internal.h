@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "agg/agg.h"
+#include "profile/profile.h"
 #include "output/output.h"
 
 struct ember_index;

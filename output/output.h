@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * output: writers and readers of profile files. Every writer takes a
- * struct ember_profile from agg/ and a FILE (or a path); every reader builds a
+ * struct ember_profile (profile/) and a FILE (or a path); every reader builds a
  * profile from bytes in memory (or a path).
  *
  * Formats: folded stacks (read and write), pprof protobuf (gzip; read and
@@ -22,7 +22,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "agg/agg.h"
+#include "profile/profile.h"
 
 enum ember_format {
 	EMBER_FORMAT_AUTO = 0,	 /* from the path's extension (and, on read, the content) */

@@ -27,7 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "agg/agg.h" /* struct ember_frame, frame flags */
+#include "profile/profile.h" /* struct ember_frame, frame flags */
 
 struct ember_symbolizer;
 

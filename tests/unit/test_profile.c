@@ -2,7 +2,7 @@
 /* Unit tests of the profile model in agg/: interning, aggregation, merge, processes. */
 #include <errno.h>
 
-#include "agg/agg.h"
+#include "profile/profile.h"
 #include "test.h"
 
 static void test_aggregation(void)

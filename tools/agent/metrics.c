@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "agent.h"
-#include "agg/agg.h"
+#include "profile/profile.h"
 #include "support/support.h"
 
 #define CLIENT_TIMEOUT_MS 2000 /* a scraper gets this long to send its request */

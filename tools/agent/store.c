@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "agent.h"
-#include "agg/agg.h"
+#include "profile/profile.h"
 #include "output/output.h"
 #include "support/support.h"
 

@@ -9,11 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agg/agg.h"
+#include "profile/profile.h"
 #include "support/support.h"
-#include "symbolizer/symbolizer.h"
-
-#define MAX_FRAMES_PER_LOCATION 64
 
 struct stored_sample {
 	struct ember_sample s; /* locations points into the profile's loc_ids array */
@@ -718,80 +715,10 @@ out:
 	return err;
 }
 
-/* ---- symbolization ----------------------------------------------------- */
-
-/*
- * pprof's has_functions / has_filenames / has_line_numbers / has_inline_frames:
- * set on a mapping once any of its locations resolved to that much, so they
- * say what this profile really carries.
- */
-static void mark_mapping(struct ember_profile *p, uint32_t mapping_id,
-			 const struct ember_frame *frames, uint32_t n)
+int profile__add_mapping_flags(struct ember_profile *p, uint32_t id, uint32_t flags)
 {
-	struct ember_mapping *m;
-	uint32_t i;
-
-	if (!mapping_id || mapping_id > p->nr_mappings)
-		return;
-	m = &p->mappings[mapping_id - 1];
-	for (i = 0; i < n; i++) {
-		if (frames[i].flags & (EMBER_FRAME_UNKNOWN | EMBER_FRAME_MARKER))
-			continue;
-		m->flags |= EMBER_MAPPING_HAS_FUNCTIONS;
-		if (frames[i].file)
-			m->flags |= EMBER_MAPPING_HAS_FILENAMES;
-		if (frames[i].line)
-			m->flags |= EMBER_MAPPING_HAS_LINES;
-		if (frames[i].flags & EMBER_FRAME_INLINE)
-			m->flags |= EMBER_MAPPING_HAS_INLINES;
-	}
-}
-
-int profile__symbolize(struct ember_profile *p, struct ember_symbolizer *sym)
-{
-	struct ember_frame frames[MAX_FRAMES_PER_LOCATION];
-	size_t i;
-	int err;
-
-	for (i = 0; i < p->nr_locations; i++) {
-		const struct ember_location *loc = &p->locations[i];
-		const struct ember_mapping *m = profile__mapping(p, loc->mapping_id);
-		struct ember_symbolize_request req = {0};
-		uint32_t n = 0;
-
-		if (loc->nr_frames || !loc->address)
-			continue;
-		if (!m) {
-			struct ember_frame unknown = {.function = "[unknown]",
-						      .flags = EMBER_FRAME_UNKNOWN};
-
-			err = profile__add_counter(p, "symbolize.no_mapping", 1);
-			if (!err)
-				err = profile__set_location_frames(p, (uint32_t)i + 1, &unknown, 1);
-			if (err)
-				return err;
-			continue;
-		}
-		req.pid = m->pid;
-		req.path = m->path;
-		req.build_id = m->build_id;
-		req.map_start = m->start;
-		req.map_offset = m->offset;
-		req.address = loc->address;
-		req.is_kernel = m->flags & EMBER_MAPPING_KERNEL;
-		req.is_return = loc->is_return;
-		err = symbolizer__resolve(sym, &req, frames, MAX_FRAMES_PER_LOCATION, &n);
-		if (err)
-			return err;
-		if (n == 0) {
-			frames[0] = (struct ember_frame){.function = "[unknown]",
-							 .flags = EMBER_FRAME_UNKNOWN};
-			n = 1;
-		}
-		err = profile__set_location_frames(p, (uint32_t)i + 1, frames, n);
-		if (err)
-			return err;
-		mark_mapping(p, loc->mapping_id, frames, n);
-	}
+	if (!id || id > p->nr_mappings)
+		return -EINVAL;
+	p->mappings[id - 1].flags |= flags;
 	return 0;
 }
