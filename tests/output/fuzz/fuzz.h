@@ -10,9 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fuzz_entry.h"
 #include "output/output.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Runs the writers over @p; aborts when a writer fails other than -ENOMEM. */
 void fuzz_write_all(const struct ember_profile *p);

@@ -15,7 +15,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
-#include "fuzz.h"
+#include "fuzz_entry.h"
 
 #define RSS_LIMIT_MB 2048 /* libFuzzer's default -rss_limit_mb */
 
