@@ -244,15 +244,16 @@ int agent_windows__start_worker(struct agent_windows *win, struct agent_pusher *
 
 /*
  * Starts @c sampling and begins the first window, shortened to a random part
- * of @cfg->window_s when @cfg->jitter (at least 1 s); *@first_s gets its length
- * in seconds. Prints an error when the perf events cannot be opened.
+ * of @cfg->window_s when @cfg->jitter (a part under 1 s gets a whole window
+ * added); *@first_s gets its length in seconds. Prints an error when the perf
+ * events cannot be opened.
  */
 int agent_windows__start(struct agent_windows *win, struct ember_collector *c,
 			 const struct agent_config *cfg, double *first_s);
 
 /*
- * Call after every collector__poll: drains @c when a drain is due (at least
- * every 5 s, twice per window) and, when the window's end has passed, cuts it
+ * Call after every collector__poll: drains @c when a drain is due (every half
+ * window, at most 5 s apart) and, when the window's end has passed, cuts it
  * there and queues it with @cfg's labels and settings. The next window is
  * shortened by the lateness of the cut, so window starts keep their cadence.
  * 0 or a negative errno (the agent exits).
