@@ -3,6 +3,8 @@
  * agg: the aggregation side of ember, on top of the profile model (profile/).
  *
  *  - profile__symbolize: the join of a collected profile with the symbolizer.
+ *  - The counter taxonomy (agg/counters.c): which of a profile's named counters
+ *    are lost samples, lost stacks or lost events, and the symbolizer's counters.
  *  - The collector (struct ember_collector): opens one perf event per online CPU,
  *    attaches the probes/ sampler, tracks processes and their mappings, and drains
  *    the in-kernel counts into a profile, at the end or every window.
@@ -112,7 +114,58 @@ int collector__poll(struct ember_collector *c, int timeout_ms);
  */
 int collector__drain(struct ember_collector *c, struct ember_profile *into);
 
+/*
+ * Ends a recording: stops sampling (if still running) and drains everything
+ * the sampler took into @into, so that every sample lands in exactly one
+ * profile (the earlier drains' or @into). Call it once, as the last drain; the
+ * collector is not started again. 0 or a negative errno.
+ */
+int collector__finish(struct ember_collector *c, struct ember_profile *into);
+
 /* Number of CPUs sampled. */
 unsigned int collector__nr_cpus(const struct ember_collector *c);
+
+/* ---- counters of a collected profile (agg/counters.c) ------------------ */
+
+/*
+ * What a counter means, by its name. Lost samples were taken (counted in
+ * "sampler.samples") but are not in the profile, so over a whole recording
+ * sampler.samples == profile__total() + ember_lost_samples(). A lost stack
+ * leaves its sample in the profile under a marker frame. Lost events are not
+ * samples (process events, side-band records, children not followed) and are
+ * never added to lost samples.
+ */
+enum ember_counter_kind {
+	EMBER_COUNTER_OTHER = 0,    /* not a loss: sampler.*, truncated.*, unwind.*, ... */
+	EMBER_COUNTER_LOST_SAMPLES, /* lost.counts_map_full */
+	EMBER_COUNTER_LOST_STACKS,  /* lost.kernel_stack.*, lost.user_stack.*, lost.stack.* */
+	EMBER_COUNTER_LOST_EVENTS,  /* any other lost.*: lost.process_events, ... */
+};
+
+enum ember_counter_kind ember_counter_kind(const char *name);
+
+/* Sum of @p's counters of kind EMBER_COUNTER_LOST_SAMPLES (samples). */
+uint64_t ember_lost_samples(const struct ember_profile *p);
+
+/*
+ * The symbolizer's counters as last added to a profile, so that consecutive
+ * windows symbolized by one symbolizer each carry only their own share. Holds
+ * the symbolizer's name strings: reset it when the symbolizer is replaced.
+ */
+struct ember_symbolizer_baseline;
+
+int symbolizer_baseline__new(struct ember_symbolizer_baseline **out);
+void symbolizer_baseline__free(struct ember_symbolizer_baseline *b);
+/* A new symbolizer counts from 0. */
+void symbolizer_baseline__reset(struct ember_symbolizer_baseline *b);
+
+/*
+ * Adds @sym's counters ("symbolize.*") to @p. With @since NULL, their values as
+ * they are (one symbolizer per profile); otherwise what each grew by since the
+ * previous call with @since (counters that did not grow are left out), and
+ * @since remembers the new values. 0 or -ENOMEM.
+ */
+int ember_add_symbolizer_counters(struct ember_profile *p, const struct ember_symbolizer *sym,
+				  struct ember_symbolizer_baseline *since);
 
 #endif /* EMBER_AGG_H */

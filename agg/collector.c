@@ -867,3 +867,21 @@ int collector__drain(struct ember_collector *c, struct ember_profile *into)
 	reap_targets(c);
 	return 0;
 }
+
+/*
+ * Detaching the perf events does not wait for sampler runs already underway:
+ * one may still read gen.active after the first drain's flip and write the
+ * other generation. The second drain flips back and waits for it, so its
+ * sample (and its bump of sampler.samples) lands in this profile too. After
+ * that no run is left and both generations are empty.
+ */
+int collector__finish(struct ember_collector *c, struct ember_profile *into)
+{
+	int err;
+
+	collector__stop(c);
+	err = collector__drain(c, into);
+	if (!err)
+		err = collector__drain(c, into);
+	return err;
+}

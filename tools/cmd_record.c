@@ -498,11 +498,15 @@ static int check_output(const char *path)
 	return 0;
 }
 
+/*
+ * The lost-samples line is ember_lost_samples(): samples taken but not in the
+ * profile. Lost stacks and truncations are shares of the samples that are in
+ * it; lost events are not samples, so they get no percentage.
+ */
 static void print_summary(const struct ember_profile *p, double seconds, unsigned int cpus,
 			  uint32_t hz, bool verbose)
 {
-	uint64_t total = profile__total(p),
-		 lost = profile__counter_value(p, "lost.counts_map_full");
+	uint64_t total = profile__total(p), lost = ember_lost_samples(p);
 	uint64_t seen = total + lost;
 	size_t i;
 
@@ -511,15 +515,17 @@ static void print_summary(const struct ember_profile *p, double seconds, unsigne
 	fprintf(stderr, "ember: lost samples: %llu (%.2f%%)\n", (unsigned long long)lost,
 		seen ? 100.0 * lost / seen : 0.0);
 	for (i = 0; i < profile__nr_counters(p); i++) {
+		enum ember_counter_kind kind;
 		const char *name;
 		uint64_t v;
 
 		profile__counter(p, i, &name, &v);
-		if (strcmp(name, "lost.counts_map_full") == 0)
+		kind = ember_counter_kind(name);
+		if (kind == EMBER_COUNTER_LOST_SAMPLES)
+			continue; /* in the line above */
+		if (!verbose && (!v || kind == EMBER_COUNTER_OTHER))
 			continue;
-		if (!verbose && (!v || strncmp(name, "lost.", 5) != 0))
-			continue;
-		if (strncmp(name, "lost.", 5) == 0 || strncmp(name, "truncated.", 10) == 0)
+		if (kind == EMBER_COUNTER_LOST_STACKS || strncmp(name, "truncated.", 10) == 0)
 			fprintf(stderr, "ember:   %s: %llu (%.2f%% of samples)\n", name,
 				(unsigned long long)v, seen ? 100.0 * v / seen : 0.0);
 		else
@@ -591,23 +597,6 @@ static int child_exit_code(int status)
 	return EMBER_EXIT_FAILURE;
 }
 
-static int add_symbolizer_counters(struct ember_profile *p, const struct ember_symbolizer *s)
-{
-	size_t i;
-
-	for (i = 0; i < symbolizer__nr_counters(s); i++) {
-		const char *name;
-		uint64_t v;
-		int err;
-
-		symbolizer__counter(s, i, &name, &v);
-		err = profile__add_counter(p, name, v);
-		if (err)
-			return err;
-	}
-	return 0;
-}
-
 int cmd_record(int argc, char **argv)
 {
 	struct ember_collector_opts co = {.sz = sizeof(co)};
@@ -619,7 +608,7 @@ int cmd_record(int argc, char **argv)
 	struct sigaction sa = {.sa_handler = on_signal};
 	uint64_t start_mono, last_drain, start_real;
 	pid_t child = 0;
-	int go_fd = -1, child_status = 0, ret, err, i;
+	int go_fd = -1, child_status = 0, ret, err;
 	bool child_done = false;
 	char hostname[65];
 	size_t k;
@@ -772,14 +761,10 @@ int cmd_record(int argc, char **argv)
 			last_drain = now;
 		}
 	}
-	collector__stop(c);
-	/* Two drains: the first empties the window in use, the second the other buffer. */
-	for (i = 0; i < 2; i++) {
-		err = collector__drain(c, prof);
-		if (err) {
-			fprintf(stderr, "ember: draining samples failed: %s\n", strerror(-err));
-			goto out;
-		}
+	err = collector__finish(c, prof);
+	if (err) {
+		fprintf(stderr, "ember: draining samples failed: %s\n", strerror(-err));
+		goto out;
 	}
 	profile__set_time(prof, start_real, ember_now_mono_ns() - start_mono);
 	if (gethostname(hostname, sizeof(hostname)))
@@ -789,7 +774,7 @@ int cmd_record(int argc, char **argv)
 
 	err = profile__symbolize(prof, sym);
 	if (!err)
-		err = add_symbolizer_counters(prof, sym);
+		err = ember_add_symbolizer_counters(prof, sym, NULL);
 	if (err) {
 		fprintf(stderr, "ember: symbolization failed: %s\n", strerror(-err));
 		goto out;

@@ -10,11 +10,15 @@
  *    /ingest endpoint, and the thread that sends them in order, with backoff.
  *  - agent_metrics: the agent's own figures per window (samples, losses, times,
  *    RSS, spool), as a log line and as Prometheus text on a loopback port.
+ *  - agent_windows: the window engine. Decides where windows begin and end,
+ *    drains the collector into them, and hands each finished window to a
+ *    worker thread that symbolizes, writes, pushes and reports it.
  *
  * Private to tools/. Errors are negative errnos; objects are opaque with
- * __new/__free (free accepts NULL). Only the pusher and the metrics server run
- * threads of their own; their functions are safe to call from the main thread
- * while those threads run, and nothing else is thread-safe.
+ * __new/__free (free accepts NULL). The pusher, the metrics server and the
+ * window engine run threads of their own; their functions are safe to call
+ * from the main thread while those threads run, and nothing else is
+ * thread-safe.
  */
 #ifndef EMBER_AGENT_H
 #define EMBER_AGENT_H
@@ -23,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct ember_collector;
 struct ember_profile;
 
 /* ---- configuration ------------------------------------------------------ */
@@ -178,7 +183,7 @@ struct agent_window_stats {
 	uint32_t hz;
 	uint64_t samples;			 /* in the profile */
 	uint64_t sampler_samples;		 /* counted by the sampler (profile + lost) */
-	uint64_t lost;				 /* sum of "lost.*" counters */
+	uint64_t lost;				 /* lost samples: ember_lost_samples() */
 	uint64_t stacks;			 /* unique stacks in the profile */
 	double drain_ms, symbolize_ms, write_ms; /* time spent in each step */
 	uint64_t processes;			 /* process records in the window */
@@ -211,9 +216,81 @@ void agent_metrics_server__free(struct agent_metrics_server *m);
 
 /*
  * Publishes the figures of the window just ended plus running totals (kept by
- * the server). Loss counters come from @p's "lost.*" counters.
+ * the server). Loss counters come from @p's "lost.*" counters, by their kind
+ * (ember_counter_kind): lost samples, lost stacks and lost events apart.
  */
 int agent_metrics_server__update(struct agent_metrics_server *m, const struct agent_window_stats *w,
 				 const struct ember_profile *p);
+
+/* ---- windows: boundaries, queue and worker ------------------------------ */
+
+struct agent_windows;
+
+/*
+ * Creates the window engine and its symbolizer (local symbolization, a small
+ * open-file budget). @store is borrowed and must outlive the engine. Host and
+ * kernel release, labels of every window, are read here. 0 or a negative errno.
+ */
+int agent_windows__new(struct agent_store *store, struct agent_windows **out);
+
+/*
+ * Starts the worker thread that symbolizes, writes (to the store), pushes
+ * (@pusher, NULL: none) and reports (@metrics, NULL: none) finished windows;
+ * both are borrowed and must outlive the engine. The thread inherits the
+ * caller's signal mask. Prints an error and returns a negative errno on failure.
+ */
+int agent_windows__start_worker(struct agent_windows *win, struct agent_pusher *pusher,
+				struct agent_metrics_server *metrics);
+
+/*
+ * Starts @c sampling and begins the first window, shortened to a random part
+ * of @cfg->window_s when @cfg->jitter (a part under 1 s gets a whole window
+ * added); *@first_s gets its length in seconds. Prints an error when the perf
+ * events cannot be opened.
+ */
+int agent_windows__start(struct agent_windows *win, struct ember_collector *c,
+			 const struct agent_config *cfg, double *first_s);
+
+/*
+ * Call after every collector__poll: drains @c when a drain is due (every half
+ * window, at most 5 s apart) and, when the window's end has passed, cuts it
+ * there and queues it with @cfg's labels and settings. The next window is
+ * shortened by the lateness of the cut, so window starts keep their cadence.
+ * 0 or a negative errno (the agent exits).
+ */
+int agent_windows__tick(struct agent_windows *win, struct ember_collector *c,
+			const struct agent_config *cfg);
+
+/*
+ * Moves sampling from @old to @next (a reload with a new frequency or unwind
+ * mode) at one boundary: @old stops and @next starts back to back, the window
+ * in progress ends there with all of @old's samples (at @cfg's frequency, with
+ * @cfg's labels), and the next one begins with length @window_s seconds. When
+ * @next cannot start, @old samples on, the window goes on and *@switched is
+ * false; the caller then frees @next, otherwise @old. 0 or a negative errno
+ * (also when @old could not start again).
+ */
+int agent_windows__switch(struct agent_windows *win, struct ember_collector *old,
+			  struct ember_collector *next, const struct agent_config *cfg,
+			  double window_s, bool *switched);
+
+/*
+ * Ends sampling: stops @c, drains all it has left and queues the partial
+ * window. 0 or a negative errno.
+ */
+int agent_windows__finish(struct agent_windows *win, struct ember_collector *c,
+			  const struct agent_config *cfg);
+
+/* Windows finished (queued) since the start. */
+uint64_t agent_windows__nr_finished(const struct agent_windows *win);
+
+/*
+ * Lets the worker write every queued window, then stops it. Returns 0 or the
+ * worker's error (-ENOMEM: windows were not written).
+ */
+int agent_windows__join(struct agent_windows *win);
+
+/* Joins the worker (see agent_windows__join) and frees everything. Accepts NULL. */
+void agent_windows__free(struct agent_windows *win);
 
 #endif /* EMBER_AGENT_H */

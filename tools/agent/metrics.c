@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "agent.h"
-#include "profile/profile.h"
+#include "agg/agg.h"
 #include "support/support.h"
 
 #define CLIENT_TIMEOUT_MS 2000 /* a scraper gets this long to send its request */
@@ -81,7 +81,7 @@ void agent_metrics__log(const struct agent_window_stats *w, const struct ember_p
 
 		profile__counter(p, i, &name, &v);
 		/* Losses are always worth a line; the rest only with -v. */
-		if (strncmp(name, "lost.", 5) == 0 ? !v && !verbose : !verbose)
+		if (ember_counter_kind(name) != EMBER_COUNTER_OTHER ? !v && !verbose : !verbose)
 			continue;
 		pr_info("window %llu:   %s: %llu", (unsigned long long)w->seq, name,
 			(unsigned long long)v);
@@ -99,7 +99,8 @@ struct agent_metrics_server {
 	uint64_t windows, samples, lost, sampler_samples;
 	double drain_s, symbolize_s, write_s;
 	struct {
-		char *name;
+		char *name; /* without "lost." */
+		enum ember_counter_kind kind;
 		uint64_t value;
 	} * losses; /* per-reason totals of "lost.*" */
 	size_t nr_losses, cap_losses;
@@ -261,7 +262,8 @@ void agent_metrics_server__free(struct agent_metrics_server *m)
 	free(m);
 }
 
-static int add_loss(struct agent_metrics_server *m, const char *name, uint64_t v)
+static int add_loss(struct agent_metrics_server *m, const char *name, enum ember_counter_kind kind,
+		    uint64_t v)
 {
 	size_t i;
 
@@ -276,14 +278,41 @@ static int add_loss(struct agent_metrics_server *m, const char *name, uint64_t v
 	m->losses[m->nr_losses].name = strdup(name);
 	if (!m->losses[m->nr_losses].name)
 		return -ENOMEM;
+	m->losses[m->nr_losses].kind = kind;
 	m->losses[m->nr_losses++].value = v;
 	return 0;
+}
+
+/* One Prometheus family per kind of loss: only lost samples are samples. */
+static const struct loss_family {
+	enum ember_counter_kind kind;
+	const char *metric, *help;
+} loss_families[] = {
+    {EMBER_COUNTER_LOST_SAMPLES, "ember_agent_lost_samples_total",
+     "Samples taken but in no window, by reason."},
+    {EMBER_COUNTER_LOST_STACKS, "ember_agent_lost_stacks_total",
+     "Stacks lost from samples that are in the windows (under a marker frame), by reason."},
+    {EMBER_COUNTER_LOST_EVENTS, "ember_agent_lost_events_total",
+     "Process events and side-band records lost (not samples), by reason."},
+};
+
+static void print_losses(FILE *f, const struct agent_metrics_server *m,
+			 const struct loss_family *fam)
+{
+	size_t i;
+
+	fprintf(f, "# HELP %s %s\n# TYPE %s counter\n", fam->metric, fam->help, fam->metric);
+	for (i = 0; i < m->nr_losses; i++)
+		if (m->losses[i].kind == fam->kind)
+			fprintf(f, "%s{reason=\"%s\"} %llu\n", fam->metric, m->losses[i].name,
+				(unsigned long long)m->losses[i].value);
 }
 
 int agent_metrics_server__update(struct agent_metrics_server *m, const struct agent_window_stats *w,
 				 const struct ember_profile *p)
 {
 	char *buf = NULL, *old;
+	enum ember_counter_kind kind;
 	size_t len = 0, i;
 	FILE *f;
 
@@ -299,7 +328,9 @@ int agent_metrics_server__update(struct agent_metrics_server *m, const struct ag
 		uint64_t v;
 
 		profile__counter(p, i, &name, &v);
-		if (strncmp(name, "lost.", 5) == 0 && add_loss(m, name + 5, v))
+		kind = ember_counter_kind(name);
+		if (kind != EMBER_COUNTER_OTHER && /* every loss is "lost.*" */
+		    add_loss(m, name + 5, kind, v))
 			return -ENOMEM;
 	}
 	f = open_memstream(&buf, &len);
@@ -315,11 +346,8 @@ int agent_metrics_server__update(struct agent_metrics_server *m, const struct ag
 		"# TYPE ember_agent_samples_total counter\n"
 		"ember_agent_samples_total %llu\n",
 		(unsigned long long)m->samples);
-	fprintf(f, "# HELP ember_agent_lost_samples_total Samples lost, by reason.\n"
-		   "# TYPE ember_agent_lost_samples_total counter\n");
-	for (i = 0; i < m->nr_losses; i++)
-		fprintf(f, "ember_agent_lost_samples_total{reason=\"%s\"} %llu\n",
-			m->losses[i].name, (unsigned long long)m->losses[i].value);
+	for (i = 0; i < sizeof(loss_families) / sizeof(loss_families[0]); i++)
+		print_losses(f, m, &loss_families[i]);
 	fprintf(f,
 		"# HELP ember_agent_step_seconds_total Time spent per step of the window.\n"
 		"# TYPE ember_agent_step_seconds_total counter\n"
