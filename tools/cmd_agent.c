@@ -25,9 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <linux/capability.h>
 #include <sys/random.h>
-#include <sys/syscall.h>
 #include <sys/utsname.h>
 
 #include "agent/agent.h"
@@ -149,6 +147,16 @@ static const struct cli_option agent_options[] = {
     {NULL, 0, 0, NULL, NULL},
 };
 
+static const int agent_exit_codes[] = {
+    EMBER_EXIT_OK,
+    EMBER_EXIT_FAILURE,
+    EMBER_EXIT_USAGE,
+    EMBER_EXIT_PERMISSION,
+    EMBER_EXIT_UNSUPPORTED,
+    EMBER_EXIT_OUTPUT,
+    -1,
+};
+
 const struct cli_command cli_agent_command = {
     .name = "agent",
     .synopsis = "ember agent [OPTIONS]",
@@ -163,9 +171,9 @@ const struct cli_command cli_agent_command = {
 	"symbolization and write time, RSS, spool). SIGHUP reloads the config file and logs "
 	"'reload: ... applied' or 'reload failed'; SIGTERM and SIGINT write the partial window "
 	"and exit 0. Meant to run as a systemd service "
-	"(tools/ember-agent.service). Exit status: 2 for a bad flag or config value, 3 "
-	"without CAP_BPF and CAP_PERFMON, 6 when the output directory is not writable.",
+	"(tools/ember-agent.service).",
     .options = agent_options,
+    .exit_codes = agent_exit_codes,
 };
 
 static volatile sig_atomic_t stop_signal, reload_signal;
@@ -242,15 +250,12 @@ static int parse_flags(int argc, char **argv, struct agent_config *cfg, struct a
 		if (c == 'c' || c == 'd' || c == OPT_CHECK_CONFIG)
 			continue;
 		if (c == 'l') {
-			const char *eq = strchr(optarg, '=');
+			struct cli_label l;
 
-			if (!eq || eq == optarg || (size_t)(eq - optarg) > 200)
-				return cli_usage_error("agent",
-						       "invalid value for --label: '%s' (expected "
-						       "KEY=VALUE)",
-						       optarg);
-			snprintf(key, sizeof(key), "label.%.*s", (int)(eq - optarg), optarg);
-			value = eq + 1;
+			if (cli_parse_label("agent", optarg, &l))
+				return EMBER_EXIT_USAGE;
+			snprintf(key, sizeof(key), "label.%s", l.key);
+			value = l.value;
 		} else {
 			snprintf(key, sizeof(key), "%s", o->long_name);
 			if (!o->arg)
@@ -293,29 +298,6 @@ static int load_config(int argc, char **argv, const struct agent_args *a, struct
 	if (agent_config__validate(cfg))
 		return EMBER_EXIT_USAGE;
 	return -1;
-}
-
-static int check_privileges(void)
-{
-	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
-	struct __user_cap_data_struct data[2] = {{0}};
-	bool bpf, perfmon;
-
-	if (syscall(SYS_capget, &hdr, data) != 0)
-		return 0; /* cannot tell: the kernel will say */
-#define HAS_CAP(c) ((data[(c) / 32].effective >> ((c) % 32)) & 1)
-	bpf = HAS_CAP(CAP_BPF) || HAS_CAP(CAP_SYS_ADMIN);
-	perfmon = HAS_CAP(CAP_PERFMON) || HAS_CAP(CAP_SYS_ADMIN);
-#undef HAS_CAP
-	if (bpf && perfmon)
-		return 0;
-	fprintf(stderr,
-		"ember: missing capability %s: run as root or with the capabilities of "
-		"tools/ember-agent.service\n",
-		!bpf && !perfmon ? "CAP_BPF and CAP_PERFMON"
-		: !bpf		 ? "CAP_BPF"
-				 : "CAP_PERFMON");
-	return EMBER_EXIT_PERMISSION;
 }
 
 /* A drained window on its way to the worker: everything it needs, copied. */
@@ -384,12 +366,9 @@ static int new_collector(uint32_t hz, int unwind, struct ember_collector **out)
 	co.unwind = (enum ember_unwind)unwind;
 	co.target = EMBER_TARGET_ALL;
 	err = collector__new(&co, out);
-	if (err) {
-		fprintf(stderr, "ember: cannot load the BPF sampler: %s%s\n", strerror(-err),
-			err == -EPERM ? " (needs CAP_BPF and CAP_PERFMON)" : "");
-		return err;
-	}
-	return 0;
+	if (err)
+		cli_sampler_error(CLI_SAMPLER_LOAD, err);
+	return err;
 }
 
 static int start_collector(struct ember_collector *c)
@@ -397,7 +376,7 @@ static int start_collector(struct ember_collector *c)
 	int err = collector__start(c);
 
 	if (err)
-		fprintf(stderr, "ember: cannot open cpu-clock perf events: %s\n", strerror(-err));
+		cli_sampler_error(CLI_SAMPLER_START, err);
 	return err;
 }
 
@@ -885,7 +864,7 @@ int cmd_agent(int argc, char **argv)
 	ret = EMBER_EXIT_OUTPUT;
 	if (agent_store__new(ag.cfg.output_dir, &ag.store))
 		goto out;
-	ret = check_privileges();
+	ret = cli_check_sampler_privileges("with the capabilities of tools/ember-agent.service");
 	if (ret)
 		goto out;
 	ret = EMBER_EXIT_FAILURE;
@@ -924,12 +903,14 @@ int cmd_agent(int argc, char **argv)
 
 	err = new_collector(ag.cfg.frequency_hz, ag.cfg.unwind, &ag.collector);
 	if (err) {
-		ret = err == -EPERM || err == -EACCES ? EMBER_EXIT_PERMISSION : EMBER_EXIT_FAILURE;
+		ret = cli_sampler_exit_code(CLI_SAMPLER_LOAD, err);
 		goto out;
 	}
 	err = start_collector(ag.collector);
-	if (err)
+	if (err) {
+		ret = cli_sampler_exit_code(CLI_SAMPLER_START, err);
 		goto out;
+	}
 	/* Spread the fleet: the first window ends somewhere in the first window length. */
 	first_s = ag.cfg.window_s;
 	if (ag.cfg.jitter) {
