@@ -3,7 +3,11 @@
  * Command-line plumbing shared by the subcommands. Each option is documented
  * once, in a struct cli_option table next to the command that uses it; the
  * getopt table, `--help` text and the man page (`ember man`) are generated from
- * those tables, so they cannot drift apart.
+ * those tables, so they cannot drift apart (cli.c). Every command also takes
+ * its values through the one grammar of each kind (cli_values.c), and the
+ * commands that sample share one privilege check and one mapping of sampler
+ * errors to exit codes (cli_sampler.c). Nothing here is thread-safe; nothing
+ * returns memory the caller must free.
  */
 #ifndef EMBER_CLI_H
 #define EMBER_CLI_H
