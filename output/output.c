@@ -86,6 +86,13 @@ enum ember_format output__format_from_path(const char *path, bool *zstd)
 static int write_format(const struct ember_profile *p, enum ember_format format,
 			const struct ember_output_opts *o, FILE *out)
 {
+	if (o->diff_before) {
+		if (format == EMBER_FORMAT_SVG)
+			return diff__write_svg(o->diff_before, p, o->diff, o->svg, out);
+		if (format == EMBER_FORMAT_FOLDED)
+			return diff__write_folded(o->diff_before, p, o->diff, out);
+		return -EINVAL;
+	}
 	switch (format) {
 	case EMBER_FORMAT_FOLDED:
 		return folded__write(p, o->folded, out);
@@ -112,7 +119,7 @@ static int write_stream(const struct ember_profile *p, enum ember_format format,
 	if (!zstd)
 		return write_format(p, format, o, out);
 	/* "x.pb.zst": zstd instead of pprof's gzip, not around it. */
-	if (format == EMBER_FORMAT_PPROF) {
+	if (format == EMBER_FORMAT_PPROF && !o->diff_before) {
 		uint8_t *pb = NULL;
 
 		err = pprof__encode(p, &pb, &len);

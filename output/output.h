@@ -218,14 +218,21 @@ struct ember_output_opts {
 	const struct ember_folded_opts *folded; /* may be NULL */
 	const struct ember_svg_opts *svg;	/* may be NULL */
 	int compression; /* -1: none; 0: from the path; else ember_compression */
+	/*
+	 * Non-NULL: write the differential of @diff_before and @p (AFTER), as
+	 * diff__write_svg (format SVG) or diff__write_folded (format FOLDED).
+	 */
+	const struct ember_profile *diff_before;
+	const struct ember_diff_opts *diff; /* may be NULL */
 };
 
 /*
  * Writes @p to @path ("-" is stdout; its format defaults to folded), in the
  * format chosen by @opts->format or the extension: ".folded"/".txt" folded,
  * ".pb.gz"/".pprof" pprof, ".svg", ".json" speedscope; a trailing ".zst"
- * compresses any of them with zstd. Unknown extensions: -EINVAL. The file is
- * written to a temporary name and renamed, so a failure leaves no partial file.
+ * compresses any of them with zstd. Unknown extensions: -EINVAL (also any
+ * format but SVG and folded with @opts->diff_before). The file is written to
+ * a temporary name and renamed, so a failure leaves no partial file.
  */
 int output__write_path(const struct ember_profile *p, const char *path,
 		       const struct ember_output_opts *opts);

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
-/* Option tables to getopt, help text and man pages; number parsing with clear errors. */
+/*
+ * Option tables to getopt, help text and man pages (options and exit codes);
+ * usage errors. The value parsers are in cli_values.c.
+ */
 #include <errno.h>
-#include <math.h>
 #include <stdarg.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -66,9 +67,31 @@ static void print_wrapped(FILE *out, const char *text, int indent)
 	fputc('\n', out);
 }
 
+/* Meaning of each enum ember_exit code, as README "Exit codes" documents it. */
+static const char *const exit_meanings[] = {
+    [EMBER_EXIT_OK] = "success",
+    [EMBER_EXIT_FAILURE] = "runtime failure (I/O, out of memory, perf or BPF refused for "
+			   "another reason)",
+    [EMBER_EXIT_USAGE] = "bad flags or values (of a flag or config key)",
+    [EMBER_EXIT_PERMISSION] = "missing capability (CAP_BPF and CAP_PERFMON, or root)",
+    [EMBER_EXIT_UNSUPPORTED] = "kernel without BTF or a needed BPF feature (the verifier "
+			       "rejected the sampler)",
+    [EMBER_EXIT_NO_TARGET] = "no such process (--pid) or cgroup (--cgroup)",
+    [EMBER_EXIT_OUTPUT] = "the output path cannot be written",
+    [EMBER_EXIT_INPUT] = "an input file is unreadable or malformed",
+};
+
+static const char *exit_meaning(int code)
+{
+	if (code < 0 || (size_t)code >= sizeof(exit_meanings) / sizeof(exit_meanings[0]))
+		return "";
+	return exit_meanings[code];
+}
+
 void cli_print_help(FILE *out, const struct cli_command *cmd)
 {
 	const struct cli_option *o;
+	const int *c;
 
 	fprintf(out, "Usage: %s\n\n", cmd->synopsis);
 	print_wrapped(out, cmd->description, 0);
@@ -82,6 +105,11 @@ void cli_print_help(FILE *out, const struct cli_command *cmd)
 				o->arg ? o->arg : "");
 		print_wrapped(out, o->help, 10);
 	}
+	if (!cmd->exit_codes)
+		return;
+	fprintf(out, "\nExit status:\n");
+	for (c = cmd->exit_codes; *c >= 0; c++)
+		fprintf(out, "  %d  %s\n", *c, exit_meaning(*c));
 }
 
 static void man_escape(FILE *out, const char *s)
@@ -101,6 +129,7 @@ static void man_escape(FILE *out, const char *s)
 void cli_print_man(FILE *out, const struct cli_command *cmd)
 {
 	const struct cli_option *o;
+	const int *c;
 
 	fprintf(out, ".SH \"EMBER %s\"\n", cmd->name);
 	fprintf(out, ".B ");
@@ -123,6 +152,14 @@ void cli_print_man(FILE *out, const struct cli_command *cmd)
 		man_escape(out, o->help);
 		fprintf(out, "\n");
 	}
+	if (!cmd->exit_codes)
+		return;
+	fprintf(out, ".SS \"Exit status of ember %s\"\n", cmd->name);
+	for (c = cmd->exit_codes; *c >= 0; c++) {
+		fprintf(out, ".TP\n.B %d\n", *c);
+		man_escape(out, exit_meaning(*c));
+		fprintf(out, "\n");
+	}
 }
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
@@ -135,55 +172,4 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, " (see 'ember help %s')\n", cmd);
 	return EMBER_EXIT_USAGE;
-}
-
-int cli_parse_u64(const char *flag, const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-	unsigned long long v;
-	char *end;
-
-	errno = 0;
-	if (!s || !*s || *s == '-' || *s == '+')
-		goto bad;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || v < min || v > max)
-		goto bad;
-	*out = v;
-	return 0;
-bad:
-	fprintf(stderr, "ember: invalid value for --%s: '%s' (expected %llu..%llu)\n", flag,
-		s ? s : "", (unsigned long long)min, (unsigned long long)max);
-	return -EINVAL;
-}
-
-int cli_parse_seconds(const char *flag, const char *s, double *out)
-{
-	double v, mult = 1;
-	char *end;
-
-	errno = 0;
-	if (!s || !*s)
-		goto bad;
-	v = strtod(s, &end);
-	if (errno || end == s)
-		goto bad;
-	if (strcmp(end, "ms") == 0)
-		mult = 0.001;
-	else if (strcmp(end, "m") == 0)
-		mult = 60;
-	else if (strcmp(end, "h") == 0)
-		mult = 3600;
-	else if (*end && strcmp(end, "s") != 0)
-		goto bad;
-	v *= mult;
-	if (!isfinite(v) || v <= 0 || v > 366.0 * 24 * 3600)
-		goto bad;
-	*out = v;
-	return 0;
-bad:
-	fprintf(stderr,
-		"ember: invalid value for --%s: '%s' (expected a duration > 0: 10, 2.5s, "
-		"500ms, 1m)\n",
-		flag, s ? s : "");
-	return -EINVAL;
 }

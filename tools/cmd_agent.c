@@ -25,8 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <linux/capability.h>
-#include <sys/syscall.h>
 
 #include "agent/agent.h"
 #include "agg/agg.h"
@@ -145,6 +143,16 @@ static const struct cli_option agent_options[] = {
     {NULL, 0, 0, NULL, NULL},
 };
 
+static const int agent_exit_codes[] = {
+    EMBER_EXIT_OK,
+    EMBER_EXIT_FAILURE,
+    EMBER_EXIT_USAGE,
+    EMBER_EXIT_PERMISSION,
+    EMBER_EXIT_UNSUPPORTED,
+    EMBER_EXIT_OUTPUT,
+    -1,
+};
+
 const struct cli_command cli_agent_command = {
     .name = "agent",
     .synopsis = "ember agent [OPTIONS]",
@@ -159,9 +167,9 @@ const struct cli_command cli_agent_command = {
 	"symbolization and write time, RSS, spool). SIGHUP reloads the config file and logs "
 	"'reload: ... applied' or 'reload failed'; SIGTERM and SIGINT write the partial window "
 	"and exit 0. Meant to run as a systemd service "
-	"(tools/ember-agent.service). Exit status: 2 for a bad flag or config value, 3 "
-	"without CAP_BPF and CAP_PERFMON, 6 when the output directory is not writable.",
+	"(tools/ember-agent.service).",
     .options = agent_options,
+    .exit_codes = agent_exit_codes,
 };
 
 static volatile sig_atomic_t stop_signal, reload_signal;
@@ -238,15 +246,12 @@ static int parse_flags(int argc, char **argv, struct agent_config *cfg, struct a
 		if (c == 'c' || c == 'd' || c == OPT_CHECK_CONFIG)
 			continue;
 		if (c == 'l') {
-			const char *eq = strchr(optarg, '=');
+			struct cli_label l;
 
-			if (!eq || eq == optarg || (size_t)(eq - optarg) > 200)
-				return cli_usage_error("agent",
-						       "invalid value for --label: '%s' (expected "
-						       "KEY=VALUE)",
-						       optarg);
-			snprintf(key, sizeof(key), "label.%.*s", (int)(eq - optarg), optarg);
-			value = eq + 1;
+			if (cli_parse_label("agent", optarg, &l))
+				return EMBER_EXIT_USAGE;
+			snprintf(key, sizeof(key), "label.%s", l.key);
+			value = l.value;
 		} else {
 			snprintf(key, sizeof(key), "%s", o->long_name);
 			if (!o->arg)
@@ -291,29 +296,6 @@ static int load_config(int argc, char **argv, const struct agent_args *a, struct
 	return -1;
 }
 
-static int check_privileges(void)
-{
-	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
-	struct __user_cap_data_struct data[2] = {{0}};
-	bool bpf, perfmon;
-
-	if (syscall(SYS_capget, &hdr, data) != 0)
-		return 0; /* cannot tell: the kernel will say */
-#define HAS_CAP(c) ((data[(c) / 32].effective >> ((c) % 32)) & 1)
-	bpf = HAS_CAP(CAP_BPF) || HAS_CAP(CAP_SYS_ADMIN);
-	perfmon = HAS_CAP(CAP_PERFMON) || HAS_CAP(CAP_SYS_ADMIN);
-#undef HAS_CAP
-	if (bpf && perfmon)
-		return 0;
-	fprintf(stderr,
-		"ember: missing capability %s: run as root or with the capabilities of "
-		"tools/ember-agent.service\n",
-		!bpf && !perfmon ? "CAP_BPF and CAP_PERFMON"
-		: !bpf		 ? "CAP_BPF"
-				 : "CAP_PERFMON");
-	return EMBER_EXIT_PERMISSION;
-}
-
 struct agent {
 	struct agent_config cfg;
 	struct ember_collector *collector;
@@ -332,12 +314,9 @@ static int new_collector(uint32_t hz, int unwind, struct ember_collector **out)
 	co.unwind = (enum ember_unwind)unwind;
 	co.target = EMBER_TARGET_ALL;
 	err = collector__new(&co, out);
-	if (err) {
-		fprintf(stderr, "ember: cannot load the BPF sampler: %s%s\n", strerror(-err),
-			err == -EPERM ? " (needs CAP_BPF and CAP_PERFMON)" : "");
-		return err;
-	}
-	return 0;
+	if (err)
+		cli_sampler_error(CLI_SAMPLER_LOAD, err);
+	return err;
 }
 
 /* Starts a thread with the agent's signals blocked, so only the main thread takes them. */
@@ -479,7 +458,7 @@ int cmd_agent(int argc, char **argv)
 	ret = EMBER_EXIT_OUTPUT;
 	if (agent_store__new(ag.cfg.output_dir, &ag.store))
 		goto out;
-	ret = check_privileges();
+	ret = cli_check_sampler_privileges("with the capabilities of tools/ember-agent.service");
 	if (ret)
 		goto out;
 	ret = EMBER_EXIT_FAILURE;
@@ -510,11 +489,14 @@ int cmd_agent(int argc, char **argv)
 
 	err = new_collector(ag.cfg.frequency_hz, ag.cfg.unwind, &ag.collector);
 	if (err) {
-		ret = err == -EPERM || err == -EACCES ? EMBER_EXIT_PERMISSION : EMBER_EXIT_FAILURE;
+		ret = cli_sampler_exit_code(CLI_SAMPLER_LOAD, err);
 		goto out;
 	}
-	if (agent_windows__start(ag.windows, ag.collector, &ag.cfg, &first_s))
+	err = agent_windows__start(ag.windows, ag.collector, &ag.cfg, &first_s);
+	if (err) {
+		ret = cli_sampler_exit_code(CLI_SAMPLER_START, err);
 		goto out;
+	}
 	started = ember_now_mono_ns();
 	/* The readiness line: every perf event is attached and the first window runs. */
 	pr_info("agent: sampling %u CPUs at %u Hz, %g s windows (first %.1f s) into %s%s%s",

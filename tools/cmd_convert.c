@@ -55,7 +55,7 @@ int cmd_convert(int argc, char **argv)
 	struct ember_output_opts wo = {.sz = sizeof(wo)};
 	struct ember_profile *p = NULL;
 	const char *in = NULL, *out = NULL;
-	char **labels = NULL;
+	struct cli_label *labels = NULL; /* values point into argv */
 	size_t nr_labels = 0, i;
 	int c, ret = EMBER_EXIT_OK, err;
 
@@ -120,14 +120,11 @@ int cmd_convert(int argc, char **argv)
 			}
 			break;
 		case 'l':
-			if (!strchr(optarg, '=') || optarg[0] == '=') {
-				ret = cli_usage_error("convert",
-						      "invalid value for --label: '%s' "
-						      "(expected KEY=VALUE)",
-						      optarg);
+			if (cli_parse_label("convert", optarg, &labels[nr_labels])) {
+				ret = EMBER_EXIT_USAGE;
 				goto out;
 			}
-			labels[nr_labels++] = optarg;
+			nr_labels++;
 			break;
 		case 'v':
 			ember_log_set_level(EMBER_LOG_DEBUG);
@@ -166,11 +163,7 @@ int cmd_convert(int argc, char **argv)
 		goto out;
 	}
 	for (i = 0; i < nr_labels; i++) {
-		char *eq = strchr(labels[i], '=');
-
-		*eq = '\0';
-		err = profile__set_label(p, labels[i], eq + 1);
-		*eq = '=';
+		err = profile__set_label(p, labels[i].key, labels[i].value);
 		if (err) {
 			ret = EMBER_EXIT_FAILURE;
 			goto out;

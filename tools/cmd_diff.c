@@ -4,10 +4,7 @@
  * from AFTER, red where a frame's share grew, blue where it shrank), or with
  * --folded the "stack countA countB" lines difffolded.pl prints.
  */
-#include <errno.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "commands.h"
@@ -48,62 +45,13 @@ const struct cli_command cli_diff_command = {
     .options = diff_options,
 };
 
-/* Writes the diff to @out (a path; "-" is stdout). */
-static int write_diff(const struct ember_profile *a, const struct ember_profile *b,
-		      const struct ember_diff_opts *d, const struct output_cli *oc, bool folded,
-		      const char *out)
-{
-	char *mem = NULL, *tmp = NULL;
-	size_t len = 0;
-	bool zstd = false;
-	FILE *m, *f = NULL;
-	int err;
-
-	m = open_memstream(&mem, &len);
-	if (!m)
-		return -errno;
-	err = folded ? diff__write_folded(a, b, d, m) : diff__write_svg(a, b, d, &oc->svg, m);
-	if (fclose(m) && !err)
-		err = -EIO;
-	if (err)
-		goto out;
-	(void)output__format_from_path(out, &zstd);
-	if (strcmp(out, "-") == 0) {
-		err = compress__write(zstd ? EMBER_COMPRESSION_ZSTD : EMBER_COMPRESSION_NONE, mem,
-				      len, stdout);
-		if (!err && fflush(stdout))
-			err = -EIO;
-		goto out;
-	}
-	if (asprintf(&tmp, "%s.tmp", out) < 0) {
-		tmp = NULL;
-		err = -ENOMEM;
-		goto out;
-	}
-	f = fopen(tmp, "w");
-	if (!f) {
-		err = -errno;
-		goto out;
-	}
-	err = compress__write(zstd ? EMBER_COMPRESSION_ZSTD : EMBER_COMPRESSION_NONE, mem, len, f);
-	if (fclose(f) && !err)
-		err = -EIO;
-	if (!err && rename(tmp, out))
-		err = -errno;
-	if (err)
-		unlink(tmp);
-out:
-	free(tmp);
-	free(mem);
-	return err;
-}
-
 int cmd_diff(int argc, char **argv)
 {
 	struct option longopts[64];
 	char shortopts[130];
 	struct output_cli oc;
 	struct ember_diff_opts d = {.sz = sizeof(d)};
+	struct ember_output_opts wo = {.sz = sizeof(wo)};
 	struct ember_profile *a = NULL, *b = NULL;
 	const char *in[2] = {NULL, NULL}, *out = "-";
 	bool folded = false;
@@ -168,9 +116,15 @@ int cmd_diff(int argc, char **argv)
 	}
 	if (!oc.svg.title)
 		oc.svg.title = "Differential Flame Graph";
-	err = write_diff(a, b, &d, &oc, folded, out);
+	wo.format = folded ? EMBER_FORMAT_FOLDED : EMBER_FORMAT_SVG;
+	wo.svg = &oc.svg;
+	wo.diff_before = a;
+	wo.diff = &d;
+	err = output__write_path(b, out, &wo);
 	if (err) {
-		fprintf(stderr, "ember: cannot write %s: %s\n", out, strerror(-err));
+		/* output__write_path() said what failed, except on stdout. */
+		if (strcmp(out, "-") == 0)
+			fprintf(stderr, "ember: cannot write %s: %s\n", out, strerror(-err));
 		ret = output_cli_write_exit(err);
 	}
 out:

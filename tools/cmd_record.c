@@ -12,9 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <linux/capability.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "agg/agg.h"
@@ -59,8 +57,8 @@ static const struct cli_option record_options[] = {
      "relative to it)."},
     {"frequency", 'F', 0, "HZ", "Samples per second per CPU, 1..20000 (default 99)."},
     {"duration", 'd', 0, "SECONDS",
-     "Stop after this long (10, 2.5, 500ms, 1m). Default: until Ctrl-C, or until the "
-     "command or processes exit."},
+     "Stop after this long (10, 2.5, 500ms, 1m, 2h, 7d; no unit: seconds). Default: until "
+     "Ctrl-C, or until the command or processes exit."},
     {"output", 'o', 0, "FILE",
      "Write the profile to FILE ('-' for stdout); the format follows the extension "
      "(.svg: interactive flamegraph; .folded, .txt: folded stacks; .pb.gz: pprof; .json: "
@@ -109,6 +107,11 @@ static const struct cli_option record_options[] = {
     {NULL, 0, 0, NULL, NULL},
 };
 
+static const int record_exit_codes[] = {
+    EMBER_EXIT_OK,	    EMBER_EXIT_FAILURE,	  EMBER_EXIT_USAGE,  EMBER_EXIT_PERMISSION,
+    EMBER_EXIT_UNSUPPORTED, EMBER_EXIT_NO_TARGET, EMBER_EXIT_OUTPUT, -1,
+};
+
 const struct cli_command cli_record_command = {
     .name = "record",
     .synopsis = "ember record [OPTIONS] [-a | -p PID[,PID...] | --cgroup PATH | -- CMD [ARGS...]]",
@@ -121,6 +124,7 @@ const struct cli_command cli_record_command = {
 	"--pid processes have exited. A summary on stderr gives samples, rate and every "
 	"loss by reason.",
     .options = record_options,
+    .exit_codes = record_exit_codes,
 };
 
 struct record_args {
@@ -140,7 +144,7 @@ struct record_args {
 	int ready_fd;		  /* --ready-fd; -1: none */
 	const char *unwind_cache; /* NULL: no disk cache */
 	char subtitle[256];	  /* what was recorded, for the flamegraph */
-	char **labels;		  /* --label key=value, pointers into argv */
+	struct cli_label *labels; /* --label key=value, values point into argv */
 	size_t nr_labels, cap_labels;
 	char **cmd; /* after "--" */
 };
@@ -268,15 +272,12 @@ static int parse_args(int argc, char **argv, struct record_args *a)
 						       optarg);
 			break;
 		case OPT_LABEL:
-			if (!strchr(optarg, '=') || optarg[0] == '=')
-				return cli_usage_error("record",
-						       "invalid value for --label: '%s' (expected "
-						       "KEY=VALUE)",
-						       optarg);
 			if (ember_grow((void **)&a->labels, &a->cap_labels, a->nr_labels + 1,
 				       sizeof(*a->labels)))
 				return EMBER_EXIT_FAILURE;
-			a->labels[a->nr_labels++] = optarg;
+			if (cli_parse_label("record", optarg, &a->labels[a->nr_labels]))
+				return EMBER_EXIT_USAGE;
+			a->nr_labels++;
 			break;
 		case OPT_UNWIND_CACHE:
 			a->unwind_cache = strcmp(optarg, "none") == 0 ? NULL : optarg;
@@ -337,31 +338,6 @@ static int parse_args(int argc, char **argv, struct record_args *a)
 		return cli_usage_error("record",
 				       "--ready-fd 1 would write into the profile on stdout");
 	return -1;
-}
-
-/* Both capabilities are needed to load the sampler and open system-wide perf events. */
-static int check_privileges(void)
-{
-	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
-	struct __user_cap_data_struct data[2] = {{0}};
-	bool bpf, perfmon, sys_admin;
-
-	if (syscall(SYS_capget, &hdr, data) != 0)
-		return 0; /* cannot tell: let the kernel decide */
-#define HAS_CAP(c) ((data[(c) / 32].effective >> ((c) % 32)) & 1)
-	bpf = HAS_CAP(CAP_BPF);
-	perfmon = HAS_CAP(CAP_PERFMON);
-	sys_admin = HAS_CAP(CAP_SYS_ADMIN);
-#undef HAS_CAP
-	if (sys_admin || (bpf && perfmon))
-		return 0;
-	fprintf(stderr,
-		"ember: missing capability %s: run as root or grant CAP_BPF and "
-		"CAP_PERFMON (e.g. setcap cap_bpf,cap_perfmon+ep)\n",
-		!bpf && !perfmon ? "CAP_BPF and CAP_PERFMON"
-		: !bpf		 ? "CAP_BPF"
-				 : "CAP_PERFMON");
-	return EMBER_EXIT_PERMISSION;
 }
 
 static int check_btf(void)
@@ -624,7 +600,8 @@ int cmd_record(int argc, char **argv)
 		goto out;
 	if (a.verbose)
 		ember_log_set_level(EMBER_LOG_DEBUG);
-	ret = check_privileges();
+	ret = cli_check_sampler_privileges(
+	    "grant CAP_BPF and CAP_PERFMON (e.g. setcap cap_bpf,cap_perfmon+ep)");
 	if (ret)
 		goto out;
 	ret = check_btf();
@@ -678,22 +655,7 @@ int cmd_record(int argc, char **argv)
 		symbolizer__preload_kernel(sym);
 	err = collector__new(&co, &c);
 	if (err) {
-		if (err == -EPERM) {
-			fprintf(stderr,
-				"ember: the kernel refused to load the BPF sampler: %s (needs "
-				"CAP_BPF and CAP_PERFMON)\n",
-				strerror(-err));
-			ret = EMBER_EXIT_PERMISSION;
-		} else if (err == -EACCES || err == -EINVAL) {
-			/* Capabilities were checked: this is the verifier or a missing feature. */
-			fprintf(stderr,
-				"ember: this kernel rejected the BPF sampler (%s); "
-				"run with -v for the verifier log\n",
-				strerror(-err));
-			ret = EMBER_EXIT_UNSUPPORTED;
-		} else {
-			fprintf(stderr, "ember: cannot set up sampling: %s\n", strerror(-err));
-		}
+		ret = cli_sampler_error(CLI_SAMPLER_LOAD, err);
 		goto out;
 	}
 	if (a.cmd) {
@@ -712,10 +674,7 @@ int cmd_record(int argc, char **argv)
 	if (!stop_signal) {
 		err = collector__start(c);
 		if (err) {
-			fprintf(stderr, "ember: cannot open cpu-clock perf events: %s\n",
-				strerror(-err));
-			ret = err == -EACCES || err == -EPERM ? EMBER_EXIT_PERMISSION
-							      : EMBER_EXIT_FAILURE;
+			ret = cli_sampler_error(CLI_SAMPLER_START, err);
 			goto out;
 		}
 	}
@@ -787,11 +746,7 @@ int cmd_record(int argc, char **argv)
 		 a.hz, profile__duration_ns(prof) / 1e9, (unsigned long long)profile__total(prof),
 		 hostname);
 	for (k = 0; k < a.nr_labels; k++) {
-		char *eq = strchr(a.labels[k], '=');
-
-		*eq = '\0';
-		err = profile__set_label(prof, a.labels[k], eq + 1);
-		*eq = '=';
+		err = profile__set_label(prof, a.labels[k].key, a.labels[k].value);
 		if (err)
 			goto out;
 	}

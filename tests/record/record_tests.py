@@ -651,6 +651,21 @@ def case_ready():
     print("ready ok")
 
 
+
+def case_duration_units():
+    """Every duration flag takes the one grammar of the CLI (500ms, 10s, 5m, 2h, 7d):
+    `--duration 1d` is a duration (the recording ends when the command does), not an error."""
+    for args in (["--duration", "1x"], ["--duration", "1e3"], ["--drain-interval", "0"]):
+        expect_error(args, 2, r"invalid value for %s: '%s' \(expected a duration > 0: "
+                     r"10, 2\.5s, 500ms, 1m, 2h, 7d\)" % (args[0], re.escape(args[1])))
+    need_root()
+    out = tmp("duration_units.folded")
+    rc, _, se = record(["--duration", "1d", "--drain-interval", "500ms", "-o", out,
+                        "--", "true"], timeout=60)
+    check(rc == 0, "--duration 1d -- true exited %d:\n%s" % (rc, se))
+    check(os.path.exists(out), "no profile written:\n" + se)
+    print("duration units ok")
+
 if __name__ == "__main__":
     name = sys.argv[1]
     globals()["case_" + name]()

@@ -3,17 +3,18 @@
  * Settings of `ember agent`: defaults, the config file (/etc/ember/agent.conf)
  * and the flags. A config key is the long name of the flag that sets the same
  * thing, and both go through agent_config__set(), so they cannot disagree.
- * Values are checked here; messages say what was expected, and the callers add
- * where the value came from (file and line, or the flag).
+ * Values are checked here (numbers, durations and label keys with the grammars
+ * every command uses, tools/cli_values.c); messages say what was expected, and
+ * the callers add where the value came from (file and line, or the flag).
  */
 #include <ctype.h>
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agent.h"
+#include "cli.h"
 #include "support/support.h"
 
 #define MAX_LINE 4096 /* bytes per config line; longer lines are an error */
@@ -63,57 +64,6 @@ void agent_config__release(struct agent_config *cfg)
 	}
 	free(cfg->labels);
 	memset(cfg, 0, sizeof(*cfg));
-}
-
-static int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out, char *why, size_t n)
-{
-	unsigned long long v;
-	char *end;
-
-	errno = 0;
-	if (!isdigit((unsigned char)*s))
-		goto bad;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || v < min || v > max)
-		goto bad;
-	*out = v;
-	return 0;
-bad:
-	snprintf(why, n, "expected %llu..%llu", (unsigned long long)min, (unsigned long long)max);
-	return -EINVAL;
-}
-
-/* "10", "2.5s", "500ms", "1m", "2h", "7d" -> seconds (> 0; 0 too with @allow_zero). */
-static int parse_duration(const char *s, bool allow_zero, double *out, char *why, size_t n)
-{
-	double v, mult = 1;
-	char *end;
-
-	errno = 0;
-	if (!isdigit((unsigned char)*s) && *s != '.')
-		goto bad;
-	v = strtod(s, &end);
-	if (errno || end == s)
-		goto bad;
-	if (strcmp(end, "ms") == 0)
-		mult = 1e-3;
-	else if (strcmp(end, "m") == 0)
-		mult = 60;
-	else if (strcmp(end, "h") == 0)
-		mult = 3600;
-	else if (strcmp(end, "d") == 0)
-		mult = 86400;
-	else if (*end && strcmp(end, "s") != 0)
-		goto bad;
-	v *= mult;
-	if (!isfinite(v) || v < 0 || (v == 0 && !allow_zero) || v > 3650 * 86400.0)
-		goto bad;
-	*out = v;
-	return 0;
-bad:
-	snprintf(why, n, "expected a duration%s: 10, 2.5s, 500ms, 1m, 2h, 7d",
-		 allow_zero ? " (0: no limit)" : " > 0");
-	return -EINVAL;
 }
 
 /* "1048576", "512K", "1M", "2G" (powers of 1024; optional "B"/"iB") -> bytes. */
@@ -186,17 +136,6 @@ static int set_string(char **dst, const char *value, bool allow_empty, char *why
 	return 0;
 }
 
-/* Label keys follow Prometheus/Pyroscope label names, so they survive every backend. */
-static bool valid_label_key(const char *k)
-{
-	if (!*k || (!isalpha((unsigned char)*k) && *k != '_'))
-		return false;
-	for (; *k; k++)
-		if (!isalnum((unsigned char)*k) && *k != '_')
-			return false;
-	return true;
-}
-
 static int set_label(struct agent_config *cfg, const char *key, const char *value, char *why,
 		     size_t n)
 {
@@ -204,11 +143,9 @@ static int set_label(struct agent_config *cfg, const char *key, const char *valu
 	char *v;
 	size_t i;
 
-	if (!valid_label_key(key)) {
-		snprintf(why, n,
-			 "label names are letters, digits and '_', not starting with a digit");
+	/* Keys are checked as the --label flags of every command check them. */
+	if (cli_check_label_key(key, why, n))
 		return -EINVAL;
-	}
 	if (strpbrk(value, ",{}=\"\n")) {
 		snprintf(why, n, "label values may not contain , { } = \" or newlines");
 		return -EINVAL;
@@ -250,13 +187,13 @@ int agent_config__set(struct agent_config *cfg, const char *key, const char *val
 	if (strncmp(key, "label.", 6) == 0)
 		return set_label(cfg, key + 6, value, why, n);
 	if (strcmp(key, "frequency") == 0) {
-		err = parse_uint(value, 1, 20000, &v, why, n);
+		err = cli_parse_uint(value, 1, 20000, &v, why, n);
 		if (!err)
 			cfg->frequency_hz = (uint32_t)v;
 		return err;
 	}
 	if (strcmp(key, "window") == 0) {
-		err = parse_duration(value, false, &cfg->window_s, why, n);
+		err = cli_parse_duration(value, 0, &cfg->window_s, why, n);
 		if (!err && cfg->window_s < 1) {
 			snprintf(why, n, "expected at least 1s");
 			err = -EINVAL;
@@ -281,7 +218,7 @@ int agent_config__set(struct agent_config *cfg, const char *key, const char *val
 	if (strcmp(key, "retention-bytes") == 0)
 		return parse_size(value, &cfg->retention_bytes, why, n);
 	if (strcmp(key, "retention-age") == 0)
-		return parse_duration(value, true, &cfg->retention_age_s, why, n);
+		return cli_parse_duration(value, CLI_DURATION_ZERO, &cfg->retention_age_s, why, n);
 	if (strcmp(key, "symbolize") == 0) {
 		if (strcmp(value, "local") == 0)
 			cfg->symbolize = AGENT_SYMBOLIZE_LOCAL;
@@ -339,17 +276,17 @@ int agent_config__set(struct agent_config *cfg, const char *key, const char *val
 		return err;
 	}
 	if (strcmp(key, "push-timeout") == 0)
-		return parse_duration(value, false, &cfg->push_timeout_s, why, n);
+		return cli_parse_duration(value, 0, &cfg->push_timeout_s, why, n);
 	if (strcmp(key, "push-backoff-min") == 0)
-		return parse_duration(value, false, &cfg->push_backoff_min_s, why, n);
+		return cli_parse_duration(value, 0, &cfg->push_backoff_min_s, why, n);
 	if (strcmp(key, "push-backoff-max") == 0)
-		return parse_duration(value, false, &cfg->push_backoff_max_s, why, n);
+		return cli_parse_duration(value, 0, &cfg->push_backoff_max_s, why, n);
 	if (strcmp(key, "metrics-port") == 0) {
 		if (strcmp(value, "auto") == 0) {
 			cfg->metrics_port = AGENT_METRICS_PORT_AUTO;
 			return 0;
 		}
-		err = parse_uint(value, 0, 65535, &v, why, n);
+		err = cli_parse_uint(value, 0, 65535, &v, why, n);
 		if (err)
 			snprintf(why, n, "expected 0..65535 or auto");
 		else
@@ -359,7 +296,8 @@ int agent_config__set(struct agent_config *cfg, const char *key, const char *val
 	if (strcmp(key, "symbolizer-memory") == 0)
 		return parse_size(value, &cfg->symbolizer_memory, why, n);
 	if (strcmp(key, "symbolizer-max-age") == 0)
-		return parse_duration(value, true, &cfg->symbolizer_max_age_s, why, n);
+		return cli_parse_duration(value, CLI_DURATION_ZERO, &cfg->symbolizer_max_age_s, why,
+					  n);
 	if (strcmp(key, "verbose") == 0)
 		return parse_bool(value, &cfg->verbose, why, n);
 	return -ENOENT;

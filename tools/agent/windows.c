@@ -23,6 +23,7 @@
 #include <sys/utsname.h>
 
 #include "agent.h"
+#include "cli.h"
 #include "agg/agg.h"
 #include "support/support.h"
 #include "symbolizer/symbolizer.h"
@@ -85,7 +86,7 @@ static int start_collector(struct ember_collector *c)
 	int err = collector__start(c);
 
 	if (err)
-		fprintf(stderr, "ember: cannot open cpu-clock perf events: %s\n", strerror(-err));
+		cli_sampler_error(CLI_SAMPLER_START, err);
 	return err;
 }
 
