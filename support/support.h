@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * support: the small pieces every ember module shares. Logging to stderr with a
- * verbosity level, geometric array growth with overflow checks, a string pool that
- * interns names so profiles store each function or path once, and an index hash
- * table that maps a 64-bit hash to caller-owned records.
+ * verbosity level (log.c), geometric array growth with overflow checks and an
+ * index hash table that maps a 64-bit hash to caller-owned records (memory.c), a
+ * string pool that interns names so profiles store each function or path once
+ * (strpool.c), the online-CPU list (cpu_list.c) and clocks (clock.c).
  *
  * Thread-safety: none of these objects lock; use one per thread or lock outside.
  */
