@@ -4,13 +4,15 @@
  * verbosity level (log.c), geometric array growth with overflow checks and an
  * index hash table that maps a 64-bit hash to caller-owned records (memory.c), a
  * string pool that interns names so profiles store each function or path once
- * (strpool.c), the online-CPU list (cpu_list.c) and clocks (clock.c).
+ * (strpool.c), the online-CPU list (cpu_list.c), clocks (clock.c) and ELF
+ * sections by name (elf_section.c, through libelf).
  *
  * Thread-safety: none of these objects lock; use one per thread or lock outside.
  */
 #ifndef EMBER_SUPPORT_H
 #define EMBER_SUPPORT_H
 
+#include <elf.h> /* Elf64_Shdr, which libelf's GElf_Shdr is */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -125,5 +127,32 @@ bool ember_cpu_in_list(const char *list, int cpu);
 /* CLOCK_MONOTONIC and CLOCK_REALTIME in nanoseconds. */
 uint64_t ember_now_mono_ns(void);
 uint64_t ember_now_real_ns(void);
+
+/* ---- ELF sections ------------------------------------------------------ */
+
+/*
+ * libelf's Elf and Elf_Scn by their struct tags (libelf.h typedefs them), so this
+ * header does not bring libelf.h to every module; callers pass Elf * and GElf_Shdr *.
+ */
+struct Elf;
+struct Elf_Scn;
+
+enum ember_elf_section_flags {
+	/*
+	 * Skip sections whose contents are not in the file (SHT_NOBITS), as libdw's
+	 * dwarf_getcfi_elf() does: a separate debug file keeps such headers for the
+	 * sections it stripped.
+	 */
+	EMBER_ELF_SECTION_HAS_DATA = 1u << 0,
+};
+
+/*
+ * Returns the first section of @elf named @name that @flags (enum
+ * ember_elf_section_flags) allow, with its header copied to *@shdr; NULL when
+ * there is none or the section names cannot be read (*@shdr is then unspecified).
+ * The section belongs to @elf and is valid until elf_end(@elf).
+ */
+struct Elf_Scn *ember_elf_find_section(struct Elf *elf, const char *name, unsigned int flags,
+				       Elf64_Shdr *shdr);
 
 #endif /* EMBER_SUPPORT_H */
