@@ -264,10 +264,10 @@ int proc_tracker__scan(struct proc_tracker *t, uint32_t tgid, const char *comm, 
 {
 	struct proc_mapping *fresh = NULL;
 	size_t nr_fresh = 0, cap_fresh = 0;
-	char path[64], name[64], *line = NULL;
+	struct ember_proc_maps *maps = NULL;
+	struct ember_proc_map pm;
 	struct proc_entry *e;
-	size_t line_cap = 0;
-	FILE *f = NULL;
+	char name[64];
 	int err;
 
 	err = get_entry(t, tgid, &e);
@@ -279,39 +279,30 @@ int proc_tracker__scan(struct proc_tracker *t, uint32_t tgid, const char *comm, 
 	else if (!e->name && comm)
 		e->name = ember_strpool__intern(t->pool, comm);
 	read_identity(t, e);
-	snprintf(path, sizeof(path), "/proc/%u/maps", tgid);
-	f = fopen(path, "re");
-	if (!f) {
+	if (ember_proc_maps__open(tgid, &maps)) {
 		err = -ESRCH;
 		goto out;
 	}
-	while (getline(&line, &line_cap, f) > 0) {
-		uint64_t start, end, offset, inode;
-		char perms[8], dev[16];
-		int pos = 0;
-		const char *file;
+	while (ember_proc_maps__next(maps, &pm) == 0) {
+		const char *file = pm.path;
 		struct proc_mapping *m;
 
-		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %15s %" SCNu64 " %n",
-			   &start, &end, perms, &offset, dev, &inode, &pos) < 6)
+		if (!strchr(pm.perms, 'x'))
 			continue;
-		if (!strchr(perms, 'x'))
-			continue;
-		file = line + pos;
-		line[pos + strcspn(line + pos, "\n")] = '\0';
 		if (!*file)
 			file = "//anon";
 		err = ember_grow((void **)&fresh, &cap_fresh, nr_fresh + 1, sizeof(*fresh));
 		if (err)
 			goto out;
 		m = &fresh[nr_fresh++];
-		m->start = start;
-		m->end = end;
-		m->offset = offset;
+		m->start = pm.start;
+		m->end = pm.end;
+		m->offset = pm.offset;
 		m->path = ember_strpool__intern(t->pool, file);
 		m->build_id = NULL;
-		if (inode && file[0] == '/')
-			m->build_id = mapping_build_id(t, tgid, dev, inode, start, end, file);
+		if (pm.inode && file[0] == '/')
+			m->build_id =
+			    mapping_build_id(t, tgid, pm.dev, pm.inode, pm.start, pm.end, file);
 		if (!m->path) {
 			err = -ENOMEM;
 			goto out;
@@ -340,9 +331,7 @@ int proc_tracker__scan(struct proc_tracker *t, uint32_t tgid, const char *comm, 
 	e->nr_latest = nr_fresh;
 	err = 0;
 out:
-	if (f)
-		fclose(f);
-	free(line);
+	ember_proc_maps__free(maps);
 	free(fresh);
 	return err;
 }

@@ -1,15 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * support: the small pieces every ember module shares. Logging to stderr with a
- * verbosity level, geometric array growth with overflow checks, a string pool that
- * interns names so profiles store each function or path once, and an index hash
- * table that maps a 64-bit hash to caller-owned records.
+ * verbosity level (log.c), geometric array growth with overflow checks and an
+ * index hash table that maps a 64-bit hash to caller-owned records (memory.c), a
+ * string pool that interns names so profiles store each function or path once
+ * (strpool.c), the online-CPU list (cpu_list.c), clocks (clock.c), a
+ * /proc/PID/maps reader (proc_maps.c) and ELF sections by name (elf_section.c,
+ * through libelf).
  *
  * Thread-safety: none of these objects lock; use one per thread or lock outside.
  */
 #ifndef EMBER_SUPPORT_H
 #define EMBER_SUPPORT_H
 
+#include <elf.h> /* Elf64_Shdr, which libelf's GElf_Shdr is */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -124,5 +128,88 @@ bool ember_cpu_in_list(const char *list, int cpu);
 /* CLOCK_MONOTONIC and CLOCK_REALTIME in nanoseconds. */
 uint64_t ember_now_mono_ns(void);
 uint64_t ember_now_real_ns(void);
+
+/* ---- /proc/PID/maps --------------------------------------------------- */
+
+/* One mapping, one line of /proc/PID/maps. */
+struct ember_proc_map {
+	uint64_t start, end; /* virtual addresses, [start, end) */
+	uint64_t offset;     /* file offset mapped at start, bytes */
+	uint64_t inode;	     /* 0 for anonymous and pseudo mappings ([vdso], [heap]) */
+	char perms[5];	     /* "r-xp": read, write, execute, then p(rivate) or s(hared) */
+	char dev[16];	     /* device as the kernel prints it, "major:minor" in hex ("fd:01") */
+	/*
+	 * The rest of the line without its newline, verbatim: "" for an anonymous
+	 * mapping, pseudo-paths as "[vdso]", spaces inside the path kept, and the
+	 * kernel's " (deleted)" suffix kept for a file unlinked since it was mapped.
+	 * Points into the line parsed (see below).
+	 */
+	const char *path;
+};
+
+/*
+ * Parses one /proc/PID/maps line (NUL-terminated, newline optional) into *@m,
+ * ending @line at its newline; m->path points into @line. Returns 0, or -EINVAL
+ * when the line is not in the kernel's format (*@m is then unspecified).
+ */
+int ember_proc_maps_parse_line(char *line, struct ember_proc_map *m);
+
+/*
+ * Reads the mappings of a process in file order (ascending addresses), skipping
+ * lines ember_proc_maps_parse_line() rejects. Lines of any length are read whole.
+ */
+struct ember_proc_maps;
+
+/* Opens /proc/@pid/maps. 0, or the negative errno of fopen (-ENOENT: no such process), -ENOMEM. */
+int ember_proc_maps__open(uint32_t pid, struct ember_proc_maps **out);
+
+/* Opens a file in the same format at @path (a saved copy, a test's input). As __open. */
+int ember_proc_maps__open_path(const char *path, struct ember_proc_maps **out);
+
+/*
+ * Fills *@m with the next mapping. m->path stays valid until the next call or
+ * ember_proc_maps__free(). Returns 0, -ENOENT after the last line, or the negative
+ * errno of a failed read.
+ */
+int ember_proc_maps__next(struct ember_proc_maps *maps, struct ember_proc_map *m);
+
+/* Closes the file and frees the line buffer; accepts NULL. */
+void ember_proc_maps__free(struct ember_proc_maps *maps);
+
+/*
+ * Finds the mapping of @pid that contains @addr and copies it to *@m. Its path is
+ * copied to @path (@path_size bytes with the NUL; a longer one is cut short) and
+ * m->path set to @path, which may be NULL when the path is not wanted. Returns 0,
+ * -ENOENT when no mapping contains @addr, or an error of ember_proc_maps__open().
+ */
+int ember_proc_maps_find(uint32_t pid, uint64_t addr, struct ember_proc_map *m, char *path,
+			 size_t path_size);
+
+/* ---- ELF sections ------------------------------------------------------ */
+
+/*
+ * libelf's Elf and Elf_Scn by their struct tags (libelf.h typedefs them), so this
+ * header does not bring libelf.h to every module; callers pass Elf * and GElf_Shdr *.
+ */
+struct Elf;
+struct Elf_Scn;
+
+enum ember_elf_section_flags {
+	/*
+	 * Skip sections whose contents are not in the file (SHT_NOBITS), as libdw's
+	 * dwarf_getcfi_elf() does: a separate debug file keeps such headers for the
+	 * sections it stripped.
+	 */
+	EMBER_ELF_SECTION_HAS_DATA = 1u << 0,
+};
+
+/*
+ * Returns the first section of @elf named @name that @flags (enum
+ * ember_elf_section_flags) allow, with its header copied to *@shdr; NULL when
+ * there is none or the section names cannot be read (*@shdr is then unspecified).
+ * The section belongs to @elf and is valid until elf_end(@elf).
+ */
+struct Elf_Scn *ember_elf_find_section(struct Elf *elf, const char *name, unsigned int flags,
+				       Elf64_Shdr *shdr);
 
 #endif /* EMBER_SUPPORT_H */

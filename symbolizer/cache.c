@@ -341,27 +341,17 @@ out:
  */
 static int map_files_path(uint32_t pid, uint64_t map_start, char *buf, size_t size)
 {
-	char maps[64], *line = NULL;
-	size_t cap = 0;
-	int err = -ENOENT;
-	FILE *f;
+	struct ember_proc_map m;
+	int err;
 
-	snprintf(maps, sizeof(maps), "/proc/%" PRIu32 "/maps", pid);
-	f = fopen(maps, "re");
-	if (!f)
-		return -errno;
-	while (getline(&line, &cap, f) > 0) {
-		unsigned long long start, end;
-
-		if (sscanf(line, "%llx-%llx", &start, &end) != 2 || start != map_start)
-			continue;
-		snprintf(buf, size, "/proc/%" PRIu32 "/map_files/%llx-%llx", pid, start, end);
-		err = 0;
-		break;
-	}
-	free(line);
-	fclose(f);
-	return err;
+	err = ember_proc_maps_find(pid, map_start, &m, NULL, 0);
+	if (err)
+		return err;
+	if (m.start != map_start)
+		return -ENOENT;
+	snprintf(buf, size, "/proc/%" PRIu32 "/map_files/%" PRIx64 "-%" PRIx64, pid, m.start,
+		 m.end);
+	return 0;
 }
 
 /*

@@ -15,25 +15,6 @@
 
 /* ---- sections and notes ------------------------------------------------- */
 
-static Elf_Scn *find_section(Elf *elf, const char *name, GElf_Shdr *shdr)
-{
-	Elf_Scn *scn = NULL;
-	size_t shstrndx;
-
-	if (elf_getshdrstrndx(elf, &shstrndx) != 0)
-		return NULL;
-	while ((scn = elf_nextscn(elf, scn))) {
-		const char *n;
-
-		if (!gelf_getshdr(scn, shdr))
-			continue;
-		n = elf_strptr(elf, shstrndx, shdr->sh_name);
-		if (n && strcmp(n, name) == 0)
-			return scn;
-	}
-	return NULL;
-}
-
 static int note_build_id(Elf_Data *data, char *hex, size_t size)
 {
 	size_t off = 0, next, name_off, desc_off;
@@ -98,7 +79,7 @@ int elf__build_id(Elf *elf, char *hex, size_t size)
 static int read_debuglink(Elf *elf, struct elf_info *info)
 {
 	GElf_Shdr shdr;
-	Elf_Scn *scn = find_section(elf, ".gnu_debuglink", &shdr);
+	Elf_Scn *scn = ember_elf_find_section(elf, ".gnu_debuglink", 0, &shdr);
 	Elf_Data *data;
 	size_t len, crc_off;
 
@@ -165,9 +146,9 @@ int elf_info__read(Elf *elf, struct elf_info *info)
 		    .filesz = phdr.p_filesz,
 		};
 	}
-	scn = find_section(elf, ".symtab", &shdr);
+	scn = ember_elf_find_section(elf, ".symtab", 0, &shdr);
 	info->has_symtab = scn && shdr.sh_type == SHT_SYMTAB && shdr.sh_size > shdr.sh_entsize;
-	scn = find_section(elf, ".debug_info", &shdr);
+	scn = ember_elf_find_section(elf, ".debug_info", 0, &shdr);
 	info->has_debug_info = scn && shdr.sh_type != SHT_NOBITS && shdr.sh_size > 0;
 	if (elf__build_id(elf, info->build_id, sizeof(info->build_id)) != 0)
 		info->build_id[0] = '\0';
@@ -338,7 +319,7 @@ static int add_plt_x86(struct elf_symtab *tab, Elf *elf, const struct got_slot *
 
 	for (size_t k = 0; k < 3; k++) {
 		GElf_Shdr shdr;
-		Elf_Scn *scn = find_section(elf, names[k], &shdr);
+		Elf_Scn *scn = ember_elf_find_section(elf, names[k], 0, &shdr);
 		const unsigned char *code;
 		Elf_Data *data;
 		uint64_t ent;
@@ -385,7 +366,7 @@ static int add_plt_ordered(struct elf_symtab *tab, Elf *elf, uint16_t machine,
 	uint64_t base, entsize = 16;
 	GElf_Shdr shdr;
 	char name[512];
-	Elf_Scn *plt = find_section(elf, ".plt", &shdr);
+	Elf_Scn *plt = ember_elf_find_section(elf, ".plt", 0, &shdr);
 
 	if (!plt || shdr.sh_type != SHT_PROGBITS)
 		return 0;
@@ -415,14 +396,16 @@ static int add_plt(struct elf_symtab *tab, Elf *elf, struct ember_strpool *pool)
 
 	if (!gelf_getehdr(elf, &ehdr))
 		return 0;
-	err = add_got_slots(elf, find_section(elf, ".rela.plt", &shdr), &slots, &nr, &cap);
+	err = add_got_slots(elf, ember_elf_find_section(elf, ".rela.plt", 0, &shdr), &slots, &nr,
+			    &cap);
 	if (err)
 		goto out;
 	if (ehdr.e_machine != EM_X86_64) {
 		err = add_plt_ordered(tab, elf, ehdr.e_machine, slots, nr, pool);
 		goto out;
 	}
-	err = add_got_slots(elf, find_section(elf, ".rela.dyn", &shdr), &slots, &nr, &cap);
+	err = add_got_slots(elf, ember_elf_find_section(elf, ".rela.dyn", 0, &shdr), &slots, &nr,
+			    &cap);
 	if (err || nr == 0)
 		goto out;
 	qsort(slots, nr, sizeof(*slots), got_cmp);

@@ -79,35 +79,16 @@ struct map_line {
 /* Finds the mapping of @pid that contains @addr. 0, -ENOENT or -errno. */
 static int find_mapping(uint32_t pid, uint64_t addr, struct map_line *m)
 {
-	char maps[64], *line = NULL;
-	size_t cap = 0;
-	int err = -ENOENT;
-	FILE *f;
+	struct ember_proc_map pm;
+	int err;
 
-	snprintf(maps, sizeof(maps), "/proc/%" PRIu32 "/maps", pid);
-	f = fopen(maps, "re");
-	if (!f)
-		return -errno;
-	while (getline(&line, &cap, f) > 0) {
-		unsigned long long start, end, off;
-		int path_at = 0;
-
-		if (sscanf(line, "%llx-%llx %*s %llx %*s %*u %n", &start, &end, &off, &path_at) !=
-		    3)
-			continue;
-		if (addr < start || addr >= end)
-			continue;
-		m->start = start;
-		m->end = end;
-		m->offset = off;
-		snprintf(m->path, sizeof(m->path), "%s", path_at ? line + path_at : "");
-		m->path[strcspn(m->path, "\n")] = '\0';
-		err = 0;
-		break;
-	}
-	free(line);
-	fclose(f);
-	return err;
+	err = ember_proc_maps_find(pid, addr, &pm, m->path, sizeof(m->path));
+	if (err)
+		return err;
+	m->start = pm.start;
+	m->end = pm.end;
+	m->offset = pm.offset;
+	return 0;
 }
 
 static void print_loc(const struct ember_frame *f)

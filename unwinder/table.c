@@ -353,26 +353,6 @@ static int walk_fde(struct ember_unwind_table *t, Dwarf_CFI *cfi, uint64_t start
 	return 0;
 }
 
-/* The first section named @name with contents: the one libdw's dwarf_getcfi_elf() takes. */
-static Elf_Scn *find_section(Elf *elf, const char *name, GElf_Shdr *shdr)
-{
-	Elf_Scn *scn = NULL;
-	size_t shstrndx;
-
-	if (elf_getshdrstrndx(elf, &shstrndx) != 0)
-		return NULL;
-	while ((scn = elf_nextscn(elf, scn))) {
-		const char *n;
-
-		if (!gelf_getshdr(scn, shdr))
-			continue;
-		n = elf_strptr(elf, shstrndx, shdr->sh_name);
-		if (n && strcmp(n, name) == 0 && shdr->sh_type != SHT_NOBITS)
-			return scn;
-	}
-	return NULL;
-}
-
 static int build_from_elf(Elf *elf, struct ember_unwind_table **out)
 {
 	struct ember_unwind_table *t = NULL;
@@ -390,7 +370,7 @@ static int build_from_elf(Elf *elf, struct ember_unwind_table **out)
 	ident = (const unsigned char *)elf_getident(elf, NULL);
 	if (!ident)
 		return -EINVAL;
-	scn = find_section(elf, ".eh_frame_hdr", &shdr);
+	scn = ember_elf_find_section(elf, ".eh_frame_hdr", EMBER_ELF_SECTION_HAS_DATA, &shdr);
 	if (!scn)
 		return -ENOENT;
 	data = elf_getdata(scn, NULL);
@@ -400,7 +380,7 @@ static int build_from_elf(Elf *elf, struct ember_unwind_table **out)
 	if (err)
 		return err;
 	/* libdw must not run a CFI program that makes it allocate without bound. */
-	scn = find_section(elf, ".eh_frame", &shdr);
+	scn = ember_elf_find_section(elf, ".eh_frame", EMBER_ELF_SECTION_HAS_DATA, &shdr);
 	data = scn ? elf_rawdata(scn, NULL) : NULL;
 	if (!data || !data->d_buf) {
 		err = -ENOENT;
