@@ -25,6 +25,9 @@
 #include "output/pprof_proto.h"
 #include "support/support.h"
 
+/* Process facts that become sample labels: executable, cgroup, container. */
+#define FACT_LABELS 3
+
 struct pb_writer {
 	const struct ember_profile *p;
 
@@ -58,7 +61,27 @@ struct pb_writer {
 	} * run_list;
 	size_t nr_run_list, cap_run_list;
 	struct ember_index *run_index;
+
+	/* What every sample shares, in string table ids (k_: label keys). */
+	uint64_t period;		     /* ns between samples; 0 when unknown */
+	PbValueType types[2], *type_ptrs[2]; /* samples/count, cpu/nanoseconds */
+	PbValueType period_type;
+	int64_t k_pid, k_tid, k_thread, k_process;
+	int64_t k_facts[FACT_LABELS]; /* exe, cgroup, container_id; -1 until first used */
+	int64_t *k_labels, *v_labels; /* per profile label: key and value */
+
+	/* Samples: each array in one allocation, which the messages point into. */
+	PbSample *samples;
+	size_t nr_samples;
+	int64_t *values;		    /* per sample: samples, cpu ns */
+	PbLabel *labels, **label_ptrs;	    /* per sample: SAMPLE_LABELS(w) */
+	uint64_t *ids;			    /* all samples' location ids, leaf first */
+	size_t *ids_first, nr_ids, cap_ids; /* per sample: index into ids */
+	int64_t *comments;		    /* per counter: its comment string */
 };
+
+/* Labels of a sample at most: pid, tid, thread and process name, facts, profile labels. */
+#define SAMPLE_LABELS(w) (4 + FACT_LABELS + profile__nr_labels((w)->p))
 
 struct string_lookup {
 	const struct pb_writer *w;
@@ -389,11 +412,6 @@ static int sample_locations(struct pb_writer *w, const struct ember_sample *s, u
 	return 0;
 }
 
-struct label_set {
-	PbLabel *labels;
-	PbLabel **ptrs;
-};
-
 static void writer_free(struct pb_writer *w)
 {
 	size_t i;
@@ -406,6 +424,8 @@ static void writer_free(struct pb_writer *w)
 	ember_index__free(w->function_index);
 	free(w->mappings);
 	free(w->mapping_ids);
+	for (i = 0; i < w->nr_locations; i++)
+		free(w->locations[i].line);
 	free(w->locations);
 	free(w->lines);
 	free(w->line_first);
@@ -413,276 +433,370 @@ static void writer_free(struct pb_writer *w)
 	free(w->runs);
 	free(w->run_list);
 	ember_index__free(w->run_index);
+	free(w->k_labels);
+	free(w->v_labels);
+	free(w->samples);
+	free(w->values);
+	free(w->labels);
+	free(w->label_ptrs);
+	free(w->ids);
+	free(w->ids_first);
+	free(w->comments);
 }
 
-/* Fills @out's pointer arrays (one allocation each) from the element arrays. */
-#define POINT_AT(ptrs, elems, n)                                 \
-	do {                                                     \
-		size_t k_;                                       \
-		(ptrs) = calloc((n) ? (n) : 1, sizeof(*(ptrs))); \
-		if (!(ptrs)) {                                   \
-			err = -ENOMEM;                           \
-			goto out;                                \
-		}                                                \
-		for (k_ = 0; k_ < (n); k_++)                     \
-			(ptrs)[k_] = &(elems)[k_];               \
-	} while (0)
+/* Sets *@id to the index of @s in the string table: 0 or -ENOMEM. */
+static int intern(struct pb_writer *w, const char *s, int64_t *id)
+{
+	*id = str_id(w, s);
+	return *id < 0 ? -ENOMEM : 0;
+}
+
+/*
+ * The indexes, and the strings every profile has: "" (string 0, as pprof
+ * requires), the sample types, and the label keys of every sample.
+ */
+static int writer_init(struct pb_writer *w)
+{
+	PbValueType vinit = PERFTOOLS__PROFILES__VALUE_TYPE__INIT;
+	int64_t empty;
+	const struct {
+		const char *s;
+		int64_t *id;
+	} known[] = {
+	    {"", &empty},
+	    {"samples", &w->types[0].type},
+	    {"count", &w->types[0].unit},
+	    {"cpu", &w->types[1].type},
+	    {"nanoseconds", &w->types[1].unit},
+	    {"pid", &w->k_pid},
+	    {"tid", &w->k_tid},
+	    {"thread_name", &w->k_thread},
+	    {"process_name", &w->k_process},
+	};
+	size_t i;
+
+	if (ember_index__new(&w->string_index) || ember_index__new(&w->function_index) ||
+	    ember_index__new(&w->run_index))
+		return -ENOMEM;
+	w->single = calloc(profile__nr_locations(w->p) + 1, sizeof(*w->single));
+	if (!w->single)
+		return -ENOMEM;
+	w->types[0] = w->types[1] = vinit;
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (intern(w, known[i].s, known[i].id))
+			return -ENOMEM;
+	w->type_ptrs[0] = &w->types[0];
+	w->type_ptrs[1] = &w->types[1];
+	w->period_type = w->types[1];
+	w->period = profile__period_ns(w->p);
+	w->nr_samples = profile__nr_samples(w->p);
+	/* Interned on first use: a profile without process facts has no such strings. */
+	for (i = 0; i < 3; i++)
+		w->k_facts[i] = -1;
+	return 0;
+}
+
+/*
+ * User mappings first: pprof tools take the first mapping for the main
+ * binary ("File:" in go tool pprof), and that is not the kernel.
+ */
+static int write_mappings(struct pb_writer *w)
+{
+	size_t nr = profile__nr_mappings(w->p), i;
+	int kernel, err;
+
+	w->mapping_ids = calloc(nr + 1, sizeof(*w->mapping_ids));
+	if (!w->mapping_ids)
+		return -ENOMEM;
+	for (kernel = 0; kernel < 2; kernel++) {
+		for (i = 1; i <= nr; i++) {
+			const struct ember_mapping *m = profile__mapping(w->p, (uint32_t)i);
+
+			if (!!(m->flags & EMBER_MAPPING_KERNEL) != kernel)
+				continue;
+			err = add_mapping(w, m, &w->mapping_ids[i]);
+			if (err)
+				return err;
+			if (kernel && !w->kernel_mapping)
+				w->kernel_mapping = w->mapping_ids[i];
+		}
+	}
+	return 0;
+}
+
+/* The profile's labels go onto every sample: their strings are interned once, here. */
+static int intern_labels(struct pb_writer *w)
+{
+	size_t nr = profile__nr_labels(w->p), i;
+	int err = 0;
+
+	w->k_labels = calloc(nr + 1, sizeof(*w->k_labels));
+	w->v_labels = calloc(nr + 1, sizeof(*w->v_labels));
+	if (!w->k_labels || !w->v_labels)
+		return -ENOMEM;
+	for (i = 0; i < nr && !err; i++) {
+		const char *key, *value;
+
+		profile__label(w->p, i, &key, &value);
+		err = intern(w, key, &w->k_labels[i]);
+		if (!err)
+			err = intern(w, value, &w->v_labels[i]);
+	}
+	return err;
+}
+
+/* Sets @lab to key @key with the string @value. */
+static int str_label(struct pb_writer *w, PbLabel *lab, int64_t key, const char *value)
+{
+	lab->key = key;
+	return intern(w, value, &lab->str);
+}
+
+/* Appends at @lab[*@n] what the collector knew of process @pid: executable, cgroup, container. */
+static int process_labels(struct pb_writer *w, uint32_t pid, PbLabel *lab, size_t *n)
+{
+	static const char *const keys[FACT_LABELS] = {"exe", "cgroup", "container_id"};
+	const struct ember_process *pr = profile__process(w->p, pid);
+	const char *vals[FACT_LABELS] = {pr ? pr->exe : NULL, pr ? pr->cgroup : NULL,
+					 pr ? pr->container_id : NULL};
+	size_t k;
+	int err;
+
+	for (k = 0; k < FACT_LABELS; k++) {
+		if (!vals[k])
+			continue;
+		if (w->k_facts[k] < 0) {
+			err = intern(w, keys[k], &w->k_facts[k]);
+			if (err)
+				return err;
+		}
+		err = str_label(w, &lab[(*n)++], w->k_facts[k], vals[k]);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* Fills @lab (room for SAMPLE_LABELS(w), initialized) with the labels of @s; *@n: how many. */
+static int sample_labels(struct pb_writer *w, const struct ember_sample *s, PbLabel *lab, size_t *n)
+{
+	size_t k, i = 0;
+	int err = 0;
+
+	if (s->pid) {
+		lab[i].key = w->k_pid;
+		lab[i++].num = s->pid;
+	}
+	if (s->tid) {
+		lab[i].key = w->k_tid;
+		lab[i++].num = s->tid;
+	}
+	if (s->thread_name)
+		err = str_label(w, &lab[i++], w->k_thread, s->thread_name);
+	if (!err && s->process_name)
+		err = str_label(w, &lab[i++], w->k_process, s->process_name);
+	if (!err && s->pid)
+		err = process_labels(w, s->pid, lab, &i);
+	for (k = 0; !err && k < profile__nr_labels(w->p); k++) {
+		lab[i].key = w->k_labels[k];
+		lab[i++].str = w->v_labels[k];
+	}
+	*n = i;
+	return err;
+}
+
+/* Sample @i of the profile: its locations, values (samples, cpu ns) and labels. */
+static int write_sample(struct pb_writer *w, size_t i)
+{
+	PbSample init = PERFTOOLS__PROFILES__SAMPLE__INIT;
+	PbLabel linit = PERFTOOLS__PROFILES__LABEL__INIT;
+	size_t per_sample = SAMPLE_LABELS(w), k;
+	PbLabel *lab = &w->labels[i * per_sample];
+	PbLabel **lp = &w->label_ptrs[i * per_sample];
+	PbSample *ps = &w->samples[i];
+	struct ember_sample s;
+	int err;
+
+	profile__sample(w->p, i, &s);
+	w->ids_first[i] = w->nr_ids;
+	err = sample_locations(w, &s, &w->ids, &w->nr_ids, &w->cap_ids);
+	if (err)
+		return err;
+	*ps = init;
+	ps->n_location_id = w->nr_ids - w->ids_first[i];
+	ps->n_value = 2;
+	ps->value = &w->values[2 * i];
+	/* Counts past INT64_MAX cannot be represented; no real profile gets there. */
+	w->values[2 * i] = (int64_t)s.count;
+	w->values[2 * i + 1] = (int64_t)(s.count * w->period);
+	for (k = 0; k < per_sample; k++) {
+		lab[k] = linit;
+		lp[k] = &lab[k];
+	}
+	ps->label = lp;
+	return sample_labels(w, &s, lab, &ps->n_label);
+}
+
+/* Every sample, each array in one allocation that the messages point into. */
+static int write_samples(struct pb_writer *w)
+{
+	size_t nr = w->nr_samples, per_sample = SAMPLE_LABELS(w), i;
+	int err = 0;
+
+	w->samples = calloc(nr + 1, sizeof(*w->samples));
+	w->values = calloc(2 * nr + 1, sizeof(*w->values));
+	w->labels = calloc(nr * per_sample + 1, sizeof(*w->labels));
+	w->label_ptrs = calloc(nr * per_sample + 1, sizeof(*w->label_ptrs));
+	w->ids_first = calloc(nr + 1, sizeof(*w->ids_first));
+	if (!w->samples || !w->values || !w->labels || !w->label_ptrs || !w->ids_first)
+		return -ENOMEM;
+	for (i = 0; i < nr && !err; i++)
+		err = write_sample(w, i);
+	/* ids moved as it grew: point into it now that it is final. */
+	for (i = 0; i < nr && !err; i++)
+		w->samples[i].location_id = w->ids ? &w->ids[w->ids_first[i]] : NULL;
+	return err;
+}
+
+/* Collector counters become comments COUNTER_PREFIX "NAME=VALUE", which the reader parses. */
+static int write_comments(struct pb_writer *w)
+{
+	size_t nr = profile__nr_counters(w->p), i;
+	int err = 0;
+
+	w->comments = calloc(nr + 1, sizeof(*w->comments));
+	if (!w->comments)
+		return -ENOMEM;
+	for (i = 0; i < nr && !err; i++) {
+		const char *name;
+		uint64_t value;
+		char *text;
+
+		profile__counter(w->p, i, &name, &value);
+		if (asprintf(&text, COUNTER_PREFIX "%s=%" PRIu64, name, value) < 0)
+			return -ENOMEM;
+		err = intern(w, text, &w->comments[i]);
+		free(text);
+	}
+	return err;
+}
+
+/* Points each Location at its Lines, now that the lines array no longer moves. */
+static int link_lines(struct pb_writer *w)
+{
+	size_t i, k;
+
+	for (i = 0; i < w->nr_locations; i++) {
+		PbLine **lp = calloc(w->locations[i].n_line + 1, sizeof(*lp));
+
+		if (!lp)
+			return -ENOMEM;
+		for (k = 0; k < w->locations[i].n_line; k++)
+			lp[k] = &w->lines[w->line_first[i] + k];
+		w->locations[i].line = lp;
+	}
+	return 0;
+}
+
+/*
+ * Sets *@out to a new array of pointers to the @n elements of @size bytes at
+ * @elems: a repeated message field, as protobuf-c holds one.
+ */
+static int point_at(void ***out, void *elems, size_t n, size_t size)
+{
+	void **ptrs = calloc(n ? n : 1, sizeof(*ptrs));
+	size_t k;
+
+	if (!ptrs)
+		return -ENOMEM;
+	for (k = 0; k < n; k++)
+		ptrs[k] = (char *)elems + k * size;
+	*out = ptrs;
+	return 0;
+}
+
+/*
+ * Points @prof at the finished tables. The pointer arrays it gets (sample,
+ * mapping, location, function) are the caller's to free, also on error.
+ */
+static int fill_profile(struct pb_writer *w, PbProfile *prof)
+{
+	void **ptrs[4] = {NULL, NULL, NULL, NULL};
+	int err;
+
+	err = link_lines(w);
+	if (!err)
+		err = point_at(&ptrs[0], w->samples, w->nr_samples, sizeof(*w->samples));
+	if (!err)
+		err = point_at(&ptrs[1], w->mappings, w->nr_mappings, sizeof(*w->mappings));
+	if (!err)
+		err = point_at(&ptrs[2], w->locations, w->nr_locations, sizeof(*w->locations));
+	if (!err)
+		err = point_at(&ptrs[3], w->functions, w->nr_functions, sizeof(*w->functions));
+	prof->sample = (PbSample **)ptrs[0];
+	prof->mapping = (PbMapping **)ptrs[1];
+	prof->location = (PbLocation **)ptrs[2];
+	prof->function = (PbFunction **)ptrs[3];
+	if (err)
+		return err;
+	prof->n_sample_type = 2;
+	prof->sample_type = w->type_ptrs;
+	prof->n_sample = w->nr_samples;
+	prof->n_mapping = w->nr_mappings;
+	prof->n_location = w->nr_locations;
+	prof->n_function = w->nr_functions;
+	prof->n_string_table = w->nr_strings;
+	prof->string_table = w->strings;
+	prof->time_nanos = (int64_t)profile__start_ns(w->p);
+	prof->duration_nanos = (int64_t)profile__duration_ns(w->p);
+	prof->period_type = &w->period_type;
+	prof->period = (int64_t)w->period;
+	prof->n_comment = profile__nr_counters(w->p);
+	prof->comment = w->comments;
+	/* Without a known period the cpu values are all 0: show samples by default. */
+	if (!w->period)
+		prof->default_sample_type = w->types[0].type;
+	return 0;
+}
+
+/* Serializes @prof into a new buffer *@out (the caller frees it) of *@out_len bytes. */
+static int pack(const PbProfile *prof, uint8_t **out, size_t *out_len)
+{
+	size_t len = protobuf_c_message_get_packed_size(&prof->base);
+	uint8_t *buf = malloc(len ? len : 1);
+
+	if (!buf)
+		return -ENOMEM;
+	protobuf_c_message_pack(&prof->base, buf);
+	*out = buf;
+	*out_len = len;
+	return 0;
+}
 
 int pprof__encode(const struct ember_profile *p, uint8_t **out, size_t *out_len)
 {
 	struct pb_writer w = {.p = p};
 	PbProfile prof = PERFTOOLS__PROFILES__PROFILE__INIT;
-	PbValueType types[2] = {PERFTOOLS__PROFILES__VALUE_TYPE__INIT,
-				PERFTOOLS__PROFILES__VALUE_TYPE__INIT};
-	PbValueType *type_ptrs[2] = {&types[0], &types[1]};
-	PbValueType period_type = PERFTOOLS__PROFILES__VALUE_TYPE__INIT;
-	size_t nr_samples = profile__nr_samples(p), nr_labels = profile__nr_labels(p);
-	size_t per_sample_labels = 7 + nr_labels, i, k;
-	PbSample *samples = NULL;
-	PbLabel *labels = NULL, **label_ptrs = NULL;
-	uint64_t *ids = NULL;
-	size_t *ids_first = NULL, nr_ids = 0, cap_ids = 0;
-	int64_t *values = NULL, *comments = NULL;
-	uint64_t period = profile__period_ns(p);
-	int64_t k_pid, k_tid, k_thread, k_process, *k_labels = NULL, *v_labels = NULL;
-	int64_t k_exe, k_cgroup, k_container;
-	uint8_t *buf = NULL;
-	size_t len;
-	int err = -ENOMEM;
+	int err;
 
-	if (ember_index__new(&w.string_index) || ember_index__new(&w.function_index) ||
-	    ember_index__new(&w.run_index))
-		goto out;
-	w.single = calloc(profile__nr_locations(p) + 1, sizeof(*w.single));
-	if (!w.single || str_id(&w, "") != 0)
-		goto out;
-	types[0].type = str_id(&w, "samples");
-	types[0].unit = str_id(&w, "count");
-	types[1].type = str_id(&w, "cpu");
-	types[1].unit = str_id(&w, "nanoseconds");
-	k_pid = str_id(&w, "pid");
-	k_tid = str_id(&w, "tid");
-	k_thread = str_id(&w, "thread_name");
-	k_process = str_id(&w, "process_name");
-	k_exe = k_cgroup = k_container = -1; /* interned on first use: no process, no strings */
-	if (types[0].unit < 0 || types[1].unit < 0 || k_process < 0)
-		goto out;
-	period_type = types[1];
-
-	/*
-	 * User mappings first: pprof tools take the first mapping for the main
-	 * binary ("File:" in go tool pprof), and that is not the kernel.
-	 */
-	w.mapping_ids = calloc(profile__nr_mappings(p) + 1, sizeof(*w.mapping_ids));
-	if (!w.mapping_ids) {
-		err = -ENOMEM;
-		goto out;
-	}
-	for (k = 0; k < 2; k++) {
-		for (i = 1; i <= profile__nr_mappings(p); i++) {
-			const struct ember_mapping *m = profile__mapping(p, (uint32_t)i);
-
-			if (!!(m->flags & EMBER_MAPPING_KERNEL) != (k == 1))
-				continue;
-			err = add_mapping(&w, m, &w.mapping_ids[i]);
-			if (err)
-				goto out;
-			if (k == 1 && !w.kernel_mapping)
-				w.kernel_mapping = w.mapping_ids[i];
-		}
-	}
-
-	k_labels = calloc(nr_labels + 1, sizeof(*k_labels));
-	v_labels = calloc(nr_labels + 1, sizeof(*v_labels));
-	if (!k_labels || !v_labels) {
-		err = -ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < nr_labels; i++) {
-		const char *key, *value;
-
-		profile__label(p, i, &key, &value);
-		k_labels[i] = str_id(&w, key);
-		v_labels[i] = str_id(&w, value);
-		if (k_labels[i] < 0 || v_labels[i] < 0) {
-			err = -ENOMEM;
-			goto out;
-		}
-	}
-
-	samples = calloc(nr_samples + 1, sizeof(*samples));
-	values = calloc(2 * nr_samples + 1, sizeof(*values));
-	labels = calloc(nr_samples * per_sample_labels + 1, sizeof(*labels));
-	label_ptrs = calloc(nr_samples * per_sample_labels + 1, sizeof(*label_ptrs));
-	ids_first = calloc(nr_samples + 1, sizeof(*ids_first));
-	if (!samples || !values || !labels || !label_ptrs || !ids_first) {
-		err = -ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < nr_samples; i++) {
-		PbSample init = PERFTOOLS__PROFILES__SAMPLE__INIT;
-		PbLabel *lab = &labels[i * per_sample_labels];
-		PbLabel **lp = &label_ptrs[i * per_sample_labels];
-		struct ember_sample s;
-		size_t n = 0;
-
-		profile__sample(p, i, &s);
-		ids_first[i] = nr_ids;
-		err = sample_locations(&w, &s, &ids, &nr_ids, &cap_ids);
-		if (err)
-			goto out;
-		samples[i] = init;
-		samples[i].n_location_id = nr_ids - ids_first[i];
-		samples[i].n_value = 2;
-		samples[i].value = &values[2 * i];
-		/* Counts past INT64_MAX cannot be represented; no real profile gets there. */
-		values[2 * i] = (int64_t)s.count;
-		values[2 * i + 1] = (int64_t)(s.count * period);
-		for (k = 0; k < per_sample_labels; k++) {
-			PbLabel linit = PERFTOOLS__PROFILES__LABEL__INIT;
-
-			lab[k] = linit;
-			lp[k] = &lab[k];
-		}
-		if (s.pid) {
-			lab[n].key = k_pid;
-			lab[n++].num = s.pid;
-		}
-		if (s.tid) {
-			lab[n].key = k_tid;
-			lab[n++].num = s.tid;
-		}
-		if (s.thread_name) {
-			lab[n].key = k_thread;
-			if ((lab[n++].str = str_id(&w, s.thread_name)) < 0) {
-				err = -ENOMEM;
-				goto out;
-			}
-		}
-		if (s.process_name) {
-			lab[n].key = k_process;
-			if ((lab[n++].str = str_id(&w, s.process_name)) < 0) {
-				err = -ENOMEM;
-				goto out;
-			}
-		}
-		/* What the collector knew of the process: executable, cgroup, container. */
-		if (s.pid) {
-			const struct ember_process *pr = profile__process(p, s.pid);
-			const char *vals[3] = {pr ? pr->exe : NULL, pr ? pr->cgroup : NULL,
-					       pr ? pr->container_id : NULL};
-			static const char *const names[3] = {"exe", "cgroup", "container_id"};
-			int64_t *keys[3] = {&k_exe, &k_cgroup, &k_container};
-
-			for (k = 0; k < 3; k++) {
-				if (!vals[k])
-					continue;
-				if (*keys[k] < 0 && (*keys[k] = str_id(&w, names[k])) < 0) {
-					err = -ENOMEM;
-					goto out;
-				}
-				lab[n].key = *keys[k];
-				if ((lab[n++].str = str_id(&w, vals[k])) < 0) {
-					err = -ENOMEM;
-					goto out;
-				}
-			}
-		}
-		for (k = 0; k < nr_labels; k++) {
-			lab[n].key = k_labels[k];
-			lab[n++].str = v_labels[k];
-		}
-		samples[i].n_label = n;
-		samples[i].label = lp;
-	}
-	for (i = 0; i < nr_samples; i++)
-		samples[i].location_id = ids ? &ids[ids_first[i]] : NULL;
-
-	comments = calloc(profile__nr_counters(p) + 1, sizeof(*comments));
-	if (!comments) {
-		err = -ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < profile__nr_counters(p); i++) {
-		const char *name;
-		uint64_t value;
-		char *text;
-
-		profile__counter(p, i, &name, &value);
-		if (asprintf(&text, COUNTER_PREFIX "%s=%" PRIu64, name, value) < 0) {
-			err = -ENOMEM;
-			goto out;
-		}
-		comments[i] = str_id(&w, text);
-		free(text);
-		if (comments[i] < 0) {
-			err = -ENOMEM;
-			goto out;
-		}
-	}
-
-	/* The arrays are final now: point the messages at them. */
-	for (i = 0; i < w.nr_locations; i++) {
-		PbLine **lp = calloc(w.locations[i].n_line + 1, sizeof(*lp));
-
-		if (!lp) {
-			err = -ENOMEM;
-			goto out;
-		}
-		for (k = 0; k < w.locations[i].n_line; k++)
-			lp[k] = &w.lines[w.line_first[i] + k];
-		w.locations[i].line = lp;
-	}
-	prof.n_sample_type = 2;
-	prof.sample_type = type_ptrs;
-	prof.n_sample = nr_samples;
-	POINT_AT(prof.sample, samples, nr_samples);
-	prof.n_mapping = w.nr_mappings;
-	POINT_AT(prof.mapping, w.mappings, w.nr_mappings);
-	prof.n_location = w.nr_locations;
-	POINT_AT(prof.location, w.locations, w.nr_locations);
-	prof.n_function = w.nr_functions;
-	POINT_AT(prof.function, w.functions, w.nr_functions);
-	prof.n_string_table = w.nr_strings;
-	prof.string_table = w.strings;
-	prof.time_nanos = (int64_t)profile__start_ns(p);
-	prof.duration_nanos = (int64_t)profile__duration_ns(p);
-	prof.period_type = &period_type;
-	prof.period = (int64_t)period;
-	prof.n_comment = profile__nr_counters(p);
-	prof.comment = comments;
-	/* Without a known period the cpu values are all 0: show samples by default. */
-	if (!period)
-		prof.default_sample_type = types[0].type;
-
-	len = protobuf_c_message_get_packed_size(&prof.base);
-	buf = malloc(len ? len : 1);
-	if (!buf) {
-		err = -ENOMEM;
-		goto out;
-	}
-	protobuf_c_message_pack(&prof.base, buf);
-	*out = buf;
-	*out_len = len;
-	buf = NULL;
-	err = 0;
-out:
-	for (i = 0; i < w.nr_locations; i++)
-		free(w.locations[i].line);
+	/* The steps run in this order because it is the order of the string table. */
+	err = writer_init(&w);
+	if (!err)
+		err = write_mappings(&w);
+	if (!err)
+		err = intern_labels(&w);
+	if (!err)
+		err = write_samples(&w);
+	if (!err)
+		err = write_comments(&w);
+	if (!err)
+		err = fill_profile(&w, &prof);
+	if (!err)
+		err = pack(&prof, out, out_len);
 	free(prof.sample);
 	free(prof.mapping);
 	free(prof.location);
 	free(prof.function);
-	free(samples);
-	free(values);
-	free(labels);
-	free(label_ptrs);
-	free(ids);
-	free(ids_first);
-	free(comments);
-	free(k_labels);
-	free(v_labels);
-	free(buf);
 	writer_free(&w);
 	return err;
 }
