@@ -4,16 +4,12 @@
  * speedscope and most continuous-profiling backends read. Messages come from
  * output/profile.proto through protobuf-c; the reader is pprof_reader.c.
  *
- * Mapping of the model: ember mappings become pprof Mappings one to one;
- * address locations become Locations with their address and one Line per
- * frame (innermost first, as pprof wants); name-only locations (from folded or
- * perf script input) become address-less Locations, where a run of
- * single-frame inline locations is folded into the Location of the frame they
- * are inlined into, so that folded -> pprof -> folded gives the same text.
- * Kernel and JIT frames without a mapping get a synthetic "[kernel.kallsyms]"
- * or "[jit]" mapping, which is also how the reader gets those flags back.
- * Strings that are not valid UTF-8 (proto3 requires it) get U+FFFD for each
- * bad byte: only names like that do not round-trip exactly.
+ * A Profile has two sample types, samples/count and cpu/nanoseconds (count x
+ * period); pid, tid, thread and process names, what the collector knew of
+ * the process (exe, cgroup, container_id) and the profile's own labels are
+ * labels of each sample; collector counters are comments. The Mappings,
+ * Locations, Functions and strings the samples refer to are built by
+ * pprof_tables.c.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -23,44 +19,14 @@
 #include "output/internal.h"
 #include "output/output.h"
 #include "output/pprof_proto.h"
-#include "support/support.h"
+#include "output/pprof_tables.h"
 
 /* Process facts that become sample labels: executable, cgroup, container. */
 #define FACT_LABELS 3
 
 struct pb_writer {
 	const struct ember_profile *p;
-
-	/* string table */
-	char **strings;
-	size_t nr_strings, cap_strings;
-	struct ember_index *string_index;
-
-	PbFunction *functions;
-	size_t nr_functions, cap_functions;
-	struct ember_index *function_index;
-
-	PbMapping *mappings; /* ember's, then the synthetic ones */
-	size_t nr_mappings, cap_mappings;
-	uint64_t kernel_mapping, jit_mapping; /* pprof ids; 0 until needed */
-	uint64_t *mapping_ids;		      /* per ember mapping id: its pprof id */
-
-	PbLocation *locations;
-	size_t nr_locations, cap_locations;
-	PbLine *lines; /* all Lines; locations point in after building (array moves) */
-	size_t nr_lines, cap_lines;
-	size_t *line_first; /* per pprof location: index into lines */
-	size_t cap_line_first;
-	uint64_t *single; /* per ember location id: its pprof location id; 0 none yet */
-	/* Runs of name-only inline locations: key is the ember id sequence. */
-	uint32_t *runs; /* concatenated sequences */
-	size_t nr_runs_ids, cap_runs_ids;
-	struct run {
-		size_t first, n; /* in runs */
-		uint64_t id;	 /* pprof location */
-	} * run_list;
-	size_t nr_run_list, cap_run_list;
-	struct ember_index *run_index;
+	struct pb_tables t;
 
 	/* What every sample shares, in string table ids (k_: label keys). */
 	uint64_t period;		     /* ns between samples; 0 when unknown */
@@ -83,356 +49,9 @@ struct pb_writer {
 /* Labels of a sample at most: pid, tid, thread and process name, facts, profile labels. */
 #define SAMPLE_LABELS(w) (4 + FACT_LABELS + profile__nr_labels((w)->p))
 
-struct string_lookup {
-	const struct pb_writer *w;
-	const char *s;
-};
-
-static bool string_eq(const void *ctx, uint32_t index)
-{
-	const struct string_lookup *l = ctx;
-
-	return strcmp(l->w->strings[index], l->s) == 0;
-}
-
-/* Index of @s in the string table, adding a copy when new; -ENOMEM. */
-static int64_t str_id(struct pb_writer *w, const char *s)
-{
-	struct string_lookup l = {w, s ? s : ""};
-	uint64_t h = ember_hash_bytes(l.s, strlen(l.s), 0x57);
-	int64_t found = ember_index__find(w->string_index, h, string_eq, &l);
-	char *copy;
-
-	if (found >= 0)
-		return found;
-	/*
-	 * proto3 strings must be UTF-8 and strict decoders (protobuf for C++,
-	 * Java, Python) reject a profile that breaks it: replace invalid bytes.
-	 */
-	if (!utf8_valid(l.s)) {
-		struct obuf clean = {0};
-		int64_t id = obuf_utf8(&clean, l.s) ? -ENOMEM : str_id(w, clean.data);
-
-		obuf_free(&clean);
-		return id;
-	}
-	copy = strdup(l.s);
-	if (!copy ||
-	    ember_grow((void **)&w->strings, &w->cap_strings, w->nr_strings + 1,
-		       sizeof(*w->strings)) ||
-	    ember_index__insert(w->string_index, h, (uint32_t)w->nr_strings)) {
-		free(copy);
-		return -ENOMEM;
-	}
-	w->strings[w->nr_strings++] = copy;
-	return (int64_t)w->nr_strings - 1;
-}
-
-struct function_lookup {
-	const struct pb_writer *w;
-	int64_t name, system_name, filename;
-};
-
-static bool function_eq(const void *ctx, uint32_t index)
-{
-	const struct function_lookup *l = ctx;
-	const PbFunction *f = &l->w->functions[index];
-
-	return f->name == l->name && f->system_name == l->system_name && f->filename == l->filename;
-}
-
-/* pprof function id of @f (1-based), adding it when new; 0 on -ENOMEM. */
-static uint64_t function_id(struct pb_writer *w, const struct ember_frame *f, const char *suffix)
-{
-	struct function_lookup l = {w, 0, 0, 0};
-	PbFunction init = PERFTOOLS__PROFILES__FUNCTION__INIT;
-	uint64_t h;
-	int64_t found;
-
-	if (*suffix) {
-		/* A kind the Location cannot carry stays in the name (see header). */
-		char *name = NULL;
-
-		if (asprintf(&name, "%s%s", f->function, suffix) < 0)
-			return 0;
-		l.name = str_id(w, name);
-		free(name);
-	} else {
-		l.name = str_id(w, f->function);
-	}
-	l.system_name = f->system_name ? str_id(w, f->system_name) : l.name;
-	l.filename = str_id(w, f->file);
-	if (l.name < 0 || l.system_name < 0 || l.filename < 0)
-		return 0;
-	h = ember_hash_u64(ember_hash_u64((uint64_t)l.name, (uint64_t)l.system_name),
-			   (uint64_t)l.filename);
-	found = ember_index__find(w->function_index, h, function_eq, &l);
-	if (found >= 0)
-		return (uint64_t)found + 1;
-	if (ember_grow((void **)&w->functions, &w->cap_functions, w->nr_functions + 1,
-		       sizeof(*w->functions)) ||
-	    ember_index__insert(w->function_index, h, (uint32_t)w->nr_functions))
-		return 0;
-	init.id = w->nr_functions + 1;
-	init.name = l.name;
-	init.system_name = l.system_name;
-	init.filename = l.filename;
-	init.start_line = f->start_line; /* 0 (pprof's "unknown") without DWARF */
-	w->functions[w->nr_functions++] = init;
-	return init.id;
-}
-
-static int add_mapping(struct pb_writer *w, const struct ember_mapping *m, uint64_t *id)
-{
-	PbMapping pm = PERFTOOLS__PROFILES__MAPPING__INIT;
-	int64_t file, build_id;
-
-	file = str_id(w, m->path);
-	build_id = str_id(w, m->build_id);
-	if (file < 0 || build_id < 0)
-		return -ENOMEM;
-	if (ember_grow((void **)&w->mappings, &w->cap_mappings, w->nr_mappings + 1,
-		       sizeof(*w->mappings)))
-		return -ENOMEM;
-	pm.id = w->nr_mappings + 1;
-	pm.memory_start = m->start;
-	pm.memory_limit = m->limit;
-	pm.file_offset = m->offset;
-	pm.filename = file;
-	pm.build_id = build_id;
-	pm.has_functions = !!(m->flags & EMBER_MAPPING_HAS_FUNCTIONS);
-	pm.has_filenames = !!(m->flags & EMBER_MAPPING_HAS_FILENAMES);
-	pm.has_line_numbers = !!(m->flags & EMBER_MAPPING_HAS_LINES);
-	pm.has_inline_frames = !!(m->flags & EMBER_MAPPING_HAS_INLINES);
-	w->mappings[w->nr_mappings++] = pm;
-	*id = pm.id;
-	return 0;
-}
-
-/* The synthetic mapping for name-only frames of kind @flags; 0 for user frames. */
-static int synthetic_mapping(struct pb_writer *w, uint32_t flags, uint64_t *id)
-{
-	/* Name-only frames have names only: say so truthfully in the flags. */
-	struct ember_mapping m = {.flags = EMBER_MAPPING_HAS_FUNCTIONS};
-	uint64_t *slot;
-	int err;
-
-	*id = 0;
-	if (flags & EMBER_FRAME_KERNEL) {
-		slot = &w->kernel_mapping;
-		m.path = KERNEL_MAPPING_NAME;
-		m.flags |= EMBER_MAPPING_KERNEL;
-	} else if (flags & EMBER_FRAME_JIT) {
-		slot = &w->jit_mapping;
-		m.path = JIT_MAPPING_NAME;
-	} else {
-		return 0;
-	}
-	if (!*slot) {
-		err = add_mapping(w, &m, slot);
-		if (err)
-			return err;
-	}
-	*id = *slot;
-	return 0;
-}
-
-/*
- * Adds a pprof Location for @frames (innermost first). @outer_flags decides
- * the synthetic mapping of name-only locations. Sets *@id.
- */
-static int add_location(struct pb_writer *w, uint64_t address, uint64_t mapping_id,
-			const struct ember_frame *const *frames, uint32_t nr, bool keep_suffix,
-			uint64_t *id)
-{
-	PbLocation loc = PERFTOOLS__PROFILES__LOCATION__INIT;
-	uint32_t i;
-
-	if (ember_grow((void **)&w->locations, &w->cap_locations, w->nr_locations + 1,
-		       sizeof(*w->locations)) ||
-	    ember_grow((void **)&w->line_first, &w->cap_line_first, w->nr_locations + 1,
-		       sizeof(*w->line_first)) ||
-	    ember_grow((void **)&w->lines, &w->cap_lines, w->nr_lines + nr, sizeof(*w->lines)))
-		return -ENOMEM;
-	w->line_first[w->nr_locations] = w->nr_lines;
-	for (i = 0; i < nr; i++) {
-		PbLine line = PERFTOOLS__PROFILES__LINE__INIT;
-		const char *suffix = "";
-
-		if (keep_suffix && (frames[i]->flags & EMBER_FRAME_INLINE))
-			suffix = frame_suffix(EMBER_FRAME_INLINE);
-		line.function_id = function_id(w, frames[i], suffix);
-		if (!line.function_id)
-			return -ENOMEM;
-		line.line = frames[i]->line;
-		w->lines[w->nr_lines++] = line;
-	}
-	loc.id = w->nr_locations + 1;
-	loc.mapping_id = mapping_id;
-	loc.address = address;
-	loc.n_line = nr;
-	w->locations[w->nr_locations++] = loc;
-	*id = loc.id;
-	return 0;
-}
-
-static bool is_name_only(const struct ember_location *l)
-{
-	return l->address == 0 && l->mapping_id == 0 && l->nr_frames > 0;
-}
-
-/* A name-only location whose outermost frame is inlined into the next location. */
-static bool is_inline_link(const struct ember_location *l)
-{
-	return is_name_only(l) && (l->frames[l->nr_frames - 1].flags & EMBER_FRAME_INLINE);
-}
-
-/* pprof location of ember location @id on its own. */
-static int single_location(struct pb_writer *w, uint32_t id, uint64_t *out)
-{
-	const struct ember_location *l = profile__location(w->p, id);
-	const struct ember_frame *stack_frames[64], **frames = stack_frames;
-	uint64_t mapping_id = w->mapping_ids[l->mapping_id];
-	uint32_t i;
-	int err;
-
-	if (w->single[id]) {
-		*out = w->single[id];
-		return 0;
-	}
-	if (l->nr_frames > 64) {
-		frames = calloc(l->nr_frames, sizeof(*frames));
-		if (!frames)
-			return -ENOMEM;
-	}
-	for (i = 0; i < l->nr_frames; i++)
-		frames[i] = &l->frames[i];
-	err = 0;
-	if (is_name_only(l))
-		err = synthetic_mapping(w, l->frames[l->nr_frames - 1].flags, &mapping_id);
-	if (!err)
-		err = add_location(w, l->address, mapping_id, frames, l->nr_frames,
-				   is_inline_link(l), &w->single[id]);
-	if (frames != stack_frames)
-		free(frames);
-	*out = w->single[id];
-	return err;
-}
-
-struct run_lookup {
-	const struct pb_writer *w;
-	const uint32_t *ids;
-	size_t n;
-};
-
-static bool run_eq(const void *ctx, uint32_t index)
-{
-	const struct run_lookup *l = ctx;
-	const struct run *r = &l->w->run_list[index];
-
-	return r->n == l->n && memcmp(&l->w->runs[r->first], l->ids, l->n * sizeof(*l->ids)) == 0;
-}
-
-/* pprof location for name-only locations @ids[0..n) (leaf first: inline chain, then outer). */
-static int run_location(struct pb_writer *w, const uint32_t *ids, size_t n, uint64_t *out)
-{
-	struct run_lookup l = {w, ids, n};
-	const struct ember_frame **frames = NULL;
-	uint64_t h = ember_hash_bytes(ids, n * sizeof(*ids), 0x2a);
-	int64_t found = ember_index__find(w->run_index, h, run_eq, &l);
-	uint64_t mapping_id;
-	size_t i, nr = 0;
-	uint32_t j;
-	int err;
-
-	if (found >= 0) {
-		*out = w->run_list[found].id;
-		return 0;
-	}
-	for (i = 0; i < n; i++)
-		nr += profile__location(w->p, ids[i])->nr_frames;
-	frames = calloc(nr, sizeof(*frames));
-	if (!frames)
-		return -ENOMEM;
-	nr = 0;
-	for (i = 0; i < n; i++) {
-		const struct ember_location *loc = profile__location(w->p, ids[i]);
-
-		for (j = 0; j < loc->nr_frames; j++)
-			frames[nr++] = &loc->frames[j];
-	}
-	err = synthetic_mapping(w, frames[nr - 1]->flags, &mapping_id);
-	if (!err)
-		err = add_location(w, 0, mapping_id, frames, (uint32_t)nr, false, out);
-	if (!err)
-		err = ember_grow((void **)&w->run_list, &w->cap_run_list, w->nr_run_list + 1,
-				 sizeof(*w->run_list));
-	if (!err)
-		err = ember_grow((void **)&w->runs, &w->cap_runs_ids, w->nr_runs_ids + n,
-				 sizeof(*w->runs));
-	if (!err)
-		err = ember_index__insert(w->run_index, h, (uint32_t)w->nr_run_list);
-	if (!err) {
-		memcpy(&w->runs[w->nr_runs_ids], ids, n * sizeof(*ids));
-		w->run_list[w->nr_run_list++] = (struct run){w->nr_runs_ids, n, *out};
-		w->nr_runs_ids += n;
-	}
-	free(frames);
-	return err;
-}
-
-/* Appends the pprof location ids of sample @s (leaf first) to @ids. */
-static int sample_locations(struct pb_writer *w, const struct ember_sample *s, uint64_t **ids,
-			    size_t *nr, size_t *cap)
-{
-	uint32_t i = 0, j;
-	int err;
-
-	while (i < s->nr_locations) {
-		uint64_t id;
-
-		j = i;
-		while (j < s->nr_locations &&
-		       is_inline_link(profile__location(w->p, s->locations[j])))
-			j++;
-		if (j > i && j < s->nr_locations &&
-		    is_name_only(profile__location(w->p, s->locations[j]))) {
-			err = run_location(w, &s->locations[i], j - i + 1, &id);
-			i = j + 1;
-		} else {
-			err = single_location(w, s->locations[i], &id);
-			i++;
-		}
-		if (!err)
-			err = ember_grow((void **)ids, cap, *nr + 1, sizeof(**ids));
-		if (err)
-			return err;
-		(*ids)[(*nr)++] = id;
-	}
-	return 0;
-}
-
 static void writer_free(struct pb_writer *w)
 {
-	size_t i;
-
-	for (i = 0; i < w->nr_strings; i++)
-		free(w->strings[i]);
-	free(w->strings);
-	ember_index__free(w->string_index);
-	free(w->functions);
-	ember_index__free(w->function_index);
-	free(w->mappings);
-	free(w->mapping_ids);
-	for (i = 0; i < w->nr_locations; i++)
-		free(w->locations[i].line);
-	free(w->locations);
-	free(w->lines);
-	free(w->line_first);
-	free(w->single);
-	free(w->runs);
-	free(w->run_list);
-	ember_index__free(w->run_index);
+	pb_tables_free(&w->t);
 	free(w->k_labels);
 	free(w->v_labels);
 	free(w->samples);
@@ -447,23 +66,21 @@ static void writer_free(struct pb_writer *w)
 /* Sets *@id to the index of @s in the string table: 0 or -ENOMEM. */
 static int intern(struct pb_writer *w, const char *s, int64_t *id)
 {
-	*id = str_id(w, s);
+	*id = pb_tables_str(&w->t, s);
 	return *id < 0 ? -ENOMEM : 0;
 }
 
 /*
- * The indexes, and the strings every profile has: "" (string 0, as pprof
- * requires), the sample types, and the label keys of every sample.
+ * The tables, and the strings every profile has after "" (string 0): the
+ * sample types, then the label keys of every sample.
  */
 static int writer_init(struct pb_writer *w)
 {
 	PbValueType vinit = PERFTOOLS__PROFILES__VALUE_TYPE__INIT;
-	int64_t empty;
 	const struct {
 		const char *s;
 		int64_t *id;
 	} known[] = {
-	    {"", &empty},
 	    {"samples", &w->types[0].type},
 	    {"count", &w->types[0].unit},
 	    {"cpu", &w->types[1].type},
@@ -475,11 +92,7 @@ static int writer_init(struct pb_writer *w)
 	};
 	size_t i;
 
-	if (ember_index__new(&w->string_index) || ember_index__new(&w->function_index) ||
-	    ember_index__new(&w->run_index))
-		return -ENOMEM;
-	w->single = calloc(profile__nr_locations(w->p) + 1, sizeof(*w->single));
-	if (!w->single)
+	if (pb_tables_init(&w->t, w->p))
 		return -ENOMEM;
 	w->types[0] = w->types[1] = vinit;
 	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
@@ -491,36 +104,8 @@ static int writer_init(struct pb_writer *w)
 	w->period = profile__period_ns(w->p);
 	w->nr_samples = profile__nr_samples(w->p);
 	/* Interned on first use: a profile without process facts has no such strings. */
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < FACT_LABELS; i++)
 		w->k_facts[i] = -1;
-	return 0;
-}
-
-/*
- * User mappings first: pprof tools take the first mapping for the main
- * binary ("File:" in go tool pprof), and that is not the kernel.
- */
-static int write_mappings(struct pb_writer *w)
-{
-	size_t nr = profile__nr_mappings(w->p), i;
-	int kernel, err;
-
-	w->mapping_ids = calloc(nr + 1, sizeof(*w->mapping_ids));
-	if (!w->mapping_ids)
-		return -ENOMEM;
-	for (kernel = 0; kernel < 2; kernel++) {
-		for (i = 1; i <= nr; i++) {
-			const struct ember_mapping *m = profile__mapping(w->p, (uint32_t)i);
-
-			if (!!(m->flags & EMBER_MAPPING_KERNEL) != kernel)
-				continue;
-			err = add_mapping(w, m, &w->mapping_ids[i]);
-			if (err)
-				return err;
-			if (kernel && !w->kernel_mapping)
-				w->kernel_mapping = w->mapping_ids[i];
-		}
-	}
 	return 0;
 }
 
@@ -619,7 +204,7 @@ static int write_sample(struct pb_writer *w, size_t i)
 
 	profile__sample(w->p, i, &s);
 	w->ids_first[i] = w->nr_ids;
-	err = sample_locations(w, &s, &w->ids, &w->nr_ids, &w->cap_ids);
+	err = pb_tables_sample_locations(&w->t, &s, &w->ids, &w->nr_ids, &w->cap_ids);
 	if (err)
 		return err;
 	*ps = init;
@@ -681,23 +266,6 @@ static int write_comments(struct pb_writer *w)
 	return err;
 }
 
-/* Points each Location at its Lines, now that the lines array no longer moves. */
-static int link_lines(struct pb_writer *w)
-{
-	size_t i, k;
-
-	for (i = 0; i < w->nr_locations; i++) {
-		PbLine **lp = calloc(w->locations[i].n_line + 1, sizeof(*lp));
-
-		if (!lp)
-			return -ENOMEM;
-		for (k = 0; k < w->locations[i].n_line; k++)
-			lp[k] = &w->lines[w->line_first[i] + k];
-		w->locations[i].line = lp;
-	}
-	return 0;
-}
-
 /*
  * Sets *@out to a new array of pointers to the @n elements of @size bytes at
  * @elems: a repeated message field, as protobuf-c holds one.
@@ -724,15 +292,17 @@ static int fill_profile(struct pb_writer *w, PbProfile *prof)
 	void **ptrs[4] = {NULL, NULL, NULL, NULL};
 	int err;
 
-	err = link_lines(w);
+	err = pb_tables_link_lines(&w->t);
 	if (!err)
 		err = point_at(&ptrs[0], w->samples, w->nr_samples, sizeof(*w->samples));
 	if (!err)
-		err = point_at(&ptrs[1], w->mappings, w->nr_mappings, sizeof(*w->mappings));
+		err = point_at(&ptrs[1], w->t.mappings, w->t.nr_mappings, sizeof(*w->t.mappings));
 	if (!err)
-		err = point_at(&ptrs[2], w->locations, w->nr_locations, sizeof(*w->locations));
+		err =
+		    point_at(&ptrs[2], w->t.locations, w->t.nr_locations, sizeof(*w->t.locations));
 	if (!err)
-		err = point_at(&ptrs[3], w->functions, w->nr_functions, sizeof(*w->functions));
+		err =
+		    point_at(&ptrs[3], w->t.functions, w->t.nr_functions, sizeof(*w->t.functions));
 	prof->sample = (PbSample **)ptrs[0];
 	prof->mapping = (PbMapping **)ptrs[1];
 	prof->location = (PbLocation **)ptrs[2];
@@ -742,11 +312,11 @@ static int fill_profile(struct pb_writer *w, PbProfile *prof)
 	prof->n_sample_type = 2;
 	prof->sample_type = w->type_ptrs;
 	prof->n_sample = w->nr_samples;
-	prof->n_mapping = w->nr_mappings;
-	prof->n_location = w->nr_locations;
-	prof->n_function = w->nr_functions;
-	prof->n_string_table = w->nr_strings;
-	prof->string_table = w->strings;
+	prof->n_mapping = w->t.nr_mappings;
+	prof->n_location = w->t.nr_locations;
+	prof->n_function = w->t.nr_functions;
+	prof->n_string_table = w->t.nr_strings;
+	prof->string_table = w->t.strings;
 	prof->time_nanos = (int64_t)profile__start_ns(w->p);
 	prof->duration_nanos = (int64_t)profile__duration_ns(w->p);
 	prof->period_type = &w->period_type;
@@ -782,7 +352,7 @@ int pprof__encode(const struct ember_profile *p, uint8_t **out, size_t *out_len)
 	/* The steps run in this order because it is the order of the string table. */
 	err = writer_init(&w);
 	if (!err)
-		err = write_mappings(&w);
+		err = pb_tables_add_mappings(&w.t);
 	if (!err)
 		err = intern_labels(&w);
 	if (!err)
