@@ -289,20 +289,19 @@ static int point_at(void ***out, void *elems, size_t n, size_t size)
  */
 static int fill_profile(struct pb_writer *w, PbProfile *prof)
 {
+	struct pb_tables *t = &w->t;
 	void **ptrs[4] = {NULL, NULL, NULL, NULL};
 	int err;
 
-	err = pb_tables_link_lines(&w->t);
+	err = pb_tables_link_lines(t);
 	if (!err)
 		err = point_at(&ptrs[0], w->samples, w->nr_samples, sizeof(*w->samples));
 	if (!err)
-		err = point_at(&ptrs[1], w->t.mappings, w->t.nr_mappings, sizeof(*w->t.mappings));
+		err = point_at(&ptrs[1], t->mappings, t->nr_mappings, sizeof(*t->mappings));
 	if (!err)
-		err =
-		    point_at(&ptrs[2], w->t.locations, w->t.nr_locations, sizeof(*w->t.locations));
+		err = point_at(&ptrs[2], t->locations, t->nr_locations, sizeof(*t->locations));
 	if (!err)
-		err =
-		    point_at(&ptrs[3], w->t.functions, w->t.nr_functions, sizeof(*w->t.functions));
+		err = point_at(&ptrs[3], t->functions, t->nr_functions, sizeof(*t->functions));
 	prof->sample = (PbSample **)ptrs[0];
 	prof->mapping = (PbMapping **)ptrs[1];
 	prof->location = (PbLocation **)ptrs[2];
@@ -312,11 +311,11 @@ static int fill_profile(struct pb_writer *w, PbProfile *prof)
 	prof->n_sample_type = 2;
 	prof->sample_type = w->type_ptrs;
 	prof->n_sample = w->nr_samples;
-	prof->n_mapping = w->t.nr_mappings;
-	prof->n_location = w->t.nr_locations;
-	prof->n_function = w->t.nr_functions;
-	prof->n_string_table = w->t.nr_strings;
-	prof->string_table = w->t.strings;
+	prof->n_mapping = t->nr_mappings;
+	prof->n_location = t->nr_locations;
+	prof->n_function = t->nr_functions;
+	prof->n_string_table = t->nr_strings;
+	prof->string_table = t->strings;
 	prof->time_nanos = (int64_t)profile__start_ns(w->p);
 	prof->duration_nanos = (int64_t)profile__duration_ns(w->p);
 	prof->period_type = &w->period_type;
