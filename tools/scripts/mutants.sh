@@ -154,7 +154,7 @@ mutant lose_kernel_mark output/folded.c 'test_output_folded|golden_output_folded
 	'frame_suffix(frames[i].flags)' \
 	'frame_suffix(frames[i].flags & ~EMBER_FRAME_KERNEL)'
 
-mutant pprof_location_shift output/pprof.c 'test_output_pprof|golden_output_pprof|golden_output_pprof-roundtrip' \
+mutant pprof_location_shift output/pprof_tables.c 'test_output_pprof|golden_output_pprof|golden_output_pprof-roundtrip' \
 	"pprof writer: samples reference location id + 1" \
 	'*id = loc.id;' \
 	'*id = loc.id + 1;'
