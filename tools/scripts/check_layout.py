@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Checks the include directions of docs/architecture.md over the source tree.
+"""Checks the layout rules of docs/architecture.md over the source tree: the
+include directions, and that no library source file grows past MAX_LINES.
 
 Every `#include "..."` in a module's .c/.h file must name a header of the same
 module, or the public header of a module it may depend on. The build enforces
@@ -10,7 +11,11 @@ a link cannot say: that no module includes another module's private header, and
 that the link graph itself keeps to the design. Tests may include private
 headers of the module they test and are not checked here.
 
-Usage: check_includes.py [SOURCE_ROOT]. Prints one line per violation and exits
+A library file over MAX_LINES lines is reported too (style.md: a file does
+one thing and stays readable; tools/ and BPF programs are not libraries but are
+held to the same limit, tests are not).
+
+Usage: check_layout.py [SOURCE_ROOT]. Prints one line per violation and exits
 1 when there is any, 0 otherwise.
 """
 import os
@@ -31,6 +36,7 @@ MODULES = {
 PROGRAMS = "tools"
 # Narrower than a module: the unwinder knows the sampler's row format, nothing else.
 ONLY = {("unwinder", "probes"): ["probes/sampler_abi.h"]}
+MAX_LINES = 1000
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
 
@@ -54,6 +60,10 @@ def check_file(root, rel, problems):
     mod = module_of(rel)
     with open(os.path.join(root, rel), errors="replace") as f:
         text = f.read()
+    lines = text.count("\n")
+    if lines > MAX_LINES:
+        problems.append("%s: %d lines, more than %d: split it by what it does" %
+                        (rel, lines, MAX_LINES))
     for m in INCLUDE.finditer(text):
         name = m.group(1)
         line = text.count("\n", 0, m.start()) + 1
@@ -93,9 +103,9 @@ def main():
     for p in problems:
         print(p)
     if not files:
-        print("check_includes: no source files under %s" % root)
+        print("check_layout: no source files under %s" % root)
         return 1
-    print("check_includes: %d files, %d violations" % (files, len(problems)))
+    print("check_layout: %d files, %d violations" % (files, len(problems)))
     return 1 if problems else 0
 
 
