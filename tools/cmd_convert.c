@@ -30,9 +30,7 @@ static const struct cli_option convert_options[] = {
     OUTPUT_CLI_INPUT_OPTIONS,
     OUTPUT_CLI_ROOT_OPTIONS,
     OUTPUT_CLI_SVG_OPTIONS,
-    {"verbose", 'v', 0, NULL, "More messages on stderr."},
-    {"help", 'h', OPT_HELP, NULL, "This help."},
-    {NULL, 0, 0, NULL, NULL},
+    OUTPUT_CLI_END_OPTIONS(OPT_HELP),
 };
 
 const struct cli_command cli_convert_command = {
@@ -42,15 +40,13 @@ const struct cli_command cli_convert_command = {
     .description = "Reads IN (\"-\" is stdin) as folded stacks, pprof, speedscope JSON or "
 		   "`perf script` text, compressed with gzip or zstd or not, and writes it to "
 		   "OUT. Example: "
-		   "perf script | ember convert - -o out.svg. Exit status: 0 ok, 2 bad flags, "
-		   "6 output not writable, 7 input unreadable or malformed.",
+		   "perf script | ember convert - -o out.svg.",
     .options = convert_options,
+    .exit_codes = output_cli_exit_codes,
 };
 
 int cmd_convert(int argc, char **argv)
 {
-	struct option longopts[64];
-	char shortopts[130];
 	struct output_cli oc;
 	struct ember_output_opts wo = {.sz = sizeof(wo)};
 	struct ember_profile *p = NULL;
@@ -59,15 +55,13 @@ int cmd_convert(int argc, char **argv)
 	size_t nr_labels = 0, i;
 	int c, ret = EMBER_EXIT_OK, err;
 
-	output_cli_init(&oc);
-	if (cli_getopt_tables(convert_options, longopts, 64, shortopts))
+	if (output_cli_init(&oc, convert_options))
 		return EMBER_EXIT_FAILURE;
 	labels = calloc((size_t)argc + 1, sizeof(*labels));
 	if (!labels)
 		return EMBER_EXIT_FAILURE;
-	optind = 1;
 	while (optind < argc) {
-		c = getopt_long(argc, argv, shortopts, longopts, NULL);
+		c = getopt_long(argc, argv, oc.shortopts, oc.longopts, NULL);
 		if (c == -1) {
 			/* Positionals may come before options ("IN -o OUT"). */
 			if (optind < argc) {

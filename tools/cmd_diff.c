@@ -28,9 +28,7 @@ static const struct cli_option diff_options[] = {
     OUTPUT_CLI_INPUT_OPTIONS,
     OUTPUT_CLI_ROOT_OPTIONS,
     OUTPUT_CLI_SVG_OPTIONS,
-    {"verbose", 'v', 0, NULL, "More messages on stderr."},
-    {"help", 'h', OPT_HELP, NULL, "This help."},
-    {NULL, 0, 0, NULL, NULL},
+    OUTPUT_CLI_END_OPTIONS(OPT_HELP),
 };
 
 const struct cli_command cli_diff_command = {
@@ -40,15 +38,13 @@ const struct cli_command cli_diff_command = {
     .description = "Compares two profiles (folded, pprof or `perf script` text, compressed "
 		   "or not). Frame widths come from AFTER; red frames take a larger share of "
 		   "AFTER than of BEFORE, blue a smaller one, with the colour's depth "
-		   "proportional to the change. Exit status: 0 ok, 2 bad flags, 6 output not "
-		   "writable, 7 input unreadable or malformed.",
+		   "proportional to the change.",
     .options = diff_options,
+    .exit_codes = output_cli_exit_codes,
 };
 
 int cmd_diff(int argc, char **argv)
 {
-	struct option longopts[64];
-	char shortopts[130];
 	struct output_cli oc;
 	struct ember_diff_opts d = {.sz = sizeof(d)};
 	struct ember_output_opts wo = {.sz = sizeof(wo)};
@@ -57,12 +53,10 @@ int cmd_diff(int argc, char **argv)
 	bool folded = false;
 	int c, ret = EMBER_EXIT_OK, err, nr_in = 0;
 
-	output_cli_init(&oc);
-	if (cli_getopt_tables(diff_options, longopts, 64, shortopts))
+	if (output_cli_init(&oc, diff_options))
 		return EMBER_EXIT_FAILURE;
-	optind = 1;
 	while (optind < argc) {
-		c = getopt_long(argc, argv, shortopts, longopts, NULL);
+		c = getopt_long(argc, argv, oc.shortopts, oc.longopts, NULL);
 		if (c == -1) {
 			if (optind < argc) {
 				if (nr_in == 2)

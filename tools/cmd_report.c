@@ -24,9 +24,12 @@ static const struct cli_option report_options[] = {
      "Only count stacks with a frame matching REGEX (POSIX extended); percentages stay "
      "relative to the whole profile."},
     OUTPUT_CLI_INPUT_OPTIONS,
-    {"verbose", 'v', 0, NULL, "More messages on stderr."},
-    {"help", 'h', OPT_HELP, NULL, "This help."},
-    {NULL, 0, 0, NULL, NULL},
+    OUTPUT_CLI_END_OPTIONS(OPT_HELP),
+};
+
+/* The report goes to stdout: no output path to fail on. */
+static const int report_exit_codes[] = {
+    EMBER_EXIT_OK, EMBER_EXIT_FAILURE, EMBER_EXIT_USAGE, EMBER_EXIT_INPUT, -1,
 };
 
 const struct cli_command cli_report_command = {
@@ -37,15 +40,13 @@ const struct cli_command cli_report_command = {
 		   "pprof or `perf script` text, compressed or not; \"-\" is stdin): flat and "
 		   "cumulative samples, their percentages of the total, and the running sum "
 		   "of flat percentages. Kernel, inline and JIT frames keep their _[k], _[i], "
-		   "_[j] suffixes. Exit status: 0 ok, 2 bad flags, 7 input unreadable or "
-		   "malformed.",
+		   "_[j] suffixes.",
     .options = report_options,
+    .exit_codes = report_exit_codes,
 };
 
 int cmd_report(int argc, char **argv)
 {
-	struct option longopts[32];
-	char shortopts[66];
 	struct output_cli oc;
 	struct ember_report_opts ro = {.sz = sizeof(ro)};
 	struct ember_profile *p = NULL;
@@ -53,12 +54,10 @@ int cmd_report(int argc, char **argv)
 	uint64_t v;
 	int c, ret = EMBER_EXIT_OK, err;
 
-	output_cli_init(&oc);
-	if (cli_getopt_tables(report_options, longopts, 32, shortopts))
+	if (output_cli_init(&oc, report_options))
 		return EMBER_EXIT_FAILURE;
-	optind = 1;
 	while (optind < argc) {
-		c = getopt_long(argc, argv, shortopts, longopts, NULL);
+		c = getopt_long(argc, argv, oc.shortopts, oc.longopts, NULL);
 		if (c == -1) {
 			if (optind < argc) {
 				if (in)

@@ -7,13 +7,15 @@
 #include "commands.h"
 #include "output_cli.h"
 
-void output_cli_init(struct output_cli *c)
+int output_cli_init(struct output_cli *c, const struct cli_option *options)
 {
 	memset(c, 0, sizeof(*c));
 	c->svg.sz = sizeof(c->svg);
 	c->svg.minwidth = -1;
 	c->folded.sz = sizeof(c->folded);
 	c->read.sz = sizeof(c->read);
+	optind = 1;
+	return cli_getopt_tables(options, c->longopts, OUTPUT_CLI_MAX_OPTIONS, c->shortopts);
 }
 
 static bool known_palette(const char *s)
@@ -94,6 +96,10 @@ int output_cli_option(struct output_cli *c, int id, const char *arg)
 		return 0;
 	}
 }
+
+const int output_cli_exit_codes[] = {
+    EMBER_EXIT_OK, EMBER_EXIT_FAILURE, EMBER_EXIT_USAGE, EMBER_EXIT_OUTPUT, EMBER_EXIT_INPUT, -1,
+};
 
 int output_cli_read_exit(int err)
 {

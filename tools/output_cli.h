@@ -49,6 +49,12 @@ enum output_cli_id {
 	  "Fail on the first malformed input line or record instead of skipping it (skipped " \
 	  "lines are reported with their line number)." }
 
+/* The last entries of a file command's table: -v, -h (@help_id) and the terminator. */
+#define OUTPUT_CLI_END_OPTIONS(help_id) \
+	{ "verbose", 'v', 0, NULL, "More messages on stderr." }, \
+	{ "help", 'h', help_id, NULL, "This help." }, \
+	{ NULL, 0, 0, NULL, NULL }
+
 #define OUTPUT_CLI_ROOT_OPTIONS \
 	{ "per-pid", 0, OCLI_PER_PID, NULL, "Root frames \"name-PID\" (folded and SVG)." }, \
 	{ "per-thread", 0, OCLI_PER_THREAD, NULL, "A \"thread-TID\" frame under each process." }
@@ -59,13 +65,23 @@ extern const struct cli_command cli_report_command;
 extern const struct cli_command cli_convert_command;
 extern const struct cli_command cli_diff_command;
 
+/* Longest option table of a file command, terminator included (entries). */
+#define OUTPUT_CLI_MAX_OPTIONS 64
+
 struct output_cli {
 	struct ember_svg_opts svg;
 	struct ember_folded_opts folded;
 	struct ember_read_opts read;
+	/* getopt_long's tables, made from the command's cli_option table */
+	struct option longopts[OUTPUT_CLI_MAX_OPTIONS];
+	char shortopts[OUTPUT_CLI_MAX_OPTIONS * 2 + 3];
 };
 
-void output_cli_init(struct output_cli *c);
+/*
+ * Sets the shared options to their defaults and makes getopt_long's tables
+ * from @options; resets optind for a fresh parse. 0 or -E2BIG.
+ */
+int output_cli_init(struct output_cli *c, const struct cli_option *options);
 
 /*
  * Handles option @id with argument @arg when it is one of the shared ones:
@@ -73,6 +89,9 @@ void output_cli_init(struct output_cli *c);
  * bad value (a message was printed).
  */
 int output_cli_option(struct output_cli *c, int id, const char *arg);
+
+/* Exit codes of convert and diff, for their help and man page (-1 ends the list). */
+extern const int output_cli_exit_codes[];
 
 /* Exit code for a failed read (-errno @err). */
 int output_cli_read_exit(int err);
