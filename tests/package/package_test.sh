@@ -122,5 +122,7 @@ agent=
 	cat "$t/agent.log"
 	fail "the agent exited $rc after SIGTERM"
 }
-zcat "$t"/profiles/*.pb.gz | head -c 1 >/dev/null || fail "the window file is not gzip"
+for f in "$t"/profiles/*.pb.gz; do
+	gzip -t "$f" || fail "window file $f is not whole gzip"
+done
 echo "the packaged unit's command starts the agent: $(ls "$t/profiles" | wc -l) windows"
