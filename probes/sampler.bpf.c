@@ -14,8 +14,9 @@
  * (bpf_get_stack), or a bpf_loop walk driven by .eh_frame tables.
  *
  * Verifier cost is a start-up cost (every `ember record`, every agent start and
- * SIGHUP), so every loop lives in a global function (hash_stack, same_stack,
- * find_mapping_index, find_row_index, unwind_step): the verifier checks a
+ * SIGHUP), so every loop lives in a global function (hash_stack, same_small /
+ * same_medium / same_large, store_in_class, find_mapping_index, find_row_index,
+ * unwind_step): the verifier checks a
  * global function once, with unknown arguments, where an inlined loop is
  * checked again for every state that reaches it. Global functions take
  * scalars and pointers to structs of scalars only.
@@ -40,6 +41,12 @@ const volatile bool collect_user = true;
 const volatile bool include_idle = false;
 const volatile __u32 unwind_mode = EMBER_UNWIND_FP;
 const volatile bool fp_fallback = true; /* --unwind=dwarf turns it off */
+/*
+ * Frames bpf_get_stack returns at most: min(slots, perf_event_max_stack sysctl).
+ * A stack that long may have been cut, so it is marked truncated.
+ */
+const volatile __u32 kernel_max_frames = EMBER_MAX_KERNEL_FRAMES - 1;
+const volatile __u32 fp_user_max_frames = EMBER_MAX_KERNEL_FRAMES - 1;
 
 /* Shared with userspace through the mmap'ed .bss. */
 struct ember_generation gen = {};
@@ -63,13 +70,28 @@ struct {
  * Preallocated: an entry allocated on demand in irq context can fail when the
  * allocator's per-CPU cache is empty, losing the stack. Userspace sizes these
  * maps from the samples a drain window can hold, so preallocation stays small.
+ * One map per size class (enum ember_stack_class) and generation.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384); /* resized by userspace */
 	__type(key, __u64);
+	__type(value, struct ember_stack_small);
+} stacks_small0 SEC(".maps"), stacks_small1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096); /* resized by userspace */
+	__type(key, __u64);
+	__type(value, struct ember_stack_medium);
+} stacks_medium0 SEC(".maps"), stacks_medium1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024); /* resized by userspace */
+	__type(key, __u64);
 	__type(value, struct ember_stack);
-} stacks0 SEC(".maps"), stacks1 SEC(".maps");
+} stacks_large0 SEC(".maps"), stacks_large1 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -168,9 +190,9 @@ static __always_inline void announce(__u32 type, __u32 tgid)
 }
 
 /*
- * FNV-1a-style mix over the stack's addresses; never returns 0 (0 means "no
- * stack"). Global, like same_stack(): the verifier checks the loop once, not
- * once for every depth at which the caller's walk may have ended.
+ * FNV-1a-style mix over the stack's addresses. Global, like the same_*()
+ * functions: the verifier checks the loop once, not once for every depth at
+ * which the caller's walk may have ended.
  */
 __noinline __u64 hash_stack(const struct ember_stack *st)
 {
@@ -189,72 +211,157 @@ __noinline __u64 hash_stack(const struct ember_stack *st)
 		h ^= h >> 29;
 	}
 	h ^= st->nr;
-	return h ? h : 1;
+	return h;
 }
 
-/*
- * Stores @st in the stacks map of generation @g and returns its status; *@key
- * receives the map key. EEXIST means another sample stored the same stack.
- */
-__noinline int same_stack(const struct ember_stack *a, const struct ember_stack *b)
+/* Whether the first @nr of @frames entries of @a and @b are equal. */
+static __always_inline bool same_ips(const __u64 *a, const __u64 *b, __u32 nr, __u32 frames)
 {
 	__u32 i;
 
-	if (!a || !b)
-		return false;
-	if (a->nr != b->nr || a->kernel != b->kernel || a->end != b->end)
-		return false;
-	for (i = 0; i < EMBER_MAX_STACK_DEPTH; i++) {
-		if (i >= a->nr)
+	for (i = 0; i < frames; i++) {
+		if (i >= nr)
 			break;
-		if (a->ips[i] != b->ips[i])
+		if (a[i] != b[i])
 			return false;
 	}
 	return true;
 }
 
-/*
- * Stores @st in the stacks map of generation @g and returns its status; *@key
- * receives the map key. A key already present is compared in full, so two
- * different stacks are never merged: on a 64-bit hash collision the stack goes
- * under a second hash, and if that collides too it is counted as lost.
- */
-static __always_inline __u16 store_stack(struct ember_stack *st, __u32 g, __u64 *key)
-{
-	void *map = g ? (void *)&stacks1 : (void *)&stacks0;
-	struct ember_stack *have;
-	__u64 h = hash_stack(st);
-	long err;
-	int attempt;
+#define SAME_HEAD(a, b) ((a)->nr == (b)->nr && (a)->kernel == (b)->kernel && (a)->end == (b)->end)
 
+/*
+ * Whether stored stack @a (one per size class, each verified once) is @b. The
+ * loop of each is bounded by its class's slots, so comparing a short stack
+ * never costs the verifier (or the CPU) a 512-frame loop.
+ */
+__noinline int same_small(const struct ember_stack_small *a, const struct ember_stack *b)
+{
+	if (!a || !b || !SAME_HEAD(a, b))
+		return false;
+	return same_ips(a->ips, b->ips, a->nr, EMBER_STACK_SMALL_FRAMES);
+}
+
+__noinline int same_medium(const struct ember_stack_medium *a, const struct ember_stack *b)
+{
+	if (!a || !b || !SAME_HEAD(a, b))
+		return false;
+	return same_ips(a->ips, b->ips, a->nr, EMBER_STACK_MEDIUM_FRAMES);
+}
+
+__noinline int same_large(const struct ember_stack *a, const struct ember_stack *b)
+{
+	if (!a || !b || !SAME_HEAD(a, b))
+		return false;
+	return same_ips(a->ips, b->ips, a->nr, EMBER_MAX_STACK_DEPTH);
+}
+
+/* Whether the stacks map of generation @g and class @cls holds @st under key @h. */
+static __always_inline int lookup_same(__u32 g, __u32 cls, __u64 h, const struct ember_stack *st,
+				       bool *found)
+{
+	void *have;
+
+	if (cls == EMBER_STACK_CLASS_SMALL) {
+		have = bpf_map_lookup_elem(g ? (void *)&stacks_small1 : (void *)&stacks_small0, &h);
+		*found = have != NULL;
+		return have && same_small(have, st);
+	}
+	if (cls == EMBER_STACK_CLASS_MEDIUM) {
+		have =
+		    bpf_map_lookup_elem(g ? (void *)&stacks_medium1 : (void *)&stacks_medium0, &h);
+		*found = have != NULL;
+		return have && same_medium(have, st);
+	}
+	have = bpf_map_lookup_elem(g ? (void *)&stacks_large1 : (void *)&stacks_large0, &h);
+	*found = have != NULL;
+	return have && same_large(have, st);
+}
+
+/* Inserts @st (its class's prefix of it) under @h. 0 or the helper's negative error. */
+static __always_inline long insert_stack(__u32 g, __u32 cls, __u64 h, const struct ember_stack *st)
+{
+	if (cls == EMBER_STACK_CLASS_SMALL)
+		return bpf_map_update_elem(g ? (void *)&stacks_small1 : (void *)&stacks_small0, &h,
+					   st, BPF_NOEXIST);
+	if (cls == EMBER_STACK_CLASS_MEDIUM)
+		return bpf_map_update_elem(g ? (void *)&stacks_medium1 : (void *)&stacks_medium0,
+					   &h, st, BPF_NOEXIST);
+	return bpf_map_update_elem(g ? (void *)&stacks_large1 : (void *)&stacks_large0, &h, st,
+				   BPF_NOEXIST);
+}
+
+/* The key of hash @h in class @cls: the class in the low 2 bits, so never 0. */
+static __always_inline __u64 class_key(__u64 h, __u32 cls)
+{
+	return (h & ~3ull) | cls;
+}
+
+/*
+ * Stores @st in the stacks map of generation @g and class @cls under hash @h;
+ * *@key receives the map key. A key already present is compared in full, so two
+ * different stacks are never merged: on a 64-bit hash collision the stack goes
+ * under a second hash, and if that collides too it is counted as lost. Returns
+ * EMBER_STACK_OK or the status of the loss (EMBER_STACK_MAP_FULL: try a larger
+ * class). Global: verified once for every class and generation.
+ */
+__noinline int store_in_class(const struct ember_stack *st, __u32 g, __u32 cls, __u64 h, __u64 *key)
+{
+	bool found = false;
+	__u64 k = class_key(h, cls);
+	int attempt;
+	long err;
+
+	if (!st || !key)
+		return EMBER_STACK_READ_ERROR;
+	*key = 0;
 	for (attempt = 0; attempt < 2; attempt++) {
-		have = bpf_map_lookup_elem(map, &h);
-		if (have) {
-			if (same_stack(have, st))
-				break;
+		if (lookup_same(g, cls, k, st, &found)) {
+			*key = k;
+			return EMBER_STACK_OK;
+		}
+		if (found) {
 			stat_inc(EMBER_STAT_STACK_HASH_COLLISION);
-			h = (h ^ 0x9e3779b97f4a7c15ull) * 0xbf58476d1ce4e5b9ull | 1;
+			k = class_key((k ^ 0x9e3779b97f4a7c15ull) * 0xbf58476d1ce4e5b9ull, cls);
 			continue;
 		}
-		err = bpf_map_update_elem(map, &h, st, BPF_NOEXIST);
-		if (!err || err == -17 /* EEXIST: another CPU stored it just now */)
-			break;
-		*key = 0;
+		err = insert_stack(g, cls, k, st);
+		if (!err || err == -17 /* EEXIST: another CPU stored it just now */) {
+			*key = k;
+			return EMBER_STACK_OK;
+		}
 		if (err == -12 /* ENOMEM: the allocator had nothing at hand in irq context */) {
 			stat_inc(EMBER_STAT_STACK_NO_MEMORY);
 			return EMBER_STACK_NO_MEMORY;
 		}
 		return EMBER_STACK_MAP_FULL; /* E2BIG: max_entries reached */
 	}
-	if (attempt == 2) {
-		*key = 0;
-		stat_inc(EMBER_STAT_STACK_COLLISION_LOST);
-		return EMBER_STACK_COLLISION;
+	stat_inc(EMBER_STAT_STACK_COLLISION_LOST);
+	return EMBER_STACK_COLLISION;
+}
+
+/*
+ * Stores @st in the smallest size class that holds it, or in a larger one when
+ * that class's map is full, and returns its status; *@key receives the map key
+ * (0 when the stack was lost).
+ */
+static __always_inline __u16 store_stack(struct ember_stack *st, __u32 g, __u64 *key)
+{
+	__u64 h = hash_stack(st);
+	__u32 cls;
+	int status = EMBER_STACK_MAP_FULL;
+
+	cls = st->nr <= EMBER_STACK_SMALL_FRAMES    ? EMBER_STACK_CLASS_SMALL
+	      : st->nr <= EMBER_STACK_MEDIUM_FRAMES ? EMBER_STACK_CLASS_MEDIUM
+						    : EMBER_STACK_CLASS_LARGE;
+	for (; cls <= EMBER_STACK_CLASS_LARGE; cls++) {
+		status = store_in_class(st, g, cls, h, key);
+		if (status != EMBER_STACK_MAP_FULL)
+			break;
 	}
-	*key = h;
-	return st->nr >= EMBER_MAX_STACK_DEPTH || st->end == EMBER_UNWIND_END_DEPTH
-		   ? EMBER_STACK_TRUNCATED
-		   : EMBER_STACK_OK;
+	if (status != EMBER_STACK_OK)
+		return status;
+	return st->end == EMBER_UNWIND_END_DEPTH ? EMBER_STACK_TRUNCATED : EMBER_STACK_OK;
 }
 
 static __always_inline __u16 collect_kernel_stack(struct bpf_perf_event_data *ctx, __u32 g,
@@ -266,12 +373,13 @@ static __always_inline __u16 collect_kernel_stack(struct bpf_perf_event_data *ct
 
 	if (!st)
 		return EMBER_STACK_READ_ERROR;
-	n = bpf_get_stack(ctx, st->ips, sizeof(st->ips), 0);
+	n = bpf_get_stack(ctx, st->ips, EMBER_MAX_KERNEL_FRAMES * sizeof(__u64), 0);
 	if (n <= 0)
 		return EMBER_STACK_READ_ERROR;
 	st->nr = n / sizeof(__u64);
 	st->kernel = 1;
-	st->end = EMBER_UNWIND_END_COMPLETE;
+	/* As many frames as the kernel returns at most: there may have been more. */
+	st->end = st->nr >= kernel_max_frames ? EMBER_UNWIND_END_DEPTH : EMBER_UNWIND_END_COMPLETE;
 	return store_stack(st, g, key);
 }
 
@@ -705,7 +813,7 @@ static __always_inline __u16 collect_user_stack(struct bpf_perf_event_data *ctx,
 		 * A process whose tables are not published yet still gets this walker,
 		 * all frame-pointer steps: unlike the kernel's walk it stops where the
 		 * stack pointer stops increasing, instead of following garbage in rbp
-		 * (code built without frame pointers) for 127 frames.
+		 * (code built without frame pointers) to the frame limit.
 		 */
 		proc = bpf_map_lookup_elem(&unwind_procs, &tgid);
 		if (!proc)
@@ -715,6 +823,8 @@ static __always_inline __u16 collect_user_stack(struct bpf_perf_event_data *ctx,
 		if (n <= 0)
 			return EMBER_STACK_READ_ERROR;
 		st->nr = n / sizeof(__u64);
+		if (st->nr >= fp_user_max_frames)
+			st->end = EMBER_UNWIND_END_DEPTH;
 		return store_stack(st, g, key);
 	}
 	if (in_kernel) {
