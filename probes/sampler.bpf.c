@@ -72,26 +72,17 @@ struct {
  * maps from the samples a drain window can hold, so preallocation stays small.
  * One map per size class (enum ember_stack_class) and generation.
  */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384); /* resized by userspace */
-	__type(key, __u64);
-	__type(value, struct ember_stack_small);
-} stacks_small0 SEC(".maps"), stacks_small1 SEC(".maps");
+#define STACKS_MAPS(name, value_type, entries)                           \
+	struct {                                                         \
+		__uint(type, BPF_MAP_TYPE_HASH);                         \
+		__uint(max_entries, entries); /* resized by userspace */ \
+		__type(key, __u64);                                      \
+		__type(value, value_type);                               \
+	} name##0 SEC(".maps"), name##1 SEC(".maps")
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096); /* resized by userspace */
-	__type(key, __u64);
-	__type(value, struct ember_stack_medium);
-} stacks_medium0 SEC(".maps"), stacks_medium1 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024); /* resized by userspace */
-	__type(key, __u64);
-	__type(value, struct ember_stack);
-} stacks_large0 SEC(".maps"), stacks_large1 SEC(".maps");
+STACKS_MAPS(stacks_small, struct ember_stack_small, 16384);
+STACKS_MAPS(stacks_medium, struct ember_stack_medium, 4096);
+STACKS_MAPS(stacks_large, struct ember_stack, 1024);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
