@@ -181,26 +181,48 @@ static __always_inline void announce(__u32 type, __u32 tgid)
 }
 
 /*
+ * Open-coded numeric iterators (kernel 6.4+; libbpf 1.1's headers predate the
+ * bpf_for macro). The verifier checks an iterator loop's body until its state
+ * repeats, a couple of passes, where a bounded loop is checked once for every
+ * iteration: a 512-frame hash and compare unrolled cost ~10k verified
+ * instructions, a tenth of the sampler's start-up verification budget.
+ */
+extern int bpf_iter_num_new(struct bpf_iter_num *it, int start, int end) __ksym;
+extern int *bpf_iter_num_next(struct bpf_iter_num *it) __ksym;
+extern void bpf_iter_num_destroy(struct bpf_iter_num *it) __ksym;
+
+#define CHUNK_FRAMES 8 /* frames per iterator step: one kfunc call per 8 frames */
+
+/*
  * FNV-1a-style mix over the stack's addresses. Global, like the same_*()
  * functions: the verifier checks the loop once, not once for every depth at
  * which the caller's walk may have ended.
  */
 __noinline __u64 hash_stack(const struct ember_stack *st)
 {
+	struct bpf_iter_num it;
+	__u32 nr, j, k;
 	__u64 h;
-	__u32 i;
+	int *c;
 
 	if (!st)
 		return 1;
+	nr = st->nr;
+	if (nr > EMBER_MAX_STACK_DEPTH)
+		nr = EMBER_MAX_STACK_DEPTH;
 	h = 0xcbf29ce484222325ull ^ st->kernel ^ ((__u64)st->end << 8);
-
-	for (i = 0; i < EMBER_MAX_STACK_DEPTH; i++) {
-		if (i >= st->nr)
-			break;
-		h ^= st->ips[i];
-		h *= 0x100000001b3ull;
-		h ^= h >> 29;
+	bpf_iter_num_new(&it, 0, (nr + CHUNK_FRAMES - 1) / CHUNK_FRAMES);
+	while ((c = bpf_iter_num_next(&it))) {
+		for (j = 0; j < CHUNK_FRAMES; j++) {
+			k = (__u32)*c * CHUNK_FRAMES + j;
+			if (k >= nr)
+				break;
+			h ^= st->ips[k];
+			h *= 0x100000001b3ull;
+			h ^= h >> 29;
+		}
 	}
+	bpf_iter_num_destroy(&it);
 	h ^= st->nr;
 	return h;
 }
@@ -208,15 +230,27 @@ __noinline __u64 hash_stack(const struct ember_stack *st)
 /* Whether the first @nr of @frames entries of @a and @b are equal. */
 static __always_inline bool same_ips(const __u64 *a, const __u64 *b, __u32 nr, __u32 frames)
 {
-	__u32 i;
+	struct bpf_iter_num it;
+	bool same = true;
+	__u32 j, k;
+	int *c;
 
-	for (i = 0; i < frames; i++) {
-		if (i >= nr)
-			break;
-		if (a[i] != b[i])
-			return false;
+	if (nr > frames)
+		nr = frames;
+	bpf_iter_num_new(&it, 0, (nr + CHUNK_FRAMES - 1) / CHUNK_FRAMES);
+	while (same && (c = bpf_iter_num_next(&it))) {
+		for (j = 0; j < CHUNK_FRAMES; j++) {
+			k = (__u32)*c * CHUNK_FRAMES + j;
+			if (k >= nr)
+				break;
+			if (a[k] != b[k]) {
+				same = false;
+				break;
+			}
+		}
 	}
-	return true;
+	bpf_iter_num_destroy(&it);
+	return same;
 }
 
 #define SAME_HEAD(a, b) ((a)->nr == (b)->nr && (a)->kernel == (b)->kernel && (a)->end == (b)->end)
