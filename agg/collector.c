@@ -283,7 +283,7 @@ static int handle_event(void *ctx, void *data, size_t size)
  * Map sizes from what one drain window can hold: at most frequency x CPUs x
  * window samples, each with one count entry and up to @per_sample stacks (kernel
  * and user). A quarter more for late drains, at least 1024, at most 65536 counts
- * or 32768 stacks (778 bytes of values each over the size classes, see
+ * or 32768 stacks (1293 bytes of values each over the size classes, see
  * probes.c): beyond that, overflow is counted as loss.
  */
 static uint32_t default_entries(const struct ember_collector *c, uint32_t per_sample)

@@ -94,15 +94,17 @@ static uint32_t perf_max_stack(void)
 
 /*
  * Entries of each stack size class's map for @entries unique stacks per
- * generation: all of them may be short, a quarter up to 128 frames, a sixteenth
- * up to 512 (deep stacks are few; a full class spills into the next larger one).
- * In bytes of values that is 264 + 1032 / 4 + 4104 / 16 = 778 per entry, below
- * the 1024 of one 127-frame class.
+ * generation: all of them may be short, half up to 128 frames, an eighth up to
+ * 512 (a full class spills into the next larger one). The collector's default
+ * is twice the samples of a drain window (a kernel and a user stack each), so
+ * every sample of a window can have a unique user stack of up to 128 frames,
+ * and a quarter of them one deeper than that. In bytes of values that is
+ * 264 + 1032 / 2 + 4104 / 8 = 1293 per entry, against 1024 for the single
+ * 127-frame class before and 4104 for one 512-frame class.
  */
 static int set_stack_entries(struct sampler_bpf *skel, uint32_t entries)
 {
-	uint32_t medium = entries ? (entries + 3) / 4 : 0,
-		 large = entries ? (entries + 15) / 16 : 0;
+	uint32_t medium = entries ? (entries + 1) / 2 : 0, large = entries ? (entries + 7) / 8 : 0;
 	int err;
 
 	err = set_entries(skel->maps.stacks_small0, entries);

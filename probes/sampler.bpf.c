@@ -81,8 +81,8 @@ struct {
 	} name##0 SEC(".maps"), name##1 SEC(".maps")
 
 STACKS_MAPS(stacks_small, struct ember_stack_small, 16384);
-STACKS_MAPS(stacks_medium, struct ember_stack_medium, 4096);
-STACKS_MAPS(stacks_large, struct ember_stack, 1024);
+STACKS_MAPS(stacks_medium, struct ember_stack_medium, 8192);
+STACKS_MAPS(stacks_large, struct ember_stack, 2048);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
