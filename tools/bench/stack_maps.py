@@ -65,16 +65,20 @@ def main():
         # record: default frequency and unwinding, a target that waits for the check.
         p, lines = start(["record", "-v", "-o", d + "/r.folded", "--", "sleep", "30"],
                          r"ember: ready:")
-        report("record (99 Hz, default sizes)", stack_maps(p.pid))
-        p.send_signal(2)
-        rest = p.communicate()[1]
+        try:
+            report("record (99 Hz, default sizes)", stack_maps(p.pid))
+        finally:
+            p.send_signal(2)  # SIGINT: record stops and writes its counters
+            rest = p.communicate()[1]
         for m in re.finditer(r"(sampler\.(verified_insns|load_ns)): (\d+)", "".join(lines) + rest):
             print("  %s: %s" % (m.group(1), m.group(3)))
         a, _ = start(["agent", "-c", "/dev/null", "-o", d + "/out", "--jitter", "no"],
                      r"agent: sampling")
-        report("agent (19 Hz, default sizes)", stack_maps(a.pid))
-        a.terminate()
-        a.communicate()
+        try:
+            report("agent (19 Hz, default sizes)", stack_maps(a.pid))
+        finally:  # also when this script's output pipe closes early
+            a.terminate()
+            a.communicate()
 
 
 if __name__ == "__main__":
