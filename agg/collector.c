@@ -283,7 +283,8 @@ static int handle_event(void *ctx, void *data, size_t size)
  * Map sizes from what one drain window can hold: at most frequency x CPUs x
  * window samples, each with one count entry and up to @per_sample stacks (kernel
  * and user). A quarter more for late drains, at least 1024, at most 65536 counts
- * or 32768 stacks (1 KiB each): beyond that, overflow is counted as loss.
+ * or 32768 stacks (1293 bytes of values each over the size classes, see
+ * probes.c): beyond that, overflow is counted as loss.
  */
 static uint32_t default_entries(const struct ember_collector *c, uint32_t per_sample)
 {
@@ -652,7 +653,9 @@ static int add_stack(struct ember_collector *c, struct ember_profile *p, int gen
 	}
 	if (!key)
 		return 0;
-	if (bpf_map_lookup_elem(probe__stacks_fd(c->probe, gen), &key, st)) {
+	/* The key names its size class; a lookup into the largest struct reads any class. */
+	if (bpf_map_lookup_elem(probe__stacks_fd(c->probe, gen, EMBER_STACK_KEY_CLASS(key)), &key,
+				st)) {
 		err = marker_location(
 		    p, kernel ? "[kernel stack unreadable]" : "[user stack unreadable]", &id);
 		return err ? err : push_loc(c, n, id);
@@ -743,6 +746,26 @@ static int read_counts(struct ember_collector *c, int counts_fd, size_t *nr)
 	return 0;
 }
 
+/*
+ * Deletes every stack of a quiescent generation's stacks map @fd, referenced or
+ * not: collects the keys, then deletes them in a batch.
+ */
+static int clear_stacks(struct ember_collector *c, int fd)
+{
+	size_t nr = 0;
+	__u64 next;
+	int err;
+
+	while (bpf_map_get_next_key(fd, nr ? &c->stack_keys[nr - 1] : NULL, &next) == 0) {
+		err = ember_grow((void **)&c->stack_keys, &c->cap_stack_keys, nr + 1,
+				 sizeof(*c->stack_keys));
+		if (err)
+			return err;
+		c->stack_keys[nr++] = next;
+	}
+	return delete_keys(fd, c->stack_keys, nr, sizeof(*c->stack_keys));
+}
+
 static int drain_generation(struct ember_collector *c, struct ember_profile *p, int gen)
 {
 	struct ember_mapping kmap = {.start = KERNEL_START,
@@ -750,10 +773,8 @@ static int drain_generation(struct ember_collector *c, struct ember_profile *p, 
 				     .path = "[kernel.kallsyms]",
 				     .flags = EMBER_MAPPING_KERNEL};
 	int counts_fd = probe__counts_fd(c->probe, gen);
-	int stacks_fd = probe__stacks_fd(c->probe, gen);
 	uint32_t kernel_map = 0;
 	size_t nr, i;
-	__u64 next;
 	int err;
 
 	err = read_counts(c, counts_fd, &nr);
@@ -803,18 +824,9 @@ static int drain_generation(struct ember_collector *c, struct ember_profile *p, 
 			return err;
 	}
 	err = delete_keys(counts_fd, c->keys, nr, sizeof(*c->keys));
-	if (err)
-		return err;
-	/* Then every stack of the generation, referenced or not: collect keys, delete in a batch. */
-	nr = 0;
-	while (bpf_map_get_next_key(stacks_fd, nr ? &c->stack_keys[nr - 1] : NULL, &next) == 0) {
-		err = ember_grow((void **)&c->stack_keys, &c->cap_stack_keys, nr + 1,
-				 sizeof(*c->stack_keys));
-		if (err)
-			return err;
-		c->stack_keys[nr++] = next;
-	}
-	return delete_keys(stacks_fd, c->stack_keys, nr, sizeof(*c->stack_keys));
+	for (i = EMBER_STACK_CLASS_SMALL; !err && i <= EMBER_STACK_CLASS_LARGE; i++)
+		err = clear_stacks(c, probe__stacks_fd(c->probe, gen, (unsigned int)i));
+	return err;
 }
 
 int collector__drain(struct ember_collector *c, struct ember_profile *into)

@@ -5,6 +5,7 @@
  * caller asked for.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,6 +19,12 @@
 
 _Static_assert(sizeof(struct ember_sample_key) == 48, "sample key layout");
 _Static_assert(sizeof(struct ember_stack) == 8 + 8 * EMBER_MAX_STACK_DEPTH, "stack layout");
+_Static_assert(sizeof(struct ember_stack_small) == 8 + 8 * EMBER_STACK_SMALL_FRAMES,
+	       "small stack layout");
+_Static_assert(sizeof(struct ember_stack_medium) == 8 + 8 * EMBER_STACK_MEDIUM_FRAMES,
+	       "medium stack layout");
+_Static_assert(EMBER_MAX_KERNEL_FRAMES <= EMBER_STACK_MEDIUM_FRAMES,
+	       "a kernel stack fits the medium class");
 _Static_assert(sizeof(struct ember_proc_event) == 32, "event layout");
 _Static_assert(sizeof(struct ember_generation) == 8, "generation layout");
 _Static_assert(sizeof(struct ember_inflight) == 64, "inflight slot: one cache line");
@@ -68,6 +75,46 @@ static int map_inflight(struct ember_probe *p)
 	return 0;
 }
 
+/*
+ * The kernel's perf_event_max_stack sysctl: bpf_get_stack returns at most that
+ * many frames, whatever the buffer. 127 (the kernel's default) when unreadable.
+ */
+static uint32_t perf_max_stack(void)
+{
+	FILE *f = fopen("/proc/sys/kernel/perf_event_max_stack", "re");
+	unsigned int v = 0;
+
+	if (f) {
+		if (fscanf(f, "%u", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return v ? v : 127;
+}
+
+/*
+ * Entries of each stack size class's map for @entries unique stacks per
+ * generation: all of them may be short, half up to 128 frames, an eighth up to
+ * 512 (a full class spills into the next larger one). The collector's default
+ * is twice the samples of a drain window (a kernel and a user stack each), so
+ * every sample of a window can have a unique user stack of up to 128 frames,
+ * and a quarter of them one deeper than that. In bytes of values that is
+ * 264 + 1032 / 2 + 4104 / 8 = 1293 per entry, against 1024 for the single
+ * 127-frame class before and 4104 for one 512-frame class.
+ */
+static int set_stack_entries(struct sampler_bpf *skel, uint32_t entries)
+{
+	uint32_t medium = entries ? (entries + 1) / 2 : 0, large = entries ? (entries + 7) / 8 : 0;
+	int err;
+
+	err = set_entries(skel->maps.stacks_small0, entries);
+	err = err ?: set_entries(skel->maps.stacks_small1, entries);
+	err = err ?: set_entries(skel->maps.stacks_medium0, medium);
+	err = err ?: set_entries(skel->maps.stacks_medium1, medium);
+	err = err ?: set_entries(skel->maps.stacks_large0, large);
+	return err ?: set_entries(skel->maps.stacks_large1, large);
+}
+
 /* The verifier's instruction count for the sampler: its share of the load time. */
 static void read_verified_insns(struct ember_probe *p)
 {
@@ -85,6 +132,7 @@ int probe__new(const struct ember_probe_opts *opts, struct ember_probe **out)
 {
 	struct ember_probe_opts o = {0};
 	struct ember_probe *p;
+	uint32_t max_stack;
 	uint64_t t0;
 	int err;
 
@@ -107,13 +155,17 @@ int probe__new(const struct ember_probe_opts *opts, struct ember_probe **out)
 	p->skel->rodata->include_idle = o.include_idle;
 	p->skel->rodata->unwind_mode = o.unwind;
 	p->skel->rodata->fp_fallback = !o.no_fp_fallback;
+	max_stack = perf_max_stack();
+	p->skel->rodata->kernel_max_frames =
+	    max_stack < EMBER_MAX_KERNEL_FRAMES ? max_stack : EMBER_MAX_KERNEL_FRAMES;
+	p->skel->rodata->fp_user_max_frames =
+	    max_stack < EMBER_MAX_USER_FRAMES ? max_stack : EMBER_MAX_USER_FRAMES;
 	/* Without tables the rows array is not used: keep it at one page. */
 	if (o.unwind != EMBER_UNWIND_TABLES)
 		o.unwind_rows = 512;
 	err = set_entries(p->skel->maps.counts0, o.counts_entries);
 	err = err ?: set_entries(p->skel->maps.counts1, o.counts_entries);
-	err = err ?: set_entries(p->skel->maps.stacks0, o.stacks_entries);
-	err = err ?: set_entries(p->skel->maps.stacks1, o.stacks_entries);
+	err = err ?: set_stack_entries(p->skel, o.stacks_entries);
 	err = err ?: set_entries(p->skel->maps.target_pids, o.targets_entries);
 	err = err ?: set_entries(p->skel->maps.unwind_rows, o.unwind_rows);
 	err = err ?: set_entries(p->skel->maps.unwind_procs, o.unwind_procs);
@@ -232,9 +284,20 @@ int probe__counts_fd(const struct ember_probe *p, int gen)
 	return bpf_map__fd(gen ? p->skel->maps.counts1 : p->skel->maps.counts0);
 }
 
-int probe__stacks_fd(const struct ember_probe *p, int gen)
+int probe__stacks_fd(const struct ember_probe *p, int gen, unsigned int cls)
 {
-	return bpf_map__fd(gen ? p->skel->maps.stacks1 : p->skel->maps.stacks0);
+	struct sampler_bpf *s = p->skel;
+
+	switch (cls) {
+	case EMBER_STACK_CLASS_SMALL:
+		return bpf_map__fd(gen ? s->maps.stacks_small1 : s->maps.stacks_small0);
+	case EMBER_STACK_CLASS_MEDIUM:
+		return bpf_map__fd(gen ? s->maps.stacks_medium1 : s->maps.stacks_medium0);
+	case EMBER_STACK_CLASS_LARGE:
+		return bpf_map__fd(gen ? s->maps.stacks_large1 : s->maps.stacks_large0);
+	default:
+		return -EINVAL;
+	}
 }
 
 int probe__stats_fd(const struct ember_probe *p)

@@ -29,7 +29,8 @@ struct ember_probe_opts {
 	bool no_user_stacks;	       /* --kernel-only */
 	bool include_idle;	       /* count the idle task (pid 0) */
 	uint32_t counts_entries;       /* per generation; 0: 65536 */
-	uint32_t stacks_entries;       /* per generation; 0: 16384 */
+	uint32_t stacks_entries;       /* unique stacks per generation (size classes: see
+					  set_stack_entries in probes.c); 0: 16384 */
 	uint32_t targets_entries;      /* 0: 16384 */
 	enum ember_unwind_mode unwind; /* EMBER_UNWIND_FP or EMBER_UNWIND_TABLES */
 	bool no_fp_fallback;	       /* tables only: stop where a pc has no table */
@@ -59,9 +60,13 @@ void probe__detach_perf_events(struct ember_probe *p);
 /* Adds @tgid to the target set (EMBER_FILTER_PIDS). 0 or a negative errno. */
 int probe__add_target(struct ember_probe *p, uint32_t tgid);
 
-/* Map fds: counts and stacks of generation @gen (0 or 1), stats, events ring buffer. */
+/*
+ * Map fds: counts of generation @gen (0 or 1); stacks of generation @gen and size
+ * class @cls (enum ember_stack_class, EMBER_STACK_KEY_CLASS of a stack key; -EINVAL
+ * for another value); stats; the events ring buffer.
+ */
 int probe__counts_fd(const struct ember_probe *p, int gen);
-int probe__stacks_fd(const struct ember_probe *p, int gen);
+int probe__stacks_fd(const struct ember_probe *p, int gen, unsigned int cls);
 int probe__stats_fd(const struct ember_probe *p);
 int probe__events_fd(const struct ember_probe *p);
 

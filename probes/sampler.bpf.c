@@ -8,14 +8,16 @@
  * not in a BPF_MAP_TYPE_STACK_TRACE: a stack-trace map drops (or with
  * BPF_F_REUSE_STACKID overwrites) a stack whenever two stacks share one of its
  * buckets, which is where bcc's profile loses 10-28% of samples. A hash map
- * only fails when it is full, and that is counted.
+ * only fails when it is full, and that is counted. The stack storage (size
+ * classes, hash, compare, store) is in stacks.bpf.h.
  *
  * The user-stack step is collect_user_stack(): the kernel's frame-pointer walk
  * (bpf_get_stack), or a bpf_loop walk driven by .eh_frame tables.
  *
  * Verifier cost is a start-up cost (every `ember record`, every agent start and
- * SIGHUP), so every loop lives in a global function (hash_stack, same_stack,
- * find_mapping_index, find_row_index, unwind_step): the verifier checks a
+ * SIGHUP), so every loop lives in a global function (hash_stack, same_small /
+ * same_medium / same_large, store_in_class, find_mapping_index, find_row_index,
+ * unwind_step): the verifier checks a
  * global function once, with unknown arguments, where an inlined loop is
  * checked again for every state that reaches it. Global functions take
  * scalars and pointers to structs of scalars only.
@@ -40,6 +42,12 @@ const volatile bool collect_user = true;
 const volatile bool include_idle = false;
 const volatile __u32 unwind_mode = EMBER_UNWIND_FP;
 const volatile bool fp_fallback = true; /* --unwind=dwarf turns it off */
+/*
+ * Frames bpf_get_stack returns at most: min(slots, perf_event_max_stack sysctl).
+ * A stack that long may have been cut, so it is marked truncated.
+ */
+const volatile __u32 kernel_max_frames = EMBER_MAX_KERNEL_FRAMES - 1;
+const volatile __u32 fp_user_max_frames = EMBER_MAX_KERNEL_FRAMES - 1;
 
 /* Shared with userspace through the mmap'ed .bss. */
 struct ember_generation gen = {};
@@ -58,18 +66,6 @@ struct {
 	__type(key, struct ember_sample_key);
 	__type(value, __u64);
 } counts0 SEC(".maps"), counts1 SEC(".maps");
-
-/*
- * Preallocated: an entry allocated on demand in irq context can fail when the
- * allocator's per-CPU cache is empty, losing the stack. Userspace sizes these
- * maps from the samples a drain window can hold, so preallocation stays small.
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384); /* resized by userspace */
-	__type(key, __u64);
-	__type(value, struct ember_stack);
-} stacks0 SEC(".maps"), stacks1 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -167,95 +163,7 @@ static __always_inline void announce(__u32 type, __u32 tgid)
 	bpf_ringbuf_submit(e, 0);
 }
 
-/*
- * FNV-1a-style mix over the stack's addresses; never returns 0 (0 means "no
- * stack"). Global, like same_stack(): the verifier checks the loop once, not
- * once for every depth at which the caller's walk may have ended.
- */
-__noinline __u64 hash_stack(const struct ember_stack *st)
-{
-	__u64 h;
-	__u32 i;
-
-	if (!st)
-		return 1;
-	h = 0xcbf29ce484222325ull ^ st->kernel ^ ((__u64)st->end << 8);
-
-	for (i = 0; i < EMBER_MAX_STACK_DEPTH; i++) {
-		if (i >= st->nr)
-			break;
-		h ^= st->ips[i];
-		h *= 0x100000001b3ull;
-		h ^= h >> 29;
-	}
-	h ^= st->nr;
-	return h ? h : 1;
-}
-
-/*
- * Stores @st in the stacks map of generation @g and returns its status; *@key
- * receives the map key. EEXIST means another sample stored the same stack.
- */
-__noinline int same_stack(const struct ember_stack *a, const struct ember_stack *b)
-{
-	__u32 i;
-
-	if (!a || !b)
-		return false;
-	if (a->nr != b->nr || a->kernel != b->kernel || a->end != b->end)
-		return false;
-	for (i = 0; i < EMBER_MAX_STACK_DEPTH; i++) {
-		if (i >= a->nr)
-			break;
-		if (a->ips[i] != b->ips[i])
-			return false;
-	}
-	return true;
-}
-
-/*
- * Stores @st in the stacks map of generation @g and returns its status; *@key
- * receives the map key. A key already present is compared in full, so two
- * different stacks are never merged: on a 64-bit hash collision the stack goes
- * under a second hash, and if that collides too it is counted as lost.
- */
-static __always_inline __u16 store_stack(struct ember_stack *st, __u32 g, __u64 *key)
-{
-	void *map = g ? (void *)&stacks1 : (void *)&stacks0;
-	struct ember_stack *have;
-	__u64 h = hash_stack(st);
-	long err;
-	int attempt;
-
-	for (attempt = 0; attempt < 2; attempt++) {
-		have = bpf_map_lookup_elem(map, &h);
-		if (have) {
-			if (same_stack(have, st))
-				break;
-			stat_inc(EMBER_STAT_STACK_HASH_COLLISION);
-			h = (h ^ 0x9e3779b97f4a7c15ull) * 0xbf58476d1ce4e5b9ull | 1;
-			continue;
-		}
-		err = bpf_map_update_elem(map, &h, st, BPF_NOEXIST);
-		if (!err || err == -17 /* EEXIST: another CPU stored it just now */)
-			break;
-		*key = 0;
-		if (err == -12 /* ENOMEM: the allocator had nothing at hand in irq context */) {
-			stat_inc(EMBER_STAT_STACK_NO_MEMORY);
-			return EMBER_STACK_NO_MEMORY;
-		}
-		return EMBER_STACK_MAP_FULL; /* E2BIG: max_entries reached */
-	}
-	if (attempt == 2) {
-		*key = 0;
-		stat_inc(EMBER_STAT_STACK_COLLISION_LOST);
-		return EMBER_STACK_COLLISION;
-	}
-	*key = h;
-	return st->nr >= EMBER_MAX_STACK_DEPTH || st->end == EMBER_UNWIND_END_DEPTH
-		   ? EMBER_STACK_TRUNCATED
-		   : EMBER_STACK_OK;
-}
+#include "stacks.bpf.h"
 
 static __always_inline __u16 collect_kernel_stack(struct bpf_perf_event_data *ctx, __u32 g,
 						  __u64 *key)
@@ -266,12 +174,13 @@ static __always_inline __u16 collect_kernel_stack(struct bpf_perf_event_data *ct
 
 	if (!st)
 		return EMBER_STACK_READ_ERROR;
-	n = bpf_get_stack(ctx, st->ips, sizeof(st->ips), 0);
+	n = bpf_get_stack(ctx, st->ips, EMBER_MAX_KERNEL_FRAMES * sizeof(__u64), 0);
 	if (n <= 0)
 		return EMBER_STACK_READ_ERROR;
 	st->nr = n / sizeof(__u64);
 	st->kernel = 1;
-	st->end = EMBER_UNWIND_END_COMPLETE;
+	/* As many frames as the kernel returns at most: there may have been more. */
+	st->end = st->nr >= kernel_max_frames ? EMBER_UNWIND_END_DEPTH : EMBER_UNWIND_END_COMPLETE;
 	return store_stack(st, g, key);
 }
 
@@ -705,7 +614,7 @@ static __always_inline __u16 collect_user_stack(struct bpf_perf_event_data *ctx,
 		 * A process whose tables are not published yet still gets this walker,
 		 * all frame-pointer steps: unlike the kernel's walk it stops where the
 		 * stack pointer stops increasing, instead of following garbage in rbp
-		 * (code built without frame pointers) for 127 frames.
+		 * (code built without frame pointers) to the frame limit.
 		 */
 		proc = bpf_map_lookup_elem(&unwind_procs, &tgid);
 		if (!proc)
@@ -715,6 +624,8 @@ static __always_inline __u16 collect_user_stack(struct bpf_perf_event_data *ctx,
 		if (n <= 0)
 			return EMBER_STACK_READ_ERROR;
 		st->nr = n / sizeof(__u64);
+		if (st->nr >= fp_user_max_frames)
+			st->end = EMBER_UNWIND_END_DEPTH;
 		return store_stack(st, g, key);
 	}
 	if (in_kernel) {

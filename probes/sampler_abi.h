@@ -7,9 +7,17 @@
 #ifndef EMBER_SAMPLER_ABI_H
 #define EMBER_SAMPLER_ABI_H
 
-/* Frames (return addresses) per stack; the kernel's perf_event_max_stack default. */
-#define EMBER_MAX_STACK_DEPTH 127
-#define EMBER_COMM_LEN	      16
+/*
+ * Frames (return addresses) per stack. User stacks walked by ember's own
+ * unwinder (the table walk) keep up to 512 frames; kernel stacks have 128
+ * slots. Both kernel-side walks (bpf_get_stack: kernel stacks, and user stacks
+ * with --unwind=fp) stop at the perf_event_max_stack sysctl (127 by default),
+ * so on a default kernel they keep 127 frames plus the truncation mark.
+ */
+#define EMBER_MAX_USER_FRAMES	512
+#define EMBER_MAX_KERNEL_FRAMES 128
+#define EMBER_MAX_STACK_DEPTH	EMBER_MAX_USER_FRAMES /* slots of struct ember_stack */
+#define EMBER_COMM_LEN		16
 
 /* Which processes the sampler counts. */
 enum ember_filter_mode {
@@ -23,7 +31,7 @@ enum ember_stack_status {
 	EMBER_STACK_OK = 0,
 	EMBER_STACK_NONE = 1,	    /* nothing to collect: user mode (kernel), kthread (user) */
 	EMBER_STACK_READ_ERROR = 2, /* the unwinder failed to read the stack */
-	EMBER_STACK_MAP_FULL = 3,   /* the stacks map had no room: stack lost */
+	EMBER_STACK_MAP_FULL = 3,   /* no stacks map of a class that fits had room: lost */
 	EMBER_STACK_TRUNCATED = 4,  /* stored, but depth limit reached: outermost frames cut */
 	EMBER_STACK_DISABLED = 5,   /* not collected (--user-only / --kernel-only) */
 	EMBER_STACK_NO_MEMORY = 6,  /* the kernel could not allocate a stacks map entry: lost */
@@ -45,18 +53,53 @@ struct ember_sample_key {
 /* Why a table-driven user-stack walk ended (struct ember_stack.end). */
 enum ember_unwind_end {
 	EMBER_UNWIND_END_COMPLETE = 0, /* outermost frame reached, or a frame-pointer walk ended */
-	EMBER_UNWIND_END_DEPTH = 1,    /* EMBER_MAX_STACK_DEPTH frames: outer frames cut */
+	EMBER_UNWIND_END_DEPTH = 1,    /* the frame limit reached: outer frames cut */
 	EMBER_UNWIND_END_READ_FAULT = 2,  /* stack memory not readable */
 	EMBER_UNWIND_END_UNSUPPORTED = 3, /* CFI rule the unwinder cannot apply */
 	EMBER_UNWIND_END_BAD_FRAME = 4,	  /* pc 0 mid-walk, or stack pointer not increasing */
 	EMBER_UNWIND_END_NO_MAPPING = 5,  /* pc in no known mapping and no frame pointer */
 };
 
-/* Value of the stacks map, keyed by a 64-bit hash of (kind, end, ips). */
-struct ember_stack {
+/*
+ * Stacks are stored by size class, one stacks map per class and generation, so
+ * that the many short stacks do not each take a 512-frame (4 KiB) value: a stack
+ * goes into the smallest class that holds it, or into a larger one when that
+ * class's map is full. The class is in the low 2 bits of the stacks map key
+ * (struct ember_sample_key.kstack / .ustack), so a key is never 0.
+ */
+enum ember_stack_class {
+	EMBER_STACK_CLASS_SMALL = 1,  /* up to EMBER_STACK_SMALL_FRAMES frames */
+	EMBER_STACK_CLASS_MEDIUM = 2, /* up to EMBER_STACK_MEDIUM_FRAMES */
+	EMBER_STACK_CLASS_LARGE = 3,  /* up to EMBER_MAX_STACK_DEPTH */
+};
+#define EMBER_STACK_SMALL_FRAMES   32
+#define EMBER_STACK_MEDIUM_FRAMES  128
+#define EMBER_STACK_KEY_CLASS(key) ((unsigned int)((key)&3))
+
+/*
+ * Values of the stacks maps, keyed by a 64-bit hash of (kind, end, ips) whose
+ * low 2 bits are replaced by the class. The three share their layout up to
+ * the length of ips[]: a map of a smaller class copies a prefix of the
+ * largest struct, and a lookup into the largest struct reads any class.
+ */
+struct ember_stack_small {
 	__u32 nr;     /* valid entries in ips[], leaf first */
 	__u16 kernel; /* 1: kernel addresses, 0: user */
 	__u16 end;    /* enum ember_unwind_end */
+	__u64 ips[EMBER_STACK_SMALL_FRAMES];
+};
+
+struct ember_stack_medium {
+	__u32 nr;
+	__u16 kernel;
+	__u16 end;
+	__u64 ips[EMBER_STACK_MEDIUM_FRAMES];
+};
+
+struct ember_stack {
+	__u32 nr;
+	__u16 kernel;
+	__u16 end;
 	__u64 ips[EMBER_MAX_STACK_DEPTH];
 };
 
@@ -68,8 +111,8 @@ enum ember_stat {
 	EMBER_STAT_USTACK_MAP_FULL,	 /* user stack dropped: stacks map full */
 	EMBER_STAT_KSTACK_READ_ERROR,	 /* kernel stack could not be read */
 	EMBER_STAT_USTACK_READ_ERROR,	 /* user stack could not be read */
-	EMBER_STAT_KSTACK_TRUNCATED,	 /* kernel stack hit EMBER_MAX_STACK_DEPTH */
-	EMBER_STAT_USTACK_TRUNCATED,	 /* user stack hit EMBER_MAX_STACK_DEPTH */
+	EMBER_STAT_KSTACK_TRUNCATED,	 /* kernel stack hit its frame limit */
+	EMBER_STAT_USTACK_TRUNCATED,	 /* user stack hit its frame limit */
 	EMBER_STAT_EVENTS_LOST,		 /* process event dropped: ring buffer full */
 	EMBER_STAT_TARGETS_FULL,	 /* child not followed: target_pids map full */
 	EMBER_STAT_GENERATION_RETRY,	 /* sample raced a buffer flip and moved to the new one */

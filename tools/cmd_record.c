@@ -77,9 +77,10 @@ static const struct cli_option record_options[] = {
      "default what a window can hold: 1.25 x HZ x CPUs x drain interval, 1024..65536). "
      "Overflow is counted as lost samples."},
     {"stacks-entries", 0, OPT_STACKS_ENTRIES, "N",
-     "Advanced: in-kernel stacks map size (unique stacks per drain window, 1 KiB each, "
-     "preallocated; by default twice the counts map, at most 32768). Overflow is counted as "
-     "lost stacks."},
+     "Advanced: in-kernel stacks map size (unique stacks per drain window, preallocated; by "
+     "default twice the counts map, at most 32768). N stacks of up to 32 frames, N/2 of up "
+     "to 128 and N/8 of up to 512 (about 1.3 KiB per N); a full class spills into the "
+     "next larger one. Overflow is counted as lost stacks."},
     {"unwind", 0, OPT_UNWIND, "auto|fp|dwarf",
      "How user stacks are walked. auto (default): from .eh_frame unwind tables in the "
      "kernel where a mapping has them, frame pointers elsewhere (JIT code); fp: frame "

@@ -8,8 +8,8 @@ fixtures), EMBER_GUARD_FIXTURES (this directory's fixtures).
 
   fp_fallback  --unwind=auto walks code that has no unwind table by frame
                pointer (docs/unwinding.md: "frame pointers elsewhere").
-  deep_stacks  user stacks keep EMBER_MAX_STACK_DEPTH (127) frames: 105 frames
-               are kept whole, 205 are cut at exactly 127 and marked.
+  deep_stacks  user stacks keep EMBER_MAX_STACK_DEPTH (512) frames: 105 frames
+               are kept whole, 605 are cut at exactly 512 and marked.
 """
 import os
 import sys
@@ -19,7 +19,7 @@ from record_tests import (check, counter, need_root, parse_folded,  # noqa
                           record as record_args, tmp)
 
 GUARD_FIX = os.environ.get("EMBER_GUARD_FIXTURES", "build/tests/mutation")
-MAX_DEPTH = 127  # EMBER_MAX_STACK_DEPTH in probes/sampler_abi.h
+MAX_DEPTH = 512  # EMBER_MAX_STACK_DEPTH in probes/sampler_abi.h
 
 
 def record(cmd, unwind, hz=997):
@@ -84,14 +84,14 @@ def case_deep_stacks():
                 not any(x.startswith("[truncated") for x in u))
     check(whole >= 0.98 * total, "depth 100: only %d of %d stacks whole (101 recurse frames "
           "up to main); e.g. %d frames: %r" % (whole, total, len(spin[0][0]), spin[0][0][:3]))
-    # 205 frames: cut at exactly MAX_DEPTH, marked [truncated] at the root, counted.
-    spin, total, se = deep(200)
+    # 605 frames: cut at exactly MAX_DEPTH, marked [truncated] at the root, counted.
+    spin, total, se = deep(600)
     cut = sum(c for u, c in spin if u[0] == "[truncated]" and len(u) == MAX_DEPTH + 1)
-    check(cut >= 0.98 * total, "depth 200: only %d of %d stacks cut at %d frames and marked; "
+    check(cut >= 0.98 * total, "depth 600: only %d of %d stacks cut at %d frames and marked; "
           "e.g. %d frames from %r" % (cut, total, MAX_DEPTH, len(spin[0][0]), spin[0][0][0]))
     truncated = counter(se, "truncated.user_stack")
     check(truncated >= cut, "truncated.user_stack is %d for %d cut stacks" % (truncated, cut))
-    print("deep_stacks ok: 105 frames kept whole, 205 cut at %d (%d samples)" % (MAX_DEPTH, cut))
+    print("deep_stacks ok: 105 frames kept whole, 605 cut at %d (%d samples)" % (MAX_DEPTH, cut))
 
 
 if __name__ == "__main__":

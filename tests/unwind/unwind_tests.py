@@ -152,5 +152,25 @@ def case_threads():
     print("threads ok: %d of %d" % (ended, total))
 
 
+def case_deep_recursion():
+    """Issue 12, acceptance 3: a 300-deep recursion without frame pointers, recorded with
+    the default unwinding: >= 95% of its samples carry all 300 recursion frames and main."""
+    need_root()
+    out = tmp("deep.folded")
+    # 299: recurse() x 300, then spin_at_depth; 200 units, about 1 s of CPU (work, not time).
+    rc, _, se = record(["-F", "997", "-v", "-o", out, "--", FIX + "/deep_nofp", "299", "200"])
+    check(rc == 0, "ember exited %d:\n%s" % (rc, se))
+    check_accounting(se)
+    mine = [(user_frames(f), c) for f, c in parse_folded(out) if f[0] == "deep_nofp"]
+    total = sum(c for _, c in mine)
+    check(total > 300, "only %d samples of deep_nofp" % total)
+    whole = sum(c for u, c in mine if u.count("recurse") == 300 and "main" in u and
+                not any(x.startswith("[truncated") for x in u))
+    check(whole >= 0.95 * total, "only %d of %d samples carry 300 recurse frames and main; "
+          "e.g. %d frames from %r" % (whole, total, len(mine[0][0]), mine[0][0][:2]))
+    print("deep recursion ok: %d of %d samples (%.1f%%) carry all 300 frames and main" %
+          (whole, total, 100.0 * whole / total))
+
+
 if __name__ == "__main__":
     globals()["case_" + sys.argv[1]]()

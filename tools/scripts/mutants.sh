@@ -165,7 +165,7 @@ mutant skip_fp_fallback probes/sampler.bpf.c 'unwind_guard_fp_fallback|unwind_qs
 	'} else if (!fp_fallback || s->pc) { /* always: s->pc != 0 here */'
 
 mutant truncate_64 probes/sampler.bpf.c 'unwind_guard_deep_stacks|unwind_threads' \
-	"BPF unwinder: user stacks end after 64 frames instead of EMBER_MAX_STACK_DEPTH (127)" \
+	"BPF unwinder: user stacks end after 64 frames instead of EMBER_MAX_STACK_DEPTH (512)" \
 	$'\tif (n >= EMBER_MAX_STACK_DEPTH) {\n\t\tst->end = EMBER_UNWIND_END_DEPTH;' \
 	$'\tif (n >= 64) {\n\t\tst->end = EMBER_UNWIND_END_DEPTH;'
 
