@@ -54,6 +54,8 @@ struct dw_file {
 	char *joined;	     /* scratch: comp_dir + "/" + name */
 	size_t joined_cap;
 	struct ember_strpool *names; /* joined paths, stable while @dw lives */
+	size_t index_bytes;	     /* of every CU index built (bytes) */
+	size_t section_bytes;	     /* .debug_* sections of the file DWARF came from */
 };
 
 static int find_debuginfo_cb(Dwfl_Module *mod, void **userdata, const char *modname,
@@ -146,6 +148,7 @@ int dw_file__open(int fd, const char *path, const struct elf_info *info,
 		dw->debug_elf = delf != main_elf ? delf : NULL;
 	}
 	dw->dwarf = dwarf;
+	dw->section_bytes = elf__section_bytes(dwarf_getelf(dwarf), ".debug_");
 	err = ember_index__new(&dw->cu_index);
 	if (err)
 		goto out;
@@ -171,6 +174,13 @@ void dw_file__free(struct dw_file *dw)
 	free(dw->joined);
 	free(dw->path);
 	free(dw);
+}
+
+size_t dw_file__bytes(const struct dw_file *dw)
+{
+	return sizeof(*dw) + dw->cap_cus * sizeof(*dw->cus) +
+	       dw->cap_cu_ranges * sizeof(*dw->cu_ranges) + dw->index_bytes + dw->joined_cap +
+	       ember_strpool__bytes(dw->names) + dw->section_bytes;
 }
 
 Elf *dw_file__debug_elf(struct dw_file *dw)
@@ -252,6 +262,7 @@ static struct dw_cu *get_cu(struct dw_file *dw, Dwarf_Die *cudie)
 		dw_cu_index__free(cu->ix);
 		return NULL;
 	}
+	dw->index_bytes += dw_cu_index__bytes(cu->ix);
 	dw->nr_cus++;
 	return cu;
 }
