@@ -28,6 +28,8 @@
 
 /* Descriptors kept for files that cannot be reopened (see file_park). */
 #define MAX_PARKED 512
+/* Lookups (sym_cache__get calls) during which a file used is never dropped. */
+#define RECENT_LOOKUPS 64
 
 struct binding {
 	uint32_t pid;
@@ -50,10 +52,12 @@ struct sym_cache {
 	size_t nr_open;			/* files with descriptor, Elf and DWARF */
 	size_t nr_parked;		/* files holding only their descriptor */
 	uint64_t clock;
-	int32_t vdso;	      /* index in files[], -1 untried, -2 failed */
-	size_t file_bytes;    /* sum of every file's @bytes */
-	size_t binding_bytes; /* bindings' paths and build-ids (bytes) */
-	uint64_t evictions;   /* files dropped */
+	int32_t vdso;		/* index in files[], -1 untried, -2 failed */
+	size_t file_bytes;	/* sum of every file's @bytes */
+	size_t binding_bytes;	/* bindings' paths and build-ids (bytes) */
+	uint64_t evictions;	/* files dropped */
+	size_t dwarf_limit;	/* largest DWARF state kept for one file (bytes); 0: any */
+	uint64_t dwarf_refused; /* files whose DWARF was over dwarf_limit */
 };
 
 /* ---- keys --------------------------------------------------------------- */
@@ -397,8 +401,12 @@ size_t sym_cache__trim(struct sym_cache *c, size_t budget, size_t extra,
 		for (size_t i = 0; i < c->nr_files; i++) {
 			struct sym_file *f = c->files[i];
 
-			/* The vDSO is one small image every process shares. */
-			if (f == keep || f->dropped || f->image)
+			/* The vDSO is one small image every process shares. A file
+			 * used in the last few lookups stays: two files that
+			 * together exceed the budget would otherwise be dropped and
+			 * read again in turn for every address. */
+			if (f == keep || f->dropped || f->image ||
+			    c->clock - f->last_use < RECENT_LOOKUPS)
 				continue;
 			if (!lru || f->last_use < lru->last_use)
 				lru = f;
@@ -414,6 +422,16 @@ size_t sym_cache__trim(struct sym_cache *c, size_t budget, size_t extra,
 uint64_t sym_cache__evictions(const struct sym_cache *c)
 {
 	return c->evictions;
+}
+
+void sym_cache__set_dwarf_limit(struct sym_cache *c, size_t bytes)
+{
+	c->dwarf_limit = bytes;
+}
+
+uint64_t sym_cache__dwarf_refused(const struct sym_cache *c)
+{
+	return c->dwarf_refused;
 }
 
 size_t sym_cache__forget_pid(struct sym_cache *c, uint32_t pid)
@@ -879,6 +897,21 @@ struct dw_file *sym_cache__dwarf(struct sym_cache *c, struct sym_file *f)
 		f->debug_syms = true;
 		if (debug && elf_symtab__add(&f->syms, debug, f->pool) == 0)
 			elf_symtab__sort(&f->syms);
+	}
+	/*
+	 * DWARF that would take a large part of the budget (libdw decompresses
+	 * every .debug_* section: libc6-dbg's libc is 11 MB) would be dropped and
+	 * read again over and over: such a file keeps its symbols only.
+	 */
+	if (c->dwarf_limit && dw_file__bytes(f->dw) > c->dwarf_limit) {
+		pr_debug("symbolizer: %s: DWARF needs %zu bytes, over %zu: symbols only", f->path,
+			 dw_file__bytes(f->dw), c->dwarf_limit);
+		dw_file__free(f->dw);
+		f->dw = NULL;
+		f->dw_state = -EFBIG;
+		c->dwarf_refused++;
+		sym_cache__account(c, f);
+		return NULL;
 	}
 	f->dw_state = 1;
 	sym_cache__account(c, f);

@@ -324,9 +324,10 @@ size_t sym_cache__bytes(const struct sym_cache *c);
 void sym_cache__account(struct sym_cache *c, struct sym_file *f);
 
 /*
- * Drops least recently used files (never @keep) until the cache's bytes plus
- * @extra (what the rest of the symbolizer holds) are at most @budget, or
- * nothing else is left to drop. Returns the number dropped.
+ * Drops least recently used files (never @keep, nor one used in the last 64
+ * lookups) until the cache's bytes plus @extra (what the rest of the
+ * symbolizer holds) are at most @budget, or nothing else is left to drop.
+ * Returns the number dropped.
  */
 size_t sym_cache__trim(struct sym_cache *c, size_t budget, size_t extra,
 		       const struct sym_file *keep);
@@ -336,5 +337,12 @@ size_t sym_cache__forget_pid(struct sym_cache *c, uint32_t pid);
 
 /* Files dropped so far. */
 uint64_t sym_cache__evictions(const struct sym_cache *c);
+
+/*
+ * Files whose DWARF state would exceed @bytes (0: no limit) keep their symbols
+ * only; sym_cache__dwarf_refused() counts them.
+ */
+void sym_cache__set_dwarf_limit(struct sym_cache *c, size_t bytes);
+uint64_t sym_cache__dwarf_refused(const struct sym_cache *c);
 
 #endif /* EMBER_SYMBOLIZER_INTERNAL_H */

@@ -29,6 +29,8 @@
 #define DEFAULT_MAX_OPEN 64
 /* Memoized addresses before the memo is dropped and rebuilt (entries). */
 #define ADDR_MEMO_LIMIT (1u << 20)
+/* A file's DWARF may take at most 1/DWARF_SHARE of the memory budget. */
+#define DWARF_SHARE 2
 /* Deepest inline chain taken from DWARF (frames). */
 #define MAX_INLINE 64
 
@@ -144,6 +146,7 @@ int symbolizer__new(const struct ember_symbolizer_opts *opts, struct ember_symbo
 	err = sym_cache__new(&copts, &s->cache);
 	if (err)
 		goto out;
+	symbolizer__set_memory_budget(s, s->budget);
 	elf_version(EV_CURRENT);
 	*out = s;
 	s = NULL;
@@ -176,7 +179,13 @@ void symbolizer__free(struct ember_symbolizer *s)
 }
 
 /* Counters after the failure reasons: what the memory budget did. */
-enum { SYM_C_EVICTIONS = SYM_R__NR, SYM_C_MEMO_RESETS, SYM_C_FORGOTTEN, SYM_C__NR };
+enum {
+	SYM_C_EVICTIONS = SYM_R__NR,
+	SYM_C_MEMO_RESETS,
+	SYM_C_FORGOTTEN,
+	SYM_C_DWARF_REFUSED,
+	SYM_C__NR
+};
 
 size_t symbolizer__nr_counters(const struct ember_symbolizer *s)
 {
@@ -201,6 +210,9 @@ void symbolizer__counter(const struct ember_symbolizer *s, size_t i, const char 
 	} else if (i == SYM_C_FORGOTTEN) {
 		*name = "symbolize.processes_forgotten";
 		*value = s->forgotten;
+	} else if (i == SYM_C_DWARF_REFUSED) {
+		*name = "symbolize.dwarf_over_budget";
+		*value = sym_cache__dwarf_refused(s->cache);
 	}
 }
 
@@ -744,6 +756,12 @@ int symbolizer__forget_process(struct ember_symbolizer *s, uint32_t pid)
 		return -ENOENT;
 	s->forgotten++;
 	return 0;
+}
+
+void symbolizer__set_memory_budget(struct ember_symbolizer *s, size_t bytes)
+{
+	s->budget = bytes;
+	sym_cache__set_dwarf_limit(s->cache, bytes / DWARF_SHARE);
 }
 
 size_t symbolizer__bytes(const struct ember_symbolizer *s)

@@ -19,14 +19,16 @@
  * .vdso_failed, .build_id_mismatch, .inline_truncated; and what the memory
  * budget did: symbolize.evictions (files dropped), .memo_resets (address memo
  * started over), .processes_forgotten (symbolizer__forget_process calls that
- * found state).
+ * found state), .dwarf_over_budget (files whose DWARF alone would take over
+ * half the budget: they resolve by symbols only).
  *
  * Memory: with opts.memory_budget set, the symbolizer keeps what it holds
  * (symbol tables and names, DWARF indexes, symbol and debug sections mapped or
  * decompressed, kernel symbols, perf maps, memos, per-process bindings;
  * symbolizer__bytes) within the budget by dropping whole files, least
- * recently used first, after each resolve; a dropped file is read again when
- * one of its addresses comes back. Per-process state goes with
+ * recently used first, after each resolve (a file used in the last 64
+ * lookups stays, so the budget is exceeded by at most what they hold); a
+ * dropped file is read again when one of its addresses comes back. Per-process state goes with
  * symbolizer__forget_process.
  *
  * Thread-safety: none; one thread uses a symbolizer at a time.
@@ -114,6 +116,12 @@ int symbolizer__forget_process(struct ember_symbolizer *s, uint32_t pid);
 
 /* Bytes the symbolizer holds now, as measured for opts.memory_budget. */
 size_t symbolizer__bytes(const struct ember_symbolizer *s);
+
+/*
+ * Changes the memory budget (bytes; 0: no limit), e.g. on a configuration
+ * reload. A smaller budget takes effect at the next resolve.
+ */
+void symbolizer__set_memory_budget(struct ember_symbolizer *s, size_t bytes);
 
 /*
  * Like symbolizer__resolve() for ELF virtual address @vaddr of the file at
