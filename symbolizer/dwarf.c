@@ -23,6 +23,12 @@
 
 #include "internal.h"
 
+/*
+ * Memory libdw (Dwarf_Line, about 40 bytes) and libdwfl (its own line
+ * record) hold per line-table row, rounded up (bytes): for the budget.
+ */
+#define LINE_ROW_BYTES 64
+
 /* One PC range of a CU, for find_cu(). */
 struct cu_range {
 	uint64_t lo, hi;
@@ -257,6 +263,15 @@ static struct dw_cu *get_cu(struct dw_file *dw, Dwarf_Die *cudie)
 		return NULL;
 	if (dwarf_getsrcfiles(cudie, &cu->files, NULL) != 0)
 		cu->files = NULL;
+	{
+		Dwarf_Lines *lines;
+		size_t nr_lines;
+
+		/* libdw and libdwfl keep the CU's line table as long as @dw lives
+		 * (lookups read it anyway): count it, per row. */
+		if (dwarf_getsrclines(cudie, &lines, &nr_lines) == 0)
+			dw->index_bytes += nr_lines * LINE_ROW_BYTES;
+	}
 	cu->comp_dir = cu_comp_dir(cudie);
 	if (ember_index__insert(dw->cu_index, h, (uint32_t)dw->nr_cus)) {
 		dw_cu_index__free(cu->ix);

@@ -181,9 +181,10 @@ int dw_file__open(int fd, const char *path, const struct elf_info *info,
 void dw_file__free(struct dw_file *dw);
 
 /*
- * Bytes @dw holds: its CU indexes and names, and the .debug_* sections libdw
- * maps or decompresses (counted whole: an upper bound of what is touched).
- * libdw's own CU and abbreviation structures are not visible and not counted.
+ * Bytes @dw holds: its CU indexes and names, the line tables of the CUs it
+ * indexed (an estimate per row), and the .debug_* sections libdw maps or
+ * decompresses (counted whole: an upper bound of what is touched). libdw's
+ * own CU and abbreviation structures are not visible and not counted.
  */
 size_t dw_file__bytes(const struct dw_file *dw);
 
