@@ -125,6 +125,17 @@ int collector__finish(struct ember_collector *c, struct ember_profile *into);
 /* Number of CPUs sampled. */
 unsigned int collector__nr_cpus(const struct ember_collector *c);
 
+/*
+ * The processes the collector has forgotten since the last call: exited, and
+ * every sample of theirs drained (into the last drain or an earlier one), so
+ * their state elsewhere (symbolizer__forget_process) can go once those drains
+ * are symbolized. PIDs are kept from the first call on: call it once after
+ * collector__new, then after every drain. Moves them into *@pids (malloc'd,
+ * the caller frees it; NULL when none) and their number into *@nr. 0, or
+ * -ENOMEM when some could not be kept (those are not reported).
+ */
+int collector__take_exited(struct ember_collector *c, uint32_t **pids, size_t *nr);
+
 /* ---- counters of a collected profile (agg/counters.c) ------------------ */
 
 /*
@@ -163,7 +174,8 @@ void symbolizer_baseline__reset(struct ember_symbolizer_baseline *b);
  * Adds @sym's counters ("symbolize.*") to @p. With @since NULL, their values as
  * they are (one symbolizer per profile); otherwise what each grew by since the
  * previous call with @since (counters that did not grow are left out), and
- * @since remembers the new values. 0 or -ENOMEM.
+ * @since remembers the new values. Plus symbolize.bytes_held, what the
+ * symbolizer holds now (bytes; a level, not a count). 0 or -ENOMEM.
  */
 int ember_add_symbolizer_counters(struct ember_profile *p, const struct ember_symbolizer *sym,
 				  struct ember_symbolizer_baseline *since);

@@ -527,6 +527,11 @@ unsigned int collector__nr_cpus(const struct ember_collector *c)
 	return c->nr_cpus_sampled;
 }
 
+int collector__take_exited(struct ember_collector *c, uint32_t **pids, size_t *nr)
+{
+	return proc_tracker__take_reaped(c->procs, pids, nr);
+}
+
 /* Flips the generation and waits until no sampler run still writes the old one. */
 static int flip_generation(struct ember_collector *c, int *old)
 {

@@ -135,5 +135,6 @@ int ember_add_symbolizer_counters(struct ember_profile *p, const struct ember_sy
 				return err;
 		}
 	}
-	return 0;
+	/* A level, not a count: what the symbolizer holds after this profile. */
+	return profile__add_counter(p, "symbolize.bytes_held", symbolizer__bytes(sym));
 }

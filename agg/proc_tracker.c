@@ -45,6 +45,11 @@ struct proc_tracker {
 	size_t nr_build_ids, cap_build_ids;
 	struct ember_index *by_file;
 	uint64_t reap_seq; /* number of reaps so far */
+	/* PIDs reaped since proc_tracker__take_reaped() last took them */
+	bool keep_reaped;
+	uint32_t *reaped;
+	size_t nr_reaped, cap_reaped;
+	int reaped_err; /* -ENOMEM: a PID could not be kept */
 };
 
 struct tgid_lookup {
@@ -91,6 +96,7 @@ void proc_tracker__free(struct proc_tracker *t)
 	for (i = 0; i < t->nr_procs; i++)
 		free(t->procs[i].maps);
 	free(t->procs);
+	free(t->reaped);
 	free(t->build_ids);
 	ember_index__free(t->by_tgid);
 	ember_index__free(t->by_file);
@@ -359,6 +365,13 @@ void proc_tracker__reap(struct proc_tracker *t)
 	for (i = 0; i < t->nr_procs; i++) {
 		if (t->procs[i].exited && t->procs[i].exit_seq + 1 < t->reap_seq) {
 			free(t->procs[i].maps);
+			if (t->keep_reaped) {
+				if (ember_grow((void **)&t->reaped, &t->cap_reaped,
+					       t->nr_reaped + 1, sizeof(*t->reaped)))
+					t->reaped_err = -ENOMEM;
+				else
+					t->reaped[t->nr_reaped++] = t->procs[i].tgid;
+			}
 			continue;
 		}
 		t->procs[kept++] = t->procs[i];
@@ -371,6 +384,19 @@ void proc_tracker__reap(struct proc_tracker *t)
 		if (ember_index__insert(t->by_tgid, ember_hash_u64(0, t->procs[i].tgid),
 					(uint32_t)i))
 			break; /* cannot fail: the table only shrank */
+}
+
+int proc_tracker__take_reaped(struct proc_tracker *t, uint32_t **pids, size_t *nr)
+{
+	int err = t->reaped_err;
+
+	t->keep_reaped = true;
+	*pids = t->reaped;
+	*nr = t->nr_reaped;
+	t->reaped = NULL;
+	t->nr_reaped = t->cap_reaped = 0;
+	t->reaped_err = 0;
+	return err;
 }
 
 bool proc_tracker__known(const struct proc_tracker *t, uint32_t tgid)

@@ -61,6 +61,14 @@ void proc_tracker__exited(struct proc_tracker *t, uint32_t tgid);
 /* Forgets processes marked exited. */
 void proc_tracker__reap(struct proc_tracker *t);
 
+/*
+ * From the first call on, proc_tracker__reap() keeps the PIDs it forgets;
+ * each call moves those kept since the last one into *@pids (malloc'd, the
+ * caller frees it; NULL when none) and their number into *@nr. 0 or -ENOMEM
+ * (when a PID could not be kept: it is then not reported).
+ */
+int proc_tracker__take_reaped(struct proc_tracker *t, uint32_t **pids, size_t *nr);
+
 /* Whether @tgid is known (scanned, even if it was gone by then). */
 bool proc_tracker__known(const struct proc_tracker *t, uint32_t tgid);
 

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * String interning. Strings live in 64 KiB blocks (larger strings get a block of
- * their own) chained for freeing; an index table finds an existing copy.
+ * String interning. Strings live in blocks chained for freeing, the first
+ * 1 KiB and each next one twice the last up to 64 KiB (larger strings get a
+ * block of their own), so that the many small pools of a symbolizer (one per
+ * file) cost what they hold; an index table finds an existing copy.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -11,7 +13,8 @@
 
 #include "support.h"
 
-#define BLOCK_BYTES (64 * 1024)
+#define BLOCK_BYTES	  (64 * 1024)
+#define FIRST_BLOCK_BYTES 1024
 
 struct pool_block {
 	struct pool_block *next;
@@ -78,7 +81,10 @@ static char *pool_alloc(struct ember_strpool *pool, size_t n)
 	struct pool_block *b = pool->blocks;
 
 	if (!b || b->size - b->used < n) {
-		size_t size = n > BLOCK_BYTES ? n : BLOCK_BYTES;
+		size_t grown = !b			   ? FIRST_BLOCK_BYTES
+			       : b->size < BLOCK_BYTES / 2 ? 2 * b->size
+							   : BLOCK_BYTES;
+		size_t size = n > grown ? n : grown;
 
 		b = malloc(sizeof(*b) + size);
 		if (!b)
@@ -86,7 +92,7 @@ static char *pool_alloc(struct ember_strpool *pool, size_t n)
 		b->used = 0;
 		b->size = size;
 		/* A big one-off block goes second so the current block keeps filling. */
-		if (size > BLOCK_BYTES && pool->blocks) {
+		if (size > grown && pool->blocks) {
 			b->next = pool->blocks->next;
 			pool->blocks->next = b;
 		} else {

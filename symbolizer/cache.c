@@ -6,9 +6,12 @@
  * the sampler reported it, which file that was, or why it could not be opened,
  * so the hot path never touches /proc twice for the same mapping.
  *
- * Memory stays bounded: at most max_open files keep their descriptor, Elf
- * handle and DWARF state (the large part); the least recently used is closed
- * when another opens, keeping only its segment list and symbol table.
+ * Memory stays bounded two ways: at most max_open files keep their descriptor,
+ * Elf handle and DWARF state; the least recently used is closed when another
+ * opens, keeping only its segment list and symbol table. And every file's
+ * bytes are accounted (sym_cache__account), so that the symbolizer can drop
+ * whole files, least recently used first, to stay within a memory budget
+ * (sym_cache__trim); a dropped file is reloaded when asked for again.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +28,8 @@
 
 /* Descriptors kept for files that cannot be reopened (see file_park). */
 #define MAX_PARKED 512
+/* Lookups (sym_cache__get calls) during which a file used is never dropped. */
+#define RECENT_LOOKUPS 64
 
 struct binding {
 	uint32_t pid;
@@ -47,7 +52,12 @@ struct sym_cache {
 	size_t nr_open;			/* files with descriptor, Elf and DWARF */
 	size_t nr_parked;		/* files holding only their descriptor */
 	uint64_t clock;
-	int32_t vdso; /* index in files[], -1 untried, -2 failed */
+	int32_t vdso;		/* index in files[], -1 untried, -2 failed */
+	size_t file_bytes;	/* sum of every file's @bytes */
+	size_t binding_bytes;	/* bindings' paths and build-ids (bytes) */
+	uint64_t evictions;	/* files dropped */
+	size_t dwarf_limit;	/* largest DWARF state kept for one file (bytes); 0: any */
+	uint64_t dwarf_refused; /* files whose DWARF was over dwarf_limit */
 };
 
 /* ---- keys --------------------------------------------------------------- */
@@ -126,6 +136,40 @@ static int32_t find_by_inode(const struct sym_cache *c, dev_t dev, ino_t ino)
 	return (int32_t)ember_index__find(c->by_inode, inode_hash(dev, ino), inode_eq, &k);
 }
 
+/* ---- accounting --------------------------------------------------------- */
+
+/* What @f holds now: tables, names, the symbol sections mapped, DWARF. */
+static size_t file_bytes(const struct sym_file *f)
+{
+	size_t bytes = sizeof(*f) + strlen(f->path) + 1 + f->info.nr_segs * sizeof(*f->info.segs) +
+		       f->image_size;
+
+	if (f->info.debuglink)
+		bytes += strlen(f->info.debuglink) + 1;
+	if (f->dropped)
+		return bytes;
+	bytes += f->syms.cap * sizeof(*f->syms.syms);
+	if (f->pool)
+		bytes += ember_strpool__bytes(f->pool);
+	if (f->elf && !f->image)
+		bytes += f->elf_bytes;
+	if (f->dw)
+		bytes += dw_file__bytes(f->dw);
+	return bytes;
+}
+
+void sym_cache__account(struct sym_cache *c, struct sym_file *f)
+{
+	c->file_bytes -= f->bytes;
+	f->bytes = file_bytes(f);
+	c->file_bytes += f->bytes;
+}
+
+static size_t binding_size(const struct binding *b)
+{
+	return strlen(b->path) + 1 + (b->build_id ? strlen(b->build_id) + 1 : 0);
+}
+
 /* ---- life cycle --------------------------------------------------------- */
 
 int sym_cache__new(const struct sym_cache_opts *opts, struct sym_cache **out)
@@ -174,6 +218,7 @@ static void file_close(struct sym_cache *c, struct sym_file *f)
 			c->nr_open--;
 		f->parked = false;
 	}
+	sym_cache__account(c, f);
 }
 
 /*
@@ -199,6 +244,7 @@ static void file_park(struct sym_cache *c, struct sym_file *f)
 	f->parked = true;
 	c->nr_open--;
 	c->nr_parked++;
+	sym_cache__account(c, f);
 }
 
 static void file_free(struct sym_cache *c, struct sym_file *f)
@@ -208,6 +254,7 @@ static void file_free(struct sym_cache *c, struct sym_file *f)
 	file_close(c, f);
 	elf_info__fini(&f->info);
 	elf_symtab__fini(&f->syms);
+	ember_strpool__free(f->pool);
 	free(f->image);
 	free(f->path);
 	free(f);
@@ -256,6 +303,169 @@ static void evict(struct sym_cache *c, const struct sym_file *keep)
 	}
 }
 
+/* ---- dropping and reloading --------------------------------------------- */
+
+/*
+ * Releases all of @f but its identity: descriptor and mapping (a file reached
+ * only through /proc/PID keeps its descriptor, parked, so it can be reloaded),
+ * DWARF, symbol table and names.
+ */
+static void file_drop(struct sym_cache *c, struct sym_file *f)
+{
+	pr_debug("symbolizer: dropping %s (%zu bytes)", f->path, f->bytes);
+	if (f->fd >= 0 && !f->parked) {
+		if (!reopenable(f) && c->nr_parked < MAX_PARKED)
+			file_park(c, f);
+		else
+			file_close(c, f);
+	}
+	elf_symtab__fini(&f->syms);
+	ember_strpool__free(f->pool);
+	f->pool = NULL;
+	f->debug_syms = false;
+	f->dropped = true;
+	f->gen++;
+	c->evictions++;
+	sym_cache__account(c, f);
+}
+
+/*
+ * Reads dropped @f's symbol table again: from @fd (consumed) when it is >= 0,
+ * else from the descriptor @f kept, else from its path (the same inode only).
+ * 0 or a negative errno; a file that cannot be read again stays dropped.
+ */
+static int file_reload(struct sym_cache *c, struct sym_file *f, int fd)
+{
+	Elf *elf = NULL;
+	int err;
+
+	if (f->reload_err) {
+		err = f->reload_err;
+		goto out;
+	}
+	if (f->fd < 0 && fd < 0) {
+		struct stat st;
+
+		fd = open(f->path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || fstat(fd, &st) != 0 || st.st_dev != f->dev || st.st_ino != f->ino) {
+			err = -ENOENT;
+			f->reload_err = err;
+			goto out;
+		}
+	}
+	evict(c, f);
+	if (f->parked) {
+		f->parked = false;
+		c->nr_parked--;
+		c->nr_open++;
+	} else if (f->fd < 0) {
+		f->fd = fd;
+		fd = -1;
+		c->nr_open++;
+	}
+	elf = elf_begin(f->fd, ELF_C_READ_MMAP, NULL);
+	if (!elf) {
+		err = -EIO;
+		goto out;
+	}
+	err = ember_strpool__new(&f->pool);
+	if (!err)
+		err = elf_symtab__add(&f->syms, elf, f->pool);
+	if (err) {
+		elf_symtab__fini(&f->syms);
+		ember_strpool__free(f->pool);
+		f->pool = NULL;
+		goto out;
+	}
+	elf_symtab__sort(&f->syms);
+	f->elf = elf;
+	elf = NULL;
+	f->dropped = false;
+	sym_cache__account(c, f);
+out:
+	if (elf)
+		elf_end(elf);
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
+size_t sym_cache__trim(struct sym_cache *c, size_t budget, size_t extra,
+		       const struct sym_file *keep)
+{
+	size_t dropped = 0;
+
+	while (sym_cache__bytes(c) + extra > budget) {
+		struct sym_file *lru = NULL;
+
+		for (size_t i = 0; i < c->nr_files; i++) {
+			struct sym_file *f = c->files[i];
+
+			/* The vDSO is one small image every process shares. A file
+			 * used in the last few lookups stays: two files that
+			 * together exceed the budget would otherwise be dropped and
+			 * read again in turn for every address. */
+			if (f == keep || f->dropped || f->image ||
+			    c->clock - f->last_use < RECENT_LOOKUPS)
+				continue;
+			if (!lru || f->last_use < lru->last_use)
+				lru = f;
+		}
+		if (!lru)
+			break;
+		file_drop(c, lru);
+		dropped++;
+	}
+	return dropped;
+}
+
+uint64_t sym_cache__evictions(const struct sym_cache *c)
+{
+	return c->evictions;
+}
+
+void sym_cache__set_dwarf_limit(struct sym_cache *c, size_t bytes)
+{
+	c->dwarf_limit = bytes;
+}
+
+uint64_t sym_cache__dwarf_refused(const struct sym_cache *c)
+{
+	return c->dwarf_refused;
+}
+
+size_t sym_cache__forget_pid(struct sym_cache *c, uint32_t pid)
+{
+	size_t kept = 0, gone;
+
+	for (size_t i = 0; i < c->nr_bindings; i++) {
+		struct binding *b = &c->bindings[i];
+
+		if (b->pid != pid) {
+			c->bindings[kept++] = *b;
+			continue;
+		}
+		c->binding_bytes -= binding_size(b);
+		free(b->path);
+		free(b->build_id);
+	}
+	gone = c->nr_bindings - kept;
+	if (!gone)
+		return 0;
+	c->nr_bindings = kept;
+	/* Indexes moved: rebuild. A binding that fails to go back in is only
+	 * looked up afresh, and bound again, next time. */
+	ember_index__clear(c->by_binding);
+	for (size_t i = 0; i < kept; i++) {
+		const struct binding *b = &c->bindings[i];
+
+		if (ember_index__insert(c->by_binding, binding_hash(b->pid, b->path, b->build_id),
+					(uint32_t)i))
+			break;
+	}
+	return gone;
+}
+
 /* ---- opening ------------------------------------------------------------ */
 
 static const char *base_name(const char *path)
@@ -289,9 +499,12 @@ static int add_file(struct sym_cache *c, const char *path, const char *module, i
 		*reason = err == -EINVAL ? SYM_R_NOT_ELF : SYM_R_BAD_ELF;
 		goto out;
 	}
-	err = elf_symtab__add(&f->syms, elf, c->opts.pool);
+	err = ember_strpool__new(&f->pool);
+	if (!err)
+		err = elf_symtab__add(&f->syms, elf, f->pool);
 	if (err)
 		goto out;
+	f->elf_bytes = elf__section_bytes(elf, NULL);
 	elf_symtab__sort(&f->syms);
 	err = ember_grow((void **)&c->files, &c->cap_files, c->nr_files + 1, sizeof(*c->files));
 	if (err)
@@ -309,6 +522,7 @@ static int add_file(struct sym_cache *c, const char *path, const char *module, i
 		c->nr_open++;
 	f->last_use = ++c->clock;
 	c->files[c->nr_files++] = f;
+	sym_cache__account(c, f);
 	*out = f;
 	f = NULL;
 	/* From here the file belongs to the cache; a failed insert only loses
@@ -326,6 +540,7 @@ out:
 		free(f->path);
 		elf_info__fini(&f->info);
 		elf_symtab__fini(&f->syms);
+		ember_strpool__free(f->pool);
 		free(f);
 	}
 	if (elf)
@@ -382,10 +597,21 @@ static int try_open(struct sym_cache *c, const char *cand, const char *module, c
 	if (idx >= 0) {
 		struct sym_file *f = c->files[idx];
 
-		close(fd);
 		if (build_id && f->info.build_id[0] && strcmp(build_id, f->info.build_id) != 0) {
+			close(fd);
 			*reason = SYM_R_BUILD_ID_MISMATCH;
 			return 1;
+		}
+		if (f->dropped) {
+			/* The same file, reachable again through this path. */
+			f->reload_err = 0;
+			err = file_reload(c, f, fd);
+			if (err) {
+				*reason = SYM_R_BAD_ELF;
+				return err;
+			}
+		} else {
+			close(fd);
 		}
 		*out = f;
 		return 0;
@@ -438,6 +664,7 @@ static int new_binding(struct sym_cache *c, uint32_t pid, const char *path, cons
 		free(b->build_id);
 		return err;
 	}
+	c->binding_bytes += binding_size(b);
 	c->nr_bindings++;
 	return 0;
 }
@@ -466,6 +693,15 @@ int sym_cache__get(struct sym_cache *c, uint32_t pid, const char *path, const ch
 			return b->err;
 		}
 		f = c->files[b->file];
+		if (f->dropped) {
+			err = file_reload(c, f, -1);
+			if (err == -ENOMEM)
+				return err;
+			if (err) {
+				*reason = SYM_R_OPEN_FAILED;
+				return err;
+			}
+		}
 		f->last_use = ++c->clock;
 		*out = f;
 		return 0;
@@ -477,8 +713,14 @@ int sym_cache__get(struct sym_cache *c, uint32_t pid, const char *path, const ch
 
 		if (fi >= 0) {
 			f = c->files[fi];
-			err = 0;
-			goto bind;
+			err = f->dropped ? file_reload(c, f, -1) : 0;
+			if (err == -ENOMEM)
+				goto out;
+			if (!err)
+				goto bind;
+			/* Gone from where it was first seen: try this process's view. */
+			f = NULL;
+			err = -ENOENT;
 		}
 	}
 
@@ -653,20 +895,31 @@ struct dw_file *sym_cache__dwarf(struct sym_cache *c, struct sym_file *f)
 		Elf *debug = dw_file__debug_elf(f->dw);
 
 		f->debug_syms = true;
-		if (debug && elf_symtab__add(&f->syms, debug, c->opts.pool) == 0)
+		if (debug && elf_symtab__add(&f->syms, debug, f->pool) == 0)
 			elf_symtab__sort(&f->syms);
 	}
+	/*
+	 * DWARF that would take a large part of the budget (libdw decompresses
+	 * every .debug_* section: libc6-dbg's libc is 11 MB) would be dropped and
+	 * read again over and over: such a file keeps its symbols only.
+	 */
+	if (c->dwarf_limit && dw_file__bytes(f->dw) > c->dwarf_limit) {
+		pr_debug("symbolizer: %s: DWARF needs %zu bytes, over %zu: symbols only", f->path,
+			 dw_file__bytes(f->dw), c->dwarf_limit);
+		dw_file__free(f->dw);
+		f->dw = NULL;
+		f->dw_state = -EFBIG;
+		c->dwarf_refused++;
+		sym_cache__account(c, f);
+		return NULL;
+	}
 	f->dw_state = 1;
+	sym_cache__account(c, f);
 	return f->dw;
 }
 
 size_t sym_cache__bytes(const struct sym_cache *c)
 {
-	size_t bytes =
-	    sizeof(*c) + c->cap_files * sizeof(*c->files) + c->cap_bindings * sizeof(*c->bindings);
-
-	for (size_t i = 0; i < c->nr_files; i++)
-		bytes += sizeof(*c->files[i]) + c->files[i]->syms.cap * sizeof(struct elf_sym) +
-			 c->files[i]->image_size;
-	return bytes;
+	return sizeof(*c) + c->cap_files * sizeof(*c->files) +
+	       c->cap_bindings * sizeof(*c->bindings) + c->file_bytes + c->binding_bytes;
 }

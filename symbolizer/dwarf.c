@@ -23,6 +23,12 @@
 
 #include "internal.h"
 
+/*
+ * Memory libdw (Dwarf_Line, about 40 bytes) and libdwfl (its own line
+ * record) hold per line-table row, rounded up (bytes): for the budget.
+ */
+#define LINE_ROW_BYTES 64
+
 /* One PC range of a CU, for find_cu(). */
 struct cu_range {
 	uint64_t lo, hi;
@@ -54,6 +60,8 @@ struct dw_file {
 	char *joined;	     /* scratch: comp_dir + "/" + name */
 	size_t joined_cap;
 	struct ember_strpool *names; /* joined paths, stable while @dw lives */
+	size_t index_bytes;	     /* of every CU index built (bytes) */
+	size_t section_bytes;	     /* .debug_* sections of the file DWARF came from */
 };
 
 static int find_debuginfo_cb(Dwfl_Module *mod, void **userdata, const char *modname,
@@ -146,6 +154,7 @@ int dw_file__open(int fd, const char *path, const struct elf_info *info,
 		dw->debug_elf = delf != main_elf ? delf : NULL;
 	}
 	dw->dwarf = dwarf;
+	dw->section_bytes = elf__section_bytes(dwarf_getelf(dwarf), ".debug_");
 	err = ember_index__new(&dw->cu_index);
 	if (err)
 		goto out;
@@ -171,6 +180,13 @@ void dw_file__free(struct dw_file *dw)
 	free(dw->joined);
 	free(dw->path);
 	free(dw);
+}
+
+size_t dw_file__bytes(const struct dw_file *dw)
+{
+	return sizeof(*dw) + dw->cap_cus * sizeof(*dw->cus) +
+	       dw->cap_cu_ranges * sizeof(*dw->cu_ranges) + dw->index_bytes + dw->joined_cap +
+	       ember_strpool__bytes(dw->names) + dw->section_bytes;
 }
 
 Elf *dw_file__debug_elf(struct dw_file *dw)
@@ -247,11 +263,21 @@ static struct dw_cu *get_cu(struct dw_file *dw, Dwarf_Die *cudie)
 		return NULL;
 	if (dwarf_getsrcfiles(cudie, &cu->files, NULL) != 0)
 		cu->files = NULL;
+	{
+		Dwarf_Lines *lines;
+		size_t nr_lines;
+
+		/* libdw and libdwfl keep the CU's line table as long as @dw lives
+		 * (lookups read it anyway): count it, per row. */
+		if (dwarf_getsrclines(cudie, &lines, &nr_lines) == 0)
+			dw->index_bytes += nr_lines * LINE_ROW_BYTES;
+	}
 	cu->comp_dir = cu_comp_dir(cudie);
 	if (ember_index__insert(dw->cu_index, h, (uint32_t)dw->nr_cus)) {
 		dw_cu_index__free(cu->ix);
 		return NULL;
 	}
+	dw->index_bytes += dw_cu_index__bytes(cu->ix);
 	dw->nr_cus++;
 	return cu;
 }

@@ -15,6 +15,41 @@
 
 /* ---- sections and notes ------------------------------------------------- */
 
+static bool symbol_section(const char *name)
+{
+	return strcmp(name, ".symtab") == 0 || strcmp(name, ".strtab") == 0 ||
+	       strcmp(name, ".dynsym") == 0 || strcmp(name, ".dynstr") == 0;
+}
+
+size_t elf__section_bytes(Elf *elf, const char *prefix)
+{
+	size_t shstrndx, bytes = 0;
+	Elf_Scn *scn = NULL;
+
+	if (!elf || elf_getshdrstrndx(elf, &shstrndx) != 0)
+		return 0;
+	while ((scn = elf_nextscn(elf, scn)) != NULL) {
+		GElf_Shdr shdr;
+		const char *name;
+
+		if (!gelf_getshdr(scn, &shdr) || shdr.sh_type == SHT_NOBITS)
+			continue;
+		name = elf_strptr(elf, shstrndx, shdr.sh_name);
+		if (!name ||
+		    (prefix ? strncmp(name, prefix, strlen(prefix)) != 0 : !symbol_section(name)))
+			continue;
+		if (shdr.sh_flags & SHF_COMPRESSED) {
+			GElf_Chdr chdr;
+
+			/* libelf decompresses into memory of its own. */
+			if (gelf_getchdr(scn, &chdr))
+				shdr.sh_size = chdr.ch_size;
+		}
+		bytes += shdr.sh_size;
+	}
+	return bytes;
+}
+
 static int note_build_id(Elf_Data *data, char *hex, size_t size)
 {
 	size_t off = 0, next, name_off, desc_off;

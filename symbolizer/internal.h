@@ -97,6 +97,14 @@ struct elf_symtab {
 /* Reads the GNU build-id note of @elf as lowercase hex into @hex. 0, -ENOENT. */
 int elf__build_id(Elf *elf, char *hex, size_t size);
 
+/*
+ * Bytes of the sections of @elf whose names start with @prefix (or are one of
+ * the symbol sections when @prefix is NULL: .symtab, .strtab, .dynsym,
+ * .dynstr), uncompressed size for compressed ones: what reading them maps or
+ * decompresses, for the memory budget.
+ */
+size_t elf__section_bytes(Elf *elf, const char *prefix);
+
 /* Executable-relevant facts of an ELF image. */
 struct elf_info {
 	uint16_t type;	      /* ET_EXEC, ET_DYN, ... */
@@ -172,6 +180,14 @@ int dw_file__open(int fd, const char *path, const struct elf_info *info,
 		  const struct debuginfo_opts *opts, struct dw_file **out);
 void dw_file__free(struct dw_file *dw);
 
+/*
+ * Bytes @dw holds: its CU indexes and names, the line tables of the CUs it
+ * indexed (an estimate per row), and the .debug_* sections libdw maps or
+ * decompresses (counted whole: an upper bound of what is touched). libdw's
+ * own CU and abbreviation structures are not visible and not counted.
+ */
+size_t dw_file__bytes(const struct dw_file *dw);
+
 /* Elf of the separate debug file (for its .symtab), or NULL. */
 Elf *dw_file__debug_elf(struct dw_file *dw);
 
@@ -216,23 +232,32 @@ struct perfmap_entry {
 
 struct perfmap {
 	uint32_t pid;
+	struct ember_strpool *pool;    /* the map's names; owned, freed by perfmap__fini */
 	struct perfmap_entry *entries; /* sorted by start */
 	size_t nr, cap;
 	bool loaded; /* false: no map file could be read */
 };
 
-/* Reads /tmp/perf-NSPID.map of @pid through /proc/PID/root. 0 or -errno. */
-int perfmap__load(uint32_t pid, struct ember_strpool *pool, struct perfmap *out);
+/*
+ * Reads /tmp/perf-NSPID.map of @pid through /proc/PID/root into @out, names
+ * in a pool of its own (so forgetting the process frees them). 0 or -errno.
+ */
+int perfmap__load(uint32_t pid, struct perfmap *out);
+/* Bytes @pm holds (entries and names). */
+size_t perfmap__bytes(const struct perfmap *pm);
 void perfmap__fini(struct perfmap *pm);
 const struct perfmap_entry *perfmap__find(const struct perfmap *pm, uint64_t addr);
 
 /* ---- cache.c ----------------------------------------------------------- */
 
 /*
- * One ELF file, opened once however many processes map it. The symbol table and
- * segment list stay for the symbolizer's lifetime (names are interned); the
- * open descriptor, the Elf handle and DWARF state are released when the file
- * falls out of the open set (least recently used first) and reopened on demand.
+ * One ELF file, opened once however many processes map it. The open
+ * descriptor, the Elf handle and DWARF state are released when the file falls
+ * out of the open set (least recently used first) and reopened on demand. Under
+ * a memory budget the least recently used files are also dropped whole: symbol
+ * table and names go, the slot stays (path, identity, segments) and is
+ * reloaded when an address of the file is asked for again; @gen changes, so
+ * answers memoized before are not used.
  */
 struct sym_file {
 	char *path;	    /* path it was opened through (malloc'd) */
@@ -245,12 +270,18 @@ struct sym_file {
 	size_t image_size; /* bytes */
 	struct elf_info info;
 	struct elf_symtab syms;
-	struct dw_file *dw; /* NULL: not tried yet, or none (see dw_state) */
-	int dw_state;	    /* 0 untried, 1 open, -errno failed */
-	bool debug_syms;    /* the debug file's .symtab was merged into syms */
-	bool parked;	    /* fd kept, Elf and DWARF freed (not reopenable by path) */
-	uint64_t last_use;  /* cache clock at the last lookup */
-	uint32_t id;	    /* index in the cache, stable */
+	struct ember_strpool *pool; /* names of this file's frames; NULL while dropped */
+	size_t elf_bytes;	    /* symbol sections mapped through @elf (bytes) */
+	size_t bytes;		    /* held, as last accounted (bytes) */
+	uint32_t gen;		    /* bumped when dropped */
+	bool dropped;		    /* tables released; reloaded on demand */
+	int reload_err;		    /* why reloading failed (not tried again); 0 */
+	struct dw_file *dw;	    /* NULL: not tried yet, or none (see dw_state) */
+	int dw_state;		    /* 0 untried, 1 open, -errno failed */
+	bool debug_syms;	    /* the debug file's .symtab was merged into syms */
+	bool parked;		    /* fd kept, Elf and DWARF freed (not reopenable by path) */
+	uint64_t last_use;	    /* cache clock at the last lookup */
+	uint32_t id;		    /* index in the cache, stable */
 };
 
 struct sym_cache;
@@ -283,7 +314,36 @@ int sym_cache__get_vdso(struct sym_cache *c, struct sym_file **out, enum sym_rea
  */
 struct dw_file *sym_cache__dwarf(struct sym_cache *c, struct sym_file *f);
 
-/* Approximate bytes held (tables, not mmapped file data), for accounting. */
+/*
+ * Bytes held: every file's tables, names, mapped symbol sections and DWARF
+ * state, plus the bindings of every process. Kept current by
+ * sym_cache__account().
+ */
 size_t sym_cache__bytes(const struct sym_cache *c);
+
+/* Re-measures @f after a lookup grew it (DWARF indexes, names). */
+void sym_cache__account(struct sym_cache *c, struct sym_file *f);
+
+/*
+ * Drops least recently used files (never @keep, nor one used in the last 64
+ * lookups) until the cache's bytes plus @extra (what the rest of the
+ * symbolizer holds) are at most @budget, or nothing else is left to drop.
+ * Returns the number dropped.
+ */
+size_t sym_cache__trim(struct sym_cache *c, size_t budget, size_t extra,
+		       const struct sym_file *keep);
+
+/* Forgets every binding of @pid. Returns how many went. */
+size_t sym_cache__forget_pid(struct sym_cache *c, uint32_t pid);
+
+/* Files dropped so far. */
+uint64_t sym_cache__evictions(const struct sym_cache *c);
+
+/*
+ * Files whose DWARF state would exceed @bytes (0: no limit) keep their symbols
+ * only; sym_cache__dwarf_refused() counts them.
+ */
+void sym_cache__set_dwarf_limit(struct sym_cache *c, size_t bytes);
+uint64_t sym_cache__dwarf_refused(const struct sym_cache *c);
 
 #endif /* EMBER_SYMBOLIZER_INTERNAL_H */

@@ -60,7 +60,7 @@ static int entry_cmp(const void *a, const void *b)
 	return x->seq > y->seq ? -1 : x->seq < y->seq;
 }
 
-int perfmap__load(uint32_t pid, struct ember_strpool *pool, struct perfmap *pm)
+int perfmap__load(uint32_t pid, struct perfmap *pm)
 {
 	char path[96], *line = NULL;
 	struct seq_entry *tmp = NULL;
@@ -70,6 +70,9 @@ int perfmap__load(uint32_t pid, struct ember_strpool *pool, struct perfmap *pm)
 
 	memset(pm, 0, sizeof(*pm));
 	pm->pid = pid;
+	err = ember_strpool__new(&pm->pool);
+	if (err)
+		goto out;
 	snprintf(path, sizeof(path), "/proc/%" PRIu32 "/root/tmp/perf-%" PRIu32 ".map", pid,
 		 ns_pid(pid));
 	f = fopen(path, "re");
@@ -98,7 +101,7 @@ int perfmap__load(uint32_t pid, struct ember_strpool *pool, struct perfmap *pm)
 		e = &pm->entries[pm->nr];
 		e->start = start;
 		e->size = size;
-		e->name = ember_strpool__intern(pool, p);
+		e->name = ember_strpool__intern(pm->pool, p);
 		if (!e->name) {
 			err = -ENOMEM;
 			goto out;
@@ -141,6 +144,13 @@ void perfmap__fini(struct perfmap *pm)
 	free(pm->entries);
 	pm->entries = NULL;
 	pm->nr = pm->cap = 0;
+	ember_strpool__free(pm->pool);
+	pm->pool = NULL;
+}
+
+size_t perfmap__bytes(const struct perfmap *pm)
+{
+	return pm->cap * sizeof(*pm->entries) + (pm->pool ? ember_strpool__bytes(pm->pool) : 0);
 }
 
 const struct perfmap_entry *perfmap__find(const struct perfmap *pm, uint64_t addr)

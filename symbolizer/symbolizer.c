@@ -7,6 +7,12 @@
  * interned in the symbolizer's pool, so frames stay valid after the file they
  * came from is closed. Answers are memoized per (file, address): a profile asks
  * for the same hot addresses over and over.
+ *
+ * Under a memory budget (opts.memory_budget) every resolve ends by measuring
+ * what the symbolizer holds and, when that is over the budget, dropping the
+ * least recently used files whole (cache.c), never the one just used. A
+ * file's names live in a pool of its own, so dropping it frees them; memo
+ * entries carry the file's generation and are not used once it changed.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -23,6 +29,8 @@
 #define DEFAULT_MAX_OPEN 64
 /* Memoized addresses before the memo is dropped and rebuilt (entries). */
 #define ADDR_MEMO_LIMIT (1u << 20)
+/* A file's DWARF may take at most 1/DWARF_SHARE of the memory budget. */
+#define DWARF_SHARE 2
 /* Deepest inline chain taken from DWARF (frames). */
 #define MAX_INLINE 64
 
@@ -51,7 +59,8 @@ struct demangled {
 
 struct addr_memo {
 	uint32_t file;
-	uint32_t nr; /* frames */
+	uint32_t gen; /* of the file when memoized */
+	uint32_t nr;  /* frames */
 	uint64_t vaddr;
 	size_t first; /* index in memo_frames */
 };
@@ -71,6 +80,11 @@ struct ember_symbolizer {
 	int ksyms_preload_err;
 	struct sym_cache *cache;
 	uint64_t counters[SYM_R__NR];
+	size_t budget;		 /* bytes; 0: unlimited */
+	size_t ksyms_bytes;	 /* of @ksyms, once loaded */
+	uint64_t evictions_seen; /* sym_cache__evictions() when the demangle memo was valid */
+	uint64_t memo_resets;	 /* memo dropped for the budget */
+	uint64_t forgotten;	 /* processes forgotten */
 
 	struct perfmap *perfmaps;
 	size_t nr_perfmaps, cap_perfmaps;
@@ -121,6 +135,7 @@ int symbolizer__new(const struct ember_symbolizer_opts *opts, struct ember_symbo
 		err = ember_index__new(&s->memo_index);
 	if (err)
 		goto out;
+	s->budget = OPT(opts, memory_budget, 0);
 	copts.max_open = OPT(opts, max_open_files, 0);
 	if (!copts.max_open)
 		copts.max_open = DEFAULT_MAX_OPEN;
@@ -131,6 +146,7 @@ int symbolizer__new(const struct ember_symbolizer_opts *opts, struct ember_symbo
 	err = sym_cache__new(&copts, &s->cache);
 	if (err)
 		goto out;
+	symbolizer__set_memory_budget(s, s->budget);
 	elf_version(EV_CURRENT);
 	*out = s;
 	s = NULL;
@@ -162,22 +178,42 @@ void symbolizer__free(struct ember_symbolizer *s)
 	free(s);
 }
 
+/* Counters after the failure reasons: what the memory budget did. */
+enum {
+	SYM_C_EVICTIONS = SYM_R__NR,
+	SYM_C_MEMO_RESETS,
+	SYM_C_FORGOTTEN,
+	SYM_C_DWARF_REFUSED,
+	SYM_C__NR
+};
+
 size_t symbolizer__nr_counters(const struct ember_symbolizer *s)
 {
 	(void)s;
-	return SYM_R__NR;
+	return SYM_C__NR;
 }
 
 void symbolizer__counter(const struct ember_symbolizer *s, size_t i, const char **name,
 			 uint64_t *value)
 {
-	if (i >= SYM_R__NR) {
-		*name = NULL;
-		*value = 0;
-		return;
+	*name = NULL;
+	*value = 0;
+	if (i < SYM_R__NR) {
+		*name = sym_reason_names[i];
+		*value = s->counters[i];
+	} else if (i == SYM_C_EVICTIONS) {
+		*name = "symbolize.evictions";
+		*value = sym_cache__evictions(s->cache);
+	} else if (i == SYM_C_MEMO_RESETS) {
+		*name = "symbolize.memo_resets";
+		*value = s->memo_resets;
+	} else if (i == SYM_C_FORGOTTEN) {
+		*name = "symbolize.processes_forgotten";
+		*value = s->forgotten;
+	} else if (i == SYM_C_DWARF_REFUSED) {
+		*name = "symbolize.dwarf_over_budget";
+		*value = sym_cache__dwarf_refused(s->cache);
 	}
-	*name = sym_reason_names[i];
-	*value = s->counters[i];
 }
 
 int symbolizer__read_build_id(const char *path, char *hex, size_t size)
@@ -217,11 +253,13 @@ static bool demangle_eq(const void *ctx, uint32_t index)
 }
 
 /*
- * Demangled form of interned @raw, interned; @raw itself for plain names. The
- * answer is memoized by @raw's pointer (interned names are unique pointers),
- * so each name is demangled once.
+ * Demangled form of @raw (interned in @pool), interned in @pool; @raw itself
+ * for plain names. The answer is memoized by @raw's pointer (interned names
+ * are unique pointers), so each name is demangled once; the memo is dropped
+ * whenever a file (and so a pool) is, since a pointer may then come back.
  */
-static const char *display_name(struct ember_symbolizer *s, const char *raw)
+static const char *display_name(struct ember_symbolizer *s, struct ember_strpool *pool,
+				const char *raw)
 {
 	struct demangle_key key = {s, raw};
 	uint64_t h = ember_hash_u64(0xd3, (uint64_t)(uintptr_t)raw);
@@ -231,12 +269,17 @@ static const char *display_name(struct ember_symbolizer *s, const char *raw)
 
 	if (s->no_demangle || raw[0] != '_')
 		return raw;
+	if (s->evictions_seen != sym_cache__evictions(s->cache)) {
+		ember_index__clear(s->demangle_index);
+		s->nr_demangled = 0;
+		s->evictions_seen = sym_cache__evictions(s->cache);
+	}
 	idx = ember_index__find(s->demangle_index, h, demangle_eq, &key);
 	if (idx >= 0)
 		return s->demangled[idx].display;
 	dm = sym_demangle(raw);
 	if (dm) {
-		display = ember_strpool__intern(s->pool, dm);
+		display = ember_strpool__intern(pool, dm);
 		free(dm);
 		if (!display)
 			return NULL;
@@ -259,15 +302,16 @@ static int push_frame(struct ember_frame *frames, uint32_t max, uint32_t *nr,
 }
 
 /* The placeholder frame for an address nothing resolves, counted by @why. */
-static int unknown_frame(struct ember_symbolizer *s, const char *module, uint64_t offset,
-			 uint32_t flags, enum sym_reason why, struct ember_frame *frames,
-			 uint32_t max, uint32_t *nr)
+static int unknown_frame_in(struct ember_symbolizer *s, struct ember_strpool *pool,
+			    const char *module, uint64_t offset, uint32_t flags,
+			    enum sym_reason why, struct ember_frame *frames, uint32_t max,
+			    uint32_t *nr)
 {
 	struct ember_frame f = {.flags = flags | EMBER_FRAME_UNKNOWN};
 
 	s->counters[why]++;
 	if (module)
-		f.function = ember_strpool__internf(s->pool, "%s+0x%" PRIx64, module, offset);
+		f.function = ember_strpool__internf(pool, "%s+0x%" PRIx64, module, offset);
 	else
 		f.function = ember_strpool__intern(s->pool, "[unknown]");
 	if (!f.function)
@@ -276,6 +320,14 @@ static int unknown_frame(struct ember_symbolizer *s, const char *module, uint64_
 	if (max)
 		push_frame(frames, max, nr, &f);
 	return 0;
+}
+
+/* An unknown frame named in the symbolizer's own pool (no file to hold it). */
+static int unknown_frame(struct ember_symbolizer *s, const char *module, uint64_t offset,
+			 uint32_t flags, enum sym_reason why, struct ember_frame *frames,
+			 uint32_t max, uint32_t *nr)
+{
+	return unknown_frame_in(s, s->pool, module, offset, flags, why, frames, max, nr);
 }
 
 static const char *base_name(const char *path)
@@ -328,6 +380,9 @@ static int load_kallsyms(struct ember_symbolizer *s)
 	if (err == -ENOMEM)
 		return err;
 	s->ksyms_state = err ? err : 1;
+	if (s->ksyms)
+		s->ksyms_bytes = sizeof(*s->ksyms) + s->ksyms->cap * sizeof(*s->ksyms->syms) +
+				 s->ksyms->names_cap;
 	if (err)
 		pr_warn("symbolizer: kernel symbols unavailable from %s: %s", s->kallsyms_path,
 			strerror(-err));
@@ -382,7 +437,7 @@ const char *symbolizer__kernel_module(struct ember_symbolizer *s, uint64_t addr)
 
 struct memo_key {
 	const struct ember_symbolizer *s;
-	uint32_t file;
+	uint32_t file, gen;
 	uint64_t vaddr;
 };
 
@@ -391,7 +446,7 @@ static bool memo_eq(const void *ctx, uint32_t index)
 	const struct memo_key *k = ctx;
 	const struct addr_memo *m = &k->s->memo[index];
 
-	return m->file == k->file && m->vaddr == k->vaddr;
+	return m->file == k->file && m->gen == k->gen && m->vaddr == k->vaddr;
 }
 
 static uint64_t memo_hash(uint32_t file, uint64_t vaddr)
@@ -399,39 +454,81 @@ static uint64_t memo_hash(uint32_t file, uint64_t vaddr)
 	return ember_hash_u64(ember_hash_u64(0x3e3, file), vaddr);
 }
 
-static const struct addr_memo *memo_find(const struct ember_symbolizer *s, uint32_t file,
+static const struct addr_memo *memo_find(const struct ember_symbolizer *s, const struct sym_file *f,
 					 uint64_t vaddr)
 {
-	struct memo_key key = {s, file, vaddr};
-	int64_t idx = ember_index__find(s->memo_index, memo_hash(file, vaddr), memo_eq, &key);
+	struct memo_key key = {s, f->id, f->gen, vaddr};
+	int64_t idx = ember_index__find(s->memo_index, memo_hash(f->id, vaddr), memo_eq, &key);
 
 	return idx >= 0 ? &s->memo[idx] : NULL;
 }
 
-/* Remembers @nr frames for (@file, @vaddr); failing to is not an error. */
-static void memo_add(struct ember_symbolizer *s, uint32_t file, uint64_t vaddr,
+static void memo_reset(struct ember_symbolizer *s)
+{
+	ember_index__clear(s->memo_index);
+	s->nr_memo = 0;
+	s->nr_memo_frames = 0;
+}
+
+static size_t memo_bytes(const struct ember_symbolizer *s)
+{
+	return s->cap_memo * sizeof(*s->memo) + s->cap_memo_frames * sizeof(*s->memo_frames) +
+	       ember_index__size(s->memo_index) * 2 * sizeof(uint64_t);
+}
+
+/* Remembers @nr frames for (@f, @vaddr); failing to is not an error. */
+static void memo_add(struct ember_symbolizer *s, const struct sym_file *f, uint64_t vaddr,
 		     const struct ember_frame *frames, uint32_t nr)
 {
-	if (s->nr_memo >= ADDR_MEMO_LIMIT) {
-		/* Bounded memory: start over rather than track recency. */
-		ember_index__clear(s->memo_index);
-		s->nr_memo = 0;
-		s->nr_memo_frames = 0;
+	/* Bounded memory: start over rather than track recency. A memo that
+	 * would take more than a quarter of the budget starts over too. */
+	if (s->nr_memo >= ADDR_MEMO_LIMIT || (s->budget && memo_bytes(s) > s->budget / 4)) {
+		if (s->budget && s->nr_memo) {
+			free(s->memo);
+			free(s->memo_frames);
+			s->memo = NULL;
+			s->memo_frames = NULL;
+			s->cap_memo = s->cap_memo_frames = 0;
+			s->memo_resets++;
+		}
+		memo_reset(s);
 	}
 	if (ember_grow((void **)&s->memo, &s->cap_memo, s->nr_memo + 1, sizeof(*s->memo)) ||
 	    ember_grow((void **)&s->memo_frames, &s->cap_memo_frames, s->nr_memo_frames + nr,
 		       sizeof(*s->memo_frames)))
 		return;
-	if (ember_index__insert(s->memo_index, memo_hash(file, vaddr), (uint32_t)s->nr_memo))
+	if (ember_index__insert(s->memo_index, memo_hash(f->id, vaddr), (uint32_t)s->nr_memo))
 		return;
 	memcpy(&s->memo_frames[s->nr_memo_frames], frames, nr * sizeof(*frames));
 	s->memo[s->nr_memo++] = (struct addr_memo){
-	    .file = file,
+	    .file = f->id,
+	    .gen = f->gen,
 	    .nr = nr,
 	    .vaddr = vaddr,
 	    .first = s->nr_memo_frames,
 	};
 	s->nr_memo_frames += nr;
+}
+
+/* ---- budget ------------------------------------------------------------ */
+
+/* Bytes held outside the file cache: names, kernel symbols, perf maps, memos. */
+static size_t other_bytes(const struct ember_symbolizer *s)
+{
+	size_t bytes = sizeof(*s) + ember_strpool__bytes(s->pool) + s->ksyms_bytes + memo_bytes(s) +
+		       s->cap_demangled * sizeof(*s->demangled) +
+		       s->cap_perfmaps * sizeof(*s->perfmaps);
+
+	for (size_t i = 0; i < s->nr_perfmaps; i++)
+		bytes += perfmap__bytes(&s->perfmaps[i]);
+	return bytes;
+}
+
+/* Drops least recently used files past the budget, never @keep (in use). */
+static void stay_in_budget(struct ember_symbolizer *s, const struct sym_file *keep)
+{
+	if (s->budget)
+		sym_cache__trim(s->cache, s->budget, other_bytes(s), keep);
 }
 
 /* ---- user space --------------------------------------------------------- */
@@ -449,7 +546,7 @@ static int resolve_vaddr(struct ember_symbolizer *s, struct sym_file *f, uint64_
 	int err;
 
 	*nr = 0;
-	m = memo_find(s, f->id, vaddr);
+	m = memo_find(s, f, vaddr);
 	if (m) {
 		uint32_t k = m->nr < max ? m->nr : max;
 
@@ -483,12 +580,12 @@ static int resolve_vaddr(struct ember_symbolizer *s, struct sym_file *f, uint64_
 				s->counters[SYM_R_TRUNCATED]++;
 				i = n - 1;
 			}
-			fr.system_name = ember_strpool__intern(s->pool, dwf[from].name);
+			fr.system_name = ember_strpool__intern(f->pool, dwf[from].name);
 			fr.file =
-			    dwf[from].file ? ember_strpool__intern(s->pool, dwf[from].file) : NULL;
+			    dwf[from].file ? ember_strpool__intern(f->pool, dwf[from].file) : NULL;
 			if (!fr.system_name || (dwf[from].file && !fr.file))
 				return -ENOMEM;
-			fr.function = display_name(s, fr.system_name);
+			fr.function = display_name(s, f->pool, fr.system_name);
 			if (!fr.function)
 				return -ENOMEM;
 			fr.line = dwf[from].line;
@@ -500,13 +597,13 @@ static int resolve_vaddr(struct ember_symbolizer *s, struct sym_file *f, uint64_
 		struct ember_frame fr = {.system_name = sym->name};
 
 		if (!sym->display) {
-			sym->display = display_name(s, sym->name);
+			sym->display = display_name(s, f->pool, sym->name);
 			if (!sym->display)
 				return -ENOMEM;
 		}
 		fr.function = sym->display;
 		if (has_line) {
-			fr.file = ember_strpool__intern(s->pool, dwf[0].file);
+			fr.file = ember_strpool__intern(f->pool, dwf[0].file);
 			if (!fr.file)
 				return -ENOMEM;
 			fr.line = dwf[0].line;
@@ -514,10 +611,11 @@ static int resolve_vaddr(struct ember_symbolizer *s, struct sym_file *f, uint64_
 		if (max)
 			frames[total++] = fr;
 	} else {
-		err = unknown_frame(s, f->module, offset, 0, SYM_R_NO_SYMBOL, frames, max, nr);
+		err = unknown_frame_in(s, f->pool, f->module, offset, 0, SYM_R_NO_SYMBOL, frames,
+				       max, nr);
 		/* Padding between functions still has a line-table row. */
 		if (!err && *nr && has_line) {
-			frames[0].file = ember_strpool__intern(s->pool, dwf[0].file);
+			frames[0].file = ember_strpool__intern(f->pool, dwf[0].file);
 			frames[0].line = dwf[0].line;
 			if (!frames[0].file)
 				return -ENOMEM;
@@ -525,7 +623,9 @@ static int resolve_vaddr(struct ember_symbolizer *s, struct sym_file *f, uint64_
 		return err;
 	}
 	*nr = total;
-	memo_add(s, f->id, vaddr, frames, total);
+	memo_add(s, f, vaddr, frames, total);
+	/* DWARF indexes and names grew with this lookup. */
+	sym_cache__account(s->cache, f);
 	return 0;
 }
 
@@ -544,7 +644,7 @@ static struct perfmap *find_perfmap(struct ember_symbolizer *s, uint32_t pid, in
 		return NULL;
 	pm = &s->perfmaps[s->nr_perfmaps++];
 	/* A missing map is remembered as an empty, unloaded one. */
-	rc = perfmap__load(pid, s->pool, pm);
+	rc = perfmap__load(pid, pm);
 	if (rc == -ENOMEM) {
 		s->nr_perfmaps--;
 		*err = rc;
@@ -622,8 +722,13 @@ static int resolve_user(struct ember_symbolizer *s, const struct ember_symbolize
 		return unknown_frame(s, module, offset, 0, why, frames, max, nr);
 	}
 	if (elf_info__offset_to_vaddr(&f->info, offset, &vaddr) != 0)
-		return unknown_frame(s, f->module, offset, 0, SYM_R_NO_SEGMENT, frames, max, nr);
-	return resolve_vaddr(s, f, vaddr, offset, frames, max, nr);
+		err = unknown_frame_in(s, f->pool, f->module, offset, 0, SYM_R_NO_SEGMENT, frames,
+				       max, nr);
+	else
+		err = resolve_vaddr(s, f, vaddr, offset, frames, max, nr);
+	if (!err)
+		stay_in_budget(s, f);
+	return err;
 }
 
 int symbolizer__resolve(struct ember_symbolizer *s, const struct ember_symbolize_request *req,
@@ -635,15 +740,49 @@ int symbolizer__resolve(struct ember_symbolizer *s, const struct ember_symbolize
 	return resolve_user(s, req, frames, max, nr);
 }
 
+int symbolizer__forget_process(struct ember_symbolizer *s, uint32_t pid)
+{
+	bool known = sym_cache__forget_pid(s->cache, pid) > 0;
+
+	for (size_t i = 0; i < s->nr_perfmaps; i++) {
+		if (s->perfmaps[i].pid != pid)
+			continue;
+		perfmap__fini(&s->perfmaps[i]);
+		s->perfmaps[i] = s->perfmaps[--s->nr_perfmaps];
+		known = true;
+		break;
+	}
+	if (!known)
+		return -ENOENT;
+	s->forgotten++;
+	return 0;
+}
+
+void symbolizer__set_memory_budget(struct ember_symbolizer *s, size_t bytes)
+{
+	s->budget = bytes;
+	sym_cache__set_dwarf_limit(s->cache, bytes / DWARF_SHARE);
+}
+
+size_t symbolizer__bytes(const struct ember_symbolizer *s)
+{
+	return sym_cache__bytes(s->cache) + other_bytes(s);
+}
+
 int symbolizer__preload(struct ember_symbolizer *s, const struct ember_symbolize_request *req)
 {
 	enum sym_reason why = SYM_R_OPEN_FAILED;
 	struct sym_file *f = NULL;
 
+	int err;
+
 	if (req->is_kernel || is_anonymous(req->path) || req->path[0] != '/')
 		return 0;
-	return sym_cache__get(s->cache, req->pid, req->path, req->build_id, req->map_start, &f,
-			      &why);
+	err =
+	    sym_cache__get(s->cache, req->pid, req->path, req->build_id, req->map_start, &f, &why);
+	if (!err)
+		stay_in_budget(s, f);
+	return err;
 }
 
 int symbolizer__resolve_elf(struct ember_symbolizer *s, const char *path, uint64_t vaddr,
@@ -674,5 +813,8 @@ int symbolizer__resolve_elf(struct ember_symbolizer *s, const char *path, uint64
 			break;
 		}
 	}
-	return resolve_vaddr(s, f, vaddr, offset, frames, max, nr);
+	err = resolve_vaddr(s, f, vaddr, offset, frames, max, nr);
+	if (!err)
+		stay_in_budget(s, f);
+	return err;
 }

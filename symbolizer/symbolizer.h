@@ -16,7 +16,20 @@
  * placeholder or lacks detail: symbolize.kernel_no_kallsyms, .kernel_no_symbol,
  * .no_mapping_file, .open_failed, .not_elf, .bad_elf, .no_segment, .no_symbol,
  * .no_debuginfo, .dwarf_error, .perfmap_missing, .perfmap_no_symbol,
- * .vdso_failed, .build_id_mismatch, .inline_truncated.
+ * .vdso_failed, .build_id_mismatch, .inline_truncated; and what the memory
+ * budget did: symbolize.evictions (files dropped), .memo_resets (address memo
+ * started over), .processes_forgotten (symbolizer__forget_process calls that
+ * found state), .dwarf_over_budget (files whose DWARF alone would take over
+ * half the budget: they resolve by symbols only).
+ *
+ * Memory: with opts.memory_budget set, the symbolizer keeps what it holds
+ * (symbol tables and names, DWARF indexes, symbol and debug sections mapped or
+ * decompressed, kernel symbols, perf maps, memos, per-process bindings;
+ * symbolizer__bytes) within the budget by dropping whole files, least
+ * recently used first, after each resolve (a file used in the last 64
+ * lookups stays, so the budget is exceeded by at most what they hold); a
+ * dropped file is read again when one of its addresses comes back. Per-process state goes with
+ * symbolizer__forget_process.
  *
  * Thread-safety: none; one thread uses a symbolizer at a time.
  */
@@ -40,6 +53,8 @@ struct ember_symbolizer_opts {
 				 * .build-id/xx/rest.debug and debuglink files before
 				 * /usr/lib/debug; NULL for none. Copied. */
 	size_t max_open_files;	   /* ELF/DWARF files kept open at once; 0: default (64) */
+	size_t memory_budget;	   /* bytes the symbolizer may hold (see above); 0: no limit.
+				    * What one resolve needs is kept even past it. */
 };
 
 /* @opts may be NULL for defaults. 0 or a negative errno. */
@@ -72,8 +87,9 @@ struct ember_symbolize_request {
  * Writes the frames of @req into @frames (innermost inline first), at most @max,
  * and their number into *@nr. An address without a symbol yields one frame with
  * EMBER_FRAME_UNKNOWN (name "module+0xoffset" or "[unknown]") and counts why in
- * the symbolizer's counters; that is not an error. Strings stay valid until
- * symbolizer__free(). Returns 0, or -ENOMEM.
+ * the symbolizer's counters; that is not an error. Without a memory budget,
+ * strings stay valid until symbolizer__free(); with one, until the next call
+ * on @s (copy them: profile__set_location_frames does). Returns 0, or -ENOMEM.
  */
 int symbolizer__resolve(struct ember_symbolizer *s, const struct ember_symbolize_request *req,
 			struct ember_frame *frames, uint32_t max, uint32_t *nr);
@@ -88,6 +104,24 @@ int symbolizer__resolve(struct ember_symbolizer *s, const struct ember_symbolize
  * placeholders, as it would anyway).
  */
 int symbolizer__preload(struct ember_symbolizer *s, const struct ember_symbolize_request *req);
+
+/*
+ * Drops what the symbolizer keeps for process @pid: which file each of its
+ * mappings is, its perf map. Files it shared stay. Call it once the process
+ * has exited and every sample of it has been resolved; a later request for
+ * @pid (a reused PID) just looks its files up again. 0, or -ENOENT when
+ * nothing was kept for @pid.
+ */
+int symbolizer__forget_process(struct ember_symbolizer *s, uint32_t pid);
+
+/* Bytes the symbolizer holds now, as measured for opts.memory_budget. */
+size_t symbolizer__bytes(const struct ember_symbolizer *s);
+
+/*
+ * Changes the memory budget (bytes; 0: no limit), e.g. on a configuration
+ * reload. A smaller budget takes effect at the next resolve.
+ */
+void symbolizer__set_memory_budget(struct ember_symbolizer *s, size_t bytes);
 
 /*
  * Like symbolizer__resolve() for ELF virtual address @vaddr of the file at

@@ -127,12 +127,14 @@ static const struct cli_option agent_options[] = {
      "metrics on http://127.0.0.1:PORT/metrics'). The same figures are logged every "
      "window."},
     {"symbolizer-memory", 0, OPT_SYMBOLIZER_MEMORY, "SIZE",
-     "When the agent's anonymous memory exceeds SIZE after a window, drop the symbolizer's "
-     "caches (symbol tables, DWARF, per-process bindings) and start them afresh (default "
-     "64M; 0: never). Keeps memory bounded on hosts that run ever new binaries and "
-     "processes."},
+     "Memory the local symbolizer may hold (default 16M; 0: no limit): symbol tables and "
+     "names, DWARF indexes, symbol and debug sections mapped or decompressed, kernel "
+     "symbols, per-process state. Past it the files used least are dropped and read again "
+     "when an address of theirs comes back; exited processes are forgotten once their "
+     "samples are written. The symbolizer is never restarted."},
     {"symbolizer-max-age", 0, OPT_SYMBOLIZER_MAX_AGE, "DURATION",
-     "Also start the symbolizer's caches afresh this often (default 1h; 0: never)."},
+     "Obsolete, accepted and ignored (a warning says so): the symbolizer no longer "
+     "restarts; it keeps within --symbolizer-memory."},
     {"duration", 'd', 0, "SECONDS",
      "Stop after this long, as on SIGTERM (default: run until stopped). For tests and "
      "benchmarks."},

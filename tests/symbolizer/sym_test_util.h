@@ -54,19 +54,27 @@ static inline void fixture_path(const char *name, char *buf, size_t size)
 		SKIP("fixture %s not built", buf);
 }
 
+/* @path opened for reading with libelf; the caller ends @elf and closes *@fd. */
+static inline Elf *elf_open_path(const char *path, int *fd)
+{
+	Elf *elf;
+
+	elf_version(EV_CURRENT);
+	*fd = open(path, O_RDONLY);
+	ASSERT(*fd >= 0);
+	elf = elf_begin(*fd, ELF_C_READ, NULL);
+	ASSERT(elf != NULL);
+	return elf;
+}
+
 /* Value of the symbol @name in @path's .symtab or .dynsym; 0 when absent. */
 static inline uint64_t elf_symbol_value(const char *path, const char *name)
 {
 	uint64_t value = 0;
 	Elf_Scn *scn = NULL;
-	Elf *elf;
 	int fd;
+	Elf *elf = elf_open_path(path, &fd);
 
-	elf_version(EV_CURRENT);
-	fd = open(path, O_RDONLY);
-	ASSERT(fd >= 0);
-	elf = elf_begin(fd, ELF_C_READ, NULL);
-	ASSERT(elf != NULL);
 	while (!value && (scn = elf_nextscn(elf, scn))) {
 		GElf_Shdr shdr;
 		Elf_Data *data;
@@ -102,14 +110,10 @@ static inline void request_for(const char *path, uint64_t bias, uint64_t vaddr,
 {
 	bool found = false;
 	size_t phnum;
-	Elf *elf;
 	int fd;
+	Elf *elf = elf_open_path(path, &fd);
 
 	memset(req, 0, sizeof(*req));
-	fd = open(path, O_RDONLY);
-	ASSERT(fd >= 0);
-	elf = elf_begin(fd, ELF_C_READ, NULL);
-	ASSERT(elf != NULL);
 	ASSERT_EQ(elf_getphdrnum(elf, &phnum), 0);
 	for (size_t i = 0; i < phnum; i++) {
 		GElf_Phdr ph;
@@ -127,6 +131,64 @@ static inline void request_for(const char *path, uint64_t bias, uint64_t vaddr,
 	close(fd);
 	req->path = path;
 	req->address = bias + vaddr;
+}
+
+/* Header of section @name of @path: false (and *@out zeroed) when it has none. */
+static inline bool elf_section_header(const char *path, const char *name, GElf_Shdr *out)
+{
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+	bool found = false;
+	int fd;
+	Elf *elf = elf_open_path(path, &fd);
+
+	memset(out, 0, sizeof(*out));
+	ASSERT(elf_getshdrstrndx(elf, &shstrndx) == 0);
+	while (!found && (scn = elf_nextscn(elf, scn))) {
+		const char *n;
+
+		if (!gelf_getshdr(scn, out))
+			continue;
+		n = elf_strptr(elf, shstrndx, out->sh_name);
+		found = n && strcmp(n, name) == 0;
+	}
+	if (!found)
+		memset(out, 0, sizeof(*out));
+	elf_end(elf);
+	close(fd);
+	return found;
+}
+
+/* Start and size (bytes) of @path's .text section. */
+static inline void text_range(const char *path, uint64_t *start, uint64_t *size)
+{
+	GElf_Shdr sh;
+
+	ASSERT(elf_section_header(path, ".text", &sh));
+	*start = sh.sh_addr;
+	*size = sh.sh_size;
+	ASSERT_NE(*size, 0);
+}
+
+/*
+ * Whether two frame lists say the same (function, file, line, flags);
+ * placeholders are equal to placeholders, whatever module they name.
+ */
+static inline bool frames_equal(const struct ember_frame *a, uint32_t na,
+				const struct ember_frame *b, uint32_t nb)
+{
+	if (na != nb)
+		return false;
+	for (uint32_t i = 0; i < na; i++) {
+		/* Placeholders name the module, which differs between the copies. */
+		if ((a[i].flags & EMBER_FRAME_UNKNOWN) && (b[i].flags & EMBER_FRAME_UNKNOWN))
+			continue;
+		if (strcmp(a[i].function, b[i].function) != 0 || a[i].flags != b[i].flags ||
+		    a[i].line != b[i].line || !a[i].file != !b[i].file ||
+		    (a[i].file && strcmp(a[i].file, b[i].file) != 0))
+			return false;
+	}
+	return true;
 }
 
 /* Offset of symbol @name in this process's vDSO image (read by hand), or 0. */
@@ -163,6 +225,28 @@ static inline uint64_t sym_counter(const struct ember_symbolizer *s, const char 
 			return v;
 	}
 	TEST_FAIL("no counter %s", name);
+}
+
+/* One case of a test program, run as `PROGRAM NAME`. */
+struct sym_case {
+	const char *name;
+	void (*fn)(void);
+};
+
+/* Runs the case argv[1] names, or every case without one. Returns main's status. */
+static inline int run_sym_cases(const struct sym_case *cases, size_t nr, int argc, char **argv)
+{
+	bool ran = false;
+
+	for (size_t i = 0; i < nr; i++) {
+		if (argc > 1 && strcmp(argv[1], cases[i].name) != 0)
+			continue;
+		cases[i].fn();
+		ran = true;
+	}
+	if (!ran)
+		TEST_FAIL("unknown case %s", argv[1]);
+	return 0;
 }
 
 #endif /* EMBER_SYM_TEST_UTIL_H */

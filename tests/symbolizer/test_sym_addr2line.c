@@ -29,35 +29,6 @@ struct want {
 	uint32_t nr;
 };
 
-static void text_range(const char *path, uint64_t *start, uint64_t *size)
-{
-	Elf_Scn *scn = NULL;
-	size_t shstrndx;
-	Elf *elf;
-	int fd;
-
-	*start = *size = 0;
-	fd = open(path, O_RDONLY);
-	ASSERT(fd >= 0);
-	elf = elf_begin(fd, ELF_C_READ, NULL);
-	ASSERT(elf && elf_getshdrstrndx(elf, &shstrndx) == 0);
-	while ((scn = elf_nextscn(elf, scn))) {
-		GElf_Shdr sh;
-		const char *name;
-
-		if (!gelf_getshdr(scn, &sh))
-			continue;
-		name = elf_strptr(elf, shstrndx, sh.sh_name);
-		if (name && strcmp(name, ".text") == 0) {
-			*start = sh.sh_addr;
-			*size = sh.sh_size;
-		}
-	}
-	elf_end(elf);
-	close(fd);
-	ASSERT_NE(*size, 0);
-}
-
 /* "file:line" or "file:line:col" or "??:0" into @f. */
 static void parse_loc(char *s, struct want_frame *f)
 {

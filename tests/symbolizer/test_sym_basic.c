@@ -427,10 +427,7 @@ static void test_bad_files(void)
 
 int main(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		void (*fn)(void);
-	} cases[] = {
+	static const struct sym_case cases[] = {
 	    {"kallsyms", test_kallsyms},
 	    {"self", test_self},
 	    {"exec_pie", test_exec_and_pie},
@@ -439,15 +436,5 @@ int main(int argc, char **argv)
 	    {"build_id", test_build_id},
 	    {"bad_files", test_bad_files},
 	};
-	bool ran = false;
-
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		if (argc > 1 && strcmp(argv[1], cases[i].name) != 0)
-			continue;
-		cases[i].fn();
-		ran = true;
-	}
-	if (!ran)
-		TEST_FAIL("unknown case %s", argv[1]);
-	return 0;
+	return run_sym_cases(cases, sizeof(cases) / sizeof(cases[0]), argc, argv);
 }

@@ -23,53 +23,6 @@
 #define MAX_FRAMES 64
 #define NR_ADDRS   400
 
-static void text_range(const char *path, uint64_t *start, uint64_t *size)
-{
-	Elf_Scn *scn = NULL;
-	size_t shstrndx;
-	Elf *elf;
-	int fd;
-
-	*start = *size = 0;
-	elf_version(EV_CURRENT);
-	fd = open(path, O_RDONLY);
-	ASSERT(fd >= 0);
-	elf = elf_begin(fd, ELF_C_READ, NULL);
-	ASSERT(elf && elf_getshdrstrndx(elf, &shstrndx) == 0);
-	while ((scn = elf_nextscn(elf, scn))) {
-		GElf_Shdr sh;
-		const char *name;
-
-		if (!gelf_getshdr(scn, &sh))
-			continue;
-		name = elf_strptr(elf, shstrndx, sh.sh_name);
-		if (name && strcmp(name, ".text") == 0) {
-			*start = sh.sh_addr;
-			*size = sh.sh_size;
-		}
-	}
-	elf_end(elf);
-	close(fd);
-	ASSERT_NE(*size, 0);
-}
-
-static bool frames_equal(const struct ember_frame *a, uint32_t na, const struct ember_frame *b,
-			 uint32_t nb)
-{
-	if (na != nb)
-		return false;
-	for (uint32_t i = 0; i < na; i++) {
-		/* Placeholders name the module, which differs between the copies. */
-		if ((a[i].flags & EMBER_FRAME_UNKNOWN) && (b[i].flags & EMBER_FRAME_UNKNOWN))
-			continue;
-		if (strcmp(a[i].function, b[i].function) != 0 || a[i].flags != b[i].flags ||
-		    a[i].line != b[i].line || !a[i].file != !b[i].file ||
-		    (a[i].file && strcmp(a[i].file, b[i].file) != 0))
-			return false;
-	}
-	return true;
-}
-
 /*
  * Resolves NR_ADDRS addresses of @copy with @opts and requires the frames of
  * @original (resolved with default options). Returns how many had a function
@@ -333,29 +286,15 @@ static void test_debuginfod(void)
 /* Overwrites the contents of section @name of the file at @path with garbage. */
 static bool scribble_section(const char *path, const char *name)
 {
-	Elf_Scn *scn = NULL;
-	size_t shstrndx;
-	uint64_t off = 0, size = 0;
-	Elf *elf;
+	uint64_t off, size;
+	GElf_Shdr sh;
 	int fd;
 
+	elf_section_header(path, name, &sh);
+	off = sh.sh_offset;
+	size = sh.sh_size;
 	fd = open(path, O_RDWR);
 	ASSERT(fd >= 0);
-	elf = elf_begin(fd, ELF_C_READ, NULL);
-	ASSERT(elf && elf_getshdrstrndx(elf, &shstrndx) == 0);
-	while ((scn = elf_nextscn(elf, scn))) {
-		GElf_Shdr sh;
-		const char *n;
-
-		if (!gelf_getshdr(scn, &sh))
-			continue;
-		n = elf_strptr(elf, shstrndx, sh.sh_name);
-		if (n && strcmp(n, name) == 0) {
-			off = sh.sh_offset;
-			size = sh.sh_size;
-		}
-	}
-	elf_end(elf);
 	if (size) {
 		unsigned char *junk = malloc(size);
 
@@ -475,10 +414,7 @@ static void test_no_demangle(void)
 
 int main(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		void (*fn)(void);
-	} cases[] = {
+	static const struct sym_case cases[] = {
 	    {"build_id_dir", test_build_id},
 	    {"debuglink", test_debuglink},
 	    {"nodebug", test_nodebug},
@@ -487,16 +423,6 @@ int main(int argc, char **argv)
 	    {"demangle", test_demangle},
 	    {"no_demangle", test_no_demangle},
 	};
-	bool ran = false;
-
 	elf_version(EV_CURRENT);
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		if (argc > 1 && strcmp(argv[1], cases[i].name) != 0)
-			continue;
-		cases[i].fn();
-		ran = true;
-	}
-	if (!ran)
-		TEST_FAIL("unknown case %s", argv[1]);
-	return 0;
+	return run_sym_cases(cases, sizeof(cases) / sizeof(cases[0]), argc, argv);
 }

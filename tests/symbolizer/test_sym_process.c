@@ -434,24 +434,11 @@ static void test_node(void)
 
 int main(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		void (*fn)(void);
-	} cases[] = {
+	static const struct sym_case cases[] = {
 	    {"perfmap", test_perfmap},	 {"deleted_binary", test_deleted},
 	    {"mount_ns", test_mount_ns}, {"vdso_process", test_vdso_child},
 	    {"node_perfmap", test_node}, {"exited_process", test_exited},
 	};
-	bool ran = false;
-
 	elf_version(EV_CURRENT);
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		if (argc > 1 && strcmp(argv[1], cases[i].name) != 0)
-			continue;
-		cases[i].fn();
-		ran = true;
-	}
-	if (!ran)
-		TEST_FAIL("unknown case %s", argv[1]);
-	return 0;
+	return run_sym_cases(cases, sizeof(cases) / sizeof(cases[0]), argc, argv);
 }

@@ -41,6 +41,8 @@ static void test_scan_self(void)
 	struct ember_process info;
 	uint32_t pid = (uint32_t)getpid();
 	uint64_t addr = (uint64_t)(uintptr_t)&this_function;
+	uint32_t *reaped = NULL;
+	size_t nr_reaped = 0;
 
 	ASSERT_EQ(proc_tracker__new(&t), 0);
 	ASSERT_EQ(proc_tracker__scan(t, pid, "fallback", false), 0);
@@ -74,12 +76,23 @@ static void test_scan_self(void)
 	ASSERT(proc_tracker__process(t, pid, &info));
 	ASSERT(strstr(info.exe, "test_proc_tracker") != NULL);
 	ASSERT(info.cgroup != NULL);
-	/* Exit handling: kept through the next reap, gone after the one after. */
+	/* Exit handling: kept through the next reap, gone after the one after,
+	 * and reported as reaped by that one only. */
+	ASSERT_EQ(proc_tracker__take_reaped(t, &reaped, &nr_reaped), 0);
+	ASSERT_EQ(nr_reaped, 0);
 	proc_tracker__exited(t, pid);
 	proc_tracker__reap(t);
 	ASSERT(proc_tracker__known(t, pid));
+	ASSERT_EQ(proc_tracker__take_reaped(t, &reaped, &nr_reaped), 0);
+	ASSERT_EQ(nr_reaped, 0);
 	proc_tracker__reap(t);
 	ASSERT(!proc_tracker__known(t, pid));
+	ASSERT_EQ(proc_tracker__take_reaped(t, &reaped, &nr_reaped), 0);
+	ASSERT_EQ(nr_reaped, 1);
+	ASSERT_EQ(reaped[0], pid);
+	free(reaped);
+	ASSERT_EQ(proc_tracker__take_reaped(t, &reaped, &nr_reaped), 0);
+	ASSERT_EQ(nr_reaped, 0);
 	ASSERT_EQ(proc_tracker__scan(t, 0x7ffffff0, "gone", false), -ESRCH);
 	ASSERT_STR_EQ(proc_tracker__name(t, 0x7ffffff0), "gone");
 	proc_tracker__free(t);

@@ -70,9 +70,9 @@ struct agent_config {
 	double push_backoff_max_s;   /* retry delay cap */
 	uint32_t metrics_port;	     /* 0: no Prometheus endpoint; else 127.0.0.1:PORT, or
 				      * AGENT_METRICS_PORT_AUTO: a port the kernel picks */
-	uint64_t symbolizer_memory;  /* anonymous RSS (bytes) above which the symbolizer's
-				     * caches are dropped after a window; 0: never */
-	double symbolizer_max_age_s; /* drop the caches this often (seconds); 0: never */
+	uint64_t symbolizer_memory;  /* bytes the symbolizer may hold (its budget: the files
+				      * used least are dropped past it); 0: no limit */
+	double symbolizer_max_age_s; /* obsolete (seconds): parsed, ignored with a warning */
 	bool verbose;
 	struct agent_label *labels; /* static labels, in order of first setting */
 	size_t nr_labels, cap_labels;
@@ -188,6 +188,8 @@ struct agent_window_stats {
 	double drain_ms, symbolize_ms, write_ms; /* time spent in each step */
 	uint64_t processes;			 /* process records in the window */
 	uint64_t rss_bytes;			 /* agent resident set after the window */
+	uint64_t symbolizer_bytes;		 /* what the symbolizer holds after it */
+	uint64_t symbolizer_evictions;		 /* files it dropped for the window */
 	uint64_t output_bytes;			 /* window files kept after retention */
 	struct agent_push_stats push;
 	bool have_push;
@@ -228,8 +230,9 @@ struct agent_windows;
 
 /*
  * Creates the window engine and its symbolizer (local symbolization, a small
- * open-file budget). @store is borrowed and must outlive the engine. Host and
- * kernel release, labels of every window, are read here. 0 or a negative errno.
+ * open-file budget; the memory budget comes with each window's configuration).
+ * @store is borrowed and must outlive the engine. Host and kernel release,
+ * labels of every window, are read here. 0 or a negative errno.
  */
 int agent_windows__new(struct agent_store *store, struct agent_windows **out);
 

@@ -18,6 +18,12 @@
 #include "support/support.h"
 
 #define MAX_LINE 4096 /* bytes per config line; longer lines are an error */
+/*
+ * The symbolizer's memory budget (bytes) unless configured: room for the
+ * kernel's symbols (about 6 MB), the symbol tables of a busy host's binaries
+ * and a few DWARF files, within the agent's 30 MB RSS target.
+ */
+#define SYMBOLIZER_MEMORY_DEFAULT (16ull << 20)
 
 int agent_config__init(struct agent_config *cfg)
 {
@@ -37,8 +43,7 @@ int agent_config__init(struct agent_config *cfg)
 	 */
 	cfg->unwind = 1;
 	cfg->spool_bytes = 64ull << 20;
-	cfg->symbolizer_memory = 64ull << 20;
-	cfg->symbolizer_max_age_s = 3600;
+	cfg->symbolizer_memory = SYMBOLIZER_MEMORY_DEFAULT;
 	cfg->push_timeout_s = 30;
 	cfg->push_backoff_min_s = 1;
 	cfg->push_backoff_max_s = 300;
@@ -295,9 +300,16 @@ int agent_config__set(struct agent_config *cfg, const char *key, const char *val
 	}
 	if (strcmp(key, "symbolizer-memory") == 0)
 		return parse_size(value, &cfg->symbolizer_memory, why, n);
-	if (strcmp(key, "symbolizer-max-age") == 0)
-		return cli_parse_duration(value, CLI_DURATION_ZERO, &cfg->symbolizer_max_age_s, why,
-					  n);
+	if (strcmp(key, "symbolizer-max-age") == 0) {
+		/* Accepted so that configurations written for older agents still
+		 * load: the symbolizer no longer restarts, by age or otherwise. */
+		err = cli_parse_duration(value, CLI_DURATION_ZERO, &cfg->symbolizer_max_age_s, why,
+					 n);
+		if (!err)
+			pr_warn("symbolizer-max-age is obsolete and ignored: the symbolizer keeps "
+				"within symbolizer-memory by dropping what it used least");
+		return err;
+	}
 	if (strcmp(key, "verbose") == 0)
 		return parse_bool(value, &cfg->verbose, why, n);
 	return -ENOENT;

@@ -60,12 +60,12 @@ void agent_metrics__log(const struct agent_window_stats *w, const struct ember_p
 
 	pr_info("window %llu: %.2f s at %u Hz: %llu samples, %llu stacks, %llu processes; "
 		"lost %llu (%.2f%%); drain %.1f ms, symbolize %.1f ms, write %.1f ms; "
-		"rss %.1f MB; output %.1f MB",
+		"rss %.1f MB; symbolizer %.1f MB; output %.1f MB",
 		(unsigned long long)w->seq, w->duration_s, w->hz, (unsigned long long)w->samples,
 		(unsigned long long)w->stacks, (unsigned long long)w->processes,
 		(unsigned long long)w->lost, seen ? 100.0 * (double)w->lost / (double)seen : 0.0,
 		w->drain_ms, w->symbolize_ms, w->write_ms, (double)w->rss_bytes / 1048576.0,
-		(double)w->output_bytes / 1048576.0);
+		(double)w->symbolizer_bytes / 1048576.0, (double)w->output_bytes / 1048576.0);
 	if (w->have_push)
 		pr_info("window %llu: push: sent %llu, rejected %llu, dropped %llu, failed "
 			"attempts %llu; spool %llu windows, %.2f MB%s",
@@ -96,7 +96,7 @@ struct agent_metrics_server {
 	char *text; /* current exposition, owned; NULL before the first window */
 	size_t len;
 	/* running totals since start */
-	uint64_t windows, samples, lost, sampler_samples;
+	uint64_t windows, samples, lost, sampler_samples, symbolizer_evictions;
 	double drain_s, symbolize_s, write_s;
 	struct {
 		char *name; /* without "lost." */
@@ -323,6 +323,7 @@ int agent_metrics_server__update(struct agent_metrics_server *m, const struct ag
 	m->drain_s += w->drain_ms / 1e3;
 	m->symbolize_s += w->symbolize_ms / 1e3;
 	m->write_s += w->write_ms / 1e3;
+	m->symbolizer_evictions += w->symbolizer_evictions;
 	for (i = 0; i < profile__nr_counters(p); i++) {
 		const char *name;
 		uint64_t v;
@@ -370,6 +371,17 @@ int agent_metrics_server__update(struct agent_metrics_server *m, const struct ag
 		"ember_agent_last_window_samples %llu\n",
 		w->hz, (unsigned long long)w->rss_bytes, (unsigned long long)w->output_bytes,
 		(unsigned long long)w->samples);
+	fprintf(f,
+		"# HELP ember_agent_symbolizer_bytes Bytes the symbolizer holds (budget: "
+		"symbolizer-memory).\n"
+		"# TYPE ember_agent_symbolizer_bytes gauge\n"
+		"ember_agent_symbolizer_bytes %llu\n"
+		"# HELP ember_agent_symbolizer_evictions_total Files the symbolizer dropped to "
+		"keep within its budget.\n"
+		"# TYPE ember_agent_symbolizer_evictions_total counter\n"
+		"ember_agent_symbolizer_evictions_total %llu\n",
+		(unsigned long long)w->symbolizer_bytes,
+		(unsigned long long)m->symbolizer_evictions);
 	if (w->have_push)
 		fprintf(f,
 			"# HELP ember_agent_push_windows_total Windows by push outcome.\n"

@@ -11,6 +11,12 @@
  * Windows are cut with collector__drain, which moves every sample into exactly
  * one drain, so no sample is lost or counted twice at a boundary; the last
  * window of a sampler ends with collector__finish, which drains what is left.
+ *
+ * One symbolizer serves the agent's whole life, within its memory budget
+ * (symbolizer-memory): it drops the files it used least, and the worker
+ * makes it forget each exited process once the window holding the last of
+ * its samples is symbolized and written (the collector reports the processes
+ * it forgot at each drain).
  */
 #include <errno.h>
 #include <malloc.h>
@@ -42,7 +48,8 @@ struct window_job {
 	uint64_t retention_bytes;
 	double retention_age_s;
 	uint64_t symbolizer_memory;
-	double symbolizer_max_age_s;
+	uint32_t *exited; /* processes whose last samples this window holds (malloc'd) */
+	size_t nr_exited;
 	bool verbose;
 };
 
@@ -54,6 +61,8 @@ struct agent_windows {
 	double drain_ms;			       /* spent draining the current window */
 	uint64_t seq;				       /* windows finished */
 	char host[256], kernel[128];
+	uint32_t *exited; /* reported by the drains of the window in progress */
+	size_t nr_exited, cap_exited;
 
 	/*
 	 * The worker thread symbolizes, writes and pushes finished windows, so the
@@ -63,7 +72,6 @@ struct agent_windows {
 	 */
 	struct agent_store *store; /* borrowed */
 	struct ember_symbolizer *sym;
-	uint64_t sym_born_mono;		      /* ns: when @sym was created */
 	struct agent_pusher *pusher;	      /* borrowed; NULL: no push */
 	struct agent_metrics_server *metrics; /* borrowed; NULL: none */
 	/* symbolizer counters at the previous window: windows carry the difference */
@@ -83,10 +91,17 @@ struct agent_windows {
 
 static int start_collector(struct ember_collector *c)
 {
+	uint32_t *pids = NULL;
+	size_t nr = 0;
 	int err = collector__start(c);
 
-	if (err)
+	if (err) {
 		cli_sampler_error(CLI_SAMPLER_START, err);
+		return err;
+	}
+	/* The first call makes the collector keep the PIDs of processes it forgets. */
+	err = collector__take_exited(c, &pids, &nr);
+	free(pids);
 	return err;
 }
 
@@ -134,10 +149,24 @@ static int drain(struct agent_windows *win, struct ember_collector *c, bool last
 {
 	uint64_t t0 = ember_now_mono_ns();
 	int err = last ? collector__finish(c, win->window) : collector__drain(c, win->window);
+	uint32_t *pids = NULL;
+	size_t nr = 0;
 
 	win->drain_ms += (double)(ember_now_mono_ns() - t0) / 1e6;
-	if (err)
+	if (err) {
 		pr_err("draining samples failed: %s", strerror(-err));
+		return err;
+	}
+	/* Forgotten by the symbolizer once this window is written. */
+	err = collector__take_exited(c, &pids, &nr);
+	if (!err && nr)
+		err = ember_grow((void **)&win->exited, &win->cap_exited, win->nr_exited + nr,
+				 sizeof(*win->exited));
+	if (!err && nr) {
+		memcpy(win->exited + win->nr_exited, pids, nr * sizeof(*pids));
+		win->nr_exited += nr;
+	}
+	free(pids);
 	return err;
 }
 
@@ -187,6 +216,7 @@ static int process_window(struct agent_windows *win, struct window_job *job)
 	w.drain_ms = job->drain_ms;
 	t0 = ember_now_mono_ns();
 	if (job->symbolize == AGENT_SYMBOLIZE_LOCAL) {
+		symbolizer__set_memory_budget(win->sym, job->symbolizer_memory);
 		err = profile__symbolize(p, win->sym);
 		if (!err)
 			err = ember_add_symbolizer_counters(p, win->sym, win->sym_prev);
@@ -210,7 +240,12 @@ static int process_window(struct agent_windows *win, struct window_job *job)
 	w.sampler_samples = profile__counter_value(p, "sampler.samples");
 	w.stacks = profile__nr_samples(p);
 	w.processes = count_processes(win, p);
+	/* Their samples are symbolized and written: nothing will ask for them again. */
+	for (size_t i = 0; i < job->nr_exited; i++)
+		symbolizer__forget_process(win->sym, job->exited[i]);
 	w.rss_bytes = agent_rss_bytes();
+	w.symbolizer_bytes = symbolizer__bytes(win->sym);
+	w.symbolizer_evictions = profile__counter_value(p, "symbolize.evictions");
 	w.output_bytes = kept;
 	if (win->pusher) {
 		agent_pusher__stats(win->pusher, &w.push);
@@ -222,40 +257,15 @@ static int process_window(struct agent_windows *win, struct window_job *job)
 	return 0;
 }
 
-/* The agent's symbolizer options: a small open-file budget, for memory. */
+/*
+ * The agent's symbolizer options: a small open-file budget, for descriptors;
+ * the memory budget is set from each window's configuration.
+ */
 static int new_symbolizer(struct agent_windows *win)
 {
 	struct ember_symbolizer_opts so = {.sz = sizeof(so), .max_open_files = 16};
-	int err = symbolizer__new(&so, &win->sym);
 
-	win->sym_born_mono = ember_now_mono_ns();
-	symbolizer_baseline__reset(win->sym_prev);
-	return err;
-}
-
-/*
- * The symbolizer keeps what it learned (symbol tables of every file it closed,
- * bindings of every process it saw) for its whole life. A host that runs new
- * binaries and processes for months would grow it without end, so it is
- * started afresh when the agent's own memory passes its budget, and at a
- * fixed age. The next window pays for cold caches once.
- */
-static int maybe_reset_symbolizer(struct agent_windows *win, const struct window_job *job)
-{
-	uint64_t anon = agent_anon_bytes();
-	double age_s = (double)(ember_now_mono_ns() - win->sym_born_mono) / 1e9;
-	bool over = job->symbolizer_memory && anon > job->symbolizer_memory;
-	bool old = job->symbolizer_max_age_s > 0 && age_s >= job->symbolizer_max_age_s;
-
-	if (job->symbolize != AGENT_SYMBOLIZE_LOCAL || (!over && !old))
-		return 0;
-	pr_info("window %llu: symbolizer caches dropped (%s: %.1f MB anonymous, %.0f s old)",
-		(unsigned long long)job->seq, over ? "memory budget" : "age",
-		(double)anon / 1048576.0, age_s);
-	symbolizer__free(win->sym);
-	win->sym = NULL;
-	malloc_trim(0);
-	return new_symbolizer(win);
+	return symbolizer__new(&so, &win->sym);
 }
 
 static void *worker_main(void *arg)
@@ -281,8 +291,7 @@ static void *worker_main(void *arg)
 		err = win->worker_err ? 0 : process_window(win, job);
 		profile__free(job->p);
 		job->p = NULL;
-		if (!err && !win->worker_err)
-			err = maybe_reset_symbolizer(win, job);
+		free(job->exited);
 		free(job);
 		/*
 		 * A window's profile and the symbolizer's transient buffers are freed by
@@ -333,7 +342,10 @@ static int finish_window(struct agent_windows *win, struct boundary end,
 	job->retention_bytes = cfg->retention_bytes;
 	job->retention_age_s = cfg->retention_age_s;
 	job->symbolizer_memory = cfg->symbolizer_memory;
-	job->symbolizer_max_age_s = cfg->symbolizer_max_age_s;
+	job->exited = win->exited;
+	job->nr_exited = win->nr_exited;
+	win->exited = NULL;
+	win->nr_exited = win->cap_exited = 0;
 	job->verbose = cfg->verbose;
 	win->window = NULL;
 	pthread_mutex_lock(&win->lock);
@@ -425,6 +437,7 @@ void agent_windows__free(struct agent_windows *win)
 
 		win->head = job->next;
 		profile__free(job->p);
+		free(job->exited);
 		free(job);
 	}
 	pthread_cond_destroy(&win->wake);
@@ -432,6 +445,7 @@ void agent_windows__free(struct agent_windows *win)
 	symbolizer__free(win->sym);
 	profile__free(win->window);
 	symbolizer_baseline__free(win->sym_prev);
+	free(win->exited);
 	free(win->pids);
 	free(win);
 }
