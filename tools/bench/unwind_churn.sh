@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Benchmark for issue 12: what table unwinding costs the event loop under process churn.
+#
+# Runs `ember record -a -v` (unwind auto unless UNWIND says otherwise) while RATE new
+# processes a second (tests/agent/churn_burn, BURN_MS of CPU each) start for DURATION
+# seconds, then prints the collector's longest event handling of one poll
+# (collector.event_handling_max_ns: how long a process event waited behind others, table
+# building included when it happens on the event thread), the unwind table counters, and
+# of the churn processes' samples the fraction symbolized (leaf not [unknown]-style) and the
+# fraction reaching a root (main, __libc_start_call_main or _start in the stack, no
+# [truncated...] marker).
+#
+# Needs root. Environment: EMBER (default build/ember), CHURN_BURN (default
+# build/tests/agent/churn_burn), DURATION=30, RATE=20, BURN_MS=30, UNWIND=auto,
+# UNWIND_CACHE=none (a disk cache turns building into loading; none shows building).
+set -euo pipefail
+
+EMBER=${EMBER:-build/ember}
+CHURN_BURN=${CHURN_BURN:-build/tests/agent/churn_burn}
+DURATION=${DURATION:-30}
+RATE=${RATE:-20}
+BURN_MS=${BURN_MS:-30}
+UNWIND=${UNWIND:-auto}
+UNWIND_CACHE=${UNWIND_CACHE:-none}
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+"$EMBER" record -a -d "$((DURATION + 3))" -v --unwind "$UNWIND" --unwind-cache "$UNWIND_CACHE" \
+	-o "$tmp/out.folded" 2>"$tmp/log" &
+rec=$!
+# Readiness: ember announces it on stderr once sampling runs.
+for _ in $(seq 600); do
+	grep -q "ember: ready:" "$tmp/log" && break
+	kill -0 "$rec" 2>/dev/null || { cat "$tmp/log"; exit 1; }
+	sleep 0.05
+done
+grep -q "ember: ready:" "$tmp/log" || { echo "ember never became ready" >&2; exit 1; }
+
+python3 - "$CHURN_BURN" "$DURATION" "$RATE" "$BURN_MS" <<'EOF'
+import os, sys, time
+burn, duration, rate, ms = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+t0, n, kids = time.time(), 0, []
+while time.time() - t0 < duration:
+    if n < (time.time() - t0) * rate:
+        kids.append(os.posix_spawn(burn, [burn, ms], os.environ))
+        n += 1
+    kids = [k for k in kids if os.waitpid(k, os.WNOHANG)[0] == 0]
+    time.sleep(0.002)
+for k in kids:
+    os.waitpid(k, 0)
+print("started %d processes" % n)
+EOF
+wait "$rec"
+
+grep -E "collector.event_handling_max_ns|unwind\.|sampler.samples:" "$tmp/log" | sed 's/^ember: *//'
+python3 - "$tmp/out.folded" <<'EOF'
+import sys
+total = sym = root = 0
+for line in open(sys.argv[1]):
+    stack, _, count = line.rstrip("\n").rpartition(" ")
+    frames = stack.split(";")
+    if frames[0] != "churn_burn":
+        continue
+    n = int(count)
+    total += n
+    leaf = frames[-1]
+    if not (leaf.startswith("[") or "+0x" in leaf):
+        sym += n
+    if not any(f.startswith("[truncated") for f in frames) and any(
+            f in ("main", "__libc_start_call_main", "_start") for f in frames):
+        root += n
+if total:
+    print("churn_burn samples %d: symbolized %.2f%%, reach a root %.2f%%" %
+          (total, 100.0 * sym / total, 100.0 * root / total))
+else:
+    print("no churn_burn samples")
+EOF
