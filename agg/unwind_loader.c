@@ -3,10 +3,25 @@
  * Unwind table loading: a cache of per-file tables placed in the sampler's
  * mmap'ed rows array by a first-fit allocator with LRU eviction of unused
  * tables, and the per-process mapping lists the BPF walker searches.
+ *
+ * Building a table takes milliseconds (libc ~11 ms, a compiler's cc1 far more),
+ * so it happens on the loader's own thread: the collector's event thread only
+ * copies a process's mappings into a queue, and its process events never wait
+ * for a table. The worker owns everything below the queue (tables, row
+ * allocator, processes, the BPF maps' contents); the queue and the counters are
+ * all the two threads share.
+ *
+ * What the sampler may see: rows are written into free space of the rows array
+ * before any published range covers them, and a table's rows are only reused
+ * once no published process refers to them (refs == 0), so a published range
+ * always holds the rows it was published with.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,8 +64,25 @@ struct proc_tables {
 	size_t nr, cap;
 };
 
+/* A queued request: publish @maps as @tgid's mappings, or forget @tgid. */
+struct job {
+	uint32_t tgid;
+	bool forget;
+	size_t nr;
+	struct proc_mapping *maps; /* one block: the mappings, then their strings; NULL if none */
+};
+
 struct unwind_loader {
 	struct ember_probe *probe;
+	/* Shared with the event thread, under @lock. */
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	pthread_t thread;
+	bool thread_started, stop;
+	struct job *jobs; /* FIFO: [head, nr_jobs) pending */
+	size_t head, nr_jobs, cap_jobs;
+	int worker_err; /* -ENOMEM seen by the worker, reported by the next request */
+	/* The worker's own. */
 	struct ember_unwind_row *rows;
 	uint32_t nr_rows;
 	struct ember_strpool *pool;
@@ -62,12 +94,13 @@ struct unwind_loader {
 	struct proc_tables *procs;
 	size_t nr_procs, cap_procs;
 	uint64_t clock;
-	/* counters since the last unwind_loader__add_counters */
-	uint64_t built, build_failed, no_space, evicted, build_ns, rows_written;
 	struct ember_unwind_proc *scratch;
 	char *cache_dir; /* NULL: no disk cache */
-	uint64_t from_disk;
+	/* Counters since the last unwind_loader__add_counters: written by the worker. */
+	_Atomic uint64_t built, build_failed, no_space, evicted, build_ns, rows_written, from_disk;
 };
+
+static void *worker_main(void *arg);
 
 static bool key_eq(const void *ctx, uint32_t index)
 {
@@ -99,10 +132,14 @@ static int mkdir_p(const char *dir)
 int unwind_loader__new(struct ember_probe *probe, const char *cache_dir, struct unwind_loader **out)
 {
 	struct unwind_loader *l = calloc(1, sizeof(*l));
+	sigset_t all, old;
+	int err;
 
 	if (!l)
 		return -ENOMEM;
 	l->probe = probe;
+	pthread_mutex_init(&l->lock, NULL);
+	pthread_cond_init(&l->wake, NULL);
 	if (cache_dir) {
 		/* Best effort: without a writable directory the cache is just off. */
 		if (mkdir_p(cache_dir))
@@ -121,6 +158,16 @@ int unwind_loader__new(struct ember_probe *probe, const char *cache_dir, struct 
 	}
 	l->free_list[0] = (struct row_range){0, l->nr_rows};
 	l->nr_free = 1;
+	/* Signals stay with the threads that wait for them (the agent's main thread). */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	err = -pthread_create(&l->thread, NULL, worker_main, l);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
+		unwind_loader__free(l);
+		return err;
+	}
+	l->thread_started = true;
 	*out = l;
 	return 0;
 }
@@ -131,6 +178,18 @@ void unwind_loader__free(struct unwind_loader *l)
 
 	if (!l)
 		return;
+	if (l->thread_started) {
+		pthread_mutex_lock(&l->lock);
+		l->stop = true;
+		pthread_cond_signal(&l->wake);
+		pthread_mutex_unlock(&l->lock);
+		pthread_join(l->thread, NULL);
+	}
+	for (i = l->head; i < l->nr_jobs; i++)
+		free(l->jobs[i].maps);
+	free(l->jobs);
+	pthread_cond_destroy(&l->wake);
+	pthread_mutex_destroy(&l->lock);
 	for (i = 0; i < l->nr_procs; i++)
 		free(l->procs[i].entries);
 	free(l->procs);
@@ -416,8 +475,9 @@ static void release(struct unwind_loader *l, struct proc_tables *p)
 	p->nr = 0;
 }
 
-int unwind_loader__load(struct unwind_loader *l, uint32_t tgid, const struct proc_mapping *maps,
-			size_t n)
+/* Builds or reuses the tables of @maps and publishes @tgid. The worker's. */
+static int publish(struct unwind_loader *l, uint32_t tgid, const struct proc_mapping *maps,
+		   size_t n)
 {
 	struct ember_unwind_proc *up = l->scratch;
 	struct proc_tables *pt = find_proc(l, tgid);
@@ -482,7 +542,7 @@ int unwind_loader__load(struct unwind_loader *l, uint32_t tgid, const struct pro
 	return 0;
 }
 
-void unwind_loader__forget(struct unwind_loader *l, uint32_t tgid)
+static void unpublish(struct unwind_loader *l, uint32_t tgid)
 {
 	struct proc_tables *pt = find_proc(l, tgid);
 
@@ -498,7 +558,7 @@ int unwind_loader__add_counters(struct unwind_loader *l, struct ember_profile *p
 {
 	struct {
 		const char *name;
-		uint64_t *v;
+		_Atomic uint64_t *v;
 	} c[] = {
 	    {"unwind.tables.built", &l->built},
 	    {"unwind.tables.from_disk_cache", &l->from_disk},
@@ -512,10 +572,128 @@ int unwind_loader__add_counters(struct unwind_loader *l, struct ember_profile *p
 	int err;
 
 	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
-		err = profile__add_counter(p, c[i].name, *c[i].v);
+		err = profile__add_counter(p, c[i].name, atomic_exchange(c[i].v, 0));
 		if (err)
 			return err;
-		*c[i].v = 0;
 	}
 	return 0;
+}
+
+/* ---- the queue and its worker ------------------------------------------ */
+
+static void *worker_main(void *arg)
+{
+	struct unwind_loader *l = arg;
+	struct job job;
+	int err = 0;
+
+	pthread_mutex_lock(&l->lock);
+	for (;;) {
+		while (!l->stop && l->head == l->nr_jobs)
+			pthread_cond_wait(&l->wake, &l->lock);
+		if (l->stop)
+			break;
+		job = l->jobs[l->head++];
+		if (l->head == l->nr_jobs)
+			l->head = l->nr_jobs = 0;
+		pthread_mutex_unlock(&l->lock);
+		if (job.forget)
+			unpublish(l, job.tgid);
+		else
+			err = publish(l, job.tgid, job.maps, job.nr);
+		free(job.maps);
+		pthread_mutex_lock(&l->lock);
+		if (err && !l->worker_err)
+			l->worker_err = err;
+		err = 0;
+	}
+	pthread_mutex_unlock(&l->lock);
+	return NULL;
+}
+
+/* One block holding copies of @maps and their strings; NULL when out of memory. */
+static struct proc_mapping *copy_mappings(const struct proc_mapping *maps, size_t n)
+{
+	size_t bytes = n * sizeof(*maps), i, len;
+	struct proc_mapping *copy;
+	char *str;
+
+	for (i = 0; i < n; i++)
+		bytes += strlen(maps[i].path) + 1 +
+			 (maps[i].build_id ? strlen(maps[i].build_id) + 1 : 0);
+	copy = malloc(bytes ? bytes : 1);
+	if (!copy)
+		return NULL;
+	str = (char *)(copy + n);
+	for (i = 0; i < n; i++) {
+		copy[i] = maps[i];
+		len = strlen(maps[i].path) + 1;
+		copy[i].path = memcpy(str, maps[i].path, len);
+		str += len;
+		if (maps[i].build_id) {
+			len = strlen(maps[i].build_id) + 1;
+			copy[i].build_id = memcpy(str, maps[i].build_id, len);
+			str += len;
+		}
+	}
+	return copy;
+}
+
+/*
+ * Queues a request for @tgid (takes @maps). A pending request for @tgid that
+ * has not started is replaced: only the newest state of a process matters, and
+ * a forget overtakes a publication nobody will see.
+ */
+static int enqueue(struct unwind_loader *l, uint32_t tgid, bool forget, struct proc_mapping *maps,
+		   size_t n)
+{
+	size_t i;
+	int err;
+
+	pthread_mutex_lock(&l->lock);
+	err = l->worker_err;
+	l->worker_err = 0;
+	for (i = l->nr_jobs; i > l->head; i--) {
+		struct job *j = &l->jobs[i - 1];
+
+		if (j->tgid != tgid)
+			continue;
+		if (j->forget)
+			break; /* a publication after a forget: the pid was reused */
+		free(j->maps);
+		*j = (struct job){tgid, forget, n, maps};
+		goto out;
+	}
+	if (l->head && l->nr_jobs == l->cap_jobs) {
+		memmove(l->jobs, l->jobs + l->head, (l->nr_jobs - l->head) * sizeof(*l->jobs));
+		l->nr_jobs -= l->head;
+		l->head = 0;
+	}
+	if (ember_grow((void **)&l->jobs, &l->cap_jobs, l->nr_jobs + 1, sizeof(*l->jobs))) {
+		free(maps);
+		err = -ENOMEM;
+		goto out;
+	}
+	l->jobs[l->nr_jobs++] = (struct job){tgid, forget, n, maps};
+	pthread_cond_signal(&l->wake);
+out:
+	pthread_mutex_unlock(&l->lock);
+	return err;
+}
+
+int unwind_loader__load(struct unwind_loader *l, uint32_t tgid, const struct proc_mapping *maps,
+			size_t n)
+{
+	struct proc_mapping *copy = copy_mappings(maps, n);
+
+	if (!copy)
+		return -ENOMEM;
+	return enqueue(l, tgid, false, copy, n);
+}
+
+void unwind_loader__forget(struct unwind_loader *l, uint32_t tgid)
+{
+	/* Out of memory: the entry stays until the pid is published again or ember exits. */
+	if (enqueue(l, tgid, true, NULL, 0) == -ENOMEM)
+		pr_debug("cannot queue the unpublication of pid %u", tgid);
 }

@@ -2,16 +2,20 @@
 # SPDX-License-Identifier: MIT
 # Benchmark for issue 12: what table unwinding costs the event loop under process churn.
 #
-# Runs `ember record -a -v` (unwind auto unless UNWIND says otherwise) while RATE new
+# Runs `ember record -a -v` (MODE=record), or `ember agent -v` with its default settings
+# but folded output and 5 s windows (MODE=agent), unwind auto unless UNWIND says otherwise,
+# while RATE new
 # processes a second (tests/agent/churn_burn, BURN_MS of CPU each) start for DURATION
 # seconds, then prints the collector's longest event handling of one poll
 # (collector.event_handling_max_ns: how long a process event waited behind others, table
 # building included when it happens on the event thread), the unwind table counters, and
 # of the churn processes' samples the fraction symbolized (leaf not [unknown]-style) and the
 # fraction reaching a root (main, __libc_start_call_main or _start in the stack, no
-# [truncated...] marker).
+# [truncated...] marker). The agent's figure is the largest of its windows. Record preloads
+# the symbolizer on the event thread for every new process (the agent does not), which is
+# part of its figure.
 #
-# Needs root. Environment: EMBER (default build/ember), CHURN_BURN (default
+# Needs root. Environment: MODE=record, EMBER (default build/ember), CHURN_BURN (default
 # build/tests/agent/churn_burn), DURATION=30, RATE=20, BURN_MS=30, UNWIND=auto,
 # UNWIND_CACHE=none (a disk cache turns building into loading; none shows building).
 set -euo pipefail
@@ -23,20 +27,29 @@ RATE=${RATE:-20}
 BURN_MS=${BURN_MS:-30}
 UNWIND=${UNWIND:-auto}
 UNWIND_CACHE=${UNWIND_CACHE:-none}
+MODE=${MODE:-record}
 
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+[ -z "${KEEP_TMP:-}" ] || echo "keeping $tmp"
+trap '[ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"' EXIT
 
-"$EMBER" record -a -d "$((DURATION + 3))" -v --unwind "$UNWIND" --unwind-cache "$UNWIND_CACHE" \
-	-o "$tmp/out.folded" 2>"$tmp/log" &
+if [ "$MODE" = agent ]; then
+	"$EMBER" agent -c /dev/null -o "$tmp/out" --format folded.zst --window 5s --jitter no -v \
+		--unwind "$UNWIND" 2>"$tmp/log" &
+	ready="agent: sampling"
+else
+	"$EMBER" record -a -d "$((DURATION + 3))" -v --unwind "$UNWIND" \
+		--unwind-cache "$UNWIND_CACHE" -o "$tmp/out.folded" 2>"$tmp/log" &
+	ready="ember: ready:"
+fi
 rec=$!
 # Readiness: ember announces it on stderr once sampling runs.
 for _ in $(seq 600); do
-	grep -q "ember: ready:" "$tmp/log" && break
+	grep -q "$ready" "$tmp/log" && break
 	kill -0 "$rec" 2>/dev/null || { cat "$tmp/log"; exit 1; }
 	sleep 0.05
 done
-grep -q "ember: ready:" "$tmp/log" || { echo "ember never became ready" >&2; exit 1; }
+grep -q "$ready" "$tmp/log" || { echo "ember never became ready" >&2; exit 1; }
 
 python3 - "$CHURN_BURN" "$DURATION" "$RATE" "$BURN_MS" <<'EOF'
 import os, sys, time
@@ -52,13 +65,23 @@ for k in kids:
     os.waitpid(k, 0)
 print("started %d processes" % n)
 EOF
-wait "$rec"
-
-grep -E "collector.event_handling_max_ns|unwind\.|sampler.samples:" "$tmp/log" | sed 's/^ember: *//'
+if [ "$MODE" = agent ]; then
+	kill -TERM "$rec"
+	wait "$rec"
+	awk '/collector.event_handling_max_ns/ { if ($NF > m) m = $NF }
+	     END { print "largest window collector.event_handling_max_ns: " m + 0 }' "$tmp/log"
+	for f in "$tmp"/out/*.folded.zst; do zstd -dcq "$f"; done >"$tmp/out.folded"
+else
+	wait "$rec"
+	grep -E "collector.event_handling_max_ns|unwind\.|sampler.samples:" "$tmp/log" |
+		sed 's/^ember: *//'
+fi
 python3 - "$tmp/out.folded" <<'EOF'
 import sys
 total = sym = root = 0
 for line in open(sys.argv[1]):
+    if not line.strip() or line.startswith("#"):
+        continue
     stack, _, count = line.rstrip("\n").rpartition(" ")
     frames = stack.split(";")
     if frames[0] != "churn_burn":
