@@ -27,6 +27,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <bpf/bpf.h>
 #include <gelf.h>
@@ -37,10 +38,12 @@
 #include "unwind_loader.h"
 #include "unwinder/unwinder.h"
 
-#define MAX_SEGMENTS 16
+#define MAX_SEGMENTS	16
+#define MAX_TABLE_FILES 4 /* files (device, inode) one table is published under */
 
 struct segment {
 	uint64_t offset, vaddr, filesz; /* PT_LOAD: file offset, link-time address, bytes */
+	bool exec;
 };
 
 struct table_entry {
@@ -52,6 +55,9 @@ struct table_entry {
 	uint64_t last_use; /* loader clock */
 	struct segment segs[MAX_SEGMENTS];
 	size_t nr_segs;
+	/* In unwind_files while loaded; several when copies of a file share a build-id. */
+	struct ember_unwind_file_key files[MAX_TABLE_FILES];
+	size_t nr_files;
 };
 
 struct row_range {
@@ -172,6 +178,15 @@ int unwind_loader__new(struct ember_probe *probe, const char *cache_dir, struct 
 	return 0;
 }
 
+/* Tells the worker to exit instead of taking the next job (queued jobs are dropped). */
+static void stop_worker(struct unwind_loader *l)
+{
+	pthread_mutex_lock(&l->lock);
+	l->stop |= true;
+	pthread_cond_signal(&l->wake);
+	pthread_mutex_unlock(&l->lock);
+}
+
 void unwind_loader__free(struct unwind_loader *l)
 {
 	size_t i;
@@ -179,10 +194,7 @@ void unwind_loader__free(struct unwind_loader *l)
 	if (!l)
 		return;
 	if (l->thread_started) {
-		pthread_mutex_lock(&l->lock);
-		l->stop = true;
-		pthread_cond_signal(&l->wake);
-		pthread_mutex_unlock(&l->lock);
+		stop_worker(l);
 		pthread_join(l->thread, NULL);
 	}
 	for (i = l->head; i < l->nr_jobs; i++)
@@ -263,7 +275,12 @@ static bool evict_one(struct unwind_loader *l)
 		if (t->loaded && !t->refs && (!victim || t->last_use < victim->last_use))
 			victim = t;
 	}
-	if (!victim || free_rows(l, victim->first_row, victim->nr_rows))
+	if (!victim)
+		return false;
+	/* Out of unwind_files first: no new walk may find the rows about to be reused. */
+	for (i = 0; i < victim->nr_files; i++)
+		bpf_map_delete_elem(probe__unwind_files_fd(l->probe), &victim->files[i]);
+	if (free_rows(l, victim->first_row, victim->nr_rows))
 		return false;
 	victim->loaded = false;
 	l->evicted++;
@@ -304,8 +321,8 @@ static void read_segments(int fd, struct table_entry *t)
 		for (i = 0; i < n && t->nr_segs < MAX_SEGMENTS; i++) {
 			if (!gelf_getphdr(elf, (int)i, &phdr) || phdr.p_type != PT_LOAD)
 				continue;
-			t->segs[t->nr_segs++] =
-			    (struct segment){phdr.p_offset, phdr.p_vaddr, phdr.p_filesz};
+			t->segs[t->nr_segs++] = (struct segment){
+			    phdr.p_offset, phdr.p_vaddr, phdr.p_filesz, phdr.p_flags & PF_X};
 		}
 	}
 	elf_end(elf);
@@ -332,6 +349,59 @@ static void place(struct unwind_loader *l, struct table_entry *t,
 	t->nr_rows = n;
 	t->loaded = true;
 	l->rows_written += n;
+}
+
+/* Publishes loaded table @t in unwind_files under file @key. */
+static void publish_file(struct unwind_loader *l, const struct table_entry *t,
+			 const struct ember_unwind_file_key *key)
+{
+	struct ember_unwind_file f = {.first_row = t->first_row, .nr_rows = t->nr_rows};
+	size_t i;
+
+	for (i = 0; i < t->nr_segs && f.nr_segs < EMBER_MAX_FILE_SEGMENTS; i++)
+		if (t->segs[i].exec)
+			f.segs[f.nr_segs++] = (struct ember_unwind_segment){
+			    t->segs[i].offset, t->segs[i].vaddr, t->segs[i].filesz};
+	/* A full map is not an error: that file's new processes wait for their own list. */
+	if (bpf_map_update_elem(probe__unwind_files_fd(l->probe), key, &f, BPF_ANY))
+		pr_debug("cannot publish the unwind table of file %llu:%llu: %s",
+			 (unsigned long long)key->dev, (unsigned long long)key->ino,
+			 strerror(errno));
+}
+
+/*
+ * Makes loaded table @t findable by file (the sampler's unwind_files): under
+ * the (device, inode) of @m's file, taken from @fd when open (else the file is
+ * opened again), the first time @t is seen; after a reload (eviction) under the
+ * keys it had.
+ */
+static void note_file(struct unwind_loader *l, struct table_entry *t, uint32_t tgid,
+		      const struct proc_mapping *m, int fd, bool reloaded)
+{
+	struct ember_unwind_file_key key;
+	struct stat st;
+	size_t i;
+	int own = -1;
+
+	if (reloaded)
+		for (i = 0; i < t->nr_files; i++)
+			publish_file(l, t, &t->files[i]);
+	if (t->nr_files)
+		return; /* one stat per table, not one per mapping of every process */
+	if (fd < 0)
+		fd = own = open_mapped_file(tgid, m);
+	if (fd < 0 || fstat(fd, &st)) {
+		if (own >= 0)
+			close(own);
+		return;
+	}
+	if (own >= 0)
+		close(own);
+	/* The kernel's dev_t (s_dev) is major << 20 | minor; stat's is glibc's encoding. */
+	key.dev = ((uint64_t)major(st.st_dev) << 20) | minor(st.st_dev);
+	key.ino = st.st_ino;
+	t->files[t->nr_files++] = key;
+	publish_file(l, t, &key);
 }
 
 /* The table entry for mapping @m of @tgid, built and loaded on first use; NULL if none. */
@@ -375,6 +445,8 @@ static struct table_entry *get_table(struct unwind_loader *l, uint32_t tgid,
 	if (found >= 0) {
 		t = &l->tables[found];
 		if (t->loaded || t->no_table) {
+			if (t->loaded)
+				note_file(l, t, tgid, m, fd, false);
 			if (fd >= 0)
 				close(fd);
 			return t->no_table ? NULL : t;
@@ -412,23 +484,24 @@ static struct table_entry *get_table(struct unwind_loader *l, uint32_t tgid,
 	} else {
 		*err = unwind_table__build_fd(fd, &table);
 	}
-	close(fd);
-	fd = -1;
 	l->build_ns += ember_now_mono_ns() - t0;
 	pr_debug("unwind table for %s (%s, pid %u): %s, %zu rows", m->path, key, tgid,
 		 *err ? strerror(-*err) : "built", table ? unwind_table__nr_rows(table) : 0);
 	if (*err == -ENOMEM)
-		return NULL;
+		goto fail;
 	*err = 0;
 	if (!table || !t->nr_segs) {
 		t->no_table = true;
 		l->build_failed++;
 		unwind_table__free(table);
-		return NULL;
+		goto fail;
 	}
 	l->built++;
 	place(l, t, table);
 	unwind_table__free(table);
+	if (t->loaded)
+		note_file(l, t, tgid, m, fd, true);
+	close(fd);
 	return t->loaded ? t : NULL;
 fail:
 	if (fd >= 0)

@@ -2,7 +2,9 @@
 /*
  * Private to agg/: loads .eh_frame unwind tables into the sampler's
  * unwind_rows array and publishes, per process, which mappings have which
- * table (the unwind_procs map).
+ * table (the unwind_procs map), and per file, under the (device, inode) the
+ * kernel names it by, where its table is (the unwind_files map), so the
+ * sampler unwinds a new process whose files were seen before at once.
  *
  * Tables are keyed by file identity (build-id; else device, inode, size and
  * mtime of the opened file), so every process mapping the same libc shares one

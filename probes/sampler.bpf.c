@@ -310,7 +310,13 @@ struct ember_unwind_walk {
 	bool exact_pc; /* pc is not a return address (leaf, or after a signal frame) */
 	__u8 pad[3];
 	__u64 stack_end; /* end of the readable stack, when a window copy found it; 0: unknown */
+	/* A mapping found by file (find_file_mapping), outside the process's list. */
+	struct ember_unwind_mapping fmap;
+	__u32 fmap_tried; /* bpf_find_vma was called: once per walk */
+	__u32 pad2;
 };
+
+#include "sampler_files.bpf.h"
 
 /* What the bpf_loop callback hands on to unwind_step(). */
 struct unwind_loop_ctx {
@@ -565,6 +571,7 @@ static __always_inline int table_step(struct ember_unwind_walk *s, struct stack_
 }
 
 #define RESCAN_INTERVAL_NS 100000000ull /* at most 10 rescans a second per process */
+#define FILE_MAPPING	   -2		/* last_map: the walk's fmap */
 
 /* Asks userspace to re-read the process's mappings (a library was loaded since). */
 static __always_inline void request_rescan(struct ember_unwind_proc *proc, __u32 tgid)
@@ -603,26 +610,32 @@ static __always_inline int unwind_one(struct ember_unwind_walk *s, struct ember_
 	st->nr = n + 1;
 	/* A return address may be one past the call's function: look up the call itself. */
 	lookup_pc = s->exact_pc ? s->pc : s->pc - 1;
-	if (proc) {
-		/* Callers are mostly in the same file as their callees: try the last mapping first. */
-		idx = s->last_map;
-		if (idx >= 0 && idx < EMBER_MAX_UNWIND_MAPPINGS) {
-			m = &proc->maps[idx];
-			if (lookup_pc < m->start || lookup_pc >= m->end)
-				m = NULL;
+	/* Callers are mostly in the same file as their callees: try the last mapping first. */
+	idx = s->last_map;
+	if (idx == FILE_MAPPING)
+		m = &s->fmap;
+	else if (proc && idx >= 0 && idx < EMBER_MAX_UNWIND_MAPPINGS)
+		m = &proc->maps[idx];
+	if (m && (lookup_pc < m->start || lookup_pc >= m->end))
+		m = NULL;
+	if (!m) {
+		idx = find_mapping_index(proc, lookup_pc);
+		s->row_hi = 0; /* the cached row was another mapping's */
+		if (idx >= 0 && proc) {
+			m = &proc->maps[idx & (EMBER_MAX_UNWIND_MAPPINGS - 1)];
+		} else {
+			if (proc)
+				request_rescan(proc, s->tgid);
+			/* Not in the list (none yet, or a library mapped since): by file. */
+			if (!find_file_mapping(s, lookup_pc)) {
+				m = &s->fmap;
+				idx = FILE_MAPPING;
+			}
 		}
-		if (!m) {
-			idx = find_mapping_index(proc, lookup_pc);
-			s->last_map = idx;
-			s->row_hi = 0; /* the cached row was another mapping's */
-			if (idx >= 0)
-				m = &proc->maps[idx & (EMBER_MAX_UNWIND_MAPPINGS - 1)];
-		}
-		if (m && m->nr_rows)
-			row = find_row(s, m, lookup_pc - m->bias);
-		if (!m)
-			request_rescan(proc, s->tgid);
+		s->last_map = idx;
 	}
+	if (m && m->nr_rows)
+		row = find_row(s, m, lookup_pc - m->bias);
 	if (row && (row->kind & EMBER_CFA_KIND_MASK) != EMBER_CFA_NONE) {
 		s->table_frames++;
 		end = table_step(s, win, row);
@@ -703,9 +716,11 @@ static __always_inline __u16 collect_user_stack(struct bpf_perf_event_data *ctx,
 	if (unwind_mode == EMBER_UNWIND_TABLES) {
 		/*
 		 * A process whose tables are not published yet still gets this walker,
-		 * all frame-pointer steps: unlike the kernel's walk it stops where the
-		 * stack pointer stops increasing, instead of following garbage in rbp
-		 * (code built without frame pointers) for 127 frames.
+		 * with a list built from its VMAs: tables of files seen before (libc,
+		 * ld.so, the same binary started again), frame-pointer steps elsewhere.
+		 * Unlike the kernel's walk it stops where the stack pointer stops
+		 * increasing, instead of following garbage in rbp (code built without
+		 * frame pointers) for 127 frames.
 		 */
 		proc = bpf_map_lookup_elem(&unwind_procs, &tgid);
 		if (!proc)
@@ -887,6 +902,8 @@ int BPF_PROG(ember_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	if (bpf_map_lookup_elem(&seen_tgids, &tgid) ||
 	    (unwind_mode == EMBER_UNWIND_TABLES && is_target(tgid)))
 		announce(EMBER_PROC_EXEC, tgid);
+	if (unwind_mode == EMBER_UNWIND_TABLES && is_target(tgid))
+		publish_by_file(tgid);
 	return 0;
 }
 
@@ -898,6 +915,9 @@ int BPF_PROG(ember_exit, struct task_struct *p)
 	/* Only when the last thread leaves: the process, not a thread, is gone. */
 	if (BPF_CORE_READ(p, signal, live.counter) != 0)
 		return 0;
+	/* Its list may come from publish_by_file, which userspace never saw. */
+	if (unwind_mode == EMBER_UNWIND_TABLES)
+		bpf_map_delete_elem(&unwind_procs, &tgid);
 	/* A reused PID must not inherit target status. */
 	if (filter_mode == EMBER_FILTER_PIDS)
 		bpf_map_delete_elem(&target_pids, &tgid);
