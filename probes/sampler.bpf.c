@@ -627,7 +627,7 @@ static __always_inline int unwind_one(struct ember_unwind_walk *s, struct ember_
 			if (proc)
 				request_rescan(proc, s->tgid);
 			/* Not in the list (none yet, or a library mapped since): by file. */
-			if (!find_file_mapping(s, lookup_pc)) {
+			if (!find_file_mapping(s, proc, lookup_pc)) {
 				m = &s->fmap;
 				idx = FILE_MAPPING;
 			}

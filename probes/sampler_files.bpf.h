@@ -150,11 +150,38 @@ static long vma_file_cb(struct task_struct *task, struct vm_area_struct *vma, vo
 }
 
 /*
- * The walk's file mapping (s->fmap) for @pc: the one found earlier in this walk
- * when @pc is in it, else, once per walk, the file of @pc's VMA and its table.
- * Returns 0 when s->fmap covers @pc with a table, else -1. Global: verified once.
+ * Adds @m to @proc's list, kept sorted by start: the process's later samples
+ * find it there, and their own lookup can go to another file. Userspace's
+ * publication replaces the whole entry, this one included. Two threads of one
+ * process adding at once can leave the list unsorted until then: lookups in it
+ * then fail and those frames take frame-pointer steps.
  */
-__noinline int find_file_mapping(struct ember_unwind_walk *s, __u64 pc)
+static __always_inline void add_mapping(struct ember_unwind_proc *proc,
+					const struct ember_unwind_mapping *m)
+{
+	__u32 n = proc->nr, i, k;
+
+	if (n >= EMBER_MAX_UNWIND_MAPPINGS)
+		return;
+	for (i = 0; i < EMBER_MAX_UNWIND_MAPPINGS; i++) {
+		k = (n - i) & (EMBER_MAX_UNWIND_MAPPINGS - 1); /* from the end down */
+		if (i >= n ||
+		    proc->maps[(k - 1) & (EMBER_MAX_UNWIND_MAPPINGS - 1)].start < m->start)
+			break;
+		proc->maps[k] = proc->maps[(k - 1) & (EMBER_MAX_UNWIND_MAPPINGS - 1)];
+	}
+	proc->maps[(n - i) & (EMBER_MAX_UNWIND_MAPPINGS - 1)] = *m;
+	proc->nr = n + 1;
+}
+
+/*
+ * The walk's file mapping (s->fmap) for @pc: the one found earlier in this walk
+ * when @pc is in it, else, once per walk, the file of @pc's VMA and its table,
+ * which also goes into @proc's list when there is one. Returns 0 when s->fmap
+ * covers @pc with a table, else -1. Global: verified once.
+ */
+__noinline int find_file_mapping(struct ember_unwind_walk *s, struct ember_unwind_proc *proc,
+				 __u64 pc)
 {
 	struct vma_file f = {};
 
@@ -173,5 +200,7 @@ __noinline int find_file_mapping(struct ember_unwind_walk *s, __u64 pc)
 		s->fmap.nr_rows = 0;
 		return -1;
 	}
+	if (proc)
+		add_mapping(proc, &s->fmap);
 	return 0;
 }
