@@ -298,7 +298,7 @@ struct {
 struct ember_unwind_walk {
 	__u64 pc, sp, bp;
 	__u64 win_base, win_len; /* user address of win->data, bytes valid (0: empty) */
-	__s32 last_map;		 /* index of the previous frame's mapping, -1: none */
+	__s32 last_map; /* the previous frame's mapping, in cur: index, FILE_MAPPING, or -1: none */
 	__u32 tgid;
 	__u32 table_frames, fp_frames; /* steps of each kind, added to the stats at the end */
 	/*
@@ -312,7 +312,8 @@ struct ember_unwind_walk {
 	__u64 stack_end; /* end of the readable stack, when a window copy found it; 0: unknown */
 	/* A mapping found by file (find_file_mapping), outside the process's list. */
 	struct ember_unwind_mapping fmap;
-	__u32 fmap_tried; /* bpf_find_vma was called: once per walk */
+	__u32 fmap_tried;		 /* bpf_find_vma was called: once per walk */
+	struct ember_unwind_mapping cur; /* a copy of mapping last_map, when it is one */
 	__u32 pad2;
 };
 
@@ -585,6 +586,32 @@ static __always_inline void request_rescan(struct ember_unwind_proc *proc, __u32
 }
 
 /*
+ * The mapping of @pc, copied into s->cur: an index into @proc's list,
+ * FILE_MAPPING (found by file: no list yet, or a library mapped since it was
+ * published), or -1 (s->cur unchanged).
+ * Global: verified once, not once per inlined frame of unwind_step.
+ */
+__noinline int lookup_mapping(struct ember_unwind_walk *s, struct ember_unwind_proc *proc, __u64 pc)
+{
+	int idx;
+
+	if (!s)
+		return -1;
+	s->row_hi = 0; /* the cached row was another mapping's */
+	idx = find_mapping_index(proc, pc);
+	if (idx >= 0 && proc) {
+		s->cur = proc->maps[idx & (EMBER_MAX_UNWIND_MAPPINGS - 1)];
+		return idx;
+	}
+	if (proc)
+		request_rescan(proc, s->tgid);
+	if (find_file_mapping(s, proc, pc))
+		return -1;
+	s->cur = s->fmap;
+	return FILE_MAPPING;
+}
+
+/*
  * Records the current frame of the walk in @st, then steps to its caller.
  * Returns 0 to go on, 1 when the walk ended (st->end says why).
  */
@@ -595,7 +622,7 @@ static __always_inline int unwind_one(struct ember_unwind_walk *s, struct ember_
 	struct ember_unwind_row *row = NULL;
 	__u64 lookup_pc;
 	__u32 n;
-	int end, idx;
+	int end;
 
 	n = st->nr;
 	if (n >= EMBER_MAX_STACK_DEPTH) {
@@ -610,30 +637,16 @@ static __always_inline int unwind_one(struct ember_unwind_walk *s, struct ember_
 	st->nr = n + 1;
 	/* A return address may be one past the call's function: look up the call itself. */
 	lookup_pc = s->exact_pc ? s->pc : s->pc - 1;
-	/* Callers are mostly in the same file as their callees: try the last mapping first. */
-	idx = s->last_map;
-	if (idx == FILE_MAPPING)
-		m = &s->fmap;
-	else if (proc && idx >= 0 && idx < EMBER_MAX_UNWIND_MAPPINGS)
-		m = &proc->maps[idx];
-	if (m && (lookup_pc < m->start || lookup_pc >= m->end))
-		m = NULL;
-	if (!m) {
-		idx = find_mapping_index(proc, lookup_pc);
-		s->row_hi = 0; /* the cached row was another mapping's */
-		if (idx >= 0 && proc) {
-			m = &proc->maps[idx & (EMBER_MAX_UNWIND_MAPPINGS - 1)];
-		} else {
-			if (proc)
-				request_rescan(proc, s->tgid);
-			/* Not in the list (none yet, or a library mapped since): by file. */
-			if (!find_file_mapping(s, proc, lookup_pc)) {
-				m = &s->fmap;
-				idx = FILE_MAPPING;
-			}
-		}
-		s->last_map = idx;
-	}
+	/*
+	 * Callers are mostly in the same file as their callees: try the last mapping
+	 * first. Its copy lives in the walk, so m has one pointer type whatever the
+	 * mapping came from (the list or a file lookup): two would double the
+	 * verifier's states in every inlined frame.
+	 */
+	if (s->last_map < 0 || lookup_pc < s->cur.start || lookup_pc >= s->cur.end)
+		s->last_map = lookup_mapping(s, proc, lookup_pc);
+	if (s->last_map >= 0 || s->last_map == FILE_MAPPING)
+		m = &s->cur;
 	if (m && m->nr_rows)
 		row = find_row(s, m, lookup_pc - m->bias);
 	if (row && (row->kind & EMBER_CFA_KIND_MASK) != EMBER_CFA_NONE) {
