@@ -2,18 +2,16 @@
 # SPDX-License-Identifier: MIT
 # Benchmark for issue 12: what table unwinding costs the event loop under process churn.
 #
-# Runs `ember record -a -v` (MODE=record), or `ember agent -v` with its default settings
-# but folded output and 5 s windows (MODE=agent), unwind auto unless UNWIND says otherwise,
-# while RATE new
-# processes a second (tests/agent/churn_burn, BURN_MS of CPU each) start for DURATION
-# seconds, then prints the collector's longest event handling of one poll
+# Runs `ember record -a -v` (MODE=record), or `ember agent -v` with its default settings but
+# folded output and 5 s windows (MODE=agent), unwind auto unless UNWIND says otherwise, while
+# RATE new processes a second (tests/agent/churn_burn, BURN_MS of CPU each) start for
+# DURATION seconds, then prints the collector's longest event handling of one poll
 # (collector.event_handling_max_ns: how long a process event waited behind others, table
-# building included when it happens on the event thread), the unwind table counters, and
-# of the churn processes' samples the fraction symbolized (leaf not [unknown]-style) and the
-# fraction reaching a root (main, __libc_start_call_main or _start in the stack, no
-# [truncated...] marker). The agent's figure is the largest of its windows. Record preloads
-# the symbolizer on the event thread for every new process (the agent does not), which is
-# part of its figure.
+# building included when it happens on the event thread; for the agent the largest of its
+# windows), the unwind counters, and of the churn processes' samples the fractions
+# symbolized, truncated and reaching a root (tools/bench/folded_fractions.py). Record
+# preloads the symbolizer on the event thread for every new process (the agent does not),
+# which is part of its figure; the figure is wall time, so a loaded machine adds to it.
 #
 # Needs root. Environment: MODE=record, EMBER (default build/ember), CHURN_BURN (default
 # build/tests/agent/churn_burn), DURATION=30, RATE=20, BURN_MS=30, UNWIND=auto,
@@ -76,27 +74,4 @@ else
 	grep -E "collector.event_handling_max_ns|unwind\.|sampler.samples:" "$tmp/log" |
 		sed 's/^ember: *//'
 fi
-python3 - "$tmp/out.folded" <<'EOF'
-import sys
-total = sym = root = 0
-for line in open(sys.argv[1]):
-    if not line.strip() or line.startswith("#"):
-        continue
-    stack, _, count = line.rstrip("\n").rpartition(" ")
-    frames = stack.split(";")
-    if frames[0] != "churn_burn":
-        continue
-    n = int(count)
-    total += n
-    leaf = frames[-1]
-    if not (leaf.startswith("[") or "+0x" in leaf):
-        sym += n
-    if not any(f.startswith("[truncated") for f in frames) and any(
-            f in ("main", "__libc_start_call_main", "_start") for f in frames):
-        root += n
-if total:
-    print("churn_burn samples %d: symbolized %.2f%%, reach a root %.2f%%" %
-          (total, 100.0 * sym / total, 100.0 * root / total))
-else:
-    print("no churn_burn samples")
-EOF
+python3 "$(dirname "$0")/folded_fractions.py" "$tmp/out.folded" churn_burn
