@@ -53,7 +53,8 @@ struct ember_collector {
 	struct ember_index *target_index;
 	size_t nr_dirty, cap_dirty;
 	uint64_t last_sideband_lost;
-	bool load_reported; /* sampler.load_ns went into a drain */
+	uint64_t max_handling_ns; /* longest event handling of one poll since the last drain */
+	bool load_reported;	  /* sampler.load_ns went into a drain */
 	int *perf_fds;
 	unsigned int nr_perf_fds;
 	unsigned int nr_cpus_sampled; /* kept after stop, for summaries */
@@ -500,12 +501,15 @@ void collector__stop(struct ember_collector *c)
 int collector__poll(struct ember_collector *c, int timeout_ms)
 {
 	struct epoll_event ev[8];
+	uint64_t t0, took;
 	int n, err = 0;
 	size_t i;
 
 	n = epoll_wait(c->epoll_fd, ev, 8, timeout_ms);
 	if (n < 0 && errno != EINTR)
 		return -errno;
+	/* How long events wait behind the handling of others: the event loop's stall. */
+	t0 = ember_now_mono_ns();
 	/* Side-band first: mappings must be known before the sampler's events are handled. */
 	if (c->sideband) {
 		err = sideband__consume(c->sideband, handle_sideband, c);
@@ -519,6 +523,9 @@ int collector__poll(struct ember_collector *c, int timeout_ms)
 		if (proc_tracker__known(c->procs, c->dirty[i]))
 			err = process_changed(c, c->dirty[i]);
 	c->nr_dirty = 0;
+	took = ember_now_mono_ns() - t0;
+	if (took > c->max_handling_ns)
+		c->max_handling_ns = took;
 	return err ? err : n;
 }
 
@@ -865,6 +872,14 @@ int collector__drain(struct ember_collector *c, struct ember_profile *into)
 	}
 	if (!err && c->unwind)
 		err = unwind_loader__add_counters(c->unwind, into);
+	if (!err) {
+		/* A maximum: a profile that several drains fill keeps the largest. */
+		uint64_t had = profile__counter_value(into, "collector.event_handling_max_ns");
+
+		err = profile__add_counter(into, "collector.event_handling_max_ns",
+					   c->max_handling_ns > had ? c->max_handling_ns - had : 0);
+		c->max_handling_ns = 0;
+	}
 	if (!err && c->sideband) {
 		uint64_t lost = sideband__lost(c->sideband);
 

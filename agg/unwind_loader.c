@@ -3,15 +3,31 @@
  * Unwind table loading: a cache of per-file tables placed in the sampler's
  * mmap'ed rows array by a first-fit allocator with LRU eviction of unused
  * tables, and the per-process mapping lists the BPF walker searches.
+ *
+ * Building a table takes milliseconds (libc ~11 ms, a compiler's cc1 far more),
+ * so it happens on the loader's own thread: the collector's event thread only
+ * copies a process's mappings into a queue, and its process events never wait
+ * for a table. The worker owns everything below the queue (tables, row
+ * allocator, processes, the BPF maps' contents); the queue and the counters are
+ * all the two threads share.
+ *
+ * What the sampler may see: rows are written into free space of the rows array
+ * before any published range covers them, and a table's rows are only reused
+ * once no published process refers to them (refs == 0), so a published range
+ * always holds the rows it was published with.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <bpf/bpf.h>
 #include <gelf.h>
@@ -22,10 +38,12 @@
 #include "unwind_loader.h"
 #include "unwinder/unwinder.h"
 
-#define MAX_SEGMENTS 16
+#define MAX_SEGMENTS	16
+#define MAX_TABLE_FILES 4 /* files (device, inode) one table is published under */
 
 struct segment {
 	uint64_t offset, vaddr, filesz; /* PT_LOAD: file offset, link-time address, bytes */
+	bool exec;
 };
 
 struct table_entry {
@@ -37,6 +55,9 @@ struct table_entry {
 	uint64_t last_use; /* loader clock */
 	struct segment segs[MAX_SEGMENTS];
 	size_t nr_segs;
+	/* In unwind_files while loaded; several when copies of a file share a build-id. */
+	struct ember_unwind_file_key files[MAX_TABLE_FILES];
+	size_t nr_files;
 };
 
 struct row_range {
@@ -49,8 +70,25 @@ struct proc_tables {
 	size_t nr, cap;
 };
 
+/* A queued request: publish @maps as @tgid's mappings, or forget @tgid. */
+struct job {
+	uint32_t tgid;
+	bool forget;
+	size_t nr;
+	struct proc_mapping *maps; /* one block: the mappings, then their strings; NULL if none */
+};
+
 struct unwind_loader {
 	struct ember_probe *probe;
+	/* Shared with the event thread, under @lock. */
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	pthread_t thread;
+	bool thread_started, stop;
+	struct job *jobs; /* FIFO: [head, nr_jobs) pending */
+	size_t head, nr_jobs, cap_jobs;
+	int worker_err; /* -ENOMEM seen by the worker, reported by the next request */
+	/* The worker's own. */
 	struct ember_unwind_row *rows;
 	uint32_t nr_rows;
 	struct ember_strpool *pool;
@@ -62,12 +100,13 @@ struct unwind_loader {
 	struct proc_tables *procs;
 	size_t nr_procs, cap_procs;
 	uint64_t clock;
-	/* counters since the last unwind_loader__add_counters */
-	uint64_t built, build_failed, no_space, evicted, build_ns, rows_written;
 	struct ember_unwind_proc *scratch;
 	char *cache_dir; /* NULL: no disk cache */
-	uint64_t from_disk;
+	/* Counters since the last unwind_loader__add_counters: written by the worker. */
+	_Atomic uint64_t built, build_failed, no_space, evicted, build_ns, rows_written, from_disk;
 };
+
+static void *worker_main(void *arg);
 
 static bool key_eq(const void *ctx, uint32_t index)
 {
@@ -99,10 +138,14 @@ static int mkdir_p(const char *dir)
 int unwind_loader__new(struct ember_probe *probe, const char *cache_dir, struct unwind_loader **out)
 {
 	struct unwind_loader *l = calloc(1, sizeof(*l));
+	sigset_t all, old;
+	int err;
 
 	if (!l)
 		return -ENOMEM;
 	l->probe = probe;
+	pthread_mutex_init(&l->lock, NULL);
+	pthread_cond_init(&l->wake, NULL);
 	if (cache_dir) {
 		/* Best effort: without a writable directory the cache is just off. */
 		if (mkdir_p(cache_dir))
@@ -121,8 +164,27 @@ int unwind_loader__new(struct ember_probe *probe, const char *cache_dir, struct 
 	}
 	l->free_list[0] = (struct row_range){0, l->nr_rows};
 	l->nr_free = 1;
+	/* Signals stay with the threads that wait for them (the agent's main thread). */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	err = -pthread_create(&l->thread, NULL, worker_main, l);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
+		unwind_loader__free(l);
+		return err;
+	}
+	l->thread_started = true;
 	*out = l;
 	return 0;
+}
+
+/* Tells the worker to exit instead of taking the next job (queued jobs are dropped). */
+static void stop_worker(struct unwind_loader *l)
+{
+	pthread_mutex_lock(&l->lock);
+	l->stop |= true;
+	pthread_cond_signal(&l->wake);
+	pthread_mutex_unlock(&l->lock);
 }
 
 void unwind_loader__free(struct unwind_loader *l)
@@ -131,6 +193,15 @@ void unwind_loader__free(struct unwind_loader *l)
 
 	if (!l)
 		return;
+	if (l->thread_started) {
+		stop_worker(l);
+		pthread_join(l->thread, NULL);
+	}
+	for (i = l->head; i < l->nr_jobs; i++)
+		free(l->jobs[i].maps);
+	free(l->jobs);
+	pthread_cond_destroy(&l->wake);
+	pthread_mutex_destroy(&l->lock);
 	for (i = 0; i < l->nr_procs; i++)
 		free(l->procs[i].entries);
 	free(l->procs);
@@ -204,7 +275,12 @@ static bool evict_one(struct unwind_loader *l)
 		if (t->loaded && !t->refs && (!victim || t->last_use < victim->last_use))
 			victim = t;
 	}
-	if (!victim || free_rows(l, victim->first_row, victim->nr_rows))
+	if (!victim)
+		return false;
+	/* Out of unwind_files first: no new walk may find the rows about to be reused. */
+	for (i = 0; i < victim->nr_files; i++)
+		bpf_map_delete_elem(probe__unwind_files_fd(l->probe), &victim->files[i]);
+	if (free_rows(l, victim->first_row, victim->nr_rows))
 		return false;
 	victim->loaded = false;
 	l->evicted++;
@@ -245,8 +321,8 @@ static void read_segments(int fd, struct table_entry *t)
 		for (i = 0; i < n && t->nr_segs < MAX_SEGMENTS; i++) {
 			if (!gelf_getphdr(elf, (int)i, &phdr) || phdr.p_type != PT_LOAD)
 				continue;
-			t->segs[t->nr_segs++] =
-			    (struct segment){phdr.p_offset, phdr.p_vaddr, phdr.p_filesz};
+			t->segs[t->nr_segs++] = (struct segment){
+			    phdr.p_offset, phdr.p_vaddr, phdr.p_filesz, phdr.p_flags & PF_X};
 		}
 	}
 	elf_end(elf);
@@ -273,6 +349,59 @@ static void place(struct unwind_loader *l, struct table_entry *t,
 	t->nr_rows = n;
 	t->loaded = true;
 	l->rows_written += n;
+}
+
+/* Publishes loaded table @t in unwind_files under file @key. */
+static void publish_file(struct unwind_loader *l, const struct table_entry *t,
+			 const struct ember_unwind_file_key *key)
+{
+	struct ember_unwind_file f = {.first_row = t->first_row, .nr_rows = t->nr_rows};
+	size_t i;
+
+	for (i = 0; i < t->nr_segs && f.nr_segs < EMBER_MAX_FILE_SEGMENTS; i++)
+		if (t->segs[i].exec)
+			f.segs[f.nr_segs++] = (struct ember_unwind_segment){
+			    t->segs[i].offset, t->segs[i].vaddr, t->segs[i].filesz};
+	/* A full map is not an error: that file's new processes wait for their own list. */
+	if (bpf_map_update_elem(probe__unwind_files_fd(l->probe), key, &f, BPF_ANY))
+		pr_debug("cannot publish the unwind table of file %llu:%llu: %s",
+			 (unsigned long long)key->dev, (unsigned long long)key->ino,
+			 strerror(errno));
+}
+
+/*
+ * Makes loaded table @t findable by file (the sampler's unwind_files): under
+ * the (device, inode) of @m's file, taken from @fd when open (else the file is
+ * opened again), the first time @t is seen; after a reload (eviction) under the
+ * keys it had.
+ */
+static void note_file(struct unwind_loader *l, struct table_entry *t, uint32_t tgid,
+		      const struct proc_mapping *m, int fd, bool reloaded)
+{
+	struct ember_unwind_file_key key;
+	struct stat st;
+	size_t i;
+	int own = -1;
+
+	if (reloaded)
+		for (i = 0; i < t->nr_files; i++)
+			publish_file(l, t, &t->files[i]);
+	if (t->nr_files)
+		return; /* one stat per table, not one per mapping of every process */
+	if (fd < 0)
+		fd = own = open_mapped_file(tgid, m);
+	if (fd < 0 || fstat(fd, &st)) {
+		if (own >= 0)
+			close(own);
+		return;
+	}
+	if (own >= 0)
+		close(own);
+	/* The kernel's dev_t (s_dev) is major << 20 | minor; stat's is glibc's encoding. */
+	key.dev = ((uint64_t)major(st.st_dev) << 20) | minor(st.st_dev);
+	key.ino = st.st_ino;
+	t->files[t->nr_files++] = key;
+	publish_file(l, t, &key);
 }
 
 /* The table entry for mapping @m of @tgid, built and loaded on first use; NULL if none. */
@@ -316,6 +445,8 @@ static struct table_entry *get_table(struct unwind_loader *l, uint32_t tgid,
 	if (found >= 0) {
 		t = &l->tables[found];
 		if (t->loaded || t->no_table) {
+			if (t->loaded)
+				note_file(l, t, tgid, m, fd, false);
 			if (fd >= 0)
 				close(fd);
 			return t->no_table ? NULL : t;
@@ -353,23 +484,24 @@ static struct table_entry *get_table(struct unwind_loader *l, uint32_t tgid,
 	} else {
 		*err = unwind_table__build_fd(fd, &table);
 	}
-	close(fd);
-	fd = -1;
 	l->build_ns += ember_now_mono_ns() - t0;
 	pr_debug("unwind table for %s (%s, pid %u): %s, %zu rows", m->path, key, tgid,
 		 *err ? strerror(-*err) : "built", table ? unwind_table__nr_rows(table) : 0);
 	if (*err == -ENOMEM)
-		return NULL;
+		goto fail;
 	*err = 0;
 	if (!table || !t->nr_segs) {
 		t->no_table = true;
 		l->build_failed++;
 		unwind_table__free(table);
-		return NULL;
+		goto fail;
 	}
 	l->built++;
 	place(l, t, table);
 	unwind_table__free(table);
+	if (t->loaded)
+		note_file(l, t, tgid, m, fd, true);
+	close(fd);
 	return t->loaded ? t : NULL;
 fail:
 	if (fd >= 0)
@@ -416,8 +548,9 @@ static void release(struct unwind_loader *l, struct proc_tables *p)
 	p->nr = 0;
 }
 
-int unwind_loader__load(struct unwind_loader *l, uint32_t tgid, const struct proc_mapping *maps,
-			size_t n)
+/* Builds or reuses the tables of @maps and publishes @tgid. The worker's. */
+static int publish(struct unwind_loader *l, uint32_t tgid, const struct proc_mapping *maps,
+		   size_t n)
 {
 	struct ember_unwind_proc *up = l->scratch;
 	struct proc_tables *pt = find_proc(l, tgid);
@@ -482,7 +615,7 @@ int unwind_loader__load(struct unwind_loader *l, uint32_t tgid, const struct pro
 	return 0;
 }
 
-void unwind_loader__forget(struct unwind_loader *l, uint32_t tgid)
+static void unpublish(struct unwind_loader *l, uint32_t tgid)
 {
 	struct proc_tables *pt = find_proc(l, tgid);
 
@@ -498,7 +631,7 @@ int unwind_loader__add_counters(struct unwind_loader *l, struct ember_profile *p
 {
 	struct {
 		const char *name;
-		uint64_t *v;
+		_Atomic uint64_t *v;
 	} c[] = {
 	    {"unwind.tables.built", &l->built},
 	    {"unwind.tables.from_disk_cache", &l->from_disk},
@@ -512,10 +645,128 @@ int unwind_loader__add_counters(struct unwind_loader *l, struct ember_profile *p
 	int err;
 
 	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
-		err = profile__add_counter(p, c[i].name, *c[i].v);
+		err = profile__add_counter(p, c[i].name, atomic_exchange(c[i].v, 0));
 		if (err)
 			return err;
-		*c[i].v = 0;
 	}
 	return 0;
+}
+
+/* ---- the queue and its worker ------------------------------------------ */
+
+static void *worker_main(void *arg)
+{
+	struct unwind_loader *l = arg;
+	struct job job;
+	int err = 0;
+
+	pthread_mutex_lock(&l->lock);
+	for (;;) {
+		while (!l->stop && l->head == l->nr_jobs)
+			pthread_cond_wait(&l->wake, &l->lock);
+		if (l->stop)
+			break;
+		job = l->jobs[l->head++];
+		if (l->head == l->nr_jobs)
+			l->head = l->nr_jobs = 0;
+		pthread_mutex_unlock(&l->lock);
+		if (job.forget)
+			unpublish(l, job.tgid);
+		else
+			err = publish(l, job.tgid, job.maps, job.nr);
+		free(job.maps);
+		pthread_mutex_lock(&l->lock);
+		if (err && !l->worker_err)
+			l->worker_err = err;
+		err = 0;
+	}
+	pthread_mutex_unlock(&l->lock);
+	return NULL;
+}
+
+/* One block holding copies of @maps and their strings; NULL when out of memory. */
+static struct proc_mapping *copy_mappings(const struct proc_mapping *maps, size_t n)
+{
+	size_t bytes = n * sizeof(*maps), i, len;
+	struct proc_mapping *copy;
+	char *str;
+
+	for (i = 0; i < n; i++)
+		bytes += strlen(maps[i].path) + 1 +
+			 (maps[i].build_id ? strlen(maps[i].build_id) + 1 : 0);
+	copy = malloc(bytes ? bytes : 1);
+	if (!copy)
+		return NULL;
+	str = (char *)(copy + n);
+	for (i = 0; i < n; i++) {
+		copy[i] = maps[i];
+		len = strlen(maps[i].path) + 1;
+		copy[i].path = memcpy(str, maps[i].path, len);
+		str += len;
+		if (maps[i].build_id) {
+			len = strlen(maps[i].build_id) + 1;
+			copy[i].build_id = memcpy(str, maps[i].build_id, len);
+			str += len;
+		}
+	}
+	return copy;
+}
+
+/*
+ * Queues a request for @tgid (takes @maps). A pending request for @tgid that
+ * has not started is replaced: only the newest state of a process matters, and
+ * a forget overtakes a publication nobody will see.
+ */
+static int enqueue(struct unwind_loader *l, uint32_t tgid, bool forget, struct proc_mapping *maps,
+		   size_t n)
+{
+	size_t i;
+	int err;
+
+	pthread_mutex_lock(&l->lock);
+	err = l->worker_err;
+	l->worker_err = 0;
+	for (i = l->nr_jobs; i > l->head; i--) {
+		struct job *j = &l->jobs[i - 1];
+
+		if (j->tgid != tgid)
+			continue;
+		if (j->forget)
+			break; /* a publication after a forget: the pid was reused */
+		free(j->maps);
+		*j = (struct job){tgid, forget, n, maps};
+		goto out;
+	}
+	if (l->head && l->nr_jobs == l->cap_jobs) {
+		memmove(l->jobs, l->jobs + l->head, (l->nr_jobs - l->head) * sizeof(*l->jobs));
+		l->nr_jobs -= l->head;
+		l->head = 0;
+	}
+	if (ember_grow((void **)&l->jobs, &l->cap_jobs, l->nr_jobs + 1, sizeof(*l->jobs))) {
+		free(maps);
+		err = -ENOMEM;
+		goto out;
+	}
+	l->jobs[l->nr_jobs++] = (struct job){tgid, forget, n, maps};
+	pthread_cond_signal(&l->wake);
+out:
+	pthread_mutex_unlock(&l->lock);
+	return err;
+}
+
+int unwind_loader__load(struct unwind_loader *l, uint32_t tgid, const struct proc_mapping *maps,
+			size_t n)
+{
+	struct proc_mapping *copy = copy_mappings(maps, n);
+
+	if (!copy)
+		return -ENOMEM;
+	return enqueue(l, tgid, false, copy, n);
+}
+
+void unwind_loader__forget(struct unwind_loader *l, uint32_t tgid)
+{
+	/* Out of memory: the entry stays until the pid is published again or ember exits. */
+	if (enqueue(l, tgid, true, NULL, 0) == -ENOMEM)
+		pr_debug("cannot queue the unpublication of pid %u", tgid);
 }

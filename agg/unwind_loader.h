@@ -2,7 +2,9 @@
 /*
  * Private to agg/: loads .eh_frame unwind tables into the sampler's
  * unwind_rows array and publishes, per process, which mappings have which
- * table (the unwind_procs map).
+ * table (the unwind_procs map), and per file, under the (device, inode) the
+ * kernel names it by, where its table is (the unwind_files map), so the
+ * sampler unwinds a new process whose files were seen before at once.
  *
  * Tables are keyed by file identity (build-id; else device, inode, size and
  * mtime of the opened file), so every process mapping the same libc shares one
@@ -27,21 +29,26 @@ struct unwind_loader;
 
 /*
  * @cache_dir: where built tables are kept across runs, by build-id (created if
- * missing); NULL for no disk cache.
+ * missing); NULL for no disk cache. The loader starts a thread of its own, which
+ * builds, loads and publishes tables; unwind_loader__free stops it.
  */
 int unwind_loader__new(struct ember_probe *probe, const char *cache_dir,
 		       struct unwind_loader **out);
 void unwind_loader__free(struct unwind_loader *l);
 
 /*
- * Builds (or reuses) the tables of @maps (@tgid's executable mappings, sorted by
- * start) and publishes the process to the sampler. 0, or -ENOMEM; a file that
- * cannot be opened or has no CFI is not an error (frame pointers are used).
+ * Queues @tgid's executable mappings @maps (sorted by start; copied, the caller
+ * keeps them) for the loader's thread, which builds or reuses their tables and
+ * publishes the process to the sampler; until then its samples are walked as
+ * before (counted in unwind.process_without_tables). Returns at once: 0, or
+ * -ENOMEM (here or in the worker since the last call). A file that cannot be
+ * opened or has no CFI is not an error (frame pointers are used). Call from one
+ * thread at a time, as __forget and __add_counters.
  */
 int unwind_loader__load(struct unwind_loader *l, uint32_t tgid, const struct proc_mapping *maps,
 			size_t n);
 
-/* The process exited: unpublish it and release its tables. */
+/* The process exited: queues its unpublication and the release of its tables. */
 void unwind_loader__forget(struct unwind_loader *l, uint32_t tgid);
 
 /* Adds "unwind.tables.*" counters accumulated since the last call. */

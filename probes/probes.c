@@ -29,6 +29,8 @@ _Static_assert(sizeof(struct ember_proc_event) == 32, "event layout");
 _Static_assert(sizeof(struct ember_generation) == 8, "generation layout");
 _Static_assert(sizeof(struct ember_inflight) == 64, "inflight slot: one cache line");
 _Static_assert(sizeof(struct ember_unwind_row) == 8, "unwind row layout");
+_Static_assert(sizeof(struct ember_unwind_file) == 16 + 24 * EMBER_MAX_FILE_SEGMENTS,
+	       "unwind file layout");
 _Static_assert(sizeof(struct ember_unwind_proc) == 16 + 32 * EMBER_MAX_UNWIND_MAPPINGS,
 	       "unwind proc layout");
 
@@ -323,6 +325,11 @@ uint32_t probe__unwind_nr_rows(const struct ember_probe *p)
 int probe__unwind_procs_fd(const struct ember_probe *p)
 {
 	return bpf_map__fd(p->skel->maps.unwind_procs);
+}
+
+int probe__unwind_files_fd(const struct ember_probe *p)
+{
+	return bpf_map__fd(p->skel->maps.unwind_files);
 }
 
 struct ember_inflight *probe__inflight(struct ember_probe *p, uint32_t *nr)

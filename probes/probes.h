@@ -75,6 +75,8 @@ struct ember_unwind_row *probe__unwind_rows(struct ember_probe *p);
 uint32_t probe__unwind_nr_rows(const struct ember_probe *p);
 /* fd of the per-process unwind map (tgid -> struct ember_unwind_proc). */
 int probe__unwind_procs_fd(const struct ember_probe *p);
+/* fd of the per-file unwind map (struct ember_unwind_file_key -> struct ember_unwind_file). */
+int probe__unwind_files_fd(const struct ember_probe *p);
 
 /* Fills @out with the cost of loading the sampler. */
 void probe__load_info(const struct ember_probe *p, struct ember_probe_load_info *out);

@@ -207,7 +207,7 @@ struct {
 struct ember_unwind_walk {
 	__u64 pc, sp, bp;
 	__u64 win_base, win_len; /* user address of win->data, bytes valid (0: empty) */
-	__s32 last_map;		 /* index of the previous frame's mapping, -1: none */
+	__s32 last_map; /* the previous frame's mapping, in cur: index, FILE_MAPPING, or -1: none */
 	__u32 tgid;
 	__u32 table_frames, fp_frames; /* steps of each kind, added to the stats at the end */
 	/*
@@ -219,7 +219,14 @@ struct ember_unwind_walk {
 	bool exact_pc; /* pc is not a return address (leaf, or after a signal frame) */
 	__u8 pad[3];
 	__u64 stack_end; /* end of the readable stack, when a window copy found it; 0: unknown */
+	/* A mapping found by file (find_file_mapping), outside the process's list. */
+	struct ember_unwind_mapping fmap;
+	__u32 fmap_tried;		 /* bpf_find_vma was called: once per walk */
+	struct ember_unwind_mapping cur; /* a copy of mapping last_map, when it is one */
+	__u32 pad2;
 };
+
+#include "sampler_files.bpf.h"
 
 /* What the bpf_loop callback hands on to unwind_step(). */
 struct unwind_loop_ctx {
@@ -474,6 +481,7 @@ static __always_inline int table_step(struct ember_unwind_walk *s, struct stack_
 }
 
 #define RESCAN_INTERVAL_NS 100000000ull /* at most 10 rescans a second per process */
+#define FILE_MAPPING	   -2		/* last_map: the walk's fmap */
 
 /* Asks userspace to re-read the process's mappings (a library was loaded since). */
 static __always_inline void request_rescan(struct ember_unwind_proc *proc, __u32 tgid)
@@ -487,6 +495,32 @@ static __always_inline void request_rescan(struct ember_unwind_proc *proc, __u32
 }
 
 /*
+ * The mapping of @pc, copied into s->cur: an index into @proc's list,
+ * FILE_MAPPING (found by file: no list yet, or a library mapped since it was
+ * published), or -1 (s->cur unchanged).
+ * Global: verified once, not once per inlined frame of unwind_step.
+ */
+__noinline int lookup_mapping(struct ember_unwind_walk *s, struct ember_unwind_proc *proc, __u64 pc)
+{
+	int idx;
+
+	if (!s)
+		return -1;
+	s->row_hi = 0; /* the cached row was another mapping's */
+	idx = find_mapping_index(proc, pc);
+	if (idx >= 0 && proc) {
+		s->cur = proc->maps[idx & (EMBER_MAX_UNWIND_MAPPINGS - 1)];
+		return idx;
+	}
+	if (proc)
+		request_rescan(proc, s->tgid);
+	if (find_file_mapping(s, proc, pc))
+		return -1;
+	s->cur = s->fmap;
+	return FILE_MAPPING;
+}
+
+/*
  * Records the current frame of the walk in @st, then steps to its caller.
  * Returns 0 to go on, 1 when the walk ended (st->end says why).
  */
@@ -497,7 +531,7 @@ static __always_inline int unwind_one(struct ember_unwind_walk *s, struct ember_
 	struct ember_unwind_row *row = NULL;
 	__u64 lookup_pc;
 	__u32 n;
-	int end, idx;
+	int end;
 
 	n = st->nr;
 	if (n >= EMBER_MAX_STACK_DEPTH) {
@@ -512,26 +546,18 @@ static __always_inline int unwind_one(struct ember_unwind_walk *s, struct ember_
 	st->nr = n + 1;
 	/* A return address may be one past the call's function: look up the call itself. */
 	lookup_pc = s->exact_pc ? s->pc : s->pc - 1;
-	if (proc) {
-		/* Callers are mostly in the same file as their callees: try the last mapping first. */
-		idx = s->last_map;
-		if (idx >= 0 && idx < EMBER_MAX_UNWIND_MAPPINGS) {
-			m = &proc->maps[idx];
-			if (lookup_pc < m->start || lookup_pc >= m->end)
-				m = NULL;
-		}
-		if (!m) {
-			idx = find_mapping_index(proc, lookup_pc);
-			s->last_map = idx;
-			s->row_hi = 0; /* the cached row was another mapping's */
-			if (idx >= 0)
-				m = &proc->maps[idx & (EMBER_MAX_UNWIND_MAPPINGS - 1)];
-		}
-		if (m && m->nr_rows)
-			row = find_row(s, m, lookup_pc - m->bias);
-		if (!m)
-			request_rescan(proc, s->tgid);
-	}
+	/*
+	 * Callers are mostly in the same file as their callees: try the last mapping
+	 * first. Its copy lives in the walk, so m has one pointer type whatever the
+	 * mapping came from (the list or a file lookup): two would double the
+	 * verifier's states in every inlined frame.
+	 */
+	if (s->last_map < 0 || lookup_pc < s->cur.start || lookup_pc >= s->cur.end)
+		s->last_map = lookup_mapping(s, proc, lookup_pc);
+	if (s->last_map >= 0 || s->last_map == FILE_MAPPING)
+		m = &s->cur;
+	if (m && m->nr_rows)
+		row = find_row(s, m, lookup_pc - m->bias);
 	if (row && (row->kind & EMBER_CFA_KIND_MASK) != EMBER_CFA_NONE) {
 		s->table_frames++;
 		end = table_step(s, win, row);
@@ -612,9 +638,11 @@ static __always_inline __u16 collect_user_stack(struct bpf_perf_event_data *ctx,
 	if (unwind_mode == EMBER_UNWIND_TABLES) {
 		/*
 		 * A process whose tables are not published yet still gets this walker,
-		 * all frame-pointer steps: unlike the kernel's walk it stops where the
-		 * stack pointer stops increasing, instead of following garbage in rbp
-		 * (code built without frame pointers) to the frame limit.
+		 * with a list built from its VMAs: tables of files seen before (libc,
+		 * ld.so, the same binary started again), frame-pointer steps elsewhere.
+		 * Unlike the kernel's walk it stops where the stack pointer stops
+		 * increasing, instead of following garbage in rbp (code built without
+		 * frame pointers) to the frame limit.
 		 */
 		proc = bpf_map_lookup_elem(&unwind_procs, &tgid);
 		if (!proc)
@@ -798,6 +826,8 @@ int BPF_PROG(ember_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	if (bpf_map_lookup_elem(&seen_tgids, &tgid) ||
 	    (unwind_mode == EMBER_UNWIND_TABLES && is_target(tgid)))
 		announce(EMBER_PROC_EXEC, tgid);
+	if (unwind_mode == EMBER_UNWIND_TABLES && is_target(tgid))
+		publish_by_file(tgid);
 	return 0;
 }
 
@@ -809,6 +839,9 @@ int BPF_PROG(ember_exit, struct task_struct *p)
 	/* Only when the last thread leaves: the process, not a thread, is gone. */
 	if (BPF_CORE_READ(p, signal, live.counter) != 0)
 		return 0;
+	/* Its list may come from publish_by_file, which userspace never saw. */
+	if (unwind_mode == EMBER_UNWIND_TABLES)
+		bpf_map_delete_elem(&unwind_procs, &tgid);
 	/* A reused PID must not inherit target status. */
 	if (filter_mode == EMBER_FILTER_PIDS)
 		bpf_map_delete_elem(&target_pids, &tgid);

@@ -187,6 +187,31 @@ struct ember_unwind_proc {
 	struct ember_unwind_mapping maps[EMBER_MAX_UNWIND_MAPPINGS];
 };
 
+/*
+ * Tables by file, for processes not published yet (unwind_files map): the
+ * sampler names the file behind an executable mapping as the kernel does,
+ * (super block s_dev, inode number), and finds its table without waiting for
+ * the process's own list. s_dev is the kernel's encoding: major << 20 | minor.
+ */
+struct ember_unwind_file_key {
+	__u64 dev;
+	__u64 ino;
+};
+
+#define EMBER_MAX_FILE_SEGMENTS 4
+
+/* An executable PT_LOAD segment: file offset, link-time address, bytes in the file. */
+struct ember_unwind_segment {
+	__u64 offset, vaddr, filesz;
+};
+
+struct ember_unwind_file {
+	__u32 first_row, nr_rows; /* the table in unwind_rows */
+	__u32 nr_segs;		  /* executable segments, for the load bias of a mapping */
+	__u32 pad;
+	struct ember_unwind_segment segs[EMBER_MAX_FILE_SEGMENTS];
+};
+
 /* Process events sent to userspace through the events ring buffer. */
 enum ember_proc_event_type {
 	EMBER_PROC_NEW = 1,    /* first sample of a tgid: read its mappings now */

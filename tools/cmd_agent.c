@@ -89,11 +89,9 @@ static const struct cli_option agent_options[] = {
      "addresses with the build-id and file offset of each mapping, for a central "
      "symbolizer."},
     {"unwind", 0, OPT_UNWIND, "auto|fp|dwarf",
-     "How user stacks are walked: fp (default): frame pointers only, no per-process "
-     "work; auto: .eh_frame tables where a binary has them (complete stacks of binaries "
-     "built without frame pointers), frame pointers elsewhere; dwarf: tables only. auto "
-     "is not the default yet because building tables delays process events under heavy "
-     "process churn."},
+     "How user stacks are walked: auto (default): .eh_frame tables where a binary has "
+     "them (complete stacks of binaries built without frame pointers), frame pointers "
+     "elsewhere; fp: frame pointers only, no per-process work; dwarf: tables only."},
     {"label", 'l', 0, "KEY=VALUE",
      "Static label on every window (service, env, region...); repeatable. In the config "
      "file: 'label.KEY = VALUE'. host and kernel_release are always added."},

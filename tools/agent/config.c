@@ -36,12 +36,10 @@ int agent_config__init(struct agent_config *cfg)
 	cfg->retention_age_s = 7 * 86400.0;
 	cfg->symbolize = AGENT_SYMBOLIZE_LOCAL;
 	/*
-	 * Frame pointers by default for now: with .eh_frame tables ("auto") the
-	 * collector builds tables while it handles process events, and under churn
-	 * (20 execs/s) that stalled the event loop for seconds, so short-lived
-	 * processes lost their mappings and windows ran late (see docs/performance.md).
+	 * .eh_frame tables where a binary has them ("auto"): Debian's binaries have no
+	 * frame pointers.
 	 */
-	cfg->unwind = 1;
+	cfg->unwind = 0;
 	cfg->spool_bytes = 64ull << 20;
 	cfg->symbolizer_memory = SYMBOLIZER_MEMORY_DEFAULT;
 	cfg->push_timeout_s = 30;
