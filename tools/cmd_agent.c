@@ -44,6 +44,7 @@ enum {
 	OPT_RETENTION_AGE,
 	OPT_SYMBOLIZE,
 	OPT_UNWIND,
+	OPT_UNWIND_ROWS,
 	OPT_PUSH,
 	OPT_PUSH_APP,
 	OPT_PUSH_TOKEN_FILE,
@@ -92,6 +93,10 @@ static const struct cli_option agent_options[] = {
      "How user stacks are walked: auto (default): .eh_frame tables where a binary has "
      "them (complete stacks of binaries built without frame pointers), frame pointers "
      "elsewhere; fp: frame pointers only, no per-process work; dwarf: tables only."},
+    {"unwind-rows", 0, OPT_UNWIND_ROWS, "N",
+     "Rows of unwind tables the sampler holds (8 bytes each, kernel memory mapped into the "
+     "agent; 1024..67108864, default 1048576 = 8 MiB). Past it the least recently used "
+     "tables are evicted and counted (unwind.tables.evicted)."},
     {"label", 'l', 0, "KEY=VALUE",
      "Static label on every window (service, env, region...); repeatable. In the config "
      "file: 'label.KEY = VALUE'. host and kernel_release are always added."},
@@ -305,13 +310,14 @@ struct agent {
 	struct agent_metrics_server *metrics;
 };
 
-static int new_collector(uint32_t hz, int unwind, struct ember_collector **out)
+static int new_collector(const struct agent_config *cfg, struct ember_collector **out)
 {
 	struct ember_collector_opts co = {.sz = sizeof(co)};
 	int err;
 
-	co.frequency_hz = hz;
-	co.unwind = (enum ember_unwind)unwind;
+	co.frequency_hz = cfg->frequency_hz;
+	co.unwind = (enum ember_unwind)cfg->unwind;
+	co.unwind_rows = cfg->unwind_rows;
 	co.target = EMBER_TARGET_ALL;
 	err = collector__new(&co, out);
 	if (err)
@@ -364,12 +370,14 @@ static int reload(struct agent *ag, int argc, char **argv, const struct agent_ar
 	    strcmp(next.output_dir, ag->cfg.output_dir) != 0)
 		pr_warn("reload: output-dir, push and metrics-port settings take effect at the "
 			"next start");
-	if (next.frequency_hz != ag->cfg.frequency_hz || next.unwind != ag->cfg.unwind) {
-		err = new_collector(next.frequency_hz, next.unwind, &nc);
+	if (next.frequency_hz != ag->cfg.frequency_hz || next.unwind != ag->cfg.unwind ||
+	    next.unwind_rows != ag->cfg.unwind_rows) {
+		err = new_collector(&next, &nc);
 		if (err) {
 			pr_err("reload: keeping %u Hz", ag->cfg.frequency_hz);
 			next.frequency_hz = ag->cfg.frequency_hz;
 			next.unwind = ag->cfg.unwind;
+			next.unwind_rows = ag->cfg.unwind_rows;
 		} else {
 			err = agent_windows__switch(ag->windows, ag->collector, nc, &ag->cfg,
 						    next.window_s, &switched);
@@ -379,6 +387,7 @@ static int reload(struct agent *ag, int argc, char **argv, const struct agent_ar
 				nc = NULL;
 				next.frequency_hz = ag->cfg.frequency_hz;
 				next.unwind = ag->cfg.unwind;
+				next.unwind_rows = ag->cfg.unwind_rows;
 				if (err) {
 					agent_config__release(&next);
 					return err;
@@ -487,7 +496,7 @@ int cmd_agent(int argc, char **argv)
 	if (err)
 		goto out;
 
-	err = new_collector(ag.cfg.frequency_hz, ag.cfg.unwind, &ag.collector);
+	err = new_collector(&ag.cfg, &ag.collector);
 	if (err) {
 		ret = cli_sampler_exit_code(CLI_SAMPLER_LOAD, err);
 		goto out;

@@ -23,6 +23,7 @@ import glob
 import gzip
 import http.server
 import os
+import random
 import re
 import shutil
 import signal
@@ -806,6 +807,58 @@ def case_churn():
           "agent anonymous RSS %d kB after minute 2, %d kB after minute 1 (> 10%% growth)" %
           (level[2][1], level[1][1]))
     print("churn ok")
+
+
+def case_defaults_nofp():
+    """Issue 12, acceptance 1: with default settings (19 Hz, unwind auto) the window
+    samples of code without frame pointers reach main or libc's start: the fixture built
+    with -fomit-frame-pointer and Debian's xz, both started after the agent."""
+    need_root()
+    d = tmpdir()
+    # Defaults but for shorter windows without jitter, so the test takes 25 s, not minutes.
+    ag = Agent(["-o", d + "/out", "--window", "5s", "--jitter", "no"])
+    text = d + "/text"
+    rnd = random.Random(1)
+    words = ["".join(rnd.choice("abcdefghij") for _ in range(rnd.randint(2, 9)))
+             for _ in range(5000)]
+    with open(text, "w") as f:
+        f.write(" ".join(rnd.choice(words) for _ in range(2000000)))
+    procs = []
+    try:
+        ag.wait_started()
+        # Each about 20 s (the fixture's 4500 units, xz restarted until then, so its start-up
+        # is sampled too): up to 380 samples each at 19 Hz.
+        procs.append(subprocess.Popen(
+            ["sh", "-c", "end=$(($(date +%%s) + 20)); while [ $(date +%%s) -lt $end ]; do "
+             "xz -6 -T1 -c %s >/dev/null; done" % text]))
+        procs.append(subprocess.Popen([FIX + "/split_nofp_gcc", "4500"],
+                                      stdout=subprocess.DEVNULL))
+        for p in procs:
+            check(p.wait(timeout=180) == 0, "workload failed")
+        rc = ag.stop()
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+        ag.kill()
+    check(rc == 0, "agent exited %d:\n%s" % (rc, ag.log()))
+    files = window_files(d + "/out")
+    check_accounting(ag, files)
+    for name in ("xz", "split_nofp_gcc"):
+        total = rooted = 0
+        for f in files:
+            p = read_profile(f)
+            for smp in p.samples:
+                if smp["labels"].get("process_name") != name:
+                    continue
+                total += smp["count"]
+                rooted += smp["count"] if p.reaches_root(smp) else 0
+        print("%s: %d of %d window samples reach a root" % (name, rooted, total))
+        # 98% of ~380 samples: one binomial standard deviation is 0.7 points.
+        check(total >= 100, "%s: only %d samples" % (name, total))
+        check(rooted >= 0.98 * total, "%s: %d of %d samples reach main or libc's start" %
+              (name, rooted, total))
+    print("defaults_nofp ok")
 
 
 def refusing_port():
