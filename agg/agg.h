@@ -44,6 +44,10 @@ enum ember_target {
 };
 
 /* How user stacks are walked (--unwind). */
+/* Bounds of ember_collector_opts.unwind_rows that the commands accept (rows). */
+#define EMBER_UNWIND_ROWS_MIN 1024u
+#define EMBER_UNWIND_ROWS_MAX (1u << 26)
+
 enum ember_unwind {
 	EMBER_UNWIND_AUTO =
 	    0, /* .eh_frame tables where a mapping has them, frame pointers elsewhere */
@@ -66,7 +70,8 @@ struct ember_collector_opts {
 	uint32_t stacks_entries; /* in-kernel stacks map size per window; 0: from window_ms */
 	uint32_t window_ms;	 /* longest time between drains; sizes the maps; 0: 5000 */
 	enum ember_unwind unwind;
-	uint32_t unwind_rows;	      /* unwind table rows (8 bytes each) in the kernel; 0: 4 Mi */
+	uint32_t unwind_rows; /* unwind table rows (8 bytes each) in the kernel; 0: 4 Mi; else
+			       * EMBER_UNWIND_ROWS_MIN..EMBER_UNWIND_ROWS_MAX */
 	const char *unwind_cache_dir; /* built tables kept here by build-id; NULL: none */
 	/*
 	 * Optional: the symbolizer that will resolve the profile. The collector lets

@@ -297,7 +297,8 @@ static int parse_args(int argc, char **argv, struct record_args *a)
 			a->ready_fd = (int)v;
 			break;
 		case OPT_UNWIND_ROWS:
-			if (cli_parse_u64("unwind-rows", optarg, 1024, 1u << 26, &v))
+			if (cli_parse_u64("unwind-rows", optarg, EMBER_UNWIND_ROWS_MIN,
+					  EMBER_UNWIND_ROWS_MAX, &v))
 				return EMBER_EXIT_USAGE;
 			a->unwind_rows = (uint32_t)v;
 			break;

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "agent.h"
+#include "agg/agg.h" /* EMBER_UNWIND_ROWS_MIN/MAX */
 #include "cli.h"
 #include "support/support.h"
 
@@ -255,7 +256,8 @@ int agent_config__set(struct agent_config *cfg, const char *key, const char *val
 		return 0;
 	}
 	if (strcmp(key, "unwind-rows") == 0) {
-		err = cli_parse_uint(value, 1024, 1u << 26, &v, why, n);
+		err =
+		    cli_parse_uint(value, EMBER_UNWIND_ROWS_MIN, EMBER_UNWIND_ROWS_MAX, &v, why, n);
 		if (!err)
 			cfg->unwind_rows = (uint32_t)v;
 		return err;
