@@ -28,8 +28,6 @@
 
 /* Descriptors kept for files that cannot be reopened (see file_park). */
 #define MAX_PARKED 512
-/* Lookups (sym_cache__get calls) during which a file used is never dropped. */
-#define RECENT_LOOKUPS 64
 
 struct binding {
 	uint32_t pid;
@@ -391,7 +389,7 @@ out:
 }
 
 size_t sym_cache__trim(struct sym_cache *c, size_t budget, size_t extra,
-		       const struct sym_file *keep)
+		       const struct sym_file *keep, uint64_t recent)
 {
 	size_t dropped = 0;
 
@@ -401,12 +399,9 @@ size_t sym_cache__trim(struct sym_cache *c, size_t budget, size_t extra,
 		for (size_t i = 0; i < c->nr_files; i++) {
 			struct sym_file *f = c->files[i];
 
-			/* The vDSO is one small image every process shares. A file
-			 * used in the last few lookups stays: two files that
-			 * together exceed the budget would otherwise be dropped and
-			 * read again in turn for every address. */
-			if (f == keep || f->dropped || f->image ||
-			    c->clock - f->last_use < RECENT_LOOKUPS)
+			/* The vDSO is one small image every process shares; the
+			 * files of the last @recent lookups are the caller's to keep. */
+			if (f == keep || f->dropped || f->image || c->clock - f->last_use < recent)
 				continue;
 			if (!lru || f->last_use < lru->last_use)
 				lru = f;

@@ -325,13 +325,13 @@ size_t sym_cache__bytes(const struct sym_cache *c);
 void sym_cache__account(struct sym_cache *c, struct sym_file *f);
 
 /*
- * Drops least recently used files (never @keep, nor one used in the last 64
- * lookups) until the cache's bytes plus @extra (what the rest of the
+ * Drops least recently used files (never @keep, nor one used in the last
+ * @recent lookups) until the cache's bytes plus @extra (what the rest of the
  * symbolizer holds) are at most @budget, or nothing else is left to drop.
  * Returns the number dropped.
  */
 size_t sym_cache__trim(struct sym_cache *c, size_t budget, size_t extra,
-		       const struct sym_file *keep);
+		       const struct sym_file *keep, uint64_t recent);
 
 /* Forgets every binding of @pid. Returns how many went. */
 size_t sym_cache__forget_pid(struct sym_cache *c, uint32_t pid);

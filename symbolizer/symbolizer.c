@@ -29,6 +29,8 @@
 #define DEFAULT_MAX_OPEN 64
 /* Memoized addresses before the memo is dropped and rebuilt (entries). */
 #define ADDR_MEMO_LIMIT (1u << 20)
+/* Lookups during which a file used is never dropped for the budget. */
+#define RECENT_LOOKUPS 64
 /* A file's DWARF may take at most 1/DWARF_SHARE of the memory budget. */
 #define DWARF_SHARE 2
 /* Deepest inline chain taken from DWARF (frames). */
@@ -524,11 +526,21 @@ static size_t other_bytes(const struct ember_symbolizer *s)
 	return bytes;
 }
 
-/* Drops least recently used files past the budget, never @keep (in use). */
+/*
+ * Drops least recently used files past the budget, never @keep (in use) nor a
+ * file of the last RECENT_LOOKUPS lookups: two files that together exceed the
+ * budget would otherwise be dropped and read again in turn for every address.
+ */
 static void stay_in_budget(struct ember_symbolizer *s, const struct sym_file *keep)
 {
 	if (s->budget)
-		sym_cache__trim(s->cache, s->budget, other_bytes(s), keep);
+		sym_cache__trim(s->cache, s->budget, other_bytes(s), keep, RECENT_LOOKUPS);
+}
+
+void symbolizer__trim(struct ember_symbolizer *s)
+{
+	if (s->budget)
+		sym_cache__trim(s->cache, s->budget, other_bytes(s), NULL, 0);
 }
 
 /* ---- user space --------------------------------------------------------- */

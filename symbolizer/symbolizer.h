@@ -27,8 +27,9 @@
  * decompressed, kernel symbols, perf maps, memos, per-process bindings;
  * symbolizer__bytes) within the budget by dropping whole files, least
  * recently used first, after each resolve (a file used in the last 64
- * lookups stays, so the budget is exceeded by at most what they hold); a
- * dropped file is read again when one of its addresses comes back. Per-process state goes with
+ * lookups stays, so the budget is exceeded by at most what they hold, until
+ * symbolizer__trim at the end of a batch); a dropped file is read again when
+ * one of its addresses comes back. Per-process state goes with
  * symbolizer__forget_process.
  *
  * Thread-safety: none; one thread uses a symbolizer at a time.
@@ -122,6 +123,14 @@ size_t symbolizer__bytes(const struct ember_symbolizer *s);
  * reload. A smaller budget takes effect at the next resolve.
  */
 void symbolizer__set_memory_budget(struct ember_symbolizer *s, size_t bytes);
+
+/*
+ * Drops least recently used files until the symbolizer is within its memory
+ * budget, the files of the last lookups included: for the end of a batch
+ * (profile__symbolize), when nothing is in use, so that what it keeps between
+ * batches is at most the budget. No-op without a budget.
+ */
+void symbolizer__trim(struct ember_symbolizer *s);
 
 /*
  * Like symbolizer__resolve() for ELF virtual address @vaddr of the file at
