@@ -43,11 +43,20 @@ enum ember_target {
 	EMBER_TARGET_CGROUP = 2, /* processes in a cgroup v2 (--cgroup) */
 };
 
-/* How user stacks are walked (--unwind). */
 /* Bounds of ember_collector_opts.unwind_rows that the commands accept (rows). */
 #define EMBER_UNWIND_ROWS_MIN 1024u
 #define EMBER_UNWIND_ROWS_MAX (1u << 26)
 
+/*
+ * The unwind table disk cache record and the agent share by default, and its
+ * default bound (bytes): the tables of a few hundred binaries (libc's is
+ * 0.2 MB, that of cc1, a 33 MB compiler, 3.8 MB), while a host that builds new
+ * binaries all day cannot fill its disk with them.
+ */
+#define EMBER_UNWIND_CACHE_DIR	 "/var/cache/ember/unwind"
+#define EMBER_UNWIND_CACHE_BYTES (256ull << 20)
+
+/* How user stacks are walked (--unwind). */
 enum ember_unwind {
 	EMBER_UNWIND_AUTO =
 	    0, /* .eh_frame tables where a mapping has them, frame pointers elsewhere */
@@ -73,6 +82,7 @@ struct ember_collector_opts {
 	uint32_t unwind_rows; /* unwind table rows (8 bytes each) in the kernel; 0: 4 Mi; else
 			       * EMBER_UNWIND_ROWS_MIN..EMBER_UNWIND_ROWS_MAX */
 	const char *unwind_cache_dir; /* built tables kept here by build-id; NULL: none */
+	uint64_t unwind_cache_bytes;  /* bound of that directory; 0: EMBER_UNWIND_CACHE_BYTES */
 	/*
 	 * Optional: the symbolizer that will resolve the profile. The collector lets
 	 * it open each target's files while the process is alive (not owned).

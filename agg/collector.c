@@ -377,7 +377,10 @@ int collector__new(const struct ember_collector_opts *opts, struct ember_collect
 	if (err)
 		goto err_out;
 	if (po.unwind == EMBER_UNWIND_TABLES) {
-		err = unwind_loader__new(c->probe, c->opts.unwind_cache_dir, &c->unwind);
+		err = unwind_loader__new(c->probe, c->opts.unwind_cache_dir,
+					 c->opts.unwind_cache_bytes ? c->opts.unwind_cache_bytes
+								    : EMBER_UNWIND_CACHE_BYTES,
+					 &c->unwind);
 		if (err)
 			goto err_out;
 	}

@@ -101,7 +101,7 @@ struct unwind_loader {
 	size_t nr_procs, cap_procs;
 	uint64_t clock;
 	struct ember_unwind_proc *scratch;
-	char *cache_dir; /* NULL: no disk cache */
+	struct unwind_disk_cache *disk; /* NULL: no disk cache; the worker's */
 	/* Counters since the last unwind_loader__add_counters: written by the worker. */
 	_Atomic uint64_t built, build_failed, no_space, evicted, build_ns, rows_written, from_disk;
 };
@@ -115,27 +115,8 @@ static bool key_eq(const void *ctx, uint32_t index)
 	return l->tables[index].key == ((const void *const *)ctx)[1];
 }
 
-/* mkdir -p; 0 when @dir exists as a directory afterwards. */
-static int mkdir_p(const char *dir)
-{
-	char path[4096];
-	size_t i, n = strlen(dir);
-
-	if (n == 0 || n >= sizeof(path))
-		return -ENAMETOOLONG;
-	memcpy(path, dir, n + 1);
-	for (i = 1; i <= n; i++) {
-		if (path[i] != '/' && path[i] != '\0')
-			continue;
-		path[i] = '\0';
-		if (mkdir(path, 0755) && errno != EEXIST)
-			return -errno;
-		path[i] = dir[i];
-	}
-	return 0;
-}
-
-int unwind_loader__new(struct ember_probe *probe, const char *cache_dir, struct unwind_loader **out)
+int unwind_loader__new(struct ember_probe *probe, const char *cache_dir, uint64_t cache_bytes,
+		       struct unwind_loader **out)
 {
 	struct unwind_loader *l = calloc(1, sizeof(*l));
 	sigset_t all, old;
@@ -148,10 +129,9 @@ int unwind_loader__new(struct ember_probe *probe, const char *cache_dir, struct 
 	pthread_cond_init(&l->wake, NULL);
 	if (cache_dir) {
 		/* Best effort: without a writable directory the cache is just off. */
-		if (mkdir_p(cache_dir))
-			pr_debug("no unwind table cache in %s: %s", cache_dir, strerror(errno));
-		else
-			l->cache_dir = strdup(cache_dir);
+		err = unwind_disk_cache__open(cache_dir, cache_bytes, &l->disk);
+		if (err)
+			pr_debug("no unwind table cache in %s: %s", cache_dir, strerror(-err));
 	}
 	l->rows = probe__unwind_rows(probe);
 	l->nr_rows = probe__unwind_nr_rows(probe);
@@ -208,7 +188,7 @@ void unwind_loader__free(struct unwind_loader *l)
 	free(l->tables);
 	free(l->free_list);
 	free(l->scratch);
-	free(l->cache_dir);
+	unwind_disk_cache__free(l->disk);
 	ember_index__free(l->by_key);
 	ember_strpool__free(l->pool);
 	free(l);
@@ -409,7 +389,6 @@ static struct table_entry *get_table(struct unwind_loader *l, uint32_t tgid,
 				     const struct proc_mapping *m, int *err)
 {
 	struct ember_unwind_table *table = NULL;
-	char cache_path[4096];
 	const void *ctx[2];
 	struct table_entry *t;
 	const char *key;
@@ -471,15 +450,13 @@ static struct table_entry *get_table(struct unwind_loader *l, uint32_t tgid,
 	t0 = ember_now_mono_ns();
 	if (!t->nr_segs)
 		read_segments(fd, t);
-	if (l->cache_dir && m->build_id &&
-	    snprintf(cache_path, sizeof(cache_path), "%s/%s.unwind", l->cache_dir, m->build_id) <
-		(int)sizeof(cache_path)) {
-		if (unwind_table__load(cache_path, &table) == 0) {
+	if (l->disk && m->build_id) {
+		if (unwind_disk_cache__load(l->disk, m->build_id, &table) == 0) {
 			l->from_disk++;
 		} else {
 			*err = unwind_table__build_fd(fd, &table);
-			if (!*err && unwind_table__save(table, cache_path))
-				pr_debug("cannot save unwind table %s", cache_path);
+			if (!*err && unwind_disk_cache__save(l->disk, m->build_id, table))
+				pr_debug("cannot save the unwind table of %s", m->path);
 		}
 	} else {
 		*err = unwind_table__build_fd(fd, &table);

@@ -29,10 +29,10 @@ struct unwind_loader;
 
 /*
  * @cache_dir: where built tables are kept across runs, by build-id (created if
- * missing); NULL for no disk cache. The loader starts a thread of its own, which
+ * missing), under @cache_bytes (0: no bound); NULL for no disk cache. The loader starts a thread of its own, which
  * builds, loads and publishes tables; unwind_loader__free stops it.
  */
-int unwind_loader__new(struct ember_probe *probe, const char *cache_dir,
+int unwind_loader__new(struct ember_probe *probe, const char *cache_dir, uint64_t cache_bytes,
 		       struct unwind_loader **out);
 void unwind_loader__free(struct unwind_loader *l);
 

@@ -45,6 +45,7 @@ enum {
 	OPT_SYMBOLIZE,
 	OPT_UNWIND,
 	OPT_UNWIND_ROWS,
+	OPT_UNWIND_CACHE,
 	OPT_PUSH,
 	OPT_PUSH_APP,
 	OPT_PUSH_TOKEN_FILE,
@@ -97,6 +98,11 @@ static const struct cli_option agent_options[] = {
      "Rows of unwind tables the sampler holds (8 bytes each, kernel memory mapped into the "
      "agent; 1024..67108864, default 1048576 = 8 MiB). Past it the least recently used "
      "tables are evicted and counted (unwind.tables.evicted)."},
+    {"unwind-cache", 0, OPT_UNWIND_CACHE, "DIR|none",
+     "Keep built unwind tables in DIR by build-id (default /var/cache/ember/unwind, shared "
+     "with ember record; kept under 256 MiB, least recently used first out), so that a "
+     "restart or a SIGHUP that loads a new sampler reads them instead of parsing .eh_frame "
+     "of every binary on the host again."},
     {"label", 'l', 0, "KEY=VALUE",
      "Static label on every window (service, env, region...); repeatable. In the config "
      "file: 'label.KEY = VALUE'. host and kernel_release are always added."},
@@ -318,6 +324,7 @@ static int new_collector(const struct agent_config *cfg, struct ember_collector 
 	co.frequency_hz = cfg->frequency_hz;
 	co.unwind = (enum ember_unwind)cfg->unwind;
 	co.unwind_rows = cfg->unwind_rows;
+	co.unwind_cache_dir = cfg->unwind_cache;
 	co.target = EMBER_TARGET_ALL;
 	err = collector__new(&co, out);
 	if (err)
@@ -367,9 +374,19 @@ static int reload(struct agent *ag, int argc, char **argv, const struct agent_ar
 	    str_differs(next.push_token_file, ag->cfg.push_token_file) ||
 	    str_differs(next.push_basic_auth_file, ag->cfg.push_basic_auth_file) ||
 	    next.metrics_port != ag->cfg.metrics_port ||
+	    str_differs(next.unwind_cache, ag->cfg.unwind_cache) ||
 	    strcmp(next.output_dir, ag->cfg.output_dir) != 0)
-		pr_warn("reload: output-dir, push and metrics-port settings take effect at the "
-			"next start");
+		pr_warn("reload: output-dir, push, metrics-port and unwind-cache settings take "
+			"effect at the next start");
+	/* A new sampler below keeps the running cache directory, as the warning says. */
+	if (str_differs(next.unwind_cache, ag->cfg.unwind_cache)) {
+		free(next.unwind_cache);
+		next.unwind_cache = ag->cfg.unwind_cache ? strdup(ag->cfg.unwind_cache) : NULL;
+		if (ag->cfg.unwind_cache && !next.unwind_cache) {
+			agent_config__release(&next);
+			return -ENOMEM;
+		}
+	}
 	if (next.frequency_hz != ag->cfg.frequency_hz || next.unwind != ag->cfg.unwind ||
 	    next.unwind_rows != ag->cfg.unwind_rows) {
 		err = new_collector(&next, &nc);

@@ -91,7 +91,8 @@ static const struct cli_option record_options[] = {
      "When full, the least recently used tables no process needs are evicted."},
     {"unwind-cache", 0, OPT_UNWIND_CACHE, "DIR|none",
      "Keep built unwind tables in DIR by build-id, so the next run loads them instead of "
-     "parsing .eh_frame again (default /var/cache/ember/unwind)."},
+     "parsing .eh_frame again (default /var/cache/ember/unwind, shared with the agent; "
+     "kept under 256 MiB, least recently used tables removed first)."},
     {"drain-interval", 0, OPT_DRAIN_INTERVAL, "SECONDS",
      "Advanced: move samples out of the kernel maps this often (default 5). Shorter "
      "keeps the maps smaller; every sample still lands in exactly one drain."},
@@ -197,7 +198,7 @@ static int parse_args(int argc, char **argv, struct record_args *a)
 	a->hz = 99;
 	a->ready_fd = -1;
 	a->drain_interval_s = 5;
-	a->unwind_cache = "/var/cache/ember/unwind";
+	a->unwind_cache = EMBER_UNWIND_CACHE_DIR;
 	a->output = "ember.svg";
 	cli_getopt_tables(record_options, longopts, 64, shortopts);
 	optind = 1;

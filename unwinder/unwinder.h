@@ -55,6 +55,25 @@ const struct ember_unwind_row *unwind_table__lookup(const struct ember_unwind_ta
 int unwind_table__save(const struct ember_unwind_table *t, const char *path);
 int unwind_table__load(const char *path, struct ember_unwind_table **out);
 
+/*
+ * A directory of saved tables, one per build-id (DIR/BUILD_ID.unwind), kept
+ * under @max_bytes (0: no bound) by dropping the files least recently saved or
+ * loaded: at open, and after every 1/16 of the bound saved. open creates @dir
+ * (mkdir -p) and returns -errno when it cannot. load and save return what
+ * unwind_table__load / __save do, or -EINVAL for a build-id that is not
+ * lowercase hex. Thread-safety: none; one cache per thread.
+ */
+struct unwind_disk_cache;
+
+int unwind_disk_cache__open(const char *dir, uint64_t max_bytes, struct unwind_disk_cache **out);
+void unwind_disk_cache__free(struct unwind_disk_cache *c);
+int unwind_disk_cache__load(struct unwind_disk_cache *c, const char *build_id,
+			    struct ember_unwind_table **out);
+int unwind_disk_cache__save(struct unwind_disk_cache *c, const char *build_id,
+			    const struct ember_unwind_table *t);
+/* Removes the oldest files until the directory is within 3/4 of the bound. */
+int unwind_disk_cache__prune(struct unwind_disk_cache *c);
+
 /* Heap bytes held by the table. */
 size_t unwind_table__bytes(const struct ember_unwind_table *t);
 

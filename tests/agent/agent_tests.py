@@ -800,6 +800,9 @@ def case_churn():
     check(rooted >= 0.98 * named, "only %d of %d churn samples reach a root" % (rooted, named))
     # Issue 12, acceptance 2: memory is bounded without restarting the symbolizer.
     check(resets == 0, "the symbolizer was restarted %d times:\n%s" % (resets, ag.log()))
+    # Each window ends within the budget (10 MiB; the log rounds MiB to 0.1).
+    check(held and max(held) <= 10.05, "the symbolizer held %s MiB after its windows, "
+          "over its 10M budget" % held)
     check(level[2][0] <= 1.10 * level[1][0],
           "agent RSS %d kB after minute 2, %d kB after minute 1 (> 10%% growth)" %
           (level[2][0], level[1][0]))
@@ -859,6 +862,66 @@ def case_defaults_nofp():
         check(rooted >= 0.98 * total, "%s: %d of %d samples reach main or libc's start" %
               (name, rooted, total))
     print("defaults_nofp ok")
+
+
+def case_unwind_cache():
+    """The agent keeps built unwind tables on disk (unwind-cache): a second start loads
+    them instead of parsing .eh_frame again, and stacks walked with them are whole."""
+    need_root()
+    d = tmpdir()
+    cache = d + "/cache"
+    runs = []
+    for run in (1, 2):
+        out = "%s/out%d" % (d, run)
+        ag = Agent(["-o", out, "--window", "2s", "--jitter", "no", "-F", "99",
+                    "--unwind-cache", cache])
+        try:
+            ag.wait_started()
+            # About 2 s of CPU (the fixture's 450 units): ~200 samples at 99 Hz.
+            fx = subprocess.run([FIX + "/split_nofp_gcc", "450"], stdout=subprocess.DEVNULL,
+                                timeout=120)
+            check(fx.returncode == 0, "fixture failed")
+            rc = ag.stop()
+        finally:
+            ag.kill()
+        check(rc == 0, "agent exited %d:\n%s" % (rc, ag.log()))
+        files = window_files(out)
+        check_accounting(ag, files)
+        total = {}
+        rooted = good = 0
+        ids = set()
+        for f in files:
+            p = read_profile(f)
+            for k, v in counters(p).items():
+                total[k] = total.get(k, 0) + v
+            for smp in p.samples:
+                if smp["labels"].get("process_name") != "split_nofp_gcc":
+                    continue
+                good += smp["count"]
+                rooted += smp["count"] if p.reaches_root(smp) else 0
+            ids |= set(m["build_id"] for m in p.mappings.values()
+                       if m["build_id"] and m["path"].endswith("/split_nofp_gcc"))
+        built = total.get("unwind.tables.built", 0)
+        disk = total.get("unwind.tables.from_disk_cache", 0)
+        cached = set(f[:-len(".unwind")] for f in os.listdir(cache) if f.endswith(".unwind"))
+        print("run %d: %d tables placed, %d of them from the disk cache; %d files cached; "
+              "fixture: %d of %d samples reach a root" % (run, built, disk, len(cached),
+                                                          rooted, good))
+        check(len(ids) == 1, "fixture build-ids in the windows: %r" % ids)
+        check(ids <= cached, "the fixture's table %s is not in the cache %s" % (ids, cached))
+        # ~200 samples: at 98%, one binomial standard deviation is 1 point.
+        check(good >= 100 and rooted >= 0.95 * good,
+              "run %d: %d of %d fixture samples reach a root" % (run, rooted, good))
+        runs.append((built, disk))
+    (built1, disk1), (built2, disk2) = runs
+    check(disk1 == 0, "a fresh cache directory gave %d tables" % disk1)
+    # The host's processes and the fixture are the same in both runs: every table with a
+    # build-id that run 1 built, run 2 reads (the fixture, libc and ld.so at least); what
+    # it still builds are files without a build-id and programs new since run 1.
+    check(disk2 >= 3, "run 2 read only %d tables from the disk cache" % disk2)
+    check(built2 - disk2 < built1, "run 2 built %d tables from .eh_frame, run 1 %d" %
+          (built2 - disk2, built1))
+    print("unwind_cache ok")
 
 
 def refusing_port():

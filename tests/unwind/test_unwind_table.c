@@ -2,11 +2,16 @@
 /*
  * Unit tests of the unwind table builder: rows of this very test binary are
  * sorted and cover main; lookups; the on-disk cache round-trips and rejects
- * truncated or foreign files.
+ * truncated or foreign files; the cache directory stays under its bound,
+ * dropping the least recently saved or loaded tables first.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "test.h"
@@ -65,6 +70,75 @@ static void test_cache(struct ember_unwind_table *t)
 	rmdir(dir);
 }
 
+static bool exists(const char *dir, const char *name)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s.unwind", dir, name);
+	return access(path, F_OK) == 0;
+}
+
+/* Sets @name's modification time to @age_s seconds ago. */
+static void age(const char *dir, const char *name, int age_s)
+{
+	struct timespec ts[2] = {{.tv_nsec = UTIME_OMIT}, {.tv_sec = time(NULL) - age_s}};
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s.unwind", dir, name);
+	ASSERT_EQ(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
+static void test_disk_cache(struct ember_unwind_table *t)
+{
+	char dir[] = "/tmp/ember-unwind-XXXXXX", sub[256], cmd[300], first[300];
+	struct unwind_disk_cache *c;
+	struct ember_unwind_table *back;
+	struct stat st;
+	size_t file;
+
+	ASSERT(mkdtemp(dir) != NULL);
+	/* The directory is created, parents included. */
+	snprintf(sub, sizeof(sub), "%s/a/b", dir);
+	/* The size of one table's file, header included. */
+	ASSERT_EQ(unwind_disk_cache__open(sub, 0, &c), 0);
+	ASSERT_EQ(unwind_disk_cache__save(c, "aa01", t), 0);
+	unwind_disk_cache__free(c);
+	snprintf(first, sizeof(first), "%s/aa01.unwind", sub);
+	ASSERT_EQ(stat(first, &st), 0);
+	file = (size_t)st.st_size;
+	/* Room for 3 tables and a half: a 4th save prunes to 3/4 of it (2 tables). */
+	ASSERT_EQ(unwind_disk_cache__open(sub, file * 7 / 2, &c), 0);
+	ASSERT_EQ(unwind_disk_cache__save(c, "aa02", t), 0);
+	ASSERT_EQ(unwind_disk_cache__save(c, "aa03", t), 0);
+	age(sub, "aa01", 300);
+	age(sub, "aa02", 200);
+	age(sub, "aa03", 100);
+	/* A load makes aa01 the newest: aa02 and aa03 are the oldest now. */
+	ASSERT_EQ(unwind_disk_cache__load(c, "aa01", &back), 0);
+	ASSERT_EQ(unwind_table__nr_rows(back), unwind_table__nr_rows(t));
+	unwind_table__free(back);
+	ASSERT_EQ(unwind_disk_cache__save(c, "aa04", t), 0);
+	ASSERT(exists(sub, "aa01"));
+	ASSERT(!exists(sub, "aa02"));
+	ASSERT(!exists(sub, "aa03"));
+	ASSERT(exists(sub, "aa04"));
+	ASSERT_EQ(unwind_disk_cache__load(c, "aa02", &back), -ENOENT);
+	/* Names that are not lowercase hex never become paths. */
+	ASSERT_EQ(unwind_disk_cache__save(c, "../x", t), -EINVAL);
+	ASSERT_EQ(unwind_disk_cache__load(c, "AB", &back), -EINVAL);
+	ASSERT_EQ(unwind_disk_cache__load(c, "", &back), -EINVAL);
+	unwind_disk_cache__free(c);
+	/* Over the bound already at open (a smaller bound than last time): pruned. */
+	ASSERT_EQ(unwind_disk_cache__open(sub, file, &c), 0);
+	ASSERT(!exists(sub, "aa04"));
+	ASSERT(!exists(sub, "aa01"));
+	unwind_disk_cache__free(c);
+	/* A path that cannot be a directory. */
+	ASSERT_EQ(unwind_disk_cache__open("/dev/null/x", 0, &c), -ENOTDIR);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ASSERT_EQ(system(cmd), 0);
+}
+
 static void test_not_elf(void)
 {
 	struct ember_unwind_table *t;
@@ -81,6 +155,7 @@ int main(int argc, char **argv)
 	(void)argc;
 	test_self(argv[0], &t);
 	test_cache(t);
+	test_disk_cache(t);
 	unwind_table__free(t);
 	test_not_elf();
 	return 0;

@@ -59,6 +59,7 @@ struct agent_config {
 	enum agent_symbolize symbolize;
 	int unwind;		     /* enum ember_unwind (agg/agg.h): auto, fp, dwarf */
 	uint32_t unwind_rows;	     /* unwind table rows the sampler holds (8 bytes each) */
+	char *unwind_cache;	     /* unwind table disk cache directory; NULL: none */
 	char *push_url;		     /* NULL: no push */
 	char *push_app;		     /* application name in the ingest "name" parameter */
 	char *push_token_file;	     /* bearer token, first line of the file */

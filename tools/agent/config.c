@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "agent.h"
-#include "agg/agg.h" /* EMBER_UNWIND_ROWS_MIN/MAX */
+#include "agg/agg.h" /* EMBER_UNWIND_ROWS_MIN/MAX, EMBER_UNWIND_CACHE_DIR */
 #include "cli.h"
 #include "support/support.h"
 
@@ -55,7 +55,9 @@ int agent_config__init(struct agent_config *cfg)
 	cfg->push_backoff_max_s = 300;
 	cfg->output_dir = strdup("/var/lib/ember/profiles");
 	cfg->push_app = strdup("ember");
-	return cfg->output_dir && cfg->push_app ? 0 : -ENOMEM;
+	/* Tables built once on this host load at the next start or SIGHUP. */
+	cfg->unwind_cache = strdup(EMBER_UNWIND_CACHE_DIR);
+	return cfg->output_dir && cfg->push_app && cfg->unwind_cache ? 0 : -ENOMEM;
 }
 
 void agent_config__release(struct agent_config *cfg)
@@ -69,6 +71,7 @@ void agent_config__release(struct agent_config *cfg)
 	free(cfg->push_basic_auth_file);
 	free(cfg->push_ca_file);
 	free(cfg->spool_dir);
+	free(cfg->unwind_cache);
 	for (i = 0; i < cfg->nr_labels; i++) {
 		free(cfg->labels[i].key);
 		free(cfg->labels[i].value);
@@ -261,6 +264,14 @@ int agent_config__set(struct agent_config *cfg, const char *key, const char *val
 		if (!err)
 			cfg->unwind_rows = (uint32_t)v;
 		return err;
+	}
+	if (strcmp(key, "unwind-cache") == 0) {
+		if (strcmp(value, "none") == 0) {
+			free(cfg->unwind_cache);
+			cfg->unwind_cache = NULL;
+			return 0;
+		}
+		return set_string(&cfg->unwind_cache, value, false, why, n);
 	}
 	if (strcmp(key, "push") == 0) {
 		if (*value && strncmp(value, "http://", 7) != 0 &&
