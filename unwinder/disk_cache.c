@@ -7,8 +7,10 @@
  *
  * The bound matters for the agent: it runs for months on hosts that may build
  * and run new binaries all day, each with a build-id of its own. Files are
- * dropped oldest first by modification time, which a load refreshes, so the
- * tables of what runs stay and those of binaries gone from the host go.
+ * dropped least recently used first: by access time, which a load refreshes
+ * (under relatime, the default, once a day: precise enough for a cache that
+ * turns over in days, and free, where touching the file at each load cost a
+ * system call per table), or by modification time on a noatime mount.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -38,7 +40,7 @@ struct unwind_disk_cache {
 struct cache_file {
 	char *name;
 	uint64_t bytes;
-	struct timespec mtime;
+	struct timespec used; /* last access (or modification, if later) */
 };
 
 /* mkdir -p; 0 when @dir exists as a directory afterwards. */
@@ -96,15 +98,26 @@ static bool ends_with(const char *s, const char *suffix)
 	return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
+static int cmp_time(struct timespec a, struct timespec b)
+{
+	if (a.tv_sec != b.tv_sec)
+		return a.tv_sec < b.tv_sec ? -1 : 1;
+	if (a.tv_nsec != b.tv_nsec)
+		return a.tv_nsec < b.tv_nsec ? -1 : 1;
+	return 0;
+}
+
+static struct timespec newer(struct timespec a, struct timespec b)
+{
+	return cmp_time(a, b) >= 0 ? a : b;
+}
+
 static int cmp_oldest_first(const void *a, const void *b)
 {
 	const struct cache_file *x = a, *y = b;
+	int c = cmp_time(x->used, y->used);
 
-	if (x->mtime.tv_sec != y->mtime.tv_sec)
-		return x->mtime.tv_sec < y->mtime.tv_sec ? -1 : 1;
-	if (x->mtime.tv_nsec != y->mtime.tv_nsec)
-		return x->mtime.tv_nsec < y->mtime.tv_nsec ? -1 : 1;
-	return strcmp(x->name, y->name);
+	return c ? c : strcmp(x->name, y->name);
 }
 
 int unwind_disk_cache__prune(struct unwind_disk_cache *c)
@@ -141,7 +154,7 @@ int unwind_disk_cache__prune(struct unwind_disk_cache *c)
 		if (err)
 			goto out;
 		files[nr].bytes = (uint64_t)st.st_size;
-		files[nr].mtime = st.st_mtim;
+		files[nr].used = newer(st.st_atim, st.st_mtim);
 		total += files[nr].bytes;
 		nr++;
 	}
@@ -201,9 +214,6 @@ int unwind_disk_cache__load(struct unwind_disk_cache *c, const char *build_id,
 	if (!path)
 		return is_hex(build_id) ? -ENOMEM : -EINVAL;
 	err = unwind_table__load(path, out);
-	/* In use: the newest by modification time, the last to be pruned. */
-	if (!err)
-		utimensat(AT_FDCWD, path, NULL, 0);
 	free(path);
 	return err;
 }

@@ -58,7 +58,8 @@ int unwind_table__load(const char *path, struct ember_unwind_table **out);
 /*
  * A directory of saved tables, one per build-id (DIR/BUILD_ID.unwind), kept
  * under @max_bytes (0: no bound) by dropping the files least recently saved or
- * loaded: at open, and after every 1/16 of the bound saved. open creates @dir
+ * loaded (access time, which relatime updates once a day; modification time
+ * where it is later): at open, and after every 1/16 of the bound saved. open creates @dir
  * (mkdir -p) and returns -errno when it cannot. load and save return what
  * unwind_table__load / __save do, or -EINVAL for a build-id that is not
  * lowercase hex. Thread-safety: none; one cache per thread.
