@@ -58,6 +58,16 @@ static int add_name(struct kallsyms *k, const char *s, size_t len, uint32_t *off
 	return 0;
 }
 
+#define PFX_LEN 6 /* strlen("__pfx_") */
+
+/* Whether the symbol just added is "__pfx_" followed by @name. */
+static bool prefixed_by_previous(const struct kallsyms *k, const char *name)
+{
+	const char *prev = k->names + k->syms[k->nr - 1].name;
+
+	return strncmp(prev, "__pfx_", PFX_LEN) == 0 && strcmp(prev + PFX_LEN, name) == 0;
+}
+
 /* Parses one line ("ffffffff81000000 T _stext\t[mod]"), adding it if it is text. */
 static int parse_line(struct kallsyms *k, char *line, bool *any_nonzero)
 {
@@ -88,7 +98,12 @@ static int parse_line(struct kallsyms *k, char *line, bool *any_nonzero)
 	s = &k->syms[k->nr];
 	s->addr = addr;
 	s->module = KSYM_NO_MODULE;
-	err = add_name(k, name, strlen(name), &s->name);
+	if (k->nr && prefixed_by_previous(k, name))
+		/* "__pfx_NAME" (the padding before NAME, about half the symbols of a
+		 * 6.x kernel) was just stored: NAME is its tail. */
+		s->name = k->syms[k->nr - 1].name + PFX_LEN;
+	else
+		err = add_name(k, name, strlen(name), &s->name);
 	if (!err && module) {
 		/* Modules repeat on every line of theirs: share the previous copy. */
 		if (k->nr && k->syms[k->nr - 1].module != KSYM_NO_MODULE &&
@@ -101,6 +116,24 @@ static int parse_line(struct kallsyms *k, char *line, bool *any_nonzero)
 		return err;
 	k->nr++;
 	return 0;
+}
+
+/*
+ * Gives back what the arrays grew beyond their final size (up to half of them,
+ * about 2 MB here: the table is kept for the symbolizer's lifetime).
+ */
+static void shrink_to_fit(struct kallsyms *k)
+{
+	void *p;
+
+	if (k->nr && (p = realloc(k->syms, k->nr * sizeof(*k->syms)))) {
+		k->syms = p;
+		k->cap = k->nr;
+	}
+	if (k->names_len && (p = realloc(k->names, k->names_len))) {
+		k->names = p;
+		k->names_cap = k->names_len;
+	}
 }
 
 int kallsyms__load(const char *path, struct kallsyms **out)
@@ -166,6 +199,7 @@ int kallsyms__load(const char *path, struct kallsyms **out)
 		sorted = ksym_cmp(&k->syms[i - 1], &k->syms[i], k->names) < 0;
 	if (!sorted)
 		qsort_r(k->syms, k->nr, sizeof(*k->syms), ksym_cmp, k->names);
+	shrink_to_fit(k);
 	*out = k;
 	k = NULL;
 out:

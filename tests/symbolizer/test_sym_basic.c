@@ -49,13 +49,18 @@ static void test_kallsyms(void)
 	ASSERT(fd >= 0);
 	out = fdopen(fd, "w");
 	ASSERT(out != NULL);
-	/* Unsorted on purpose, with a data symbol that must be ignored. */
-	fprintf(out, "ffffffff81200000 T vfs_read\n"
+	/* Unsorted on purpose, with a data symbol that must be ignored, and the
+	 * padding symbols of a 6.x kernel (__pfx_NAME right before NAME, whose
+	 * name storage NAME shares), in the core kernel and in a module. */
+	fprintf(out, "ffffffff811ffff0 t __pfx_vfs_read\n"
+		     "ffffffff81200000 T vfs_read\n"
 		     "ffffffff81000000 T _stext\n"
 		     "ffffffff81100000 t do_syscall_64\n"
 		     "ffffffff81150000 D some_data\n"
+		     "ffffffffc00ffff0 t __pfx_ext4_file_read_iter\t[ext4]\n"
 		     "ffffffffc0100000 t ext4_file_read_iter\t[ext4]\n"
-		     "ffffffffc0200000 T nf_hook\t[nf_tables]\n");
+		     "ffffffffc01ffff0 t __pfx_nf_hook\t[nf_tables]\n"
+		     "ffffffffc0200000 T nf_hook_other\t[nf_tables]\n");
 	fclose(out);
 	s = new_sym(path);
 
@@ -75,15 +80,32 @@ static void test_kallsyms(void)
 	resolve(s, &req, f, &nr);
 	ASSERT_STR_EQ(f[0].function, "ext4_file_read_iter");
 	ASSERT_STR_EQ(symbolizer__kernel_module(s, req.address), "[ext4]");
+	req.address = 0xffffffffc00ffff4;
+	resolve(s, &req, f, &nr);
+	ASSERT_STR_EQ(f[0].function, "__pfx_ext4_file_read_iter");
+	ASSERT_STR_EQ(symbolizer__kernel_module(s, req.address), "[ext4]");
+	/* A padding symbol followed by another name: both names whole. */
+	req.address = 0xffffffffc01ffff8;
+	resolve(s, &req, f, &nr);
+	ASSERT_STR_EQ(f[0].function, "__pfx_nf_hook");
+	req.address = 0xffffffffc0200008;
+	resolve(s, &req, f, &nr);
+	ASSERT_STR_EQ(f[0].function, "nf_hook_other");
+	ASSERT_STR_EQ(symbolizer__kernel_module(s, req.address), "[nf_tables]");
 
-	/* A return address right after a function belongs to that function. */
-	req.address = 0xffffffff81200000;
+	/* A return address right after a function (where the next one's padding
+	 * starts) belongs to that function. */
+	req.address = 0xffffffff811ffff0;
 	req.is_return = true;
 	resolve(s, &req, f, &nr);
 	ASSERT_STR_EQ(f[0].function, "do_syscall_64");
+	req.address = 0xffffffff81200000;
 	req.is_return = false;
 	resolve(s, &req, f, &nr);
 	ASSERT_STR_EQ(f[0].function, "vfs_read");
+	req.address = 0xffffffff811ffff8;
+	resolve(s, &req, f, &nr);
+	ASSERT_STR_EQ(f[0].function, "__pfx_vfs_read");
 
 	req.address = 0xffffffff80000000;
 	resolve(s, &req, f, &nr);
