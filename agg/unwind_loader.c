@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * Unwind table loading: a cache of per-file tables placed in the sampler's
- * mmap'ed rows array by a first-fit allocator with LRU eviction of unused
- * tables, and the per-process mapping lists the BPF walker searches.
+ * rows array (written with batched bpf system calls) by a first-fit allocator
+ * with LRU eviction of unused tables, and the per-process mapping lists the BPF
+ * walker searches.
  *
  * Building a table takes milliseconds (libc ~11 ms, a compiler's cc1 far more),
  * so it happens on the loader's own thread: the collector's event thread only
@@ -89,7 +90,6 @@ struct unwind_loader {
 	size_t head, nr_jobs, cap_jobs;
 	int worker_err; /* -ENOMEM seen by the worker, reported by the next request */
 	/* The worker's own. */
-	struct ember_unwind_row *rows;
 	uint32_t nr_rows;
 	struct ember_strpool *pool;
 	struct table_entry *tables;
@@ -103,7 +103,8 @@ struct unwind_loader {
 	struct ember_unwind_proc *scratch;
 	struct unwind_disk_cache *disk; /* NULL: no disk cache; the worker's */
 	/* Counters since the last unwind_loader__add_counters: written by the worker. */
-	_Atomic uint64_t built, build_failed, no_space, evicted, build_ns, rows_written, from_disk;
+	_Atomic uint64_t built, build_failed, no_space, evicted, build_ns, rows_written, from_disk,
+	    write_failed;
 };
 
 static void *worker_main(void *arg);
@@ -133,10 +134,9 @@ int unwind_loader__new(struct ember_probe *probe, const char *cache_dir, uint64_
 		if (err)
 			pr_debug("no unwind table cache in %s: %s", cache_dir, strerror(-err));
 	}
-	l->rows = probe__unwind_rows(probe);
 	l->nr_rows = probe__unwind_nr_rows(probe);
 	l->scratch = calloc(1, sizeof(*l->scratch));
-	if (!l->rows || !l->scratch || ember_strpool__new(&l->pool) ||
+	if (!l->nr_rows || !l->scratch || ember_strpool__new(&l->pool) ||
 	    ember_index__new(&l->by_key) ||
 	    ember_grow((void **)&l->free_list, &l->cap_free, 1, sizeof(*l->free_list))) {
 		unwind_loader__free(l);
@@ -324,7 +324,11 @@ static void place(struct unwind_loader *l, struct table_entry *t,
 			return;
 		}
 	}
-	memcpy(&l->rows[first], unwind_table__rows(table), (size_t)n * sizeof(*l->rows));
+	if (probe__write_unwind_rows(l->probe, first, unwind_table__rows(table), n)) {
+		free_rows(l, first, n);
+		l->write_failed++;
+		return;
+	}
 	t->first_row = first;
 	t->nr_rows = n;
 	t->loaded = true;
@@ -617,6 +621,7 @@ int unwind_loader__add_counters(struct unwind_loader *l, struct ember_profile *p
 	    {"unwind.tables.evicted", &l->evicted},
 	    {"unwind.tables.build_ns", &l->build_ns},
 	    {"unwind.tables.rows_written", &l->rows_written},
+	    {"unwind.tables.write_failed", &l->write_failed},
 	};
 	size_t i;
 	int err;

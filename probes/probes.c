@@ -42,9 +42,7 @@ struct ember_probe {
 	struct ember_inflight *inflight; /* mmap of the per-CPU inflight slots */
 	uint32_t nr_inflight;
 	size_t inflight_bytes;
-	struct ember_unwind_row *rows; /* mmap of unwind_rows, when tables are on */
-	uint32_t nr_rows;
-	size_t rows_bytes;
+	uint32_t nr_rows; /* unwind_rows entries, when tables are on; else 0 */
 	struct ember_probe_load_info load_info;
 };
 
@@ -185,22 +183,8 @@ int probe__new(const struct ember_probe_opts *opts, struct ember_probe **out)
 	err = map_inflight(p);
 	if (err)
 		goto err_out;
-	if (o.unwind == EMBER_UNWIND_TABLES) {
-		long page = sysconf(_SC_PAGESIZE);
-
-		/* Array elements are 8-byte aligned; rows are 8 bytes, so the mmap is dense. */
+	if (o.unwind == EMBER_UNWIND_TABLES)
 		p->nr_rows = bpf_map__max_entries(p->skel->maps.unwind_rows);
-		p->rows_bytes = ((size_t)p->nr_rows * sizeof(*p->rows) + page - 1) & ~(page - 1);
-		p->rows = mmap(NULL, p->rows_bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
-			       bpf_map__fd(p->skel->maps.unwind_rows), 0);
-		if (p->rows == MAP_FAILED) {
-			err = -errno;
-			p->rows = NULL;
-			pr_err("cannot mmap the unwind table array (%zu bytes): %d", p->rows_bytes,
-			       err);
-			goto err_out;
-		}
-	}
 	*out = p;
 	return 0;
 err_out:
@@ -218,8 +202,6 @@ void probe__free(struct ember_probe *p)
 	for (i = 0; i < 3; i++)
 		bpf_link__destroy(p->tp_links[i]);
 	free(p->links);
-	if (p->rows)
-		munmap(p->rows, p->rows_bytes);
 	if (p->inflight)
 		munmap(p->inflight, p->inflight_bytes);
 	sampler_bpf__destroy(p->skel);
@@ -312,9 +294,32 @@ int probe__events_fd(const struct ember_probe *p)
 	return bpf_map__fd(p->skel->maps.events);
 }
 
-struct ember_unwind_row *probe__unwind_rows(struct ember_probe *p)
+/* Rows per BPF_MAP_UPDATE_BATCH call: 32 KiB of keys, 64 KiB of rows. */
+#define ROWS_PER_BATCH 8192u
+
+int probe__write_unwind_rows(struct ember_probe *p, uint32_t first,
+			     const struct ember_unwind_row *rows, uint32_t n)
 {
-	return p->rows;
+	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_ANY);
+	int fd = bpf_map__fd(p->skel->maps.unwind_rows);
+	uint32_t done = 0, i, *keys;
+	int err = 0;
+
+	if (first > p->nr_rows || n > p->nr_rows - first)
+		return -ERANGE;
+	keys = malloc((n < ROWS_PER_BATCH ? n : ROWS_PER_BATCH) * sizeof(*keys) + 1);
+	if (!keys)
+		return -ENOMEM;
+	while (done < n && !err) {
+		__u32 count = n - done < ROWS_PER_BATCH ? n - done : ROWS_PER_BATCH;
+
+		for (i = 0; i < count; i++)
+			keys[i] = first + done + i;
+		err = bpf_map_update_batch(fd, keys, rows + done, &count, &opts);
+		done += count;
+	}
+	free(keys);
+	return err;
 }
 
 uint32_t probe__unwind_nr_rows(const struct ember_probe *p)

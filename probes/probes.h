@@ -70,9 +70,16 @@ int probe__stacks_fd(const struct ember_probe *p, int gen, unsigned int cls);
 int probe__stats_fd(const struct ember_probe *p);
 int probe__events_fd(const struct ember_probe *p);
 
-/* The unwind table rows, mmap'ed (probe__unwind_nr_rows entries); NULL without tables. */
-struct ember_unwind_row *probe__unwind_rows(struct ember_probe *p);
+/*
+ * Entries of the unwind table array (8-byte rows); 0 without tables. Rows are
+ * written with bpf system calls, not through a mapping: the array is kernel
+ * memory (charged to the agent's cgroup), outside the process's RSS, where an
+ * mmap would have put all of it (the kernel maps every page of an mmapable
+ * array at once). Returns 0, -ERANGE past the array, or the syscall's -errno.
+ */
 uint32_t probe__unwind_nr_rows(const struct ember_probe *p);
+int probe__write_unwind_rows(struct ember_probe *p, uint32_t first,
+			     const struct ember_unwind_row *rows, uint32_t n);
 /* fd of the per-process unwind map (tgid -> struct ember_unwind_proc). */
 int probe__unwind_procs_fd(const struct ember_probe *p);
 /* fd of the per-file unwind map (struct ember_unwind_file_key -> struct ember_unwind_file). */

@@ -94,11 +94,10 @@ struct {
 	__type(value, __u64);
 } stats SEC(".maps");
 
-/* Unwind tables of every loaded file, back to back; userspace writes them through mmap. */
+/* Unwind tables of every loaded file, back to back; userspace writes them in batches. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 4 << 20); /* rows (32 MiB); resized by userspace */
-	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, struct ember_unwind_row);
 } unwind_rows SEC(".maps");

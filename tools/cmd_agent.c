@@ -95,9 +95,9 @@ static const struct cli_option agent_options[] = {
      "them (complete stacks of binaries built without frame pointers), frame pointers "
      "elsewhere; fp: frame pointers only, no per-process work; dwarf: tables only."},
     {"unwind-rows", 0, OPT_UNWIND_ROWS, "N",
-     "Rows of unwind tables the sampler holds (8 bytes each, kernel memory mapped into the "
-     "agent; 1024..67108864, default 1048576 = 8 MiB). Past it the least recently used "
-     "tables are evicted and counted (unwind.tables.evicted)."},
+     "Rows of unwind tables the sampler holds (8 bytes each of kernel memory, charged to the "
+     "agent's cgroup, not in its RSS; 1024..67108864, default 1048576 = 8 MiB). Past it the "
+     "least recently used tables are evicted and counted (unwind.tables.evicted)."},
     {"unwind-cache", 0, OPT_UNWIND_CACHE, "DIR|none",
      "Keep built unwind tables in DIR by build-id (default /var/cache/ember/unwind, shared "
      "with ember record; kept under 256 MiB, least recently used first out), so that a "

@@ -44,7 +44,7 @@ int agent_config__init(struct agent_config *cfg)
 	cfg->spool_bytes = 64ull << 20;
 	cfg->symbolizer_memory = SYMBOLIZER_MEMORY_DEFAULT;
 	/*
-	 * 1 Mi rows (8 MiB of kernel memory, mapped into the agent, so in its RSS): three
+	 * 1 Mi rows (8 MiB of kernel memory, charged to the agent's cgroup): three
 	 * times what every table of this 2-vCPU host took (~330k rows for 43 files); past
 	 * it the least recently used tables are evicted (unwind.tables.evicted). record
 	 * keeps 4 Mi for one-off profiles of anything.
