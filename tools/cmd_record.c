@@ -94,8 +94,8 @@ static const struct cli_option record_options[] = {
      "parsing .eh_frame again (default /var/cache/ember/unwind, shared with the agent; "
      "kept under 256 MiB, least recently used tables removed first)."},
     {"drain-interval", 0, OPT_DRAIN_INTERVAL, "SECONDS",
-     "Advanced: move samples out of the kernel maps this often (default 5). Shorter "
-     "keeps the maps smaller; every sample still lands in exactly one drain."},
+     "Advanced: move samples out of the kernel maps this often (10ms to 1h, default 5). "
+     "Shorter keeps the maps smaller; every sample still lands in exactly one drain."},
     {"label", 0, OPT_LABEL, "KEY=VALUE",
      "Attach a label to the profile (pprof labels on every sample); repeatable."},
     {"title", 0, OPT_TITLE, "TEXT", "Flamegraph title (default 'ember record')."},
@@ -306,6 +306,15 @@ static int parse_args(int argc, char **argv, struct record_args *a)
 		case OPT_DRAIN_INTERVAL:
 			if (cli_parse_seconds("drain-interval", optarg, &a->drain_interval_s))
 				return EMBER_EXIT_USAGE;
+			/* Below 10 ms the drain is a busy loop; past an hour the maps,
+			 * sized for one drain, are at their cap long before it comes. */
+			if (a->drain_interval_s < 0.01 || a->drain_interval_s > 3600) {
+				fprintf(stderr,
+					"ember: invalid value for --drain-interval: '%s' (expected "
+					"10ms to 1h)\n",
+					optarg);
+				return EMBER_EXIT_USAGE;
+			}
 			break;
 		case 'v':
 			a->verbose = true;

@@ -658,6 +658,10 @@ def case_duration_units():
     for args in (["--duration", "1x"], ["--duration", "1e3"], ["--drain-interval", "0"]):
         expect_error(args, 2, r"invalid value for %s: '%s' \(expected a duration > 0: "
                      r"10, 2\.5s, 500ms, 1m, 2h, 7d\)" % (args[0], re.escape(args[1])))
+    # A duration, but outside what a drain interval can be.
+    for value in ("1ms", "2h"):
+        expect_error(["--drain-interval", value], 2, r"invalid value for --drain-interval: "
+                     r"'%s' \(expected 10ms to 1h\)" % value)
     need_root()
     out = tmp("duration_units.folded")
     rc, _, se = record(["--duration", "1d", "--drain-interval", "500ms", "-o", out,
