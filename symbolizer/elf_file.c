@@ -504,6 +504,31 @@ void elf_symtab__fini(struct elf_symtab *tab)
 	memset(tab, 0, sizeof(*tab));
 }
 
+struct elf_sym *elf_symtab__find_padding(const struct elf_symtab *tab, uint64_t vaddr,
+					 uint64_t max_gap)
+{
+	size_t lo = 0, hi = tab->nr;
+	struct elf_sym *s;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (tab->syms[mid].addr <= vaddr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return NULL;
+	/* The nearest symbol at or below @vaddr; of equal-address aliases, the first. */
+	s = &tab->syms[lo - 1];
+	while (s > tab->syms && s[-1].addr == s->addr)
+		s--;
+	if (s->size == 0 || vaddr - s->addr < s->size || vaddr - (s->addr + s->size) >= max_gap)
+		return NULL;
+	return s;
+}
+
 struct elf_sym *elf_symtab__find(const struct elf_symtab *tab, uint64_t vaddr)
 {
 	size_t lo = 0, hi = tab->nr;

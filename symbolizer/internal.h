@@ -134,6 +134,17 @@ void elf_symtab__fini(struct elf_symtab *tab);
 /* The symbol covering @vaddr, or NULL. */
 struct elf_sym *elf_symtab__find(const struct elf_symtab *tab, uint64_t vaddr);
 
+/*
+ * The sized symbol that ends at most @max_gap bytes before @vaddr, with no
+ * symbol between: for the alignment padding after a function, which the line
+ * table gives to that function (as binutils addr2line and perf, which end a
+ * symbol at the next one, do). NULL otherwise. Only meaningful where every
+ * function has a symbol (a full .symtab) or DWARF's line table places @vaddr
+ * in a sequence: a stripped file's gaps may be whole functions without one.
+ */
+struct elf_sym *elf_symtab__find_padding(const struct elf_symtab *tab, uint64_t vaddr,
+					 uint64_t max_gap);
+
 /* ---- demangle.c -------------------------------------------------------- */
 
 /*

@@ -29,6 +29,12 @@
 #define DEFAULT_MAX_OPEN 64
 /* Memoized addresses before the memo is dropped and rebuilt (entries). */
 #define ADDR_MEMO_LIMIT (1u << 20)
+/*
+ * Bytes after a function's end that are its alignment padding: compilers align
+ * functions to 16 bytes (-O2) or up to 64 (-O3 / -falign-functions=64).
+ */
+#define FUNCTION_PADDING_MAX 64
+
 /* Lookups during which a file used is never dropped for the budget. */
 #define RECENT_LOOKUPS 64
 /* A file's DWARF may take at most 1/DWARF_SHARE of the memory budget. */
@@ -581,6 +587,11 @@ static int resolve_vaddr(struct ember_symbolizer *s, struct sym_file *f, uint64_
 	}
 	/* Looked up after DWARF: opening it may merge the debug file's .symtab. */
 	sym = elf_symtab__find(&f->syms, vaddr);
+	/* Alignment padding after a function is that function's, as binutils
+	 * addr2line and perf say: where every function has a symbol (a full
+	 * .symtab) or the line table puts the address in a sequence. */
+	if (!sym && n == 0 && (has_line || f->info.has_symtab || f->debug_syms))
+		sym = elf_symtab__find_padding(&f->syms, vaddr, FUNCTION_PADDING_MAX);
 
 	if (n > 0) {
 		/* Keep the outermost (real) function when @max cuts the chain. */
