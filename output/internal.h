@@ -196,4 +196,10 @@ void json_free(struct json_value *v);
 /* Member @key of object @obj, or NULL (also when @obj is not an object). */
 const struct json_value *json_get(const struct json_value *obj, const char *key);
 
+/*
+ * Whether @buf starts like `perf script` text: after perf's "#" comments, a
+ * record header (comm and a pid or tid, whatever other fields) and a frame.
+ */
+bool perfscript__looks_like(const char *buf, size_t len);
+
 #endif /* EMBER_OUTPUT_INTERNAL_H */

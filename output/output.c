@@ -244,29 +244,6 @@ static int slurp(int fd, char **out, size_t *out_len)
 	return 0;
 }
 
-/* True when @buf looks like `perf script` output: a record header line with "pid[/tid] ... ts:". */
-static bool looks_like_perf_script(const char *buf, size_t len)
-{
-	const char *nl = memchr(buf, '\n', len);
-	size_t n = nl ? (size_t)(nl - buf) : len;
-	const char *colon;
-
-	/* Skip perf's "# ..." header comments, if any. */
-	while (n && buf[0] == '#' && nl) {
-		len -= n + 1;
-		buf = nl + 1;
-		nl = memchr(buf, '\n', len);
-		n = nl ? (size_t)(nl - buf) : len;
-	}
-	if (!n || buf[0] == ' ' || buf[0] == '\t')
-		return false;
-	/* A header has "NUMBER.NUMBER:" (the timestamp) and the next line is indented. */
-	colon = memchr(buf, ':', n);
-	if (!colon || colon == buf || colon[-1] < '0' || colon[-1] > '9')
-		return false;
-	return nl && (size_t)(nl - buf) + 1 < len && (nl[1] == '\t' || nl[1] == ' ');
-}
-
 /* True for a JSON object with a "profiles" member: speedscope's file format. */
 static bool looks_like_speedscope(const char *buf, size_t len)
 {
@@ -319,7 +296,7 @@ int output__read_buffer(const void *data, size_t len, const struct ember_read_op
 			format = EMBER_FORMAT_PPROF;
 		else if (looks_like_speedscope(buf, len))
 			format = EMBER_FORMAT_SPEEDSCOPE;
-		else if (looks_like_perf_script(buf, len))
+		else if (perfscript__looks_like(buf, len))
 			format = EMBER_FORMAT_PERFSCRIPT;
 		else
 			format = EMBER_FORMAT_FOLDED;

@@ -62,11 +62,20 @@ struct ember_folded_opts {
  */
 int folded__write(const struct ember_profile *p, const struct ember_folded_opts *opts, FILE *out);
 
+/* How a perf script record counts (ember_read_opts.weight). */
+enum ember_weight {
+	EMBER_WEIGHT_AUTO = 0, /* period when every record has one, else samples */
+	EMBER_WEIGHT_SAMPLES,  /* one per record */
+	EMBER_WEIGHT_PERIOD,   /* the record's period (events, or ns of cpu-clock) */
+};
+
 struct ember_read_opts {
 	size_t sz;		  /* sizeof(struct ember_read_opts) */
 	bool strict;		  /* a malformed line or record fails the read (-EINVAL) */
 	const char *name;	  /* input name for messages ("-" for stdin); NULL: "input" */
 	enum ember_format format; /* EMBER_FORMAT_AUTO: guess from path and content */
+	const char *event;	  /* perf script: the event to read; NULL: the first one */
+	enum ember_weight weight; /* perf script: what a record counts */
 };
 
 /*
@@ -103,9 +112,17 @@ int pprof__read(const uint8_t *buf, size_t len, const struct ember_read_opts *op
 /* ---- perf script ------------------------------------------------------- */
 
 /*
- * Parses `perf script` text (default fields, with call chains) into @p: one
- * sample per record, root "comm", kernel frames flagged from their module
- * ("[kernel.kallsyms]") and JIT frames from perf-PID.map modules.
+ * Parses `perf script` text with call chains into @p, whatever header fields
+ * perf printed: "COMM [PID/]TID [CPU] [TIME:] [PERIOD] [EVENT:]" (a lone
+ * number is the thread id, as perf prints it by default), frame lines
+ * "ADDR [SYMBOL[+0xOFF]] (MODULE)", indented or not. Only the records of one
+ * event are read (@opts->event, else the first one; the others are named in
+ * a message); each counts its period when every such record has one, else 1
+ * (@opts->weight; stackcollapse-perf.pl counts the period too). Root "comm";
+ * kernel frames flagged from their module ([kernel.kallsyms], a vmlinux path,
+ * a kernel module) or address, JIT frames from perf-PID.map modules.
+ * -EINVAL for an unknown @opts->event, or --weight period with records
+ * without one.
  */
 int perfscript__read(const char *buf, size_t len, const struct ember_read_opts *opts,
 		     struct ember_profile *p);

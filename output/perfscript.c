@@ -2,10 +2,20 @@
 /*
  * Reader for `perf script` text with call chains (perf record -g), so that
  * `perf script | ember convert - -o out.svg` works like stackcollapse-perf.pl
- * plus flamegraph.pl. A record is a header line ("comm pid[/tid] [cpu] ts:
- * period event:") followed by indented frame lines ("addr symbol+0xoff
- * (module)"), leaf first, ending at a blank line. Every record counts one
- * sample, as stackcollapse-perf.pl counts them.
+ * plus flamegraph.pl. A record is a header line followed by frame lines, leaf
+ * first, ending at a blank line (or at the next header). perf prints the
+ * header's fields as -F asks, in a fixed order:
+ *
+ *   COMM  [PID/]TID  [CPU]  [TIME:]  [PERIOD]  [EVENT[:MODIFIERS]:]  [...]
+ *
+ * (comm may hold spaces; a lone number is the thread id; tracepoints print
+ * their fields after the event). Frames are "ADDR [SYMBOL[+0xOFF]] (MODULE)",
+ * indented by default, not with some -F layouts.
+ *
+ * The text is read twice: a first pass over the headers finds the events
+ * (a file of `perf record -e a -e b` holds both) and whether every record of
+ * the chosen one has a period; the second reads that event's records, each
+ * counting its period (as stackcollapse-perf.pl sums it) or 1.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -16,16 +26,37 @@
 #include "output/output.h"
 #include "support/support.h"
 
+/* Events seen in the first pass, in order of first appearance. */
+struct ps_event {
+	char *name; /* "" for records without an event field */
+	size_t records, with_period;
+};
+
 struct ps_reader {
 	struct ember_profile *p;
 	struct ember_sample s;
 	bool in_record;
-	uint32_t *locs; /* leaf first */
+	bool skip_record; /* a record of another event */
+	uint32_t *locs;	  /* leaf first */
 	size_t nr_locs, cap_locs;
 	struct obuf comm, name;
 	const char *input;
 	bool strict;
 	size_t nr_bad;
+	const char *event; /* the event read */
+	bool by_period;
+	struct ps_event *events;
+	size_t nr_events, cap_events;
+};
+
+/* What a header line holds beside the comm. */
+struct ps_header {
+	const char *comm_end;
+	uint32_t pid, tid;
+	bool has_period;
+	uint64_t period;
+	const char *event; /* NULL: no event field */
+	size_t event_len;
 };
 
 static bool is_digits(const char *s, size_t n)
@@ -40,59 +71,200 @@ static bool is_digits(const char *s, size_t n)
 	return true;
 }
 
-static uint32_t parse_u32(const char *s, size_t n)
+static uint64_t parse_u64(const char *s, size_t n)
 {
 	uint64_t v = 0;
 	size_t i;
 
-	for (i = 0; i < n && v <= UINT32_MAX; i++)
+	for (i = 0; i < n; i++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return UINT64_MAX;
 		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	return v;
+}
+
+static uint32_t parse_u32(const char *s, size_t n)
+{
+	uint64_t v = parse_u64(s, n);
+
 	return v > UINT32_MAX ? 0 : (uint32_t)v;
 }
 
-/* Header: the comm (may hold spaces) ends before the first "PID" or "PID/TID" token. */
-static int parse_header(struct ps_reader *r, const char *line, size_t len)
+/* A pid or tid: digits, or -1 (perf's "unknown", as in ":-1  -1"). */
+static bool is_id(const char *t, size_t n)
 {
-	const char *p = line, *end = line + len, *comm_end = NULL;
+	return is_digits(t, n) || (n == 2 && t[0] == '-' && t[1] == '1');
+}
 
-	memset(&r->s, 0, sizeof(r->s));
+/* An id's value; 0 for unknown. */
+static uint32_t parse_id(const char *t, size_t n)
+{
+	return t[0] == '-' ? 0 : parse_u32(t, n);
+}
+
+/* "12345.678901:" (perf's time field). */
+static bool is_time(const char *t, size_t n)
+{
+	const char *dot = memchr(t, '.', n);
+
+	return n >= 3 && t[n - 1] == ':' && dot && is_digits(t, (size_t)(dot - t)) &&
+	       is_digits(dot + 1, (size_t)(t + n - 1 - dot - 1));
+}
+
+/* "[001]" (perf's cpu field). */
+static bool is_cpu(const char *t, size_t n)
+{
+	return n >= 3 && t[0] == '[' && t[n - 1] == ']' && is_digits(t + 1, n - 2);
+}
+
+/* Next whitespace-separated token of [*@p, @end); false at the end. */
+static bool next_token(const char **p, const char *end, const char **tok, size_t *n)
+{
+	while (*p < end && isspace((unsigned char)**p))
+		(*p)++;
+	if (*p == end)
+		return false;
+	*tok = *p;
+	while (*p < end && !isspace((unsigned char)**p))
+		(*p)++;
+	*n = (size_t)(*p - *tok);
+	return true;
+}
+
+/*
+ * Parses a header line into @h. The comm ends before the first "PID/TID" or
+ * number token after its first word; the optional fields follow in perf's
+ * order. 0, or 1 when the line has no pid token.
+ */
+static int parse_header(const char *line, size_t len, struct ps_header *h)
+{
+	const char *p = line, *end = line + len, *tok = NULL, *slash;
+	size_t n = 0;
+	bool more;
+
+	memset(h, 0, sizeof(*h));
 	while (p < end && !isspace((unsigned char)*p))
 		p++;
-	while (p < end) {
-		const char *tok, *slash;
-		size_t n;
+	for (;;) {
+		const char *before = p;
 
-		comm_end = p;
-		while (p < end && isspace((unsigned char)*p))
-			p++;
-		tok = p;
-		while (p < end && !isspace((unsigned char)*p))
-			p++;
-		n = (size_t)(p - tok);
+		if (!next_token(&p, end, &tok, &n))
+			return 1;
 		slash = memchr(tok, '/', n);
-		if (slash && is_digits(tok, (size_t)(slash - tok)) &&
-		    is_digits(slash + 1, (size_t)(tok + n - slash - 1))) {
-			r->s.pid = parse_u32(tok, (size_t)(slash - tok));
-			r->s.tid = parse_u32(slash + 1, (size_t)(tok + n - slash - 1));
+		if (slash && is_id(tok, (size_t)(slash - tok)) &&
+		    is_id(slash + 1, (size_t)(tok + n - slash - 1))) {
+			h->pid = parse_id(tok, (size_t)(slash - tok));
+			h->tid = parse_id(slash + 1, (size_t)(tok + n - slash - 1));
+			h->comm_end = before;
 			break;
 		}
-		if (is_digits(tok, n)) {
-			r->s.pid = parse_u32(tok, n);
-			r->s.tid = r->s.pid;
+		if (is_id(tok, n)) {
+			/* perf prints the thread id alone unless -F has pid too. */
+			h->tid = parse_id(tok, n);
+			h->comm_end = before;
 			break;
 		}
-		comm_end = NULL;
 	}
-	if (!comm_end)
-		return 1;
-	r->comm.len = 0;
-	if (obuf_append(&r->comm, line, (size_t)(comm_end - line)))
-		return -ENOMEM;
-	r->s.process_name = r->comm.data;
-	r->s.count = 1;
-	r->nr_locs = 0;
-	r->in_record = true;
+	more = next_token(&p, end, &tok, &n);
+	if (more && is_cpu(tok, n))
+		more = next_token(&p, end, &tok, &n);
+	if (more && is_time(tok, n))
+		more = next_token(&p, end, &tok, &n);
+	if (more && is_digits(tok, n)) {
+		h->has_period = true;
+		h->period = parse_u64(tok, n);
+		more = next_token(&p, end, &tok, &n);
+	}
+	/* "cpu-clock:", "cycles:u:", "sched:sched_switch:": up to the last ':'. */
+	if (more && n > 1 && tok[n - 1] == ':') {
+		h->event = tok;
+		h->event_len = n - 1;
+	}
 	return 0;
+}
+
+/* The index of event @name (@n bytes) in r->events, added when new; -1 on ENOMEM. */
+static ssize_t event_index(struct ps_reader *r, const char *name, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < r->nr_events; i++)
+		if (strlen(r->events[i].name) == n && memcmp(r->events[i].name, name, n) == 0)
+			return (ssize_t)i;
+	if (ember_grow((void **)&r->events, &r->cap_events, r->nr_events + 1, sizeof(*r->events)))
+		return -1;
+	r->events[i] = (struct ps_event){.name = strndup(name, n)};
+	if (!r->events[i].name)
+		return -1;
+	r->nr_events++;
+	return (ssize_t)i;
+}
+
+/* One line of the text at a time: @line (without its newline), @n bytes. */
+struct ps_line {
+	const char *line;
+	size_t n, lineno;
+};
+
+static bool next_line(const char *buf, size_t len, size_t *pos, struct ps_line *l)
+{
+	const char *nl;
+
+	if (*pos >= len)
+		return false;
+	l->line = buf + *pos;
+	nl = memchr(l->line, '\n', len - *pos);
+	l->n = nl ? (size_t)(nl - l->line) : len - *pos;
+	*pos += l->n + (nl ? 1 : 0);
+	l->lineno++;
+	if (l->n && l->line[l->n - 1] == '\r')
+		l->n--;
+	return true;
+}
+
+static bool ends_with(const char *s, size_t n, const char *suffix)
+{
+	size_t m = strlen(suffix);
+
+	return n >= m && memcmp(s + n - m, suffix, m) == 0;
+}
+
+/*
+ * Whether module @m (@n bytes) is the kernel: [kernel.kallsyms] (also with
+ * perf's "_text" suffix), a vmlinux file (/lib/modules/VERSION/build/vmlinux,
+ * /usr/lib/debug/boot/vmlinux-VERSION), or a module file (.ko, compressed).
+ */
+static bool is_kernel_module(const char *m, size_t n)
+{
+	const char *base = m + n;
+
+	if (!m || !n)
+		return false;
+	if (memmem(m, n, "kernel.kallsyms", 15) || (n >= 7 && strncmp(m, "[kernel", 7) == 0))
+		return true;
+	while (base > m && base[-1] != '/')
+		base--;
+	if ((size_t)(m + n - base) >= 7 && strncmp(base, "vmlinux", 7) == 0)
+		return true;
+	return ends_with(m, n, ".ko") || ends_with(m, n, ".ko.xz") || ends_with(m, n, ".ko.zst") ||
+	       ends_with(m, n, ".ko.gz");
+}
+
+/*
+ * A frame line that perf printed without indentation: a hex address, a space,
+ * and a "(MODULE)" at the end. A header never ends in ')' after a hex word.
+ */
+static bool is_unindented_frame(const char *line, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && isxdigit((unsigned char)line[i]))
+		i++;
+	while (n && isspace((unsigned char)line[n - 1]))
+		n--;
+	return i > 0 && i < n && line[i] == ' ' && line[n - 1] == ')' &&
+	       memchr(line + i, '(', n - i) != NULL;
 }
 
 static bool is_jit_module(const char *m, size_t n)
@@ -105,7 +277,7 @@ static bool is_jit_module(const char *m, size_t n)
 	       strncmp(m + n - 4, ".map", 4) == 0;
 }
 
-/* Frame: "ADDR SYMBOL[+0xOFF] (MODULE)". 1 when malformed. */
+/* Frame: "ADDR [SYMBOL[+0xOFF]] (MODULE)". 1 when malformed. */
 static int parse_frame(struct ps_reader *r, const char *line, size_t len)
 {
 	const char *p = line, *end = line + len, *addr, *sym, *sym_end, *mod = NULL, *plus;
@@ -172,8 +344,7 @@ static int parse_frame(struct ps_reader *r, const char *line, size_t len)
 	}
 	if (err)
 		return err;
-	if ((mod && mod_len >= 7 &&
-	     (memmem(mod, mod_len, "kernel.kallsyms", 15) || strncmp(mod, "[kernel", 7) == 0)) ||
+	if (is_kernel_module(mod, mod_len) ||
 	    (address >= 0xffff800000000000ull && (!mod || !memchr(mod, '/', mod_len))))
 		f.flags |= EMBER_FRAME_KERNEL;
 	else if (mod && is_jit_module(mod, mod_len))
@@ -193,16 +364,104 @@ static int end_record(struct ps_reader *r)
 	if (!r->in_record)
 		return 0;
 	r->in_record = false;
+	if (r->skip_record)
+		return 0;
 	r->s.nr_locations = (uint32_t)r->nr_locs;
 	r->s.locations = r->locs;
 	return profile__add_sample(r->p, &r->s);
 }
 
+static int begin_record(struct ps_reader *r, const char *line, const struct ps_header *h)
+{
+	const char *ev = h->event ? h->event : "";
+	size_t ev_len = h->event ? h->event_len : 0;
+
+	memset(&r->s, 0, sizeof(r->s));
+	r->in_record = true;
+	r->nr_locs = 0;
+	r->skip_record = strlen(r->event) != ev_len || memcmp(r->event, ev, ev_len) != 0;
+	if (r->skip_record)
+		return 0;
+	r->comm.len = 0;
+	if (obuf_append(&r->comm, line, (size_t)(h->comm_end - line)))
+		return -ENOMEM;
+	r->s.process_name = r->comm.data;
+	r->s.pid = h->pid;
+	r->s.tid = h->tid;
+	r->s.count = r->by_period ? h->period : 1;
+	return 0;
+}
+
+/* First pass: the events of the file and which records have a period. */
+static int scan_events(struct ps_reader *r, const char *buf, size_t len)
+{
+	struct ps_line l = {0};
+	bool in_record = false;
+	size_t pos = 0;
+
+	while (next_line(buf, len, &pos, &l)) {
+		struct ps_header h;
+		ssize_t i;
+
+		if (l.n == 0) {
+			in_record = false;
+			continue;
+		}
+		if (l.line[0] == '#' || isspace((unsigned char)l.line[0]) ||
+		    (in_record && is_unindented_frame(l.line, l.n)) || memchr(l.line, '\0', l.n) ||
+		    parse_header(l.line, l.n, &h))
+			continue;
+		in_record = true;
+		i = event_index(r, h.event ? h.event : "", h.event ? h.event_len : 0);
+		if (i < 0)
+			return -ENOMEM;
+		r->events[i].records++;
+		r->events[i].with_period += h.has_period;
+	}
+	return 0;
+}
+
+/* Picks the event to read and the weight, telling the user what else is there. */
+static int choose_event(struct ps_reader *r, const struct ember_read_opts *opts)
+{
+	const struct ps_event *e = NULL;
+	enum ember_weight w = opts ? opts->weight : EMBER_WEIGHT_AUTO;
+	size_t i;
+
+	for (i = 0; i < r->nr_events && !e; i++)
+		if (!opts || !opts->event || strcmp(r->events[i].name, opts->event) == 0)
+			e = &r->events[i];
+	if (!e && opts && opts->event) {
+		pr_err("%s: no perf script records of event '%s'%s%s", r->input, opts->event,
+		       r->nr_events ? "; the file has " : "",
+		       r->nr_events ? r->events[0].name : "");
+		return -EINVAL;
+	}
+	if (!e)
+		return 0; /* no record at all */
+	r->event = e->name;
+	for (i = 0; i < r->nr_events; i++)
+		if (&r->events[i] != e)
+			pr_info("%s: skipped %zu records of event '%s' (--event %s reads them)",
+				r->input, r->events[i].records, r->events[i].name,
+				r->events[i].name);
+	if (w == EMBER_WEIGHT_PERIOD && e->with_period < e->records) {
+		pr_err("%s: --weight period: %zu of %zu records of '%s' have no period (perf "
+		       "script -F ...,period prints it)",
+		       r->input, e->records - e->with_period, e->records, e->name);
+		return -EINVAL;
+	}
+	r->by_period = w == EMBER_WEIGHT_PERIOD ||
+		       (w == EMBER_WEIGHT_AUTO && e->records && e->with_period == e->records);
+	return 0;
+}
+
 int perfscript__read(const char *buf, size_t len, const struct ember_read_opts *opts,
 		     struct ember_profile *p)
 {
-	struct ps_reader r = {.p = p, .input = "input"};
-	size_t pos = 0, lineno = 0;
+	struct ps_reader r = {.p = p, .input = "input", .event = ""};
+	struct ps_line l = {0};
+	size_t pos = 0, i;
 	int err = 0;
 
 	if (opts) {
@@ -210,43 +469,49 @@ int perfscript__read(const char *buf, size_t len, const struct ember_read_opts *
 		if (opts->name)
 			r.input = opts->name;
 	}
-	while (pos < len && err >= 0) {
-		const char *line = buf + pos, *nl = memchr(line, '\n', len - pos);
-		size_t n = nl ? (size_t)(nl - line) : len - pos;
-		const char *what;
+	err = scan_events(&r, buf, len);
+	if (!err)
+		err = choose_event(&r, opts);
+	if (!err && r.event[0])
+		err = profile__set_label(p, "perf.event", r.event);
+	if (!err)
+		err = profile__set_label(p, "perf.weight", r.by_period ? "period" : "samples");
+	while (!err && next_line(buf, len, &pos, &l)) {
+		const char *line = l.line, *what;
+		size_t n = l.n;
+		struct ps_header h;
 
-		pos += n + (nl ? 1 : 0);
-		lineno++;
-		if (n && line[n - 1] == '\r')
-			n--;
 		if (memchr(line, '\0', n)) {
 			err = 1;
 			what = "NUL byte";
 		} else if (n == 0 || (line[0] == '#' && !r.in_record)) {
 			err = end_record(&r);
 			continue;
-		} else if (isspace((unsigned char)line[0])) {
+		} else if (isspace((unsigned char)line[0]) ||
+			   (r.in_record && is_unindented_frame(line, n))) {
 			what = "frame line outside a record";
-			err = r.in_record ? parse_frame(&r, line, n) : 1;
+			err = r.in_record ? (r.skip_record ? 0 : parse_frame(&r, line, n)) : 1;
 			if (err > 0 && r.in_record)
 				what = "frame line is not \"ADDRESS SYMBOL (MODULE)\"";
 		} else {
 			err = end_record(&r);
 			what = "record header without a PID";
 			if (!err)
-				err = parse_header(&r, line, n);
+				err = parse_header(line, n, &h);
+			if (!err)
+				err = begin_record(&r, line, &h);
 		}
 		if (err > 0) {
 			r.nr_bad++;
 			if (r.strict) {
-				pr_err("%s:%zu: malformed perf script line: %s", r.input, lineno,
+				pr_err("%s:%zu: malformed perf script line: %s", r.input, l.lineno,
 				       what);
 				err = -EINVAL;
 				break;
 			}
 			if (r.nr_bad <= 10)
 				pr_warn("%s:%zu: malformed perf script line skipped: %s", r.input,
-					lineno, what);
+					l.lineno, what);
 			err = 0;
 		}
 	}
@@ -254,8 +519,36 @@ int perfscript__read(const char *buf, size_t len, const struct ember_read_opts *
 		err = end_record(&r);
 	if (!err && r.nr_bad > 10)
 		pr_warn("%s: %zu malformed lines skipped in all", r.input, r.nr_bad);
+	for (i = 0; i < r.nr_events; i++)
+		free(r.events[i].name);
+	free(r.events);
 	free(r.locs);
 	obuf_free(&r.comm);
 	obuf_free(&r.name);
 	return err;
+}
+
+bool perfscript__looks_like(const char *buf, size_t len)
+{
+	struct ps_line l = {0}, next = {0};
+	struct ps_header h;
+	size_t pos = 0, i;
+
+	/* The first line that is not one of perf's "# ..." header comments. */
+	do {
+		if (!next_line(buf, len, &pos, &l))
+			return false;
+	} while (l.n && l.line[0] == '#');
+	if (!l.n || isspace((unsigned char)l.line[0]) || parse_header(l.line, l.n, &h))
+		return false;
+	/* Then a frame: "ADDR ..." indented, or "ADDR ... (MODULE)". Folded text
+	 * never has an indented line; its lines end in a count, not ')'. */
+	next.lineno = l.lineno;
+	if (!next_line(buf, len, &pos, &next) || !next.n)
+		return false;
+	if (is_unindented_frame(next.line, next.n))
+		return true;
+	for (i = 0; i < next.n && isspace((unsigned char)next.line[i]); i++)
+		;
+	return i > 0 && i < next.n && isxdigit((unsigned char)next.line[i]);
 }

@@ -86,6 +86,24 @@ int output_cli_option(struct output_cli *c, int id, const char *arg)
 	case OCLI_STRICT:
 		c->read.strict = true;
 		return 1;
+	case OCLI_EVENT:
+		c->read.event = arg;
+		return 1;
+	case OCLI_WEIGHT:
+		if (strcmp(arg, "auto") == 0)
+			c->read.weight = EMBER_WEIGHT_AUTO;
+		else if (strcmp(arg, "samples") == 0)
+			c->read.weight = EMBER_WEIGHT_SAMPLES;
+		else if (strcmp(arg, "period") == 0)
+			c->read.weight = EMBER_WEIGHT_PERIOD;
+		else {
+			fprintf(stderr,
+				"ember: invalid value for --weight: '%s' (expected auto, samples "
+				"or period)\n",
+				arg);
+			return -EMBER_EXIT_USAGE;
+		}
+		return 1;
 	case OCLI_PER_PID:
 		c->svg.per_pid = c->folded.per_pid = true;
 		return 1;

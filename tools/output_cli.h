@@ -23,6 +23,8 @@ enum output_cli_id {
 	OCLI_STRICT,
 	OCLI_PER_PID,
 	OCLI_PER_THREAD,
+	OCLI_EVENT,
+	OCLI_WEIGHT,
 	OCLI_LAST,
 };
 
@@ -47,7 +49,14 @@ enum output_cli_id {
 #define OUTPUT_CLI_INPUT_OPTIONS \
 	{ "strict", 0, OCLI_STRICT, NULL, \
 	  "Fail on the first malformed input line or record instead of skipping it (skipped " \
-	  "lines are reported with their line number)." }
+	  "lines are reported with their line number)." }, \
+	{ "event", 0, OCLI_EVENT, "NAME", \
+	  "perf script input: read the records of event NAME (as perf script prints it, e.g. " \
+	  "cycles:u; default the first event in the file; the others are named on stderr)." }, \
+	{ "weight", 0, OCLI_WEIGHT, "auto|samples|period", \
+	  "perf script input: what a record counts: its period (events, or ns of cpu-clock), " \
+	  "or one sample. auto (default): the period when every record has one, as " \
+	  "stackcollapse-perf.pl counts." }
 
 /* The last entries of a file command's table: -v, -h (@help_id) and the terminator. */
 #define OUTPUT_CLI_END_OPTIONS(help_id) \
