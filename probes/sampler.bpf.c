@@ -206,6 +206,8 @@ struct {
  */
 struct ember_unwind_walk {
 	__u64 pc, sp, bp;
+	__u64 bx; /* rbx, valid when regs_known has REG_BX: for rbx-based CFAs */
+	__u64 di; /* rdi, valid when regs_known has REG_DI: exact frames only (vfork) */
 	__u64 win_base, win_len; /* user address of win->data, bytes valid (0: empty) */
 	__s32 last_map; /* the previous frame's mapping, in cur: index, FILE_MAPPING, or -1: none */
 	__u32 tgid;
@@ -216,8 +218,9 @@ struct ember_unwind_walk {
 	 * into the same call site frame after frame, and a hit skips the search.
 	 */
 	__u32 row_idx, row_lo, row_hi;
-	bool exact_pc; /* pc is not a return address (leaf, or after a signal frame) */
-	__u8 pad[3];
+	bool exact_pc;	 /* pc is not a return address (leaf, or after a signal frame) */
+	__u8 regs_known; /* REG_BX | REG_DI: which of bx, di hold this frame's value */
+	__u8 pad[2];
 	__u64 stack_end; /* end of the readable stack, when a window copy found it; 0: unknown */
 	/* A mapping found by file (find_file_mapping), outside the process's list. */
 	struct ember_unwind_mapping fmap;
@@ -400,6 +403,9 @@ static __always_inline struct ember_unwind_row *find_row(struct ember_unwind_wal
 	return row;
 }
 
+#define REG_BX 1
+#define REG_DI 2
+
 #define MAX_FRAME_BYTES (64ull << 20) /* no frame spans more than 64 MiB of stack */
 
 /* One frame-pointer step: the frame record at rbp holds the caller's rbp and return address. */
@@ -422,37 +428,70 @@ static __always_inline int fp_step(struct ember_unwind_walk *s, struct stack_win
 	s->bp = bp;
 	s->pc = ra;
 	s->exact_pc = false;
+	s->regs_known = 0; /* code without CFI may have saved and reused rbx */
 	return -1;
 }
 
-/* One step driven by an unwind-table row. Returns an end reason, or -1 to go on. */
+/*
+ * One step driven by an unwind-table row. Returns an end reason, or -1 to go on.
+ * rbx is followed like rbp (restored where the callee's CFI saved it) so that
+ * a caller whose CFA is rbx-based can be unwound; where it is not known, such
+ * a frame ends the walk as unsupported.
+ */
 static __always_inline int table_step(struct ember_unwind_walk *s, struct stack_window *win,
 				      struct ember_unwind_row *row)
 {
-	__u32 cfa_kind = row->kind & EMBER_CFA_KIND_MASK, rbp_kind = row->kind >> 4;
-	__u64 cfa, ra, bp = s->bp, off = row->cfa_off;
+	__u32 kind = row->kind, cfa_kind = EMBER_CFA_BASE(kind);
+	__u32 rbp_kind = EMBER_ROW_RBP_KIND(kind), rbx_kind = EMBER_ROW_RBX_KIND(kind);
+	__u64 cfa, ra, bp = s->bp, bx = s->bx, off = row->cfa_off;
 
+	if (kind & EMBER_CFA_OFF_SCALED && cfa_kind != EMBER_CFA_RSP_RA_REG)
+		off <<= 3;
 	switch (cfa_kind) {
 	case EMBER_CFA_END:
 		return EMBER_UNWIND_END_COMPLETE;
 	case EMBER_CFA_RSP:
-		cfa = s->sp + (row->kind & EMBER_CFA_OFF_SCALED ? off << 3 : off);
+		cfa = s->sp + off;
 		break;
 	case EMBER_CFA_RBP:
-		cfa = s->bp + (row->kind & EMBER_CFA_OFF_SCALED ? off << 3 : off);
+		cfa = s->bp + off;
 		break;
+	case EMBER_CFA_RBX:
+		if (!(s->regs_known & REG_BX))
+			return EMBER_UNWIND_END_UNSUPPORTED;
+		cfa = s->bx + off;
+		break;
+	case EMBER_CFA_RSP_RA_REG:
+		/* The return address register is only known where the registers are exact. */
+		if (!s->exact_pc || !(s->regs_known & REG_DI) ||
+		    row->rbp_off8 != EMBER_DWARF_REG_RDI)
+			return EMBER_UNWIND_END_UNSUPPORTED;
+		cfa = s->sp + off;
+		if (cfa < s->sp)
+			return EMBER_UNWIND_END_BAD_FRAME;
+		/* rbp and rbx unchanged; the caller's stack pointer is the CFA. */
+		s->sp = cfa;
+		s->pc = s->di;
+		s->exact_pc = false;
+		s->regs_known &= REG_BX;
+		return -1;
 	case EMBER_CFA_PLT:
 		cfa = s->sp + 8 + ((s->pc & 15) >= (__u64)row->rbp_off8 ? 8 : 0);
 		break;
 	case EMBER_CFA_SIGNAL: {
 		/* __restore_rt: rsp points at the ucontext; gregs start at byte 40. */
-		__u64 sp;
+		__u64 sp, di;
 
 		if (!read_user_u64(s, win, s->sp + 40 + 8 * 10, &bp) ||
+		    !read_user_u64(s, win, s->sp + 40 + 8 * 11, &bx) ||
+		    !read_user_u64(s, win, s->sp + 40 + 8 * 8, &di) ||
 		    !read_user_u64(s, win, s->sp + 40 + 8 * 15, &sp) ||
 		    !read_user_u64(s, win, s->sp + 40 + 8 * 16, &ra))
 			return EMBER_UNWIND_END_READ_FAULT;
 		s->bp = bp;
+		s->bx = bx;
+		s->di = di;
+		s->regs_known = REG_BX | REG_DI;
 		s->sp = sp;
 		s->pc = ra;
 		s->exact_pc = true; /* the interrupted pc, not a return address */
@@ -461,22 +500,31 @@ static __always_inline int table_step(struct ember_unwind_walk *s, struct stack_
 	default:
 		return EMBER_UNWIND_END_UNSUPPORTED;
 	}
-	if (cfa <= s->sp && cfa_kind != EMBER_CFA_RBP)
+	if (cfa <= s->sp && cfa_kind == EMBER_CFA_RSP)
 		return EMBER_UNWIND_END_BAD_FRAME;
 	if (!read_user_u64(s, win, cfa - 8, &ra))
 		return EMBER_UNWIND_END_READ_FAULT;
-	if (rbp_kind == EMBER_RBP_CFA_OFFSET) {
-		if (!read_user_u64(s, win, cfa + (__s64)row->rbp_off8 * 8, &bp))
+	if (rbp_kind == EMBER_REG_CFA_OFFSET) {
+		if (!read_user_u64(s, win, cfa + EMBER_ROW_RBP_OFF8(kind, row->rbp_off8) * 8, &bp))
 			return EMBER_UNWIND_END_READ_FAULT;
-	} else if (rbp_kind != EMBER_RBP_SAME) {
+	} else if (rbp_kind != EMBER_REG_SAME) {
 		bp = 0; /* unknown: a later frame-pointer step will stop */
+	}
+	if (rbx_kind == EMBER_REG_CFA_OFFSET) {
+		if (!read_user_u64(s, win, cfa + EMBER_ROW_RBX_OFF8(kind, row->rbp_off8) * 8, &bx))
+			return EMBER_UNWIND_END_READ_FAULT;
+		s->regs_known |= REG_BX;
+	} else if (rbx_kind != EMBER_REG_SAME) {
+		s->regs_known &= ~REG_BX;
 	}
 	if (cfa <= s->sp)
 		return EMBER_UNWIND_END_BAD_FRAME;
 	s->sp = cfa;
 	s->bp = bp;
+	s->bx = bx;
 	s->pc = ra;
 	s->exact_pc = false;
+	s->regs_known &= REG_BX; /* rdi is caller-saved: unknown above the leaf */
 	return -1;
 }
 
@@ -662,12 +710,17 @@ static __always_inline __u16 collect_user_stack(struct bpf_perf_event_data *ctx,
 		c.walk.pc = BPF_CORE_READ(regs, ip);
 		c.walk.sp = BPF_CORE_READ(regs, sp);
 		c.walk.bp = BPF_CORE_READ(regs, bp);
+		c.walk.bx = BPF_CORE_READ(regs, bx);
+		c.walk.di = BPF_CORE_READ(regs, di);
 	} else {
 		/* The sample interrupted user code: its registers are the context's, no reads. */
 		c.walk.pc = *(volatile __u64 *)&ctx->regs.ip;
 		c.walk.sp = *(volatile __u64 *)&ctx->regs.sp;
 		c.walk.bp = *(volatile __u64 *)&ctx->regs.bp;
+		c.walk.bx = *(volatile __u64 *)&ctx->regs.bx;
+		c.walk.di = *(volatile __u64 *)&ctx->regs.di;
 	}
+	c.walk.regs_known = REG_BX | REG_DI;
 	c.walk.last_map = -1;
 	c.walk.tgid = tgid;
 	c.walk.exact_pc = true;

@@ -23,6 +23,7 @@
 #include "unwinder/unwinder.h"
 #include "unwinder/cfi_check.h"
 
+#define DWARF_REG_RBX 3
 #define DWARF_REG_RBP 6
 #define DWARF_REG_RSP 7
 #define DWARF_REG_RA  16
@@ -250,20 +251,57 @@ static int plt_threshold(const Dwarf_Op *ops, size_t nops)
 	return ops[4].atom - DW_OP_lit0;
 }
 
+/* The rule of a callee-saved register: enum ember_reg_kind, and *off8 for EMBER_REG_CFA_OFFSET. */
+static unsigned int reg_rule(Dwarf_Frame *frame, int reg, int *off8)
+{
+	Dwarf_Op mem[3], *ops;
+	size_t nops;
+	int64_t off;
+
+	if (dwarf_frame_register(frame, reg, mem, &ops, &nops) != 0)
+		return EMBER_REG_UNKNOWN;
+	/*
+	 * NULL ops: same value; ops == mem: undefined (no caller value). Except
+	 * for rbx: libdw's x86-64 default rules (elfutils 0.188) mark DWARF
+	 * register 0 same-value where they mean rbx (3), so an rbx without a
+	 * rule reads as undefined. The ABI makes it callee-saved: same value.
+	 */
+	if (nops == 0)
+		return !ops || reg == DWARF_REG_RBX ? EMBER_REG_SAME : EMBER_REG_UNKNOWN;
+	if (cfa_plus(ops, nops, &off) && off % 8 == 0 && off / 8 >= INT8_MIN &&
+	    off / 8 <= INT8_MAX) {
+		*off8 = (int)(off / 8);
+		return EMBER_REG_CFA_OFFSET;
+	}
+	return EMBER_REG_UNKNOWN;
+}
+
+/* The DWARF register a "register" rule names (DW_CFA_register), or -1. */
+static int register_rule(const Dwarf_Op *ops, size_t nops)
+{
+	if (nops != 1)
+		return -1;
+	if (ops[0].atom == DW_OP_regx && ops[0].number <= 16)
+		return (int)ops[0].number;
+	if (ops[0].atom >= DW_OP_reg0 && ops[0].atom <= DW_OP_reg16)
+		return ops[0].atom - DW_OP_reg0;
+	return -1;
+}
+
 static struct ember_unwind_row translate(Dwarf_Frame *frame, bool signal)
 {
 	struct ember_unwind_row row = {0};
 	Dwarf_Op mem[3], *ops;
 	size_t nops;
 	int64_t off;
-	unsigned int cfa_kind, rbp_kind = EMBER_RBP_SAME;
-	int reg = -1;
+	unsigned int cfa_kind, rbp_kind, rbx_kind;
+	int reg = -1, ra_reg = -1, rbp_off8 = 0, rbx_off8 = 0;
 
 	if (signal) {
 		row.kind = EMBER_CFA_SIGNAL;
 		return row;
 	}
-	/* Return address: undefined marks the outermost frame; else it must be at CFA-8. */
+	/* Return address: undefined marks the outermost frame; else at CFA-8, or in rdi. */
 	if (dwarf_frame_register(frame, DWARF_REG_RA, mem, &ops, &nops) != 0) {
 		row.kind = EMBER_CFA_UNSUPPORTED;
 		return row;
@@ -273,8 +311,11 @@ static struct ember_unwind_row translate(Dwarf_Frame *frame, bool signal)
 		return row;
 	}
 	if (!cfa_plus(ops, nops, &off) || off != -8) {
-		row.kind = EMBER_CFA_UNSUPPORTED;
-		return row;
+		ra_reg = register_rule(ops, nops);
+		if (ra_reg != EMBER_DWARF_REG_RDI) {
+			row.kind = EMBER_CFA_UNSUPPORTED;
+			return row;
+		}
 	}
 	if (dwarf_frame_cfa(frame, &ops, &nops) != 0 || nops == 0) {
 		row.kind = EMBER_CFA_UNSUPPORTED;
@@ -287,7 +328,7 @@ static struct ember_unwind_row translate(Dwarf_Frame *frame, bool signal)
 		reg = ops[0].atom - DW_OP_breg0;
 		off = (int64_t)ops[0].number;
 	} else {
-		int threshold = plt_threshold(ops, nops);
+		int threshold = ra_reg < 0 ? plt_threshold(ops, nops) : -1;
 
 		if (threshold < 0) {
 			row.kind = EMBER_CFA_UNSUPPORTED;
@@ -298,30 +339,45 @@ static struct ember_unwind_row translate(Dwarf_Frame *frame, bool signal)
 		row.rbp_off8 = (int8_t)threshold;
 		return row;
 	}
-	if ((reg != DWARF_REG_RSP && reg != DWARF_REG_RBP) || off < 0 ||
+	if ((reg != DWARF_REG_RSP && reg != DWARF_REG_RBP && reg != DWARF_REG_RBX) || off < 0 ||
 	    (off > UINT16_MAX && (off % 8 || off / 8 > UINT16_MAX))) {
 		row.kind = EMBER_CFA_UNSUPPORTED;
 		return row;
 	}
-	cfa_kind = reg == DWARF_REG_RSP ? EMBER_CFA_RSP : EMBER_CFA_RBP;
+	cfa_kind = reg == DWARF_REG_RSP	  ? EMBER_CFA_RSP
+		   : reg == DWARF_REG_RBP ? EMBER_CFA_RBP
+					  : EMBER_CFA_RBX;
 	if (off > UINT16_MAX) { /* a frame over 64 KiB: count 8-byte units */
 		cfa_kind |= EMBER_CFA_OFF_SCALED;
 		off /= 8;
 	}
 	row.cfa_off = (uint16_t)off;
-	if (dwarf_frame_register(frame, DWARF_REG_RBP, mem, &ops, &nops) != 0) {
-		rbp_kind = EMBER_RBP_UNSUPPORTED;
-	} else if (nops == 0) {
-		/* NULL ops: same value; ops == mem: undefined (no caller value to find). */
-		rbp_kind = ops ? EMBER_RBP_UNSUPPORTED : EMBER_RBP_SAME;
-	} else if (cfa_plus(ops, nops, &off) && off % 8 == 0 && off / 8 >= INT8_MIN &&
-		   off / 8 <= INT8_MAX) {
-		rbp_kind = EMBER_RBP_CFA_OFFSET;
-		row.rbp_off8 = (int8_t)(off / 8);
-	} else {
-		rbp_kind = EMBER_RBP_UNSUPPORTED;
+	rbp_kind = reg_rule(frame, DWARF_REG_RBP, &rbp_off8);
+	rbx_kind = reg_rule(frame, DWARF_REG_RBX, &rbx_off8);
+	if (ra_reg >= 0) {
+		/* The walker reads the return address register of an exact frame only. */
+		if (cfa_kind != EMBER_CFA_RSP || rbp_kind != EMBER_REG_SAME ||
+		    rbx_kind != EMBER_REG_SAME) {
+			row.kind = EMBER_CFA_UNSUPPORTED;
+			row.cfa_off = 0;
+			return row;
+		}
+		row.kind = EMBER_CFA_RSP_RA_REG;
+		row.rbp_off8 = (int8_t)ra_reg;
+		return row;
 	}
-	row.kind = (uint8_t)(cfa_kind | rbp_kind << 4);
+	if (rbp_kind == EMBER_REG_CFA_OFFSET && rbx_kind == EMBER_REG_CFA_OFFSET) {
+		/* One byte for two offsets: nibbles, CFA-8 .. CFA-128 (see sampler_abi.h). */
+		if (rbp_off8 <= -1 && rbp_off8 >= -16 && rbx_off8 <= -1 && rbx_off8 >= -16)
+			row.rbp_off8 = (int8_t)(uint8_t)((-1 - rbp_off8) | (-1 - rbx_off8) << 4);
+		else
+			rbx_kind = EMBER_REG_UNKNOWN; /* rbp matters more: every fp walk uses it */
+	}
+	if (rbp_kind == EMBER_REG_CFA_OFFSET && rbx_kind != EMBER_REG_CFA_OFFSET)
+		row.rbp_off8 = (int8_t)rbp_off8;
+	else if (rbx_kind == EMBER_REG_CFA_OFFSET && rbp_kind != EMBER_REG_CFA_OFFSET)
+		row.rbp_off8 = (int8_t)rbx_off8;
+	row.kind = (uint8_t)(cfa_kind | rbp_kind << 4 | rbx_kind << 6);
 	return row;
 }
 
@@ -487,7 +543,7 @@ int unwind_table__build_mem(const void *buf, size_t len, struct ember_unwind_tab
 /* ---- on-disk cache ------------------------------------------------------ */
 
 #define CACHE_MAGIC   "EMBERUW"
-#define CACHE_VERSION 1u
+#define CACHE_VERSION 2u /* 2: rbx-based CFAs, rbx rules, return address in rdi */
 
 struct cache_header {
 	char magic[8];	  /* "EMBERUW\0" */

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
  * Prints the unwind table ember builds for an ELF file, one row per line:
- * "PC_HEX CFA_KIND CFA_OFF RBP_KIND RBP_OFF8". Used by readelf_agreement.py.
+ * "PC_HEX CFA_KIND CFA_OFF RBP_KIND RBP_OFF8 RBX_KIND RBX_OFF8" (offsets in
+ * 8-byte units from the CFA, decoded; for PLT and RSP_RA_REG rows RBP_OFF8 is
+ * the raw byte). Used by readelf_agreement.py.
  */
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -33,10 +36,17 @@ int main(int argc, char **argv)
 	}
 	r = unwind_table__rows(t);
 	n = unwind_table__nr_rows(t);
-	for (i = 0; i < n; i++)
-		printf("%x %u %u %u %d\n", r[i].pc, r[i].kind & EMBER_CFA_KIND_MASK,
-		       r[i].kind & EMBER_CFA_OFF_SCALED ? r[i].cfa_off * 8u : r[i].cfa_off,
-		       r[i].kind >> 4, r[i].rbp_off8);
+	for (i = 0; i < n; i++) {
+		unsigned int base = EMBER_CFA_BASE(r[i].kind);
+		bool scaled = base != EMBER_CFA_RSP_RA_REG && (r[i].kind & EMBER_CFA_OFF_SCALED);
+		bool regs = base == EMBER_CFA_RSP || base == EMBER_CFA_RBP || base == EMBER_CFA_RBX;
+
+		printf("%x %u %u %u %d %u %d\n", r[i].pc, base,
+		       scaled ? r[i].cfa_off * 8u : r[i].cfa_off, EMBER_ROW_RBP_KIND(r[i].kind),
+		       regs ? EMBER_ROW_RBP_OFF8(r[i].kind, r[i].rbp_off8) : r[i].rbp_off8,
+		       EMBER_ROW_RBX_KIND(r[i].kind),
+		       regs ? EMBER_ROW_RBX_OFF8(r[i].kind, r[i].rbp_off8) : 0);
+	}
 	unwind_table__free(t);
 	return 0;
 }
