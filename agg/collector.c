@@ -187,6 +187,16 @@ static int mark_dirty(struct ember_collector *c, uint32_t tgid)
 
 static void forget(struct ember_collector *c, uint32_t tgid)
 {
+	size_t i;
+
+	/*
+	 * A publication still pending would be queued after the forget and put a
+	 * dead process back into unwind_procs (which then fills with them: a
+	 * vfork loop filled its 4096 entries in a second).
+	 */
+	for (i = 0; i < c->nr_dirty; i++)
+		if (c->dirty[i] == tgid)
+			c->dirty[i--] = c->dirty[--c->nr_dirty];
 	proc_tracker__exited(c->procs, tgid);
 	if (c->unwind)
 		unwind_loader__forget(c->unwind, tgid);

@@ -850,19 +850,32 @@ int ember_sample(struct bpf_perf_event_data *ctx)
 	return 0;
 }
 
-/* --children: a forked child of a target becomes a target itself. */
+/*
+ * --children: a forked child of a target becomes a target itself. With
+ * tables, a new process also starts with a copy of its parent's list: its
+ * address space is a copy of the parent's (or, after vfork, the parent's
+ * own) until it execs or maps something, and userspace publishes it only
+ * later. Without it, a vfork child that execs a moment later is walked with
+ * one file lookup per sample.
+ */
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(ember_fork, struct task_struct *parent, struct task_struct *child)
 {
 	__u32 ptgid = BPF_CORE_READ(parent, tgid), ctgid = BPF_CORE_READ(child, tgid);
+	struct ember_unwind_proc *proc;
 	__u8 yes = 1;
 
-	if (!follow_children || filter_mode != EMBER_FILTER_PIDS || ptgid == ctgid)
-		return 0;
-	if (!bpf_map_lookup_elem(&target_pids, &ptgid))
-		return 0;
-	if (bpf_map_update_elem(&target_pids, &ctgid, &yes, BPF_ANY))
+	if (ptgid == ctgid)
+		return 0; /* a thread */
+	if (follow_children && filter_mode == EMBER_FILTER_PIDS &&
+	    bpf_map_lookup_elem(&target_pids, &ptgid) &&
+	    bpf_map_update_elem(&target_pids, &ctgid, &yes, BPF_ANY))
 		stat_inc(EMBER_STAT_TARGETS_FULL);
+	if (unwind_mode != EMBER_UNWIND_TABLES || !is_target(ctgid))
+		return 0;
+	proc = bpf_map_lookup_elem(&unwind_procs, &ptgid);
+	if (proc)
+		bpf_map_update_elem(&unwind_procs, &ctgid, proc, BPF_NOEXIST);
 	return 0;
 }
 
