@@ -72,7 +72,7 @@ struct ember_collector {
 	struct ember_stack *stack_buf;
 };
 
-_Static_assert(EMBER_STAT__COUNT == 21, "every sampler stat needs a name below");
+_Static_assert(EMBER_STAT__COUNT == 23, "every sampler stat needs a name below");
 
 static const char *const stat_names[EMBER_STAT__COUNT] = {
     [EMBER_STAT_SAMPLES] = "sampler.samples",
@@ -96,6 +96,8 @@ static const char *const stat_names[EMBER_STAT__COUNT] = {
     [EMBER_STAT_STACK_HASH_COLLISION] = "sampler.stack_hash_collisions",
     [EMBER_STAT_STACK_NO_MEMORY] = "lost.stack.kernel_out_of_memory",
     [EMBER_STAT_STACK_COLLISION_LOST] = "lost.stack.hash_collision",
+    [EMBER_STAT_USTACK_EXITING] = "sampler.no_user_stack.exiting",
+    [EMBER_STAT_USTACK_IN_EXEC] = "sampler.no_user_stack.in_execve",
 };
 
 /* ---- targets: processes the sampler announced ------------------------- */
@@ -627,6 +629,11 @@ static const char *status_marker(__u16 status, bool kernel)
 	case EMBER_STACK_COLLISION:
 		return kernel ? "[kernel stack lost: hash collision]"
 			      : "[user stack lost: hash collision]";
+	/* Not losses: the process had no user stack at that moment. */
+	case EMBER_STACK_EXITING:
+		return "[no user stack: exiting]";
+	case EMBER_STACK_IN_EXEC:
+		return "[no user stack: in execve]";
 	default:
 		return NULL;
 	}

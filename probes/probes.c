@@ -38,7 +38,7 @@ struct ember_probe {
 	struct sampler_bpf *skel;
 	struct bpf_link **links; /* one per attached perf event */
 	size_t nr_links, cap_links;
-	struct bpf_link *tp_links[3];
+	struct bpf_link *tp_links[4];	 /* fork, exec, exit, prepare_exec */
 	struct ember_inflight *inflight; /* mmap of the per-CPU inflight slots */
 	uint32_t nr_inflight;
 	size_t inflight_bytes;
@@ -215,7 +215,7 @@ void probe__free(struct ember_probe *p)
 	if (!p)
 		return;
 	probe__detach_perf_events(p);
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 4; i++)
 		bpf_link__destroy(p->tp_links[i]);
 	free(p->links);
 	if (p->rows)
@@ -228,11 +228,12 @@ void probe__free(struct ember_probe *p)
 
 int probe__attach_tracepoints(struct ember_probe *p)
 {
-	struct bpf_program *progs[3] = {p->skel->progs.ember_fork, p->skel->progs.ember_exec,
-					p->skel->progs.ember_exit};
+	struct bpf_program *progs[4] = {p->skel->progs.ember_fork, p->skel->progs.ember_exec,
+					p->skel->progs.ember_exit,
+					p->skel->progs.ember_prepare_exec};
 	int i, err;
 
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 4; i++) {
 		if (p->tp_links[i])
 			continue;
 		p->tp_links[i] = bpf_program__attach(progs[i]);

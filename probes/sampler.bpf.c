@@ -120,6 +120,20 @@ struct {
 	__type(value, struct ember_stack);
 } scratch SEC(".maps");
 
+/*
+ * Threads inside execve() past its point of no return (sched_prepare_exec),
+ * with the mm they had then: once current->mm differs, the old image is gone
+ * while the registers saved at the syscall are still the old image's, so a
+ * walk would read the new image's memory with them. Cleared at
+ * sched_process_exec; LRU, so a thread killed in between leaves no trace.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);   /* tid */
+	__type(value, __u64); /* the old mm's address */
+} exec_old_mm SEC(".maps");
+
 static __always_inline void stat_inc(__u32 idx)
 {
 	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
@@ -776,6 +790,7 @@ int ember_sample(struct bpf_perf_event_data *ctx)
 	__u64 one = 1, *count;
 	bool in_kernel;
 	struct ember_inflight *slot;
+	__u64 mm, *old_mm;
 	__u32 cpu = bpf_get_smp_processor_id(), g;
 	__u8 yes = 1;
 	long err;
@@ -813,8 +828,16 @@ int ember_sample(struct bpf_perf_event_data *ctx)
 		key.ustack_status = EMBER_STACK_DISABLED;
 	else if (BPF_CORE_READ(task, flags) & PF_KTHREAD || tgid == 0)
 		key.ustack_status = EMBER_STACK_NONE;
+	else if (!(mm = (__u64)BPF_CORE_READ(task, mm)))
+		key.ustack_status = EMBER_STACK_EXITING; /* exit_mm() released the user memory */
+	else if (in_kernel && (old_mm = bpf_map_lookup_elem(&exec_old_mm, &tid)) && *old_mm != mm)
+		key.ustack_status = EMBER_STACK_IN_EXEC;
 	else
 		key.ustack_status = collect_user_stack(ctx, tgid, g, in_kernel, &key.ustack);
+	if (key.ustack_status == EMBER_STACK_EXITING)
+		stat_inc(EMBER_STAT_USTACK_EXITING);
+	else if (key.ustack_status == EMBER_STACK_IN_EXEC)
+		stat_inc(EMBER_STAT_USTACK_IN_EXEC);
 
 	if (key.kstack_status == EMBER_STACK_READ_ERROR)
 		stat_inc(EMBER_STAT_KSTACK_READ_ERROR);
@@ -879,10 +902,30 @@ int BPF_PROG(ember_fork, struct task_struct *parent, struct task_struct *child)
 	return 0;
 }
 
+/* execve() past its point of no return: see exec_old_mm. */
+SEC("tp_btf/sched_prepare_exec")
+int BPF_PROG(ember_prepare_exec, struct task_struct *task, struct linux_binprm *bprm)
+{
+	__u64 id = bpf_get_current_pid_tgid(), mm;
+	__u32 tid = (__u32)id;
+
+	if (!is_target(id >> 32))
+		return 0;
+	mm = (__u64)BPF_CORE_READ(task, mm);
+	bpf_map_update_elem(&exec_old_mm, &tid, &mm, BPF_ANY);
+	return 0;
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(ember_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32, tid = (__u32)id, old_tid = old_pid;
+
+	/* The new image runs from here: its registers and memory agree again. */
+	bpf_map_delete_elem(&exec_old_mm, &tid);
+	if (old_tid != tid)
+		bpf_map_delete_elem(&exec_old_mm, &old_tid); /* a thread exec'd (de_thread) */
 
 	/*
 	 * Processes we have announced must have their mappings read again. With

@@ -36,6 +36,14 @@ enum ember_stack_status {
 	EMBER_STACK_DISABLED = 5,   /* not collected (--user-only / --kernel-only) */
 	EMBER_STACK_NO_MEMORY = 6,  /* the kernel could not allocate a stacks map entry: lost */
 	EMBER_STACK_COLLISION = 7,  /* two 64-bit hash collisions in a row: lost, not merged */
+	/*
+	 * No user stack exists (user): the process is exiting and exit_mm() has
+	 * released its memory, or it is inside execve() past the point where its
+	 * old image was replaced (old registers, new memory) and before the new
+	 * image starts. The kernel stack is the whole stack.
+	 */
+	EMBER_STACK_EXITING = 8,
+	EMBER_STACK_IN_EXEC = 9,
 };
 
 /* Key of the in-kernel counts map: one entry per (thread, kernel stack, user stack). */
@@ -126,6 +134,8 @@ enum ember_stat {
 	EMBER_STAT_STACK_HASH_COLLISION, /* two stacks with one 64-bit hash: second hash used */
 	EMBER_STAT_STACK_NO_MEMORY,	 /* a stack lost: no kernel memory for a map entry */
 	EMBER_STAT_STACK_COLLISION_LOST, /* a stack lost: it collided under both hashes */
+	EMBER_STAT_USTACK_EXITING,	 /* no user stack: the process's memory is released */
+	EMBER_STAT_USTACK_IN_EXEC,	 /* no user stack: between two images in execve() */
 	EMBER_STAT__COUNT,
 };
 

@@ -232,5 +232,26 @@ def case_vfork():
           (good, total, cgood, ctotal))
 
 
+def case_exec():
+    """Samples inside execve: before the old image is replaced its stack is walked; after,
+    the registers saved at the syscall are the old image's and the memory the new one's,
+    so the sample has no user stack and says so, instead of a walk of garbage."""
+    need_root()
+    stacks, se = profile(["sh", "-c", "i=0; while [ $i -lt 1500 ]; do /bin/true; "
+                          "i=$((i+1)); done"])
+    inexec = [(f, user_frames(f), c) for f, c in stacks if "load_elf_binary_[k]" in f]
+    total = sum(c for _, _, c in inexec)
+    check(total > 30, "only %d samples in load_elf_binary" % total)
+    marked = sum(c for _, u, c in inexec if u[:1] == ["[no user stack: in execve]"])
+    garbage = sum(c for _, u, c in inexec if any(x.startswith("[truncated") for x in u))
+    check(marked > 0, "no sample marked [no user stack: in execve]")
+    check(garbage <= 0.05 * total, "%d of %d samples in load_elf_binary end truncated" %
+          (garbage, total))
+    check(counter(se, "sampler.no_user_stack.in_execve") >= marked,
+          "sampler.no_user_stack.in_execve does not count the marked samples")
+    print("exec ok: %d samples in load_elf_binary, %d without a user stack, %d truncated" %
+          (total, marked, garbage))
+
+
 if __name__ == "__main__":
     globals()["case_" + sys.argv[1]]()

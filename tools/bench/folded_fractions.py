@@ -9,11 +9,14 @@ samples when none is given) and prints how many of them are symbolized (leaf
 not "[...]" or "module+0x..."), truncated (a "[truncated...]" marker) and
 reaching a root: not truncated, and the outermost user frame is a start
 routine (_start, ld.so's entry, clone/clone3, start_thread) or the stack holds
-main or __libc_start_call_main.
+main or __libc_start_call_main, or the sample had no user stack at all (a
+"[no user stack: ...]" marker: the process was between two images in
+execve, or exiting with its memory released; its stack really ends there).
 """
 import sys
 
 ROOTS = ("_start", "clone", "clone3", "__clone", "start_thread", "__libc_start_call_main")
+NO_USER_STACK = "[no user stack: "  # ember's marker: the sample had no user stack
 LD_SO_ENTRY = "ld-linux-x86-64.so.2+0x1ab7"  # Debian 12's ld.so: entry 0x1ab70 (stripped)
 
 
@@ -25,6 +28,7 @@ def classify(frames):
     truncated = any(f.startswith("[truncated") for f in frames)
     outer = user[0] if user else ""
     root = not truncated and (outer in ROOTS or outer.startswith(LD_SO_ENTRY) or
+                              outer.startswith(NO_USER_STACK) or
                               "main" in user or "__libc_start_call_main" in user)
     return symbolized, truncated, root
 
