@@ -22,6 +22,7 @@
 #include "support/support.h"
 #include "unwinder/unwinder.h"
 #include "unwinder/cfi_check.h"
+#include "unwinder/cfi_rows.h"
 
 #define DWARF_REG_RBX 3
 #define DWARF_REG_RBP 6
@@ -354,31 +355,7 @@ static struct ember_unwind_row translate(Dwarf_Frame *frame, bool signal)
 	row.cfa_off = (uint16_t)off;
 	rbp_kind = reg_rule(frame, DWARF_REG_RBP, &rbp_off8);
 	rbx_kind = reg_rule(frame, DWARF_REG_RBX, &rbx_off8);
-	if (ra_reg >= 0) {
-		/* The walker reads the return address register of an exact frame only. */
-		if (cfa_kind != EMBER_CFA_RSP || rbp_kind != EMBER_REG_SAME ||
-		    rbx_kind != EMBER_REG_SAME) {
-			row.kind = EMBER_CFA_UNSUPPORTED;
-			row.cfa_off = 0;
-			return row;
-		}
-		row.kind = EMBER_CFA_RSP_RA_REG;
-		row.rbp_off8 = (int8_t)ra_reg;
-		return row;
-	}
-	if (rbp_kind == EMBER_REG_CFA_OFFSET && rbx_kind == EMBER_REG_CFA_OFFSET) {
-		/* One byte for two offsets: nibbles, CFA-8 .. CFA-128 (see sampler_abi.h). */
-		if (rbp_off8 <= -1 && rbp_off8 >= -16 && rbx_off8 <= -1 && rbx_off8 >= -16)
-			row.rbp_off8 = (int8_t)(uint8_t)((-1 - rbp_off8) | (-1 - rbx_off8) << 4);
-		else
-			rbx_kind = EMBER_REG_UNKNOWN; /* rbp matters more: every fp walk uses it */
-	}
-	if (rbp_kind == EMBER_REG_CFA_OFFSET && rbx_kind != EMBER_REG_CFA_OFFSET)
-		row.rbp_off8 = (int8_t)rbp_off8;
-	else if (rbx_kind == EMBER_REG_CFA_OFFSET && rbp_kind != EMBER_REG_CFA_OFFSET)
-		row.rbp_off8 = (int8_t)rbx_off8;
-	row.kind = (uint8_t)(cfa_kind | rbp_kind << 4 | rbx_kind << 6);
-	return row;
+	return cfi_rows_pack(row, cfa_kind, rbp_kind, rbp_off8, rbx_kind, rbx_off8, ra_reg);
 }
 
 /* Walks the rows of the FDE starting at @start, up to @next (the next FDE's start). */
@@ -409,7 +386,15 @@ static int walk_fde(struct ember_unwind_table *t, Dwarf_CFI *cfi, uint64_t start
 	return 0;
 }
 
-static int build_from_elf(Elf *elf, struct ember_unwind_table **out)
+static int emit_cfi(void *arg, uint64_t pc, const struct cfi_state *st, bool signal)
+{
+	return emit(arg, pc,
+		    st ? cfi_rows_translate(st, signal)
+		       : (struct ember_unwind_row){.kind = EMBER_CFA_NONE});
+}
+
+/* @reference: rows through libdw's per-address interface, else cfi_rows.c's one pass. */
+static int build_from_elf(Elf *elf, bool reference, struct ember_unwind_table **out)
 {
 	struct ember_unwind_table *t = NULL;
 	uint64_t *starts = NULL, *fdes = NULL;
@@ -453,6 +438,13 @@ static int build_from_elf(Elf *elf, struct ember_unwind_table **out)
 	t = calloc(1, sizeof(*t));
 	if (!t) {
 		err = -ENOMEM;
+		goto out;
+	}
+	if (!reference) {
+		err = cfi_rows(ident, data, shdr.sh_addr, starts, fdes, nr, emit_cfi, t);
+		if (err && err != -E2BIG) /* E2BIG: past 4 GiB, the walker's limit: keep the rest */
+			goto out;
+		err = t->nr ? 0 : -ENOENT;
 		goto out;
 	}
 	for (i = 0; i < nr; i++) {
@@ -505,7 +497,7 @@ out:
 	return 0;
 }
 
-int unwind_table__build_fd(int fd, struct ember_unwind_table **out)
+static int build_fd(int fd, bool reference, struct ember_unwind_table **out)
 {
 	Elf *elf;
 	int err;
@@ -514,9 +506,19 @@ int unwind_table__build_fd(int fd, struct ember_unwind_table **out)
 	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	if (!elf)
 		return -EINVAL;
-	err = build_from_elf(elf, out);
+	err = build_from_elf(elf, reference, out);
 	elf_end(elf);
 	return err;
+}
+
+int unwind_table__build_fd(int fd, struct ember_unwind_table **out)
+{
+	return build_fd(fd, false, out);
+}
+
+int unwind_table__build_fd_reference(int fd, struct ember_unwind_table **out)
+{
+	return build_fd(fd, true, out);
 }
 
 int unwind_table__build_mem(const void *buf, size_t len, struct ember_unwind_table **out)
@@ -534,7 +536,7 @@ int unwind_table__build_mem(const void *buf, size_t len, struct ember_unwind_tab
 		free(copy);
 		return -EINVAL;
 	}
-	err = build_from_elf(elf, out);
+	err = build_from_elf(elf, false, out);
 	elf_end(elf);
 	free(copy);
 	return err;

@@ -3,11 +3,13 @@
  * Prints the unwind table ember builds for an ELF file, one row per line:
  * "PC_HEX CFA_KIND CFA_OFF RBP_KIND RBP_OFF8 RBX_KIND RBX_OFF8" (offsets in
  * 8-byte units from the CFA, decoded; for PLT and RSP_RA_REG rows RBP_OFF8 is
- * the raw byte). Used by readelf_agreement.py.
+ * the raw byte). Used by readelf_agreement.py. With --reference, the table
+ * of the libdw builder (unwind_table__build_fd_reference).
  */
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "unwinder/unwinder.h"
@@ -17,18 +19,21 @@ int main(int argc, char **argv)
 	struct ember_unwind_table *t;
 	const struct ember_unwind_row *r;
 	size_t i, n;
+	bool reference = argc == 3 && strcmp(argv[1], "--reference") == 0;
 	int fd, err;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: dump_unwind_rows ELF\n");
+	if (argc != 2 && !reference) {
+		fprintf(stderr, "usage: dump_unwind_rows [--reference] ELF\n");
 		return 2;
 	}
+	if (reference)
+		argv++;
 	fd = open(argv[1], O_RDONLY);
 	if (fd < 0) {
 		perror(argv[1]);
 		return 1;
 	}
-	err = unwind_table__build_fd(fd, &t);
+	err = reference ? unwind_table__build_fd_reference(fd, &t) : unwind_table__build_fd(fd, &t);
 	close(fd);
 	if (err) {
 		fprintf(stderr, "dump_unwind_rows: %s: error %d\n", argv[1], err);
