@@ -39,6 +39,7 @@ struct ember_probe {
 	struct bpf_link **links; /* one per attached perf event */
 	size_t nr_links, cap_links;
 	struct bpf_link *tp_links[4];	 /* fork, exec, exit, prepare_exec */
+	struct bpf_link *ldso_link;	 /* uprobe on ld.so's _dl_debug_state (tables on) */
 	struct ember_inflight *inflight; /* mmap of the per-CPU inflight slots */
 	uint32_t nr_inflight;
 	size_t inflight_bytes;
@@ -217,6 +218,7 @@ void probe__free(struct ember_probe *p)
 	probe__detach_perf_events(p);
 	for (i = 0; i < 4; i++)
 		bpf_link__destroy(p->tp_links[i]);
+	bpf_link__destroy(p->ldso_link);
 	free(p->links);
 	if (p->rows)
 		munmap(p->rows, p->rows_bytes);
@@ -224,6 +226,49 @@ void probe__free(struct ember_probe *p)
 		munmap(p->inflight, p->inflight_bytes);
 	sampler_bpf__destroy(p->skel);
 	free(p);
+}
+
+/* The path of the dynamic loader ember itself runs under: the host's. NULL when not found. */
+static char *own_ldso(void)
+{
+	char line[4096], *path = NULL;
+	FILE *f = fopen("/proc/self/maps", "re");
+
+	if (!f)
+		return NULL;
+	while (!path && fgets(line, sizeof(line), f)) {
+		char *slash = strchr(line, '/'), *nl;
+
+		if (!slash || !strstr(slash, "/ld-linux"))
+			continue;
+		nl = strchr(slash, '\n');
+		if (nl)
+			*nl = '\0';
+		path = strdup(slash);
+	}
+	fclose(f);
+	return path;
+}
+
+/*
+ * The uprobe that republishes a process by file once ld.so has mapped its
+ * libraries (sampler_files.bpf.h). Optional: without it (a static ember, a
+ * loader without the symbol) a new library is found one per sample.
+ */
+static void attach_ldso(struct ember_probe *p)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, uo, .func_name = "_dl_debug_state");
+	char *path = own_ldso();
+
+	if (!path) {
+		pr_debug("no ld.so in /proc/self/maps: libraries are found by file, one a sample");
+		return;
+	}
+	p->ldso_link =
+	    bpf_program__attach_uprobe_opts(p->skel->progs.ember_ldso_state, -1, path, 0, &uo);
+	if (!p->ldso_link)
+		pr_debug("cannot attach to %s's _dl_debug_state: %d", path, -errno);
+	free(path);
 }
 
 int probe__attach_tracepoints(struct ember_probe *p)
@@ -243,6 +288,8 @@ int probe__attach_tracepoints(struct ember_probe *p)
 			return err;
 		}
 	}
+	if (!p->ldso_link && p->skel->rodata->unwind_mode == EMBER_UNWIND_TABLES)
+		attach_ldso(p);
 	return 0;
 }
 

@@ -12,9 +12,13 @@
  * (its unlock is queued as per-CPU irq_work, busy until the interrupt ends):
  *  - at exec (tp_btf, interrupts on): publish_by_file() builds the new image's
  *    list (the binary, ld.so, the vDSO) from its VMAs into unwind_procs;
+ *  - when ld.so has mapped a program's libraries (a uprobe on its
+ *    _dl_debug_state(), which it calls for debuggers before relocating them,
+ *    and around every dlopen): the list again, libraries included;
  *  - in a walk: find_file_mapping() looks up the file of the first pc outside
- *    every known mapping (libc, mapped by ld.so after exec, before userspace
- *    republished the list).
+ *    every known mapping (a library mapped since, before userspace republished
+ *    the list). One a sample: a walk through two new libraries (as: libbfd,
+ *    then libc) would otherwise end at the second.
  */
 
 #define VM_EXEC	   0x4ull
@@ -127,6 +131,21 @@ static __always_inline void publish_by_file(__u32 tgid)
 
 	if (proc && fill_file_proc(proc))
 		bpf_map_update_elem(&unwind_procs, &tgid, proc, BPF_ANY);
+}
+
+/*
+ * ld.so's _dl_debug_state(): the link map changed (libraries mapped at start,
+ * dlopen, dlclose). Task context with interrupts on, so the VMA iterator works.
+ * The list replaces userspace's publication until the next one, as at exec.
+ */
+SEC("uprobe")
+int ember_ldso_state(struct pt_regs *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	if (unwind_mode == EMBER_UNWIND_TABLES && is_target(tgid))
+		publish_by_file(tgid);
+	return 0;
 }
 
 struct vma_file {
