@@ -133,21 +133,6 @@ static __always_inline void publish_by_file(__u32 tgid)
 		bpf_map_update_elem(&unwind_procs, &tgid, proc, BPF_ANY);
 }
 
-/*
- * ld.so's _dl_debug_state(): the link map changed (libraries mapped at start,
- * dlopen, dlclose). Task context with interrupts on, so the VMA iterator works.
- * The list replaces userspace's publication until the next one, as at exec.
- */
-SEC("uprobe")
-int ember_ldso_state(struct pt_regs *ctx)
-{
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-
-	if (unwind_mode == EMBER_UNWIND_TABLES && is_target(tgid))
-		publish_by_file(tgid);
-	return 0;
-}
-
 struct vma_file {
 	__u64 start, end, pgoff, dev, ino;
 	bool found;
@@ -171,17 +156,20 @@ static long vma_file_cb(struct task_struct *task, struct vm_area_struct *vma, vo
 /*
  * Adds @m to @proc's list, kept sorted by start: the process's later samples
  * find it there, and their own lookup can go to another file. Userspace's
- * publication replaces the whole entry, this one included. Two threads of one
+ * publication replaces the whole entry, this one included. Global: verified
+ * once, not inside the callers' loops. Two threads of one
  * process adding at once can leave the list unsorted until then: lookups in it
  * then fail and those frames take frame-pointer steps.
  */
-static __always_inline void add_mapping(struct ember_unwind_proc *proc,
-					const struct ember_unwind_mapping *m)
+__noinline int add_mapping(struct ember_unwind_proc *proc, const struct ember_unwind_mapping *m)
 {
-	__u32 n = proc->nr, i, k;
+	__u32 n, i, k;
 
+	if (!proc || !m)
+		return 0;
+	n = proc->nr;
 	if (n >= EMBER_MAX_UNWIND_MAPPINGS)
-		return;
+		return 0;
 	for (i = 0; i < EMBER_MAX_UNWIND_MAPPINGS; i++) {
 		k = (n - i) & (EMBER_MAX_UNWIND_MAPPINGS - 1); /* from the end down */
 		if (i >= n ||
@@ -191,6 +179,46 @@ static __always_inline void add_mapping(struct ember_unwind_proc *proc,
 	}
 	proc->maps[(n - i) & (EMBER_MAX_UNWIND_MAPPINGS - 1)] = *m;
 	proc->nr = n + 1;
+	return 0;
+}
+
+/*
+ * ld.so's _dl_debug_state(): the link map changed (libraries mapped at start,
+ * dlopen, dlclose). Task context with interrupts on, so the VMA iterator works.
+ * A process without a list gets one by file, as at exec. A process with one
+ * (userspace's publication may have come first) only gains the mappings it
+ * lacks that have a table: a list by file built before a table was loaded
+ * must not replace a publication that has it, since nothing would replace
+ * the list again until the process maps something.
+ */
+__noinline int find_mapping_index(const struct ember_unwind_proc *proc,
+				  __u64 pc); /* sampler.bpf.c */
+
+SEC("uprobe")
+int ember_ldso_state(struct pt_regs *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32, zero = 0, i;
+	struct ember_unwind_proc *fresh, *proc;
+
+	if (unwind_mode != EMBER_UNWIND_TABLES || !is_target(tgid))
+		return 0;
+	proc = bpf_map_lookup_elem(&unwind_procs, &tgid);
+	if (!proc) {
+		publish_by_file(tgid);
+		return 0;
+	}
+	fresh = bpf_map_lookup_elem(&unwind_file_procs, &zero);
+	if (!fresh || !fill_file_proc(fresh))
+		return 0;
+	for (i = 0; i < EMBER_MAX_UNWIND_MAPPINGS; i++) {
+		struct ember_unwind_mapping *m = &fresh->maps[i];
+
+		if (i >= fresh->nr)
+			break;
+		if (m->nr_rows && find_mapping_index(proc, m->start) < 0)
+			add_mapping(proc, m);
+	}
+	return 0;
 }
 
 /*
