@@ -386,6 +386,41 @@ static int walk_fde(struct ember_unwind_table *t, Dwarf_CFI *cfi, uint64_t start
 	return 0;
 }
 
+/*
+ * The first instruction of .init and .fini (_init, _fini: crti.o's code, which
+ * has no CFI) is a function's entry: the call has just pushed the return
+ * address, so CFA = rsp + 8 there whatever the code does next. A leaf sampled
+ * there (the page fault of a first call) gets that one byte as a row; no
+ * return address can point at it. Everything after stays without CFI.
+ */
+static int add_entry_row(struct ember_unwind_table *t, Elf *elf, const char *section)
+{
+	const struct ember_unwind_row *cover;
+	struct ember_unwind_row *rows;
+	GElf_Shdr shdr;
+	size_t at;
+
+	if (!ember_elf_find_section(elf, section, EMBER_ELF_SECTION_HAS_DATA, &shdr) ||
+	    !shdr.sh_size || shdr.sh_addr + 1 > UINT32_MAX)
+		return 0;
+	cover = unwind_table__lookup(t, shdr.sh_addr);
+	if (cover && (cover->kind != EMBER_CFA_NONE || cover->pc == shdr.sh_addr))
+		return 0; /* CFI covers it, or a row starts there already */
+	if (cover && cover + 1 < t->rows + t->nr && cover[1].pc == shdr.sh_addr + 1)
+		return 0;
+	at = cover ? (size_t)(cover - t->rows) + 1 : 0;
+	if (ember_grow((void **)&t->rows, &t->cap, t->nr + 2, sizeof(*t->rows)))
+		return -ENOMEM;
+	rows = t->rows;
+	memmove(rows + at + 2, rows + at, (t->nr - at) * sizeof(*rows));
+	rows[at] = (struct ember_unwind_row){
+	    .pc = (uint32_t)shdr.sh_addr, .cfa_off = 8, .kind = EMBER_CFA_RSP};
+	rows[at + 1] =
+	    (struct ember_unwind_row){.pc = (uint32_t)shdr.sh_addr + 1, .kind = EMBER_CFA_NONE};
+	t->nr += 2;
+	return 0;
+}
+
 static int emit_cfi(void *arg, uint64_t pc, const struct cfi_state *st, bool signal)
 {
 	return emit(arg, pc,
@@ -445,6 +480,8 @@ static int build_from_elf(Elf *elf, bool reference, struct ember_unwind_table **
 		if (err && err != -E2BIG) /* E2BIG: past 4 GiB, the walker's limit: keep the rest */
 			goto out;
 		err = t->nr ? 0 : -ENOENT;
+		if (!err)
+			err = add_entry_row(t, elf, ".init") ?: add_entry_row(t, elf, ".fini");
 		goto out;
 	}
 	for (i = 0; i < nr; i++) {
@@ -484,6 +521,8 @@ static int build_from_elf(Elf *elf, bool reference, struct ember_unwind_table **
 		}
 	}
 	err = t->nr ? 0 : -ENOENT;
+	if (!err)
+		err = add_entry_row(t, elf, ".init") ?: add_entry_row(t, elf, ".fini");
 out:
 	if (cfi)
 		dwarf_cfi_end(cfi); /* a dwarf_getcfi_elf handle is the caller's to free */
