@@ -571,7 +571,20 @@ __noinline int lookup_mapping(struct ember_unwind_walk *s, struct ember_unwind_p
 	s->row_hi = 0; /* the cached row was another mapping's */
 	idx = find_mapping_index(proc, pc);
 	if (idx >= 0 && proc) {
-		s->cur = proc->maps[idx & (EMBER_MAX_UNWIND_MAPPINGS - 1)];
+		struct ember_unwind_mapping *m = &proc->maps[idx & (EMBER_MAX_UNWIND_MAPPINGS - 1)];
+
+		/*
+		 * A file whose table was not loaded when the list was made (at exec, a
+		 * binary seen for the first time): its table may be by file now. Found
+		 * there, it goes into the list in place, for the later samples too.
+		 */
+		if (!m->nr_rows && m->first_row != NO_FILE && !find_file_mapping(s, NULL, pc) &&
+		    s->fmap.start == m->start) {
+			m->bias = s->fmap.bias;
+			m->first_row = s->fmap.first_row;
+			m->nr_rows = s->fmap.nr_rows;
+		}
+		s->cur = *m;
 		return idx;
 	}
 	if (proc)

@@ -22,6 +22,7 @@
  */
 
 #define VM_EXEC	   0x4ull
+#define NO_FILE	   0xffffffffu /* ember_unwind_mapping.first_row of a mapping without a file */
 #define PAGE_SHIFT 12
 
 /* Per file: where its table is. */
@@ -107,9 +108,11 @@ __noinline int fill_file_proc(struct ember_unwind_proc *proc)
 		m->start = vma->vm_start;
 		m->end = vma->vm_end;
 		m->bias = 0;
-		m->first_row = 0;
+		m->first_row = NO_FILE;
 		m->nr_rows = 0; /* anonymous code (JIT), the vDSO: frame-pointer steps */
 		proc->nr = n + 1;
+		if (vma->vm_file)
+			m->first_row = 0; /* no table yet: the walk may find one by file later */
 		if (vma->vm_file)
 			file_table(m, BPF_CORE_READ(vma, vm_file, f_inode, i_sb, s_dev),
 				   BPF_CORE_READ(vma, vm_file, f_inode, i_ino),
@@ -182,17 +185,35 @@ __noinline int add_mapping(struct ember_unwind_proc *proc, const struct ember_un
 	return 0;
 }
 
+__noinline int find_mapping_index(const struct ember_unwind_proc *proc,
+				  __u64 pc); /* sampler.bpf.c */
+
+/* @m (with a table) into @proc: added when missing, its table set when the entry has none. */
+__noinline int merge_mapping(struct ember_unwind_proc *proc, const struct ember_unwind_mapping *m)
+{
+	struct ember_unwind_mapping *old;
+	int idx;
+
+	if (!proc || !m)
+		return 0;
+	idx = find_mapping_index(proc, m->start);
+	if (idx < 0)
+		return add_mapping(proc, m);
+	old = &proc->maps[idx & (EMBER_MAX_UNWIND_MAPPINGS - 1)];
+	if (!old->nr_rows && old->start == m->start && old->end == m->end)
+		*old = *m;
+	return 0;
+}
+
 /*
  * ld.so's _dl_debug_state(): the link map changed (libraries mapped at start,
  * dlopen, dlclose). Task context with interrupts on, so the VMA iterator works.
  * A process without a list gets one by file, as at exec. A process with one
- * (userspace's publication may have come first) only gains the mappings it
- * lacks that have a table: a list by file built before a table was loaded
- * must not replace a publication that has it, since nothing would replace
- * the list again until the process maps something.
+ * (userspace's publication may have come first) only gains tables: mappings
+ * it lacks, and tables for mappings it has without one. A list by file built
+ * before a table was loaded must not replace a publication that has it,
+ * since nothing would replace the list again until the process maps something.
  */
-__noinline int find_mapping_index(const struct ember_unwind_proc *proc,
-				  __u64 pc); /* sampler.bpf.c */
 
 SEC("uprobe")
 int ember_ldso_state(struct pt_regs *ctx)
@@ -215,8 +236,8 @@ int ember_ldso_state(struct pt_regs *ctx)
 
 		if (i >= fresh->nr)
 			break;
-		if (m->nr_rows && find_mapping_index(proc, m->start) < 0)
-			add_mapping(proc, m);
+		if (m->nr_rows)
+			merge_mapping(proc, m);
 	}
 	return 0;
 }
