@@ -410,6 +410,7 @@ static struct table_entry *get_table(struct unwind_loader *l, uint32_t tgid,
 {
 	struct ember_unwind_table *table = NULL;
 	char cache_path[4096];
+	bool save = false; /* built here, to be written to the disk cache */
 	const void *ctx[2];
 	struct table_entry *t;
 	const char *key;
@@ -474,16 +475,13 @@ static struct table_entry *get_table(struct unwind_loader *l, uint32_t tgid,
 	if (l->cache_dir && m->build_id &&
 	    snprintf(cache_path, sizeof(cache_path), "%s/%s.unwind", l->cache_dir, m->build_id) <
 		(int)sizeof(cache_path)) {
-		if (unwind_table__load(cache_path, &table) == 0) {
+		if (unwind_table__load(cache_path, &table) == 0)
 			l->from_disk++;
-		} else {
-			*err = unwind_table__build_fd(fd, &table);
-			if (!*err && unwind_table__save(table, cache_path))
-				pr_debug("cannot save unwind table %s", cache_path);
-		}
-	} else {
-		*err = unwind_table__build_fd(fd, &table);
+		else
+			save = true;
 	}
+	if (!table)
+		*err = unwind_table__build_fd(fd, &table);
 	l->build_ns += ember_now_mono_ns() - t0;
 	pr_debug("unwind table for %s (%s, pid %u): %s, %zu rows", m->path, key, tgid,
 		 *err ? strerror(-*err) : "built", table ? unwind_table__nr_rows(table) : 0);
@@ -498,8 +496,13 @@ static struct table_entry *get_table(struct unwind_loader *l, uint32_t tgid,
 	}
 	l->built++;
 	place(l, t, table);
+	/* After the rows are in the kernel: the sampler has them while the disk write runs. */
+	if (save && t->loaded)
+		note_file(l, t, tgid, m, fd, true);
+	if (save && unwind_table__save(table, cache_path))
+		pr_debug("cannot save unwind table %s", cache_path);
 	unwind_table__free(table);
-	if (t->loaded)
+	if (t->loaded && !save)
 		note_file(l, t, tgid, m, fd, true);
 	close(fd);
 	return t->loaded ? t : NULL;
