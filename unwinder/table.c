@@ -455,18 +455,9 @@ static int build_from_elf(Elf *elf, bool reference, struct ember_unwind_table **
 	err = fde_starts(data, shdr.sh_addr, &starts, &fdes, &nr);
 	if (err)
 		return err;
-	/* libdw must not run a CFI program that makes it allocate without bound. */
 	scn = ember_elf_find_section(elf, ".eh_frame", EMBER_ELF_SECTION_HAS_DATA, &shdr);
 	data = scn ? elf_rawdata(scn, NULL) : NULL;
 	if (!data || !data->d_buf) {
-		err = -ENOENT;
-		goto out;
-	}
-	err = cfi_check(ident, data, shdr.sh_addr, fdes, nr);
-	if (err)
-		goto out;
-	cfi = dwarf_getcfi_elf(elf);
-	if (!cfi) {
 		err = -ENOENT;
 		goto out;
 	}
@@ -476,12 +467,22 @@ static int build_from_elf(Elf *elf, bool reference, struct ember_unwind_table **
 		goto out;
 	}
 	if (!reference) {
+		/* cfi_rows.c keeps a few rules and bounded state: no libdw program runs. */
 		err = cfi_rows(ident, data, shdr.sh_addr, starts, fdes, nr, emit_cfi, t);
 		if (err && err != -E2BIG) /* E2BIG: past 4 GiB, the walker's limit: keep the rest */
 			goto out;
 		err = t->nr ? 0 : -ENOENT;
 		if (!err)
 			err = add_entry_row(t, elf, ".init") ?: add_entry_row(t, elf, ".fini");
+		goto out;
+	}
+	/* libdw must not run a CFI program that makes it allocate without bound. */
+	err = cfi_check(ident, data, shdr.sh_addr, fdes, nr);
+	if (err)
+		goto out;
+	cfi = dwarf_getcfi_elf(elf);
+	if (!cfi) {
+		err = -ENOENT;
 		goto out;
 	}
 	for (i = 0; i < nr; i++) {
