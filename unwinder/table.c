@@ -406,9 +406,9 @@ static int add_entry_row(struct ember_unwind_table *t, Elf *elf, const char *sec
 	cover = unwind_table__lookup(t, shdr.sh_addr);
 	if (cover && (cover->kind != EMBER_CFA_NONE || cover->pc == shdr.sh_addr))
 		return 0; /* CFI covers it, or a row starts there already */
-	if (cover && cover + 1 < t->rows + t->nr && cover[1].pc == shdr.sh_addr + 1)
-		return 0;
 	at = cover ? (size_t)(cover - t->rows) + 1 : 0;
+	if (at < t->nr && t->rows[at].pc <= shdr.sh_addr + 1)
+		return 0; /* the next row starts at once: no room for the entry's byte */
 	if (ember_grow((void **)&t->rows, &t->cap, t->nr + 2, sizeof(*t->rows)))
 		return -ENOMEM;
 	rows = t->rows;
