@@ -162,19 +162,21 @@ static __always_inline bool is_target(__u32 tgid)
 	return true;
 }
 
-static __always_inline void announce(__u32 type, __u32 tgid)
+/* Returns false when the event was lost (ring buffer full). */
+static __always_inline bool announce(__u32 type, __u32 tgid)
 {
 	struct ember_proc_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 
 	if (!e) {
 		stat_inc(EMBER_STAT_EVENTS_LOST);
-		return;
+		return false;
 	}
 	e->type = type;
 	e->tgid = tgid;
 	e->time_ns = bpf_ktime_get_ns();
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	bpf_ringbuf_submit(e, 0);
+	return true;
 }
 
 #include "stacks.bpf.h"
@@ -957,19 +959,25 @@ SEC("tp_btf/sched_process_exit")
 int BPF_PROG(ember_exit, struct task_struct *p)
 {
 	__u32 tgid = BPF_CORE_READ(p, tgid);
+	bool told = false;
 
 	/* Only when the last thread leaves: the process, not a thread, is gone. */
 	if (BPF_CORE_READ(p, signal, live.counter) != 0)
 		return 0;
-	/* Its list may come from publish_by_file, which userspace never saw. */
-	if (unwind_mode == EMBER_UNWIND_TABLES)
-		bpf_map_delete_elem(&unwind_procs, &tgid);
 	/* A reused PID must not inherit target status. */
 	if (filter_mode == EMBER_FILTER_PIDS)
 		bpf_map_delete_elem(&target_pids, &tgid);
 	if (bpf_map_lookup_elem(&seen_tgids, &tgid)) {
-		announce(EMBER_PROC_EXIT, tgid);
+		told = announce(EMBER_PROC_EXIT, tgid);
 		bpf_map_delete_elem(&seen_tgids, &tgid);
 	}
+	/*
+	 * Its list may come from publish_by_file or a fork, which userspace never
+	 * saw. Since 6.16 this tracepoint comes before exit_mm(), so the process
+	 * still runs (and is sampled) with its memory for a while: when userspace
+	 * hears of the exit, its forget removes the list then; else it goes now.
+	 */
+	if (unwind_mode == EMBER_UNWIND_TABLES && !told)
+		bpf_map_delete_elem(&unwind_procs, &tgid);
 	return 0;
 }
