@@ -72,7 +72,7 @@ struct ember_collector {
 	struct ember_stack *stack_buf;
 };
 
-_Static_assert(EMBER_STAT__COUNT == 21, "every sampler stat needs a name below");
+_Static_assert(EMBER_STAT__COUNT == 23, "every sampler stat needs a name below");
 
 static const char *const stat_names[EMBER_STAT__COUNT] = {
     [EMBER_STAT_SAMPLES] = "sampler.samples",
@@ -96,6 +96,8 @@ static const char *const stat_names[EMBER_STAT__COUNT] = {
     [EMBER_STAT_STACK_HASH_COLLISION] = "sampler.stack_hash_collisions",
     [EMBER_STAT_STACK_NO_MEMORY] = "lost.stack.kernel_out_of_memory",
     [EMBER_STAT_STACK_COLLISION_LOST] = "lost.stack.hash_collision",
+    [EMBER_STAT_USTACK_EXITING] = "sampler.no_user_stack.exiting",
+    [EMBER_STAT_USTACK_IN_EXEC] = "sampler.no_user_stack.in_execve",
 };
 
 /* ---- targets: processes the sampler announced ------------------------- */
@@ -187,6 +189,16 @@ static int mark_dirty(struct ember_collector *c, uint32_t tgid)
 
 static void forget(struct ember_collector *c, uint32_t tgid)
 {
+	size_t i;
+
+	/*
+	 * A publication still pending would be queued after the forget and put a
+	 * dead process back into unwind_procs (which then fills with them: a
+	 * vfork loop filled its 4096 entries in a second).
+	 */
+	for (i = 0; i < c->nr_dirty; i++)
+		if (c->dirty[i] == tgid)
+			c->dirty[i--] = c->dirty[--c->nr_dirty];
 	proc_tracker__exited(c->procs, tgid);
 	if (c->unwind)
 		unwind_loader__forget(c->unwind, tgid);
@@ -620,6 +632,11 @@ static const char *status_marker(__u16 status, bool kernel)
 	case EMBER_STACK_COLLISION:
 		return kernel ? "[kernel stack lost: hash collision]"
 			      : "[user stack lost: hash collision]";
+	/* Not losses: the process had no user stack at that moment. */
+	case EMBER_STACK_EXITING:
+		return "[no user stack: exiting]";
+	case EMBER_STACK_IN_EXEC:
+		return "[no user stack: in execve]";
 	default:
 		return NULL;
 	}

@@ -393,6 +393,7 @@ static struct table_entry *get_table(struct unwind_loader *l, uint32_t tgid,
 				     const struct proc_mapping *m, int *err)
 {
 	struct ember_unwind_table *table = NULL;
+	bool save = false; /* built here, to be written to the disk cache */
 	const void *ctx[2];
 	struct table_entry *t;
 	const char *key;
@@ -455,16 +456,13 @@ static struct table_entry *get_table(struct unwind_loader *l, uint32_t tgid,
 	if (!t->nr_segs)
 		read_segments(fd, t);
 	if (l->disk && m->build_id) {
-		if (unwind_disk_cache__load(l->disk, m->build_id, &table) == 0) {
+		if (unwind_disk_cache__load(l->disk, m->build_id, &table) == 0)
 			l->from_disk++;
-		} else {
-			*err = unwind_table__build_fd(fd, &table);
-			if (!*err && unwind_disk_cache__save(l->disk, m->build_id, table))
-				pr_debug("cannot save the unwind table of %s", m->path);
-		}
-	} else {
-		*err = unwind_table__build_fd(fd, &table);
+		else
+			save = true;
 	}
+	if (!table)
+		*err = unwind_table__build_fd(fd, &table);
 	l->build_ns += ember_now_mono_ns() - t0;
 	pr_debug("unwind table for %s (%s, pid %u): %s, %zu rows", m->path, key, tgid,
 		 *err ? strerror(-*err) : "built", table ? unwind_table__nr_rows(table) : 0);
@@ -479,8 +477,13 @@ static struct table_entry *get_table(struct unwind_loader *l, uint32_t tgid,
 	}
 	l->built++;
 	place(l, t, table);
+	/* After the rows are in the kernel: the sampler has them while the disk write runs. */
+	if (save && t->loaded)
+		note_file(l, t, tgid, m, fd, true);
+	if (save && unwind_disk_cache__save(l->disk, m->build_id, table))
+		pr_debug("cannot save the unwind table of %s", m->path);
 	unwind_table__free(table);
-	if (t->loaded)
+	if (t->loaded && !save)
 		note_file(l, t, tgid, m, fd, true);
 	close(fd);
 	return t->loaded ? t : NULL;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "probes/probes.h"
@@ -38,7 +39,8 @@ struct ember_probe {
 	struct sampler_bpf *skel;
 	struct bpf_link **links; /* one per attached perf event */
 	size_t nr_links, cap_links;
-	struct bpf_link *tp_links[3];
+	struct bpf_link *tp_links[4];	 /* fork, exec, exit, prepare_exec */
+	struct bpf_link *ldso_link;	 /* uprobe on ld.so's _dl_debug_state (tables on) */
 	struct ember_inflight *inflight; /* mmap of the per-CPU inflight slots */
 	uint32_t nr_inflight;
 	size_t inflight_bytes;
@@ -128,6 +130,21 @@ static void read_verified_insns(struct ember_probe *p)
 		p->load_info.verified_insns = info.verified_insns;
 }
 
+/* Whether the kernel's BTF has the tp_btf tracepoint @name (btf_trace_NAME). */
+static bool kernel_has_tracepoint(const char *name)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	char type[128];
+	bool found;
+
+	if (!vmlinux)
+		return true; /* let the load say what is wrong */
+	snprintf(type, sizeof(type), "btf_trace_%s", name);
+	found = btf__find_by_name_kind(vmlinux, type, BTF_KIND_TYPEDEF) > 0;
+	btf__free(vmlinux);
+	return found;
+}
+
 int probe__new(const struct ember_probe_opts *opts, struct ember_probe **out)
 {
 	struct ember_probe_opts o = {0};
@@ -172,6 +189,12 @@ int probe__new(const struct ember_probe_opts *opts, struct ember_probe **out)
 	err = err ?: set_entries(p->skel->maps.inflight, (uint32_t)libbpf_num_possible_cpus());
 	if (err)
 		goto err_out;
+	/* sched_prepare_exec is Linux 6.10's: older kernels sample without the
+	 * "[no user stack: in execve]" marker rather than not at all. */
+	if (!kernel_has_tracepoint("sched_prepare_exec")) {
+		pr_debug("no sched_prepare_exec tracepoint: samples inside execve are not marked");
+		bpf_program__set_autoload(p->skel->progs.ember_prepare_exec, false);
+	}
 	t0 = ember_now_mono_ns();
 	err = sampler_bpf__load(p->skel);
 	if (err) {
@@ -199,8 +222,9 @@ void probe__free(struct ember_probe *p)
 	if (!p)
 		return;
 	probe__detach_perf_events(p);
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 4; i++)
 		bpf_link__destroy(p->tp_links[i]);
+	bpf_link__destroy(p->ldso_link);
 	free(p->links);
 	if (p->inflight)
 		munmap(p->inflight, p->inflight_bytes);
@@ -208,14 +232,58 @@ void probe__free(struct ember_probe *p)
 	free(p);
 }
 
+/* The path of the dynamic loader ember itself runs under: the host's. NULL when not found. */
+static char *own_ldso(void)
+{
+	char line[4096], *path = NULL;
+	FILE *f = fopen("/proc/self/maps", "re");
+
+	if (!f)
+		return NULL;
+	while (!path && fgets(line, sizeof(line), f)) {
+		char *slash = strchr(line, '/'), *nl;
+
+		if (!slash || !strstr(slash, "/ld-linux"))
+			continue;
+		nl = strchr(slash, '\n');
+		if (nl)
+			*nl = '\0';
+		path = strdup(slash);
+	}
+	fclose(f);
+	return path;
+}
+
+/*
+ * The uprobe that republishes a process by file once ld.so has mapped its
+ * libraries (sampler_files.bpf.h). Optional: without it (a static ember, a
+ * loader without the symbol) a new library is found one per sample.
+ */
+static void attach_ldso(struct ember_probe *p)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, uo, .func_name = "_dl_debug_state");
+	char *path = own_ldso();
+
+	if (!path) {
+		pr_debug("no ld.so in /proc/self/maps: libraries are found by file, one a sample");
+		return;
+	}
+	p->ldso_link =
+	    bpf_program__attach_uprobe_opts(p->skel->progs.ember_ldso_state, -1, path, 0, &uo);
+	if (!p->ldso_link)
+		pr_debug("cannot attach to %s's _dl_debug_state: %d", path, -errno);
+	free(path);
+}
+
 int probe__attach_tracepoints(struct ember_probe *p)
 {
-	struct bpf_program *progs[3] = {p->skel->progs.ember_fork, p->skel->progs.ember_exec,
-					p->skel->progs.ember_exit};
+	struct bpf_program *progs[4] = {p->skel->progs.ember_fork, p->skel->progs.ember_exec,
+					p->skel->progs.ember_exit,
+					p->skel->progs.ember_prepare_exec};
 	int i, err;
 
-	for (i = 0; i < 3; i++) {
-		if (p->tp_links[i])
+	for (i = 0; i < 4; i++) {
+		if (p->tp_links[i] || !bpf_program__autoload(progs[i]))
 			continue;
 		p->tp_links[i] = bpf_program__attach(progs[i]);
 		if (!p->tp_links[i]) {
@@ -224,6 +292,8 @@ int probe__attach_tracepoints(struct ember_probe *p)
 			return err;
 		}
 	}
+	if (!p->ldso_link && p->skel->rodata->unwind_mode == EMBER_UNWIND_TABLES)
+		attach_ldso(p);
 	return 0;
 }
 

@@ -119,6 +119,20 @@ struct {
 	__type(value, struct ember_stack);
 } scratch SEC(".maps");
 
+/*
+ * Threads inside execve() past its point of no return (sched_prepare_exec),
+ * with the mm they had then: once current->mm differs, the old image is gone
+ * while the registers saved at the syscall are still the old image's, so a
+ * walk would read the new image's memory with them. Cleared at
+ * sched_process_exec; LRU, so a thread killed in between leaves no trace.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);   /* tid */
+	__type(value, __u64); /* the old mm's address */
+} exec_old_mm SEC(".maps");
+
 static __always_inline void stat_inc(__u32 idx)
 {
 	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
@@ -147,19 +161,21 @@ static __always_inline bool is_target(__u32 tgid)
 	return true;
 }
 
-static __always_inline void announce(__u32 type, __u32 tgid)
+/* Returns false when the event was lost (ring buffer full). */
+static __always_inline bool announce(__u32 type, __u32 tgid)
 {
 	struct ember_proc_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 
 	if (!e) {
 		stat_inc(EMBER_STAT_EVENTS_LOST);
-		return;
+		return false;
 	}
 	e->type = type;
 	e->tgid = tgid;
 	e->time_ns = bpf_ktime_get_ns();
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	bpf_ringbuf_submit(e, 0);
+	return true;
 }
 
 #include "stacks.bpf.h"
@@ -205,6 +221,8 @@ struct {
  */
 struct ember_unwind_walk {
 	__u64 pc, sp, bp;
+	__u64 bx; /* rbx, valid when regs_known has REG_BX: for rbx-based CFAs */
+	__u64 di; /* rdi, valid when regs_known has REG_DI: exact frames only (vfork) */
 	__u64 win_base, win_len; /* user address of win->data, bytes valid (0: empty) */
 	__s32 last_map; /* the previous frame's mapping, in cur: index, FILE_MAPPING, or -1: none */
 	__u32 tgid;
@@ -215,8 +233,9 @@ struct ember_unwind_walk {
 	 * into the same call site frame after frame, and a hit skips the search.
 	 */
 	__u32 row_idx, row_lo, row_hi;
-	bool exact_pc; /* pc is not a return address (leaf, or after a signal frame) */
-	__u8 pad[3];
+	bool exact_pc;	 /* pc is not a return address (leaf, or after a signal frame) */
+	__u8 regs_known; /* REG_BX | REG_DI: which of bx, di hold this frame's value */
+	__u8 pad[2];
 	__u64 stack_end; /* end of the readable stack, when a window copy found it; 0: unknown */
 	/* A mapping found by file (find_file_mapping), outside the process's list. */
 	struct ember_unwind_mapping fmap;
@@ -399,6 +418,9 @@ static __always_inline struct ember_unwind_row *find_row(struct ember_unwind_wal
 	return row;
 }
 
+#define REG_BX 1
+#define REG_DI 2
+
 #define MAX_FRAME_BYTES (64ull << 20) /* no frame spans more than 64 MiB of stack */
 
 /* One frame-pointer step: the frame record at rbp holds the caller's rbp and return address. */
@@ -421,37 +443,70 @@ static __always_inline int fp_step(struct ember_unwind_walk *s, struct stack_win
 	s->bp = bp;
 	s->pc = ra;
 	s->exact_pc = false;
+	s->regs_known = 0; /* code without CFI may have saved and reused rbx */
 	return -1;
 }
 
-/* One step driven by an unwind-table row. Returns an end reason, or -1 to go on. */
+/*
+ * One step driven by an unwind-table row. Returns an end reason, or -1 to go on.
+ * rbx is followed like rbp (restored where the callee's CFI saved it) so that
+ * a caller whose CFA is rbx-based can be unwound; where it is not known, such
+ * a frame ends the walk as unsupported.
+ */
 static __always_inline int table_step(struct ember_unwind_walk *s, struct stack_window *win,
 				      struct ember_unwind_row *row)
 {
-	__u32 cfa_kind = row->kind & EMBER_CFA_KIND_MASK, rbp_kind = row->kind >> 4;
-	__u64 cfa, ra, bp = s->bp, off = row->cfa_off;
+	__u32 kind = row->kind, cfa_kind = EMBER_CFA_BASE(kind);
+	__u32 rbp_kind = EMBER_ROW_RBP_KIND(kind), rbx_kind = EMBER_ROW_RBX_KIND(kind);
+	__u64 cfa, ra, bp = s->bp, bx = s->bx, off = row->cfa_off;
 
+	if (kind & EMBER_CFA_OFF_SCALED && cfa_kind != EMBER_CFA_RSP_RA_REG)
+		off <<= 3;
 	switch (cfa_kind) {
 	case EMBER_CFA_END:
 		return EMBER_UNWIND_END_COMPLETE;
 	case EMBER_CFA_RSP:
-		cfa = s->sp + (row->kind & EMBER_CFA_OFF_SCALED ? off << 3 : off);
+		cfa = s->sp + off;
 		break;
 	case EMBER_CFA_RBP:
-		cfa = s->bp + (row->kind & EMBER_CFA_OFF_SCALED ? off << 3 : off);
+		cfa = s->bp + off;
 		break;
+	case EMBER_CFA_RBX:
+		if (!(s->regs_known & REG_BX))
+			return EMBER_UNWIND_END_UNSUPPORTED;
+		cfa = s->bx + off;
+		break;
+	case EMBER_CFA_RSP_RA_REG:
+		/* The return address register is only known where the registers are exact. */
+		if (!s->exact_pc || !(s->regs_known & REG_DI) ||
+		    row->rbp_off8 != EMBER_DWARF_REG_RDI)
+			return EMBER_UNWIND_END_UNSUPPORTED;
+		cfa = s->sp + off;
+		if (cfa < s->sp)
+			return EMBER_UNWIND_END_BAD_FRAME;
+		/* rbp and rbx unchanged; the caller's stack pointer is the CFA. */
+		s->sp = cfa;
+		s->pc = s->di;
+		s->exact_pc = false;
+		s->regs_known &= REG_BX;
+		return -1;
 	case EMBER_CFA_PLT:
 		cfa = s->sp + 8 + ((s->pc & 15) >= (__u64)row->rbp_off8 ? 8 : 0);
 		break;
 	case EMBER_CFA_SIGNAL: {
 		/* __restore_rt: rsp points at the ucontext; gregs start at byte 40. */
-		__u64 sp;
+		__u64 sp, di;
 
 		if (!read_user_u64(s, win, s->sp + 40 + 8 * 10, &bp) ||
+		    !read_user_u64(s, win, s->sp + 40 + 8 * 11, &bx) ||
+		    !read_user_u64(s, win, s->sp + 40 + 8 * 8, &di) ||
 		    !read_user_u64(s, win, s->sp + 40 + 8 * 15, &sp) ||
 		    !read_user_u64(s, win, s->sp + 40 + 8 * 16, &ra))
 			return EMBER_UNWIND_END_READ_FAULT;
 		s->bp = bp;
+		s->bx = bx;
+		s->di = di;
+		s->regs_known = REG_BX | REG_DI;
 		s->sp = sp;
 		s->pc = ra;
 		s->exact_pc = true; /* the interrupted pc, not a return address */
@@ -460,22 +515,31 @@ static __always_inline int table_step(struct ember_unwind_walk *s, struct stack_
 	default:
 		return EMBER_UNWIND_END_UNSUPPORTED;
 	}
-	if (cfa <= s->sp && cfa_kind != EMBER_CFA_RBP)
+	if (cfa <= s->sp && cfa_kind == EMBER_CFA_RSP)
 		return EMBER_UNWIND_END_BAD_FRAME;
 	if (!read_user_u64(s, win, cfa - 8, &ra))
 		return EMBER_UNWIND_END_READ_FAULT;
-	if (rbp_kind == EMBER_RBP_CFA_OFFSET) {
-		if (!read_user_u64(s, win, cfa + (__s64)row->rbp_off8 * 8, &bp))
+	if (rbp_kind == EMBER_REG_CFA_OFFSET) {
+		if (!read_user_u64(s, win, cfa + EMBER_ROW_RBP_OFF8(kind, row->rbp_off8) * 8, &bp))
 			return EMBER_UNWIND_END_READ_FAULT;
-	} else if (rbp_kind != EMBER_RBP_SAME) {
+	} else if (rbp_kind != EMBER_REG_SAME) {
 		bp = 0; /* unknown: a later frame-pointer step will stop */
+	}
+	if (rbx_kind == EMBER_REG_CFA_OFFSET) {
+		if (!read_user_u64(s, win, cfa + EMBER_ROW_RBX_OFF8(kind, row->rbp_off8) * 8, &bx))
+			return EMBER_UNWIND_END_READ_FAULT;
+		s->regs_known |= REG_BX;
+	} else if (rbx_kind != EMBER_REG_SAME) {
+		s->regs_known &= ~REG_BX;
 	}
 	if (cfa <= s->sp)
 		return EMBER_UNWIND_END_BAD_FRAME;
 	s->sp = cfa;
 	s->bp = bp;
+	s->bx = bx;
 	s->pc = ra;
 	s->exact_pc = false;
+	s->regs_known &= REG_BX; /* rdi is caller-saved: unknown above the leaf */
 	return -1;
 }
 
@@ -508,7 +572,20 @@ __noinline int lookup_mapping(struct ember_unwind_walk *s, struct ember_unwind_p
 	s->row_hi = 0; /* the cached row was another mapping's */
 	idx = find_mapping_index(proc, pc);
 	if (idx >= 0 && proc) {
-		s->cur = proc->maps[idx & (EMBER_MAX_UNWIND_MAPPINGS - 1)];
+		struct ember_unwind_mapping *m = &proc->maps[idx & (EMBER_MAX_UNWIND_MAPPINGS - 1)];
+
+		/*
+		 * A file whose table was not loaded when the list was made (at exec, a
+		 * binary seen for the first time): its table may be by file now. Found
+		 * there, it goes into the list in place, for the later samples too.
+		 */
+		if (!m->nr_rows && m->first_row != NO_FILE && !find_file_mapping(s, NULL, pc) &&
+		    s->fmap.start == m->start) {
+			m->bias = s->fmap.bias;
+			m->first_row = s->fmap.first_row;
+			m->nr_rows = s->fmap.nr_rows;
+		}
+		s->cur = *m;
 		return idx;
 	}
 	if (proc)
@@ -661,12 +738,17 @@ static __always_inline __u16 collect_user_stack(struct bpf_perf_event_data *ctx,
 		c.walk.pc = BPF_CORE_READ(regs, ip);
 		c.walk.sp = BPF_CORE_READ(regs, sp);
 		c.walk.bp = BPF_CORE_READ(regs, bp);
+		c.walk.bx = BPF_CORE_READ(regs, bx);
+		c.walk.di = BPF_CORE_READ(regs, di);
 	} else {
 		/* The sample interrupted user code: its registers are the context's, no reads. */
 		c.walk.pc = *(volatile __u64 *)&ctx->regs.ip;
 		c.walk.sp = *(volatile __u64 *)&ctx->regs.sp;
 		c.walk.bp = *(volatile __u64 *)&ctx->regs.bp;
+		c.walk.bx = *(volatile __u64 *)&ctx->regs.bx;
+		c.walk.di = *(volatile __u64 *)&ctx->regs.di;
 	}
+	c.walk.regs_known = REG_BX | REG_DI;
 	c.walk.last_map = -1;
 	c.walk.tgid = tgid;
 	c.walk.exact_pc = true;
@@ -722,6 +804,7 @@ int ember_sample(struct bpf_perf_event_data *ctx)
 	__u64 one = 1, *count;
 	bool in_kernel;
 	struct ember_inflight *slot;
+	__u64 mm, *old_mm;
 	__u32 cpu = bpf_get_smp_processor_id(), g;
 	__u8 yes = 1;
 	long err;
@@ -759,8 +842,16 @@ int ember_sample(struct bpf_perf_event_data *ctx)
 		key.ustack_status = EMBER_STACK_DISABLED;
 	else if (BPF_CORE_READ(task, flags) & PF_KTHREAD || tgid == 0)
 		key.ustack_status = EMBER_STACK_NONE;
+	else if (!(mm = (__u64)BPF_CORE_READ(task, mm)))
+		key.ustack_status = EMBER_STACK_EXITING; /* exit_mm() released the user memory */
+	else if (in_kernel && (old_mm = bpf_map_lookup_elem(&exec_old_mm, &tid)) && *old_mm != mm)
+		key.ustack_status = EMBER_STACK_IN_EXEC;
 	else
 		key.ustack_status = collect_user_stack(ctx, tgid, g, in_kernel, &key.ustack);
+	if (key.ustack_status == EMBER_STACK_EXITING)
+		stat_inc(EMBER_STAT_USTACK_EXITING);
+	else if (key.ustack_status == EMBER_STACK_IN_EXEC)
+		stat_inc(EMBER_STAT_USTACK_IN_EXEC);
 
 	if (key.kstack_status == EMBER_STACK_READ_ERROR)
 		stat_inc(EMBER_STAT_KSTACK_READ_ERROR);
@@ -796,26 +887,59 @@ int ember_sample(struct bpf_perf_event_data *ctx)
 	return 0;
 }
 
-/* --children: a forked child of a target becomes a target itself. */
+/*
+ * --children: a forked child of a target becomes a target itself. With
+ * tables, a new process also starts with a copy of its parent's list: its
+ * address space is a copy of the parent's (or, after vfork, the parent's
+ * own) until it execs or maps something, and userspace publishes it only
+ * later. Without it, a vfork child that execs a moment later is walked with
+ * one file lookup per sample.
+ */
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(ember_fork, struct task_struct *parent, struct task_struct *child)
 {
 	__u32 ptgid = BPF_CORE_READ(parent, tgid), ctgid = BPF_CORE_READ(child, tgid);
+	struct ember_unwind_proc *proc;
 	__u8 yes = 1;
 
-	if (!follow_children || filter_mode != EMBER_FILTER_PIDS || ptgid == ctgid)
-		return 0;
-	if (!bpf_map_lookup_elem(&target_pids, &ptgid))
-		return 0;
-	if (bpf_map_update_elem(&target_pids, &ctgid, &yes, BPF_ANY))
+	if (ptgid == ctgid)
+		return 0; /* a thread */
+	if (follow_children && filter_mode == EMBER_FILTER_PIDS &&
+	    bpf_map_lookup_elem(&target_pids, &ptgid) &&
+	    bpf_map_update_elem(&target_pids, &ctgid, &yes, BPF_ANY))
 		stat_inc(EMBER_STAT_TARGETS_FULL);
+	if (unwind_mode != EMBER_UNWIND_TABLES || !is_target(ctgid))
+		return 0;
+	proc = bpf_map_lookup_elem(&unwind_procs, &ptgid);
+	if (proc)
+		bpf_map_update_elem(&unwind_procs, &ctgid, proc, BPF_NOEXIST);
+	return 0;
+}
+
+/* execve() past its point of no return: see exec_old_mm. */
+SEC("tp_btf/sched_prepare_exec")
+int BPF_PROG(ember_prepare_exec, struct task_struct *task, struct linux_binprm *bprm)
+{
+	__u64 id = bpf_get_current_pid_tgid(), mm;
+	__u32 tid = (__u32)id;
+
+	if (!is_target(id >> 32))
+		return 0;
+	mm = (__u64)BPF_CORE_READ(task, mm);
+	bpf_map_update_elem(&exec_old_mm, &tid, &mm, BPF_ANY);
 	return 0;
 }
 
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(ember_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32, tid = (__u32)id, old_tid = old_pid;
+
+	/* The new image runs from here: its registers and memory agree again. */
+	bpf_map_delete_elem(&exec_old_mm, &tid);
+	if (old_tid != tid)
+		bpf_map_delete_elem(&exec_old_mm, &old_tid); /* a thread exec'd (de_thread) */
 
 	/*
 	 * Processes we have announced must have their mappings read again. With
@@ -834,19 +958,25 @@ SEC("tp_btf/sched_process_exit")
 int BPF_PROG(ember_exit, struct task_struct *p)
 {
 	__u32 tgid = BPF_CORE_READ(p, tgid);
+	bool told = false;
 
 	/* Only when the last thread leaves: the process, not a thread, is gone. */
 	if (BPF_CORE_READ(p, signal, live.counter) != 0)
 		return 0;
-	/* Its list may come from publish_by_file, which userspace never saw. */
-	if (unwind_mode == EMBER_UNWIND_TABLES)
-		bpf_map_delete_elem(&unwind_procs, &tgid);
 	/* A reused PID must not inherit target status. */
 	if (filter_mode == EMBER_FILTER_PIDS)
 		bpf_map_delete_elem(&target_pids, &tgid);
 	if (bpf_map_lookup_elem(&seen_tgids, &tgid)) {
-		announce(EMBER_PROC_EXIT, tgid);
+		told = announce(EMBER_PROC_EXIT, tgid);
 		bpf_map_delete_elem(&seen_tgids, &tgid);
 	}
+	/*
+	 * Its list may come from publish_by_file or a fork, which userspace never
+	 * saw. Since 6.16 this tracepoint comes before exit_mm(), so the process
+	 * still runs (and is sampled) with its memory for a while: when userspace
+	 * hears of the exit, its forget removes the list then; else it goes now.
+	 */
+	if (unwind_mode == EMBER_UNWIND_TABLES && !told)
+		bpf_map_delete_elem(&unwind_procs, &tgid);
 	return 0;
 }

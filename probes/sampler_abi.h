@@ -36,6 +36,14 @@ enum ember_stack_status {
 	EMBER_STACK_DISABLED = 5,   /* not collected (--user-only / --kernel-only) */
 	EMBER_STACK_NO_MEMORY = 6,  /* the kernel could not allocate a stacks map entry: lost */
 	EMBER_STACK_COLLISION = 7,  /* two 64-bit hash collisions in a row: lost, not merged */
+	/*
+	 * No user stack exists (user): the process is exiting and exit_mm() has
+	 * released its memory, or it is inside execve() past the point where its
+	 * old image was replaced (old registers, new memory) and before the new
+	 * image starts. The kernel stack is the whole stack.
+	 */
+	EMBER_STACK_EXITING = 8,
+	EMBER_STACK_IN_EXEC = 9,
 };
 
 /* Key of the in-kernel counts map: one entry per (thread, kernel stack, user stack). */
@@ -126,6 +134,8 @@ enum ember_stat {
 	EMBER_STAT_STACK_HASH_COLLISION, /* two stacks with one 64-bit hash: second hash used */
 	EMBER_STAT_STACK_NO_MEMORY,	 /* a stack lost: no kernel memory for a map entry */
 	EMBER_STAT_STACK_COLLISION_LOST, /* a stack lost: it collided under both hashes */
+	EMBER_STAT_USTACK_EXITING,	 /* no user stack: the process's memory is released */
+	EMBER_STAT_USTACK_IN_EXEC,	 /* no user stack: between two images in execve() */
 	EMBER_STAT__COUNT,
 };
 
@@ -138,11 +148,12 @@ enum ember_unwind_mode {
 };
 
 /*
- * How to find the Canonical Frame Address of a frame (low 3 bits of row.kind).
- * Bit 3 (EMBER_CFA_OFF_SCALED) says cfa_off counts 8-byte units, for frames
- * larger than 64 KiB.
+ * How to find the Canonical Frame Address of a frame: the low 4 bits of
+ * row.kind. For the register-based kinds (RSP, RBP, RBX) bit 3
+ * (EMBER_CFA_OFF_SCALED) says cfa_off counts 8-byte units, for frames larger
+ * than 64 KiB; EMBER_CFA_BASE() strips it.
  */
-#define EMBER_CFA_KIND_MASK  7
+#define EMBER_CFA_KIND_MASK  15
 #define EMBER_CFA_OFF_SCALED 8
 enum ember_cfa_kind {
 	EMBER_CFA_NONE = 0,	   /* no CFI covers this pc: take a frame-pointer step */
@@ -152,21 +163,51 @@ enum ember_cfa_kind {
 	EMBER_CFA_SIGNAL = 4,	   /* signal trampoline: registers from the ucontext at rsp */
 	EMBER_CFA_END = 5,	   /* outermost frame (return address undefined): stop */
 	EMBER_CFA_UNSUPPORTED = 6, /* a rule the BPF unwinder cannot evaluate */
+	EMBER_CFA_RBX = 7,	   /* CFA = rbx + cfa_off (ld.so's _dl_runtime_resolve) */
+	/*
+	 * CFA = rsp + cfa_off, and the return address is in the register whose
+	 * DWARF number is rbp_off8, not on the stack (__libc_vfork: rdi). Only a
+	 * frame whose registers are exact (the leaf, or a signal frame's) can use
+	 * it; rbp and rbx are unchanged.
+	 */
+	EMBER_CFA_RSP_RA_REG = 11,
 };
+#define EMBER_CFA_BASE(kind) \
+	(((kind)&EMBER_CFA_KIND_MASK) == EMBER_CFA_RSP_RA_REG ? EMBER_CFA_RSP_RA_REG : (kind)&7)
+#define EMBER_DWARF_REG_RDI 5 /* the only return-address register the walker reads */
 
-/* Where the caller's rbp is (high 4 bits of row.kind). */
-enum ember_rbp_kind {
-	EMBER_RBP_SAME = 0,	   /* unchanged */
-	EMBER_RBP_CFA_OFFSET = 1,  /* saved at CFA + rbp_off8 * 8 */
-	EMBER_RBP_UNSUPPORTED = 2, /* anything else: rbp is unknown in the caller */
+/*
+ * Where the caller's rbp (bits 4-5 of row.kind) and rbx (bits 6-7) are. rbx
+ * is tracked so that a caller whose CFA is rbx-based (EMBER_CFA_RBX) can be
+ * unwound. Their offsets share the row's one byte, rbp_off8:
+ *  - only one of the two at CFA + 8k: rbp_off8 = k (-128..127);
+ *  - both: rbp_off8 packs two nibbles, rbp at CFA - 8 * (1 + low nibble), rbx
+ *    at CFA - 8 * (1 + high nibble) (CFA-8 .. CFA-128: every push-based
+ *    prologue). Where the pair does not fit, rbx is EMBER_REG_UNKNOWN.
+ */
+enum ember_reg_kind {
+	EMBER_REG_SAME = 0,	  /* unchanged */
+	EMBER_REG_CFA_OFFSET = 1, /* saved at CFA + offset (see above) */
+	EMBER_REG_UNKNOWN = 2,	  /* anything else: unknown in the caller */
 };
+#define EMBER_ROW_RBP_KIND(kind) (((kind) >> 4) & 3)
+#define EMBER_ROW_RBX_KIND(kind) (((kind) >> 6) & 3)
+#define EMBER_ROW_PACKED(kind)                               \
+	(EMBER_ROW_RBP_KIND(kind) == EMBER_REG_CFA_OFFSET && \
+	 EMBER_ROW_RBX_KIND(kind) == EMBER_REG_CFA_OFFSET)
+/* Offsets in 8-byte units from the CFA of the saved rbp and rbx (valid for CFA_OFFSET). */
+#define EMBER_ROW_RBP_OFF8(kind, off8) \
+	(EMBER_ROW_PACKED(kind) ? -1 - (int)((__u8)(off8)&15) : (int)(off8))
+#define EMBER_ROW_RBX_OFF8(kind, off8) \
+	(EMBER_ROW_PACKED(kind) ? -1 - (int)((__u8)(off8) >> 4) : (int)(off8))
 
 /* One row of an unwind table: the rule from pc up to the next row's pc. 8 bytes. */
 struct ember_unwind_row {
 	__u32 pc;      /* ELF virtual address (link-time), first address of the row */
-	__u16 cfa_off; /* bytes added to rsp/rbp */
-	__u8 kind;     /* enum ember_cfa_kind | EMBER_CFA_OFF_SCALED? | enum ember_rbp_kind << 4 */
-	__s8 rbp_off8; /* caller's rbp at CFA + rbp_off8 * 8; PLT: the rip & 15 threshold */
+	__u16 cfa_off; /* bytes added to rsp/rbp/rbx */
+	__u8 kind;     /* enum ember_cfa_kind | rbp kind << 4 | rbx kind << 6 */
+	__s8 rbp_off8; /* saved rbp/rbx offsets (above); PLT: the rip & 15 threshold;
+			* RSP_RA_REG: the DWARF register holding the return address */
 };
 
 /* Executable mappings with unwind tables, per process. */

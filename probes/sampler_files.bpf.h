@@ -12,12 +12,17 @@
  * (its unlock is queued as per-CPU irq_work, busy until the interrupt ends):
  *  - at exec (tp_btf, interrupts on): publish_by_file() builds the new image's
  *    list (the binary, ld.so, the vDSO) from its VMAs into unwind_procs;
+ *  - when ld.so has mapped a program's libraries (a uprobe on its
+ *    _dl_debug_state(), which it calls for debuggers before relocating them,
+ *    and around every dlopen): the list again, libraries included;
  *  - in a walk: find_file_mapping() looks up the file of the first pc outside
- *    every known mapping (libc, mapped by ld.so after exec, before userspace
- *    republished the list).
+ *    every known mapping (a library mapped since, before userspace republished
+ *    the list). One a sample: a walk through two new libraries (as: libbfd,
+ *    then libc) would otherwise end at the second.
  */
 
 #define VM_EXEC	   0x4ull
+#define NO_FILE	   0xffffffffu /* ember_unwind_mapping.first_row of a mapping without a file */
 #define PAGE_SHIFT 12
 
 /* Per file: where its table is. */
@@ -103,9 +108,11 @@ __noinline int fill_file_proc(struct ember_unwind_proc *proc)
 		m->start = vma->vm_start;
 		m->end = vma->vm_end;
 		m->bias = 0;
-		m->first_row = 0;
+		m->first_row = NO_FILE;
 		m->nr_rows = 0; /* anonymous code (JIT), the vDSO: frame-pointer steps */
 		proc->nr = n + 1;
+		if (vma->vm_file)
+			m->first_row = 0; /* no table yet: the walk may find one by file later */
 		if (vma->vm_file)
 			file_table(m, BPF_CORE_READ(vma, vm_file, f_inode, i_sb, s_dev),
 				   BPF_CORE_READ(vma, vm_file, f_inode, i_ino),
@@ -152,17 +159,20 @@ static long vma_file_cb(struct task_struct *task, struct vm_area_struct *vma, vo
 /*
  * Adds @m to @proc's list, kept sorted by start: the process's later samples
  * find it there, and their own lookup can go to another file. Userspace's
- * publication replaces the whole entry, this one included. Two threads of one
+ * publication replaces the whole entry, this one included. Global: verified
+ * once, not inside the callers' loops. Two threads of one
  * process adding at once can leave the list unsorted until then: lookups in it
  * then fail and those frames take frame-pointer steps.
  */
-static __always_inline void add_mapping(struct ember_unwind_proc *proc,
-					const struct ember_unwind_mapping *m)
+__noinline int add_mapping(struct ember_unwind_proc *proc, const struct ember_unwind_mapping *m)
 {
-	__u32 n = proc->nr, i, k;
+	__u32 n, i, k;
 
+	if (!proc || !m)
+		return 0;
+	n = proc->nr;
 	if (n >= EMBER_MAX_UNWIND_MAPPINGS)
-		return;
+		return 0;
 	for (i = 0; i < EMBER_MAX_UNWIND_MAPPINGS; i++) {
 		k = (n - i) & (EMBER_MAX_UNWIND_MAPPINGS - 1); /* from the end down */
 		if (i >= n ||
@@ -172,6 +182,64 @@ static __always_inline void add_mapping(struct ember_unwind_proc *proc,
 	}
 	proc->maps[(n - i) & (EMBER_MAX_UNWIND_MAPPINGS - 1)] = *m;
 	proc->nr = n + 1;
+	return 0;
+}
+
+__noinline int find_mapping_index(const struct ember_unwind_proc *proc,
+				  __u64 pc); /* sampler.bpf.c */
+
+/* @m (with a table) into @proc: added when missing, its table set when the entry has none. */
+__noinline int merge_mapping(struct ember_unwind_proc *proc, const struct ember_unwind_mapping *m)
+{
+	struct ember_unwind_mapping *old;
+	int idx;
+
+	if (!proc || !m)
+		return 0;
+	idx = find_mapping_index(proc, m->start);
+	if (idx < 0)
+		return add_mapping(proc, m);
+	old = &proc->maps[idx & (EMBER_MAX_UNWIND_MAPPINGS - 1)];
+	if (!old->nr_rows && old->start == m->start && old->end == m->end)
+		*old = *m;
+	return 0;
+}
+
+/*
+ * ld.so's _dl_debug_state(): the link map changed (libraries mapped at start,
+ * dlopen, dlclose). Task context with interrupts on, so the VMA iterator works.
+ * A process without a list gets one by file, as at exec. A process with one
+ * (userspace's publication may have come first) only gains tables: mappings
+ * it lacks, and tables for mappings it has without one. A list by file built
+ * before a table was loaded must not replace a publication that has it,
+ * since nothing would replace the list again until the process maps something.
+ */
+
+SEC("uprobe")
+int ember_ldso_state(struct pt_regs *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32, zero = 0, i;
+	struct ember_unwind_proc *fresh, *proc;
+
+	if (unwind_mode != EMBER_UNWIND_TABLES || !is_target(tgid))
+		return 0;
+	proc = bpf_map_lookup_elem(&unwind_procs, &tgid);
+	if (!proc) {
+		publish_by_file(tgid);
+		return 0;
+	}
+	fresh = bpf_map_lookup_elem(&unwind_file_procs, &zero);
+	if (!fresh || !fill_file_proc(fresh))
+		return 0;
+	for (i = 0; i < EMBER_MAX_UNWIND_MAPPINGS; i++) {
+		struct ember_unwind_mapping *m = &fresh->maps[i];
+
+		if (i >= fresh->nr)
+			break;
+		if (m->nr_rows)
+			merge_mapping(proc, m);
+	}
+	return 0;
 }
 
 /*

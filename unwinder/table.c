@@ -22,7 +22,9 @@
 #include "support/support.h"
 #include "unwinder/unwinder.h"
 #include "unwinder/cfi_check.h"
+#include "unwinder/cfi_rows.h"
 
+#define DWARF_REG_RBX 3
 #define DWARF_REG_RBP 6
 #define DWARF_REG_RSP 7
 #define DWARF_REG_RA  16
@@ -250,20 +252,57 @@ static int plt_threshold(const Dwarf_Op *ops, size_t nops)
 	return ops[4].atom - DW_OP_lit0;
 }
 
+/* The rule of a callee-saved register: enum ember_reg_kind, and *off8 for EMBER_REG_CFA_OFFSET. */
+static unsigned int reg_rule(Dwarf_Frame *frame, int reg, int *off8)
+{
+	Dwarf_Op mem[3], *ops;
+	size_t nops;
+	int64_t off;
+
+	if (dwarf_frame_register(frame, reg, mem, &ops, &nops) != 0)
+		return EMBER_REG_UNKNOWN;
+	/*
+	 * NULL ops: same value; ops == mem: undefined (no caller value). Except
+	 * for rbx: libdw's x86-64 default rules (elfutils 0.188) mark DWARF
+	 * register 0 same-value where they mean rbx (3), so an rbx without a
+	 * rule reads as undefined. The ABI makes it callee-saved: same value.
+	 */
+	if (nops == 0)
+		return !ops || reg == DWARF_REG_RBX ? EMBER_REG_SAME : EMBER_REG_UNKNOWN;
+	if (cfa_plus(ops, nops, &off) && off % 8 == 0 && off / 8 >= INT8_MIN &&
+	    off / 8 <= INT8_MAX) {
+		*off8 = (int)(off / 8);
+		return EMBER_REG_CFA_OFFSET;
+	}
+	return EMBER_REG_UNKNOWN;
+}
+
+/* The DWARF register a "register" rule names (DW_CFA_register), or -1. */
+static int register_rule(const Dwarf_Op *ops, size_t nops)
+{
+	if (nops != 1)
+		return -1;
+	if (ops[0].atom == DW_OP_regx && ops[0].number <= 16)
+		return (int)ops[0].number;
+	if (ops[0].atom >= DW_OP_reg0 && ops[0].atom <= DW_OP_reg16)
+		return ops[0].atom - DW_OP_reg0;
+	return -1;
+}
+
 static struct ember_unwind_row translate(Dwarf_Frame *frame, bool signal)
 {
 	struct ember_unwind_row row = {0};
 	Dwarf_Op mem[3], *ops;
 	size_t nops;
 	int64_t off;
-	unsigned int cfa_kind, rbp_kind = EMBER_RBP_SAME;
-	int reg = -1;
+	unsigned int cfa_kind, rbp_kind, rbx_kind;
+	int reg = -1, ra_reg = -1, rbp_off8 = 0, rbx_off8 = 0;
 
 	if (signal) {
 		row.kind = EMBER_CFA_SIGNAL;
 		return row;
 	}
-	/* Return address: undefined marks the outermost frame; else it must be at CFA-8. */
+	/* Return address: undefined marks the outermost frame; else at CFA-8, or in rdi. */
 	if (dwarf_frame_register(frame, DWARF_REG_RA, mem, &ops, &nops) != 0) {
 		row.kind = EMBER_CFA_UNSUPPORTED;
 		return row;
@@ -273,8 +312,11 @@ static struct ember_unwind_row translate(Dwarf_Frame *frame, bool signal)
 		return row;
 	}
 	if (!cfa_plus(ops, nops, &off) || off != -8) {
-		row.kind = EMBER_CFA_UNSUPPORTED;
-		return row;
+		ra_reg = register_rule(ops, nops);
+		if (ra_reg != EMBER_DWARF_REG_RDI) {
+			row.kind = EMBER_CFA_UNSUPPORTED;
+			return row;
+		}
 	}
 	if (dwarf_frame_cfa(frame, &ops, &nops) != 0 || nops == 0) {
 		row.kind = EMBER_CFA_UNSUPPORTED;
@@ -287,7 +329,7 @@ static struct ember_unwind_row translate(Dwarf_Frame *frame, bool signal)
 		reg = ops[0].atom - DW_OP_breg0;
 		off = (int64_t)ops[0].number;
 	} else {
-		int threshold = plt_threshold(ops, nops);
+		int threshold = ra_reg < 0 ? plt_threshold(ops, nops) : -1;
 
 		if (threshold < 0) {
 			row.kind = EMBER_CFA_UNSUPPORTED;
@@ -298,31 +340,22 @@ static struct ember_unwind_row translate(Dwarf_Frame *frame, bool signal)
 		row.rbp_off8 = (int8_t)threshold;
 		return row;
 	}
-	if ((reg != DWARF_REG_RSP && reg != DWARF_REG_RBP) || off < 0 ||
+	if ((reg != DWARF_REG_RSP && reg != DWARF_REG_RBP && reg != DWARF_REG_RBX) || off < 0 ||
 	    (off > UINT16_MAX && (off % 8 || off / 8 > UINT16_MAX))) {
 		row.kind = EMBER_CFA_UNSUPPORTED;
 		return row;
 	}
-	cfa_kind = reg == DWARF_REG_RSP ? EMBER_CFA_RSP : EMBER_CFA_RBP;
+	cfa_kind = reg == DWARF_REG_RSP	  ? EMBER_CFA_RSP
+		   : reg == DWARF_REG_RBP ? EMBER_CFA_RBP
+					  : EMBER_CFA_RBX;
 	if (off > UINT16_MAX) { /* a frame over 64 KiB: count 8-byte units */
 		cfa_kind |= EMBER_CFA_OFF_SCALED;
 		off /= 8;
 	}
 	row.cfa_off = (uint16_t)off;
-	if (dwarf_frame_register(frame, DWARF_REG_RBP, mem, &ops, &nops) != 0) {
-		rbp_kind = EMBER_RBP_UNSUPPORTED;
-	} else if (nops == 0) {
-		/* NULL ops: same value; ops == mem: undefined (no caller value to find). */
-		rbp_kind = ops ? EMBER_RBP_UNSUPPORTED : EMBER_RBP_SAME;
-	} else if (cfa_plus(ops, nops, &off) && off % 8 == 0 && off / 8 >= INT8_MIN &&
-		   off / 8 <= INT8_MAX) {
-		rbp_kind = EMBER_RBP_CFA_OFFSET;
-		row.rbp_off8 = (int8_t)(off / 8);
-	} else {
-		rbp_kind = EMBER_RBP_UNSUPPORTED;
-	}
-	row.kind = (uint8_t)(cfa_kind | rbp_kind << 4);
-	return row;
+	rbp_kind = reg_rule(frame, DWARF_REG_RBP, &rbp_off8);
+	rbx_kind = reg_rule(frame, DWARF_REG_RBX, &rbx_off8);
+	return cfi_rows_pack(row, cfa_kind, rbp_kind, rbp_off8, rbx_kind, rbx_off8, ra_reg);
 }
 
 /* Walks the rows of the FDE starting at @start, up to @next (the next FDE's start). */
@@ -353,7 +386,50 @@ static int walk_fde(struct ember_unwind_table *t, Dwarf_CFI *cfi, uint64_t start
 	return 0;
 }
 
-static int build_from_elf(Elf *elf, struct ember_unwind_table **out)
+/*
+ * The first instruction of .init and .fini (_init, _fini: crti.o's code, which
+ * has no CFI) is a function's entry: the call has just pushed the return
+ * address, so CFA = rsp + 8 there whatever the code does next. A leaf sampled
+ * there (the page fault of a first call) gets that one byte as a row; no
+ * return address can point at it. Everything after stays without CFI.
+ */
+static int add_entry_row(struct ember_unwind_table *t, Elf *elf, const char *section)
+{
+	const struct ember_unwind_row *cover;
+	struct ember_unwind_row *rows;
+	GElf_Shdr shdr;
+	size_t at;
+
+	if (!ember_elf_find_section(elf, section, EMBER_ELF_SECTION_HAS_DATA, &shdr) ||
+	    !shdr.sh_size || shdr.sh_addr + 1 > UINT32_MAX)
+		return 0;
+	cover = unwind_table__lookup(t, shdr.sh_addr);
+	if (cover && (cover->kind != EMBER_CFA_NONE || cover->pc == shdr.sh_addr))
+		return 0; /* CFI covers it, or a row starts there already */
+	at = cover ? (size_t)(cover - t->rows) + 1 : 0;
+	if (at < t->nr && t->rows[at].pc <= shdr.sh_addr + 1)
+		return 0; /* the next row starts at once: no room for the entry's byte */
+	if (ember_grow((void **)&t->rows, &t->cap, t->nr + 2, sizeof(*t->rows)))
+		return -ENOMEM;
+	rows = t->rows;
+	memmove(rows + at + 2, rows + at, (t->nr - at) * sizeof(*rows));
+	rows[at] = (struct ember_unwind_row){
+	    .pc = (uint32_t)shdr.sh_addr, .cfa_off = 8, .kind = EMBER_CFA_RSP};
+	rows[at + 1] =
+	    (struct ember_unwind_row){.pc = (uint32_t)shdr.sh_addr + 1, .kind = EMBER_CFA_NONE};
+	t->nr += 2;
+	return 0;
+}
+
+static int emit_cfi(void *arg, uint64_t pc, const struct cfi_state *st, bool signal)
+{
+	return emit(arg, pc,
+		    st ? cfi_rows_translate(st, signal)
+		       : (struct ember_unwind_row){.kind = EMBER_CFA_NONE});
+}
+
+/* @reference: rows through libdw's per-address interface, else cfi_rows.c's one pass. */
+static int build_from_elf(Elf *elf, bool reference, struct ember_unwind_table **out)
 {
 	struct ember_unwind_table *t = NULL;
 	uint64_t *starts = NULL, *fdes = NULL;
@@ -379,24 +455,34 @@ static int build_from_elf(Elf *elf, struct ember_unwind_table **out)
 	err = fde_starts(data, shdr.sh_addr, &starts, &fdes, &nr);
 	if (err)
 		return err;
-	/* libdw must not run a CFI program that makes it allocate without bound. */
 	scn = ember_elf_find_section(elf, ".eh_frame", EMBER_ELF_SECTION_HAS_DATA, &shdr);
 	data = scn ? elf_rawdata(scn, NULL) : NULL;
 	if (!data || !data->d_buf) {
 		err = -ENOENT;
 		goto out;
 	}
+	t = calloc(1, sizeof(*t));
+	if (!t) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (!reference) {
+		/* cfi_rows.c keeps a few rules and bounded state: no libdw program runs. */
+		err = cfi_rows(ident, data, shdr.sh_addr, starts, fdes, nr, emit_cfi, t);
+		if (err && err != -E2BIG) /* E2BIG: past 4 GiB, the walker's limit: keep the rest */
+			goto out;
+		err = t->nr ? 0 : -ENOENT;
+		if (!err)
+			err = add_entry_row(t, elf, ".init") ?: add_entry_row(t, elf, ".fini");
+		goto out;
+	}
+	/* libdw must not run a CFI program that makes it allocate without bound. */
 	err = cfi_check(ident, data, shdr.sh_addr, fdes, nr);
 	if (err)
 		goto out;
 	cfi = dwarf_getcfi_elf(elf);
 	if (!cfi) {
 		err = -ENOENT;
-		goto out;
-	}
-	t = calloc(1, sizeof(*t));
-	if (!t) {
-		err = -ENOMEM;
 		goto out;
 	}
 	for (i = 0; i < nr; i++) {
@@ -436,6 +522,8 @@ static int build_from_elf(Elf *elf, struct ember_unwind_table **out)
 		}
 	}
 	err = t->nr ? 0 : -ENOENT;
+	if (!err)
+		err = add_entry_row(t, elf, ".init") ?: add_entry_row(t, elf, ".fini");
 out:
 	if (cfi)
 		dwarf_cfi_end(cfi); /* a dwarf_getcfi_elf handle is the caller's to free */
@@ -449,7 +537,7 @@ out:
 	return 0;
 }
 
-int unwind_table__build_fd(int fd, struct ember_unwind_table **out)
+static int build_fd(int fd, bool reference, struct ember_unwind_table **out)
 {
 	Elf *elf;
 	int err;
@@ -458,9 +546,19 @@ int unwind_table__build_fd(int fd, struct ember_unwind_table **out)
 	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	if (!elf)
 		return -EINVAL;
-	err = build_from_elf(elf, out);
+	err = build_from_elf(elf, reference, out);
 	elf_end(elf);
 	return err;
+}
+
+int unwind_table__build_fd(int fd, struct ember_unwind_table **out)
+{
+	return build_fd(fd, false, out);
+}
+
+int unwind_table__build_fd_reference(int fd, struct ember_unwind_table **out)
+{
+	return build_fd(fd, true, out);
 }
 
 int unwind_table__build_mem(const void *buf, size_t len, struct ember_unwind_table **out)
@@ -478,7 +576,7 @@ int unwind_table__build_mem(const void *buf, size_t len, struct ember_unwind_tab
 		free(copy);
 		return -EINVAL;
 	}
-	err = build_from_elf(elf, out);
+	err = build_from_elf(elf, false, out);
 	elf_end(elf);
 	free(copy);
 	return err;
@@ -487,7 +585,7 @@ int unwind_table__build_mem(const void *buf, size_t len, struct ember_unwind_tab
 /* ---- on-disk cache ------------------------------------------------------ */
 
 #define CACHE_MAGIC   "EMBERUW"
-#define CACHE_VERSION 1u
+#define CACHE_VERSION 2u /* 2: rbx-based CFAs, rbx rules, return address in rdi */
 
 struct cache_header {
 	char magic[8];	  /* "EMBERUW\0" */

@@ -5,15 +5,18 @@
 Usage: readelf_agreement.py DUMP_TOOL ELF...   (label unit: no BPF needed)
 For every row readelf prints (and every FDE that only inherits its CIE's
 initial rule), ember's table at that address must give the same CFA rule,
-the same rule for the caller's rbp, and the return address at CFA-8 (or the
-outermost-frame marker where readelf says the return address is undefined).
+the same rules for the caller's rbp and rbx (rbx may be "unknown" where both are
+saved and their offsets do not fit the row's packed byte), and the return
+address at CFA-8, in rdi (vfork), or the outermost-frame marker where readelf
+says the return address is undefined.
 """
 import bisect
 import re
 import subprocess
 import sys
 
-NONE, RSP, RBP, PLT, SIGNAL, END, UNSUPPORTED = range(7)
+NONE, RSP, RBP, PLT, SIGNAL, END, UNSUPPORTED, RBX = range(8)
+RSP_RA_REG = 11
 SAME, CFA_OFFSET, RBP_UNSUPPORTED = range(3)
 
 
@@ -21,13 +24,14 @@ def ember_rows(tool, path):
     out = subprocess.run([tool, path], check=True, capture_output=True, text=True).stdout
     rows = []
     for line in out.splitlines():
-        pc, kind, off, rkind, roff = line.split()
-        rows.append((int(pc, 16), int(kind), int(off), int(rkind), int(roff)))
+        pc, kind, off, rkind, roff, xkind, xoff = line.split()
+        rows.append((int(pc, 16), int(kind), int(off), int(rkind), int(roff), int(xkind),
+                     int(xoff)))
     return rows
 
 
 def readelf_rows(path):
-    """Yields (start, end, cfa, rbp, ra, signal) for every rule readelf shows."""
+    """Yields (start, end, cfa, rbp, rbx, ra, signal) for every rule readelf shows."""
     # readelf exits 1 on libc (it cannot follow the debug link) yet prints every table.
     text = subprocess.run(["readelf", "--debug-dump=frames-interp", path],
                           capture_output=True, text=True).stdout
@@ -63,53 +67,73 @@ def readelf_rows(path):
             lo = int(row["LOC"], 16)
             hi = int(table[k + 1]["LOC"], 16) if k + 1 < len(table) else end
             if hi > lo:
-                yield lo, hi, row.get("CFA"), row.get("rbp"), row.get("ra"), "S" in aug
+                yield (lo, hi, row.get("CFA"), row.get("rbp"), row.get("rbx"), row.get("ra"),
+                       "S" in aug)
 
 
-def expected(cfa, rbp, ra, signal):
+def reg_rule(v):
+    """(kind, offset in 8-byte units) of readelf's rule for a callee-saved register."""
+    # readelf prints "u" both for DW_CFA_undefined and for "no rule yet"; the x86-64
+    # ABI (and libdw) make a callee-saved register without a rule "same value".
+    if v in (None, "s", "u"):
+        return SAME, 0
+    m = re.match(r"^c(-?\d+)$", v)
+    if m and int(m.group(1)) % 8 == 0 and -128 <= int(m.group(1)) // 8 <= 127:
+        return CFA_OFFSET, int(m.group(1)) // 8
+    return RBP_UNSUPPORTED, None
+
+
+def expected(cfa, rbp, rbx, ra, signal):
     if signal:
         return ("kind", SIGNAL)
     if ra == "u":
         return ("kind", END)
-    if ra != "c-8":
+    if ra not in ("c-8", "r5 (rdi)"):
         return ("kind", UNSUPPORTED)
     if cfa == "exp":
         return ("exp",)
-    m = re.match(r"^(rsp|rbp)\+(\d+)$", cfa or "")
+    m = re.match(r"^(rsp|rbp|rbx)\+(\d+)$", cfa or "")
     if not m:
         return ("kind", UNSUPPORTED)
-    kind = RSP if m.group(1) == "rsp" else RBP
-    # readelf prints "u" both for DW_CFA_undefined and for "no rule yet"; the x86-64
-    # ABI (and libdw) make a callee-saved register without a rule "same value".
-    if rbp in (None, "s", "u"):
-        rk, ro = SAME, 0
-    else:
-        mr = re.match(r"^c(-?\d+)$", rbp)
-        rk, ro = (CFA_OFFSET, int(mr.group(1)) // 8) if mr else (RBP_UNSUPPORTED, None)
-    return ("rule", kind, int(m.group(2)), rk, ro)
+    kind = {"rsp": RSP, "rbp": RBP, "rbx": RBX}[m.group(1)]
+    rk, ro = reg_rule(rbp)
+    xk, xo = reg_rule(rbx)
+    if ra != "c-8":
+        if kind != RSP or rk != SAME or xk != SAME:
+            return ("kind", UNSUPPORTED)
+        return ("ra_reg", int(m.group(2)))
+    return ("rule", kind, int(m.group(2)), rk, ro, xk, xo)
 
 
 def check_file(tool, path):
     rows = ember_rows(tool, path)
     pcs = [r[0] for r in rows]
     checked = 0
-    for lo, hi, cfa, rbp, ra, signal in readelf_rows(path):
-        want = expected(cfa, rbp, ra, signal)
+    for lo, hi, cfa, rbp, rbx, ra, signal in readelf_rows(path):
+        want = expected(cfa, rbp, rbx, ra, signal)
         for pc in sorted({lo, (lo + hi - 1) // 2, hi - 1}):
             k = bisect.bisect_right(pcs, pc) - 1
             if k < 0:
                 sys.exit("%s: no ember row covers %#x (readelf: CFA %s)" % (path, pc, cfa))
-            _, kind, off, rkind, roff = rows[k]
+            _, kind, off, rkind, roff, xkind, xoff = rows[k]
             if want[0] == "kind":
                 ok = kind == want[1]
             elif want[0] == "exp":
                 ok = kind in (PLT, SIGNAL, UNSUPPORTED)
+            elif want[0] == "ra_reg":
+                ok = (kind, off, roff) == (RSP_RA_REG, want[1], 5)
             else:
-                _, wk, wo, wrk, wro = want
+                _, wk, wo, wrk, wro, wxk, wxo = want
                 ok = (kind, off, rkind) == (wk, wo, wrk) and (wrk != CFA_OFFSET or roff == wro)
+                # Both saved, offsets not packable into nibbles: rbx is given up.
+                packable = wrk != CFA_OFFSET or (-16 <= wro <= -1 and -16 <= wxo <= -1)
+                if wxk == CFA_OFFSET and xkind == RBP_UNSUPPORTED and not packable:
+                    pass
+                else:
+                    ok = ok and xkind == wxk and (wxk != CFA_OFFSET or xoff == wxo)
             if not ok:
-                sys.exit("%s: at %#x readelf says CFA=%s rbp=%s ra=%s, ember row %r" %
-                         (path, pc, cfa, rbp, ra, rows[k]))
+                sys.exit("%s: at %#x readelf says CFA=%s rbp=%s rbx=%s ra=%s, ember row %r" %
+                         (path, pc, cfa, rbp, rbx, ra, rows[k]))
             checked += 1
     if checked == 0:
         sys.exit("%s: readelf printed no rows" % path)

@@ -3,16 +3,19 @@
  * Unit tests of the unwind table builder: rows of this very test binary are
  * sorted and cover main; lookups; the on-disk cache round-trips and rejects
  * truncated or foreign files; the cache directory stays under its bound,
- * dropping the least recently saved or loaded tables first.
+ * dropping the least recently saved or loaded tables first; the first byte of
+ * .init (no CFI) is a function entry, CFA = rsp + 8.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <gelf.h>
 
 #include "test.h"
 #include "unwinder/unwinder.h"
@@ -153,6 +156,44 @@ static void test_disk_cache(struct ember_unwind_table *t)
 	ASSERT_EQ(system(cmd), 0);
 }
 
+/* Address of section @name of the ELF file @path, 0 when it has none. */
+static uint64_t section_addr(const char *path, const char *name)
+{
+	int fd = open(path, O_RDONLY);
+	Elf *elf;
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+	size_t shstr;
+	uint64_t addr = 0;
+
+	ASSERT_GE(fd, 0);
+	elf_version(EV_CURRENT);
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	ASSERT(elf != NULL);
+	ASSERT_EQ(elf_getshdrstrndx(elf, &shstr), 0);
+	while ((scn = elf_nextscn(elf, scn)))
+		if (gelf_getshdr(scn, &sh) && !strcmp(elf_strptr(elf, shstr, sh.sh_name), name))
+			addr = sh.sh_addr;
+	elf_end(elf);
+	close(fd);
+	return addr;
+}
+
+static void test_init_entry(const char *self, const struct ember_unwind_table *t)
+{
+	uint64_t init = section_addr(self, ".init");
+	const struct ember_unwind_row *r;
+
+	ASSERT_GT(init, 0);
+	r = unwind_table__lookup(t, init);
+	ASSERT(r != NULL);
+	ASSERT_EQ(r->kind, EMBER_CFA_RSP);
+	ASSERT_EQ(r->cfa_off, 8);
+	r = unwind_table__lookup(t, init + 1);
+	ASSERT(r != NULL);
+	ASSERT_EQ(r->kind, EMBER_CFA_NONE); /* crti.o's _init has no CFI */
+}
+
 static void test_not_elf(void)
 {
 	struct ember_unwind_table *t;
@@ -168,6 +209,7 @@ int main(int argc, char **argv)
 
 	(void)argc;
 	test_self(argv[0], &t);
+	test_init_entry(argv[0], t);
 	test_cache(t);
 	test_disk_cache(t);
 	unwind_table__free(t);

@@ -11,8 +11,8 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "record"))
-from record_tests import (EMBER, FIX, check, check_accounting, need_root, parse_folded,  # noqa
-                          record, tmp)
+from record_tests import (EMBER, FIX, check, check_accounting, counter, need_root,  # noqa
+                          parse_folded, record, tmp)
 
 START = ("__libc_start_call_main", "__libc_start_main", "_start")
 
@@ -170,6 +170,87 @@ def case_deep_recursion():
           "e.g. %d frames from %r" % (whole, total, len(mine[0][0]), mine[0][0][:2]))
     print("deep recursion ok: %d of %d samples (%.1f%%) carry all 300 frames and main" %
           (whole, total, 100.0 * whole / total))
+
+
+def whole(u):
+    """A stack that reaches main and carries no truncation marker."""
+    return "main" in u and not any(x.startswith("[truncated") for x in u)
+
+
+def case_lazy_binding():
+    """ld.so's lazy-binding trampoline: after `push rbx; mov rbx, rsp` its CFA is rbx-based.
+    Samples in it (leaf: registers exact) and in _dl_fixup below it (rbx restored from the
+    callees' saves) both get past it to main."""
+    need_root()
+    # LD_BIND_NOT: the GOT is never patched, so every call resolves again.
+    stacks, se = profile(["env", "LD_BIND_NOT=1", FIX + "/lazy_bind", "40"])
+    mine = [(user_frames(f), c) for f, c in stacks if f[0] == "lazy_bind"]
+    tramp = [(u, c) for u, c in mine if any(x.startswith("_dl_runtime_resolve") for x in u)]
+    total = sum(c for _, c in tramp)
+    check(total > 500, "only %d samples in _dl_runtime_resolve" % total)
+    good = sum(c for u, c in tramp if whole(u) and "resolve_often" in u)
+    check(good >= 0.95 * total, "only %d of %d samples through _dl_runtime_resolve reach "
+          "main" % (good, total))
+    # Below the trampoline: its rbx comes from where _dl_fixup and its callees saved it.
+    below = [(u, c) for u, c in tramp if "_dl_fixup" in u]
+    btotal = sum(c for _, c in below)
+    bgood = sum(c for u, c in below if whole(u))
+    check(btotal > 50, "only %d samples below _dl_runtime_resolve" % btotal)
+    check(bgood >= 0.95 * btotal, "only %d of %d samples in _dl_fixup and below reach main" %
+          (bgood, btotal))
+    samples = counter(se, "sampler.samples")
+    check(counter(se, "unwind.stopped.unsupported_rule") <= 0.01 * samples,
+          "unsupported rules stopped %d of %d walks" %
+          (counter(se, "unwind.stopped.unsupported_rule"), samples))
+    print("lazy binding ok: %d of %d trampoline samples reach main (%d of %d below it)" %
+          (good, total, bgood, btotal))
+
+
+def case_vfork():
+    """__libc_vfork keeps its return address in rdi around the syscall: a parent sampled in
+    the vfork syscall (the leaf's registers are exact) is unwound through rdi to main."""
+    need_root()
+    stacks, se = profile([FIX + "/vfork_loop", "20"])
+    mine = [(f, user_frames(f), c) for f, c in stacks if f[0] == "vfork_loop"]
+    parent = [(u, c) for f, u, c in mine if "__do_sys_vfork_[k]" in f and u and
+              u[-1] == "__libc_vfork"]
+    total = sum(c for _, c in parent)
+    check(total > 100, "only %d samples of parents in vfork" % total)
+    good = sum(c for u, c in parent if whole(u) and u[-2:] == ["spawn_one", "__libc_vfork"])
+    check(good >= 0.95 * total, "only %d of %d samples in vfork reach main" % (good, total))
+    # Children start with a copy of their parent's list: their walks use tables too.
+    child = [(u, c) for f, u, c in mine if "__do_sys_vfork_[k]" not in f and
+             ("__libc_vfork" in u or "__GI__exit" in u or "_exit" in u)]
+    ctotal = sum(c for _, c in child)
+    cgood = sum(c for u, c in child if whole(u))
+    # Statistical and loose: a child's last samples come after sched_process_exit took its
+    # list (ember's own exit program runs before exit_mm in 6.16+).
+    check(ctotal > 50, "only %d samples of vfork children" % ctotal)
+    check(cgood >= 0.85 * ctotal, "only %d of %d samples of vfork children reach main" %
+          (cgood, ctotal))
+    print("vfork ok: %d of %d parent samples reach main; children %d of %d" %
+          (good, total, cgood, ctotal))
+
+
+def case_exec():
+    """Samples inside execve: before the old image is replaced its stack is walked; after,
+    the registers saved at the syscall are the old image's and the memory the new one's,
+    so the sample has no user stack and says so, instead of a walk of garbage."""
+    need_root()
+    stacks, se = profile(["sh", "-c", "i=0; while [ $i -lt 1500 ]; do /bin/true; "
+                          "i=$((i+1)); done"])
+    inexec = [(f, user_frames(f), c) for f, c in stacks if "load_elf_binary_[k]" in f]
+    total = sum(c for _, _, c in inexec)
+    check(total > 30, "only %d samples in load_elf_binary" % total)
+    marked = sum(c for _, u, c in inexec if u[:1] == ["[no user stack: in execve]"])
+    garbage = sum(c for _, u, c in inexec if any(x.startswith("[truncated") for x in u))
+    check(marked > 0, "no sample marked [no user stack: in execve]")
+    check(garbage <= 0.05 * total, "%d of %d samples in load_elf_binary end truncated" %
+          (garbage, total))
+    check(counter(se, "sampler.no_user_stack.in_execve") >= marked,
+          "sampler.no_user_stack.in_execve does not count the marked samples")
+    print("exec ok: %d samples in load_elf_binary, %d without a user stack, %d truncated" %
+          (total, marked, garbage))
 
 
 if __name__ == "__main__":

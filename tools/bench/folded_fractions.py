@@ -8,12 +8,18 @@ Counts the samples whose first frame (the process name) is one of COMM (all
 samples when none is given) and prints how many of them are symbolized (leaf
 not "[...]" or "module+0x..."), truncated (a "[truncated...]" marker) and
 reaching a root: not truncated, and the outermost user frame is a start
-routine (_start, ld.so's entry, clone/clone3, start_thread) or the stack holds
-main or __libc_start_call_main.
+routine (_start, ld.so's entry, clone/clone3, start_thread; or the caller of
+__libc_start_main, which only _start calls: the _start of a stripped binary,
+named BINARY+0x...) or the stack holds
+main or __libc_start_call_main, or the sample had no user stack at all (a
+"[no user stack: ...]" marker: the process was between two images in
+execve, or exiting with its memory released; its stack really ends there).
 """
 import sys
 
 ROOTS = ("_start", "clone", "clone3", "__clone", "start_thread", "__libc_start_call_main")
+LIBC_START = ("__libc_start_main_impl", "__libc_start_main")
+NO_USER_STACK = "[no user stack: "  # ember's marker: the sample had no user stack
 LD_SO_ENTRY = "ld-linux-x86-64.so.2+0x1ab7"  # Debian 12's ld.so: entry 0x1ab70 (stripped)
 
 
@@ -24,7 +30,9 @@ def classify(frames):
     symbolized = not (leaf.startswith("[") or "+0x" in leaf)
     truncated = any(f.startswith("[truncated") for f in frames)
     outer = user[0] if user else ""
-    root = not truncated and (outer in ROOTS or outer.startswith(LD_SO_ENTRY) or
+    start_caller = len(user) > 1 and user[1] in LIBC_START
+    root = not truncated and (outer in ROOTS or outer.startswith(LD_SO_ENTRY) or start_caller or
+                              outer.startswith(NO_USER_STACK) or
                               "main" in user or "__libc_start_call_main" in user)
     return symbolized, truncated, root
 

@@ -22,8 +22,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r = unwind_table__rows(t);
 	n = unwind_table__nr_rows(t);
 	for (i = 0; i < n; i++) {
-		if ((r[i].kind & EMBER_CFA_KIND_MASK) > EMBER_CFA_UNSUPPORTED ||
-		    (r[i].kind >> 4) > EMBER_RBP_UNSUPPORTED)
+		unsigned int cfa = r[i].kind & EMBER_CFA_KIND_MASK;
+
+		if (cfa == 8 ||
+		    (cfa > EMBER_CFA_RBX && cfa != EMBER_CFA_RSP_RA_REG &&
+		     cfa != (EMBER_CFA_RSP | EMBER_CFA_OFF_SCALED) &&
+		     cfa != (EMBER_CFA_RBP | EMBER_CFA_OFF_SCALED) &&
+		     cfa != (EMBER_CFA_RBX | EMBER_CFA_OFF_SCALED)) ||
+		    EMBER_ROW_RBP_KIND(r[i].kind) > EMBER_REG_UNKNOWN ||
+		    EMBER_ROW_RBX_KIND(r[i].kind) > EMBER_REG_UNKNOWN)
 			abort();
 		if (i && r[i].pc <= r[i - 1].pc)
 			abort();
