@@ -146,7 +146,7 @@ static const struct cli_option agent_options[] = {
      "tenant by default). Window files keep every label."},
     {"push-token-file", 0, OPT_PUSH_TOKEN_FILE, "FILE",
      "Send 'Authorization: Bearer TOKEN' with TOKEN the first line of FILE (credentials are "
-     "never taken from the command line)."},
+     "never taken from the command line; the file is read again after a 401 or 403)."},
     {"push-basic-auth-file", 0, OPT_PUSH_BASIC_AUTH_FILE, "FILE",
      "Use HTTP basic authentication with 'user:password', the first line of FILE."},
     {"push-ca-file", 0, OPT_PUSH_CA_FILE, "FILE",

@@ -1288,10 +1288,15 @@ def case_push_pyroscope():
 
 
 def case_push_answers():
-    """422 retried a bounded number of times, 401/403 backed off, 429 capped per window:
-    each class counted (log line and metrics), the other windows filed once, in order."""
+    """422 retried a bounded number of times, 401/403 backed off (the credential file read
+    again), 429 capped per window: each class counted (log line and metrics), the other
+    windows filed once, in order."""
     need_root()
     d = tmpdir()
+    token = d + "/token"
+    with open(token, "w") as f:
+        f.write("old-token\n")
+    os.chmod(token, 0o600)
     seen, per = [], {}  # window starts in order of first request; requests per window
 
     def plan(rcv, req):
@@ -1303,8 +1308,14 @@ def case_push_answers():
         i, n = seen.index(t), per[t]
         if i == 1 and n <= 2:
             return 422  # a backend failure that passes
-        if i == 2 and n <= 3:
-            return 401  # a credential being rotated
+        if i == 2 and req["auth"] != "Bearer new-token":
+            # A credential being rotated: the server takes only the new one, which is
+            # in the file from the first 401 on; the agent reads it again after a 401.
+            with open(token + ".tmp", "w") as f:
+                f.write("new-token\n")
+            os.chmod(token + ".tmp", 0o600)
+            os.rename(token + ".tmp", token)
+            return 401
         if i == 3 and n <= 1:
             return 403
         if i == 4:
@@ -1317,7 +1328,7 @@ def case_push_answers():
     ag = Agent(["-o", d + "/out", "--window", "1s", "--jitter", "no", "--push",
                 "http://127.0.0.1:%d" % rcv.port, "--push-backoff-min", "100ms",
                 "--push-backoff-max", "300ms", "--push-rate-limit-max", "1s",
-                "--metrics-port", "auto"])
+                "--push-token-file", token, "--metrics-port", "auto"])
     try:
         port = int(ag.wait_log(r"agent: metrics on http://127\.0\.0\.1:(\d+)/metrics").group(1))
         ag.wait_started()
@@ -1325,7 +1336,7 @@ def case_push_answers():
                  any(r["profile"].time_ns == seen[7] for r in rcv.filed), 90,
                  "window 8 filed", ag)
         c = wait_push(ag, "a push line with every answer counted", rejected=1, rl_drops=1,
-                      auth=4, u422=6, dropped=0, expired=0, oversize=0)
+                      auth=2, u422=6, dropped=0, expired=0, oversize=0)
         text = wait_for(lambda: (lambda t: t if re.search(
             r'^ember_agent_push_windows_total\{outcome="rate_limited"\} 1$', t, re.M)
             else None)(scrape_metrics(port)), 30, "the drops in the metrics", ag, step=0.2)
@@ -1341,9 +1352,14 @@ def case_push_answers():
     check(filed == want, "filed %s, expected every window but the 5th and 6th, in order: %s" %
           (filed, want))
     got = [per[t] for t in seen[:6]]
-    check(got[:4] == [1, 3, 4, 2] and got[5] == 4,
-          "requests per window %s; expected 1, 3 (422 x2), 4 (401 x3), 2 (403), ..., 4 (422 "
-          "x4, then dropped)" % got)
+    check(got[:4] == [1, 3, 2, 2] and got[5] == 4,
+          "requests per window %s; expected 1, 3 (422 x2), 2 (401, then the new token), "
+          "2 (403), ..., 4 (422 x4, then dropped)" % got)
+    check("changed; the next attempt sends the new token" in ag.log(),
+          "the rotated token was not read again")
+    check(all(r["auth"] == "Bearer new-token" for r in rcv.filed[2:]) and
+          rcv.filed[0]["auth"] == "Bearer old-token",
+          "old token sent after the rotation")
     r429 = [r["at"] for r in rcv.requests if Profile(r["body"]).time_ns == seen[4]]
     check(c["r429"] == len(r429) and r429[-1] - r429[0] >= 1.0 - 0.05,
           "429: %d attempts counted, %d sent over %.2f s (push-rate-limit-max 1s)" %
@@ -1353,7 +1369,7 @@ def case_push_answers():
     check(re.search(r"rejected window \d+ with HTTP 422 .*not retried again", ag.log()),
           "no 422 drop logged")
     for name, v in (('ember_agent_push_windows_total{outcome="rejected"}', 1),
-                    ('ember_agent_push_failed_attempts_total{reason="auth"}', 4),
+                    ('ember_agent_push_failed_attempts_total{reason="auth"}', 2),
                     ('ember_agent_push_failed_attempts_total{reason="unprocessable"}', 6)):
         check(metric(text, name) == v, "%s = %d, expected %d" % (name, metric(text, name), v))
     check_accounting(ag, window_files(d + "/out"))

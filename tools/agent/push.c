@@ -63,11 +63,12 @@ struct spool_entry {
 
 struct agent_pusher {
 	char *dir;
-	char *ingest_url;    /* ".../ingest" */
-	char *name_prefix;   /* "APP{host=...,k=v" without the closing brace */
-	char *auth_header;   /* "Authorization: Bearer ..." or NULL */
-	char *tenant_header; /* "X-Scope-OrgID: ..." or NULL */
-	char *userpwd;	     /* "user:password" or NULL */
+	char *ingest_url;	       /* ".../ingest" */
+	char *name_prefix;	       /* "APP{host=...,k=v" without the closing brace */
+	char *auth_header;	       /* "Authorization: Bearer ..." or NULL */
+	char *tenant_header;	       /* "X-Scope-OrgID: ..." or NULL */
+	char *userpwd;		       /* "user:password" or NULL */
+	char *token_file, *basic_file; /* where they come from, read again after 401/403 */
 	char *ca_file;
 	uint64_t spool_bytes;
 	double timeout_s, backoff_min_s, backoff_max_s;
@@ -404,6 +405,38 @@ static void remove_entry(struct agent_pusher *pu, const struct spool_entry *e)
 	unlink(path);
 }
 
+/*
+ * After a 401 or 403: a credential is usually being rotated, so its file is read
+ * again and a new one applies from the next attempt. A file that cannot be read
+ * (logged) keeps the credentials in use. Sender thread only: it alone uses them.
+ */
+static void reread_credentials(struct agent_pusher *pu)
+{
+	char *secret, *header = NULL;
+
+	if (pu->token_file && (secret = read_secret(pu->token_file, "push token file"))) {
+		if (asprintf(&header, "Authorization: Bearer %s", secret) >= 0) {
+			if (!pu->auth_header || strcmp(header, pu->auth_header) != 0)
+				pr_info("push: %s changed; the next attempt sends the new token",
+					pu->token_file);
+			free(pu->auth_header);
+			pu->auth_header = header;
+		}
+		free(secret);
+	}
+	if (pu->basic_file && (secret = read_secret(pu->basic_file, "push credentials file"))) {
+		if (!strchr(secret, ':')) {
+			free(secret);
+			return;
+		}
+		if (!pu->userpwd || strcmp(secret, pu->userpwd) != 0)
+			pr_info("push: %s changed; the next attempt sends the new credentials",
+				pu->basic_file);
+		free(pu->userpwd);
+		pu->userpwd = secret;
+	}
+}
+
 /* How the sender treats an answer (or its absence). */
 enum verdict {
 	V_SENT,		 /* 2xx */
@@ -543,9 +576,10 @@ static void *sender_main(void *arg)
 		if (pu->stop)
 			break;
 		pu->stats.failures++;
-		if (v == V_RETRY_AUTH)
+		if (v == V_RETRY_AUTH) {
 			pu->stats.auth_failures++;
-		else if (v == V_RETRY_422)
+			reread_credentials(pu);
+		} else if (v == V_RETRY_422)
 			pu->stats.unprocessable++;
 		else if (v == V_RETRY_LIMITED) {
 			pu->stats.rate_limited++;
@@ -625,6 +659,11 @@ int agent_pusher__new(const struct agent_config *cfg, struct agent_pusher **out)
 		goto fail;
 	}
 	err = -EINVAL;
+	if ((cfg->push_token_file && !(pu->token_file = strdup(cfg->push_token_file))) ||
+	    (cfg->push_basic_auth_file && !(pu->basic_file = strdup(cfg->push_basic_auth_file)))) {
+		err = -ENOMEM;
+		goto fail;
+	}
 	if (cfg->push_token_file) {
 		char *token = read_secret(cfg->push_token_file, "push token file");
 
@@ -904,6 +943,8 @@ void agent_pusher__free(struct agent_pusher *pu, double timeout_s)
 	free(pu->auth_header);
 	free(pu->tenant_header);
 	free(pu->userpwd);
+	free(pu->token_file);
+	free(pu->basic_file);
 	free(pu->ca_file);
 	free(pu);
 }
