@@ -1814,11 +1814,14 @@ def case_help():
     p = subprocess.run([EMBER, "help", "agent"], capture_output=True, text=True)
     check(p.returncode == 0, "ember help agent exited %d" % p.returncode)
     for flag in ("--window", "--push", "--retention-bytes", "--symbolize", "--metrics-port",
-                 "--output-dir", "--config"):
+                 "--output-dir", "--config", "--push-tenant", "--push-max-age",
+                 "--push-rate-limit-max", "--push-max-bytes", "--push-max-samples",
+                 "--push-sample-labels"):
         check(flag in p.stdout, "%s missing from help" % flag)
     p = subprocess.run([EMBER, "man"], capture_output=True, text=True)
     check(p.returncode == 0 and '.SH "EMBER agent"' in p.stdout and
-          "retention\\-bytes" in p.stdout, "agent section missing from the man page")
+          "retention\\-bytes" in p.stdout and "push\\-max\\-age" in p.stdout,
+          "agent section missing from the man page")
     print("help ok")
 
 
