@@ -100,6 +100,38 @@ int pprof__write(const struct ember_profile *p, FILE *out);
 /* Same, uncompressed protobuf bytes in a malloc'd buffer the caller frees. */
 int pprof__encode(const struct ember_profile *p, uint8_t **out, size_t *out_len);
 
+/* Per-sample labels of a pprof sample, as bits of ember_pprof_opts masks. */
+enum ember_pprof_label {
+	EMBER_PPROF_LABEL_PID = 1u << 0,
+	EMBER_PPROF_LABEL_TID = 1u << 1,
+	EMBER_PPROF_LABEL_THREAD_NAME = 1u << 2,
+	EMBER_PPROF_LABEL_PROCESS_NAME = 1u << 3,
+	EMBER_PPROF_LABEL_EXE = 1u << 4,
+	EMBER_PPROF_LABEL_CGROUP = 1u << 5,
+	EMBER_PPROF_LABEL_CONTAINER_ID = 1u << 6,
+};
+
+/*
+ * Options of pprof__encode_opts (libbpf style: set .sz = sizeof; NULL or zeroed
+ * fields mean the pprof__encode defaults). For push targets such as Pyroscope,
+ * where every string sample label becomes a series label.
+ */
+struct ember_pprof_opts {
+	size_t sz;
+	uint32_t omit_labels;	/* enum ember_pprof_label bits left out of every sample */
+	uint32_t pid_as_string; /* EMBER_PPROF_LABEL_PID / _TID bits written as string labels */
+	size_t first_sample;	/* 0-based index of the first sample written */
+	size_t nr_samples;	/* samples written from there; 0: to the end */
+};
+
+/*
+ * pprof__encode of samples [first_sample, first_sample + nr_samples) only, with
+ * the labels @opts chooses; Locations and Functions are those these samples use,
+ * Mappings all of @p's. -EINVAL when the range is outside the profile.
+ */
+int pprof__encode_opts(const struct ember_profile *p, const struct ember_pprof_opts *opts,
+		       uint8_t **out, size_t *out_len);
+
 /*
  * Parses an uncompressed pprof Profile (@len bytes at @buf) into @p. Sample
  * counts come from the "samples"/"count" value when present, else from the

@@ -27,6 +27,8 @@
 struct pb_writer {
 	const struct ember_profile *p;
 	struct pb_tables t;
+	uint32_t omit, pid_str; /* enum ember_pprof_label bits (ember_pprof_opts) */
+	size_t first;		/* profile index of sample 0 written */
 
 	/* What every sample shares, in string table ids (k_: label keys). */
 	uint64_t period;		     /* ns between samples; 0 when unknown */
@@ -102,7 +104,6 @@ static int writer_init(struct pb_writer *w)
 	w->type_ptrs[1] = &w->types[1];
 	w->period_type = w->types[1];
 	w->period = profile__period_ns(w->p);
-	w->nr_samples = profile__nr_samples(w->p);
 	/* Interned on first use: a profile without process facts has no such strings. */
 	for (i = 0; i < FACT_LABELS; i++)
 		w->k_facts[i] = -1;
@@ -137,6 +138,20 @@ static int str_label(struct pb_writer *w, PbLabel *lab, int64_t key, const char 
 	return intern(w, value, &lab->str);
 }
 
+/* Sets @lab to key @key with the number @v, or its decimal string when @as_string. */
+static int id_label(struct pb_writer *w, PbLabel *lab, int64_t key, uint32_t v, bool as_string)
+{
+	char text[16];
+
+	lab->key = key;
+	if (!as_string) {
+		lab->num = v;
+		return 0;
+	}
+	snprintf(text, sizeof(text), "%u", v);
+	return intern(w, text, &lab->str);
+}
+
 /* Appends at @lab[*@n] what the collector knew of process @pid: executable, cgroup, container. */
 static int process_labels(struct pb_writer *w, uint32_t pid, PbLabel *lab, size_t *n)
 {
@@ -147,8 +162,10 @@ static int process_labels(struct pb_writer *w, uint32_t pid, PbLabel *lab, size_
 	size_t k;
 	int err;
 
+	static const uint32_t bits[FACT_LABELS] = {EMBER_PPROF_LABEL_EXE, EMBER_PPROF_LABEL_CGROUP,
+						   EMBER_PPROF_LABEL_CONTAINER_ID};
 	for (k = 0; k < FACT_LABELS; k++) {
-		if (!vals[k])
+		if (!vals[k] || (w->omit & bits[k]))
 			continue;
 		if (w->k_facts[k] < 0) {
 			err = intern(w, keys[k], &w->k_facts[k]);
@@ -168,17 +185,13 @@ static int sample_labels(struct pb_writer *w, const struct ember_sample *s, PbLa
 	size_t k, i = 0;
 	int err = 0;
 
-	if (s->pid) {
-		lab[i].key = w->k_pid;
-		lab[i++].num = s->pid;
-	}
-	if (s->tid) {
-		lab[i].key = w->k_tid;
-		lab[i++].num = s->tid;
-	}
-	if (s->thread_name)
+	if (s->pid && !(w->omit & EMBER_PPROF_LABEL_PID))
+		err = id_label(w, &lab[i++], w->k_pid, s->pid, w->pid_str & EMBER_PPROF_LABEL_PID);
+	if (!err && s->tid && !(w->omit & EMBER_PPROF_LABEL_TID))
+		err = id_label(w, &lab[i++], w->k_tid, s->tid, w->pid_str & EMBER_PPROF_LABEL_TID);
+	if (!err && s->thread_name && !(w->omit & EMBER_PPROF_LABEL_THREAD_NAME))
 		err = str_label(w, &lab[i++], w->k_thread, s->thread_name);
-	if (!err && s->process_name)
+	if (!err && s->process_name && !(w->omit & EMBER_PPROF_LABEL_PROCESS_NAME))
 		err = str_label(w, &lab[i++], w->k_process, s->process_name);
 	if (!err && s->pid)
 		err = process_labels(w, s->pid, lab, &i);
@@ -202,7 +215,7 @@ static int write_sample(struct pb_writer *w, size_t i)
 	struct ember_sample s;
 	int err;
 
-	profile__sample(w->p, i, &s);
+	profile__sample(w->p, w->first + i, &s);
 	w->ids_first[i] = w->nr_ids;
 	err = pb_tables_sample_locations(&w->t, &s, &w->ids, &w->nr_ids, &w->cap_ids);
 	if (err)
@@ -342,12 +355,24 @@ static int pack(const PbProfile *prof, uint8_t **out, size_t *out_len)
 	return 0;
 }
 
-int pprof__encode(const struct ember_profile *p, uint8_t **out, size_t *out_len)
+int pprof__encode_opts(const struct ember_profile *p, const struct ember_pprof_opts *opts,
+		       uint8_t **out, size_t *out_len)
 {
 	struct pb_writer w = {.p = p};
 	PbProfile prof = PERFTOOLS__PROFILES__PROFILE__INIT;
+	size_t total = profile__nr_samples(p);
 	int err;
 
+	w.nr_samples = total;
+	if (opts && opts->sz >= sizeof(*opts)) {
+		w.omit = opts->omit_labels;
+		w.pid_str = opts->pid_as_string;
+		if (opts->first_sample > total ||
+		    (opts->nr_samples && opts->nr_samples > total - opts->first_sample))
+			return -EINVAL;
+		w.first = opts->first_sample;
+		w.nr_samples = opts->nr_samples ? opts->nr_samples : total - opts->first_sample;
+	}
 	/* The steps run in this order because it is the order of the string table. */
 	err = writer_init(&w);
 	if (!err)
@@ -368,6 +393,11 @@ int pprof__encode(const struct ember_profile *p, uint8_t **out, size_t *out_len)
 	free(prof.function);
 	writer_free(&w);
 	return err;
+}
+
+int pprof__encode(const struct ember_profile *p, uint8_t **out, size_t *out_len)
+{
+	return pprof__encode_opts(p, NULL, out, out_len);
 }
 
 int pprof__write(const struct ember_profile *p, FILE *out)

@@ -56,6 +56,12 @@ enum {
 	OPT_PUSH_TIMEOUT,
 	OPT_PUSH_BACKOFF_MIN,
 	OPT_PUSH_BACKOFF_MAX,
+	OPT_PUSH_TENANT,
+	OPT_PUSH_MAX_AGE,
+	OPT_PUSH_RATE_LIMIT_MAX,
+	OPT_PUSH_MAX_BYTES,
+	OPT_PUSH_MAX_SAMPLES,
+	OPT_PUSH_SAMPLE_LABELS,
 	OPT_METRICS_PORT,
 	OPT_SYMBOLIZER_MEMORY,
 	OPT_SYMBOLIZER_MAX_AGE,
@@ -108,14 +114,39 @@ static const struct cli_option agent_options[] = {
      "file: 'label.KEY = VALUE'. host and kernel_release are always added."},
     {"push", 0, OPT_PUSH, "URL",
      "Also send each window to a Pyroscope-compatible server: POST URL/ingest (or URL when "
-     "it ends in /ingest) with name=APP.cpu{host=...,labels}, from, until, format=pprof and "
+     "it ends in /ingest) with name=APP{host=...,labels}, from, until, format=pprof and "
      "sampleRate. Windows wait in an on-disk spool and are delivered in order, with "
-     "exponential backoff while the server is unreachable or answers 5xx, 408 or 429; "
-     "other 4xx answers drop the window (counted)."},
-    {"push-app", 0, OPT_PUSH_APP, "NAME", "Application name for --push (default ember)."},
+     "exponential backoff while the server is unreachable or answers 5xx, 408, 401, 403 or "
+     "429; 422 is retried 3 times; other 4xx answers drop the window. Every drop and retry "
+     "is counted and logged."},
+    {"push-app", 0, OPT_PUSH_APP, "NAME",
+     "Service name for --push, filed as service_name exactly (letters, digits, _ . / -; "
+     "default ember)."},
+    {"push-tenant", 0, OPT_PUSH_TENANT, "ID",
+     "Send 'X-Scope-OrgID: ID', the tenant of a multi-tenant Pyroscope (1..150 of letters, "
+     "digits, ! - _ . * ' ( ); default none)."},
+    {"push-max-age", 0, OPT_PUSH_MAX_AGE, "DURATION",
+     "Windows that started longer ago than this are dropped from the spool unsent and counted "
+     "(default 50m, under Pyroscope's 1 h reject-older-than; 0: no limit)."},
+    {"push-rate-limit-max", 0, OPT_PUSH_RATE_LIMIT_MAX, "DURATION",
+     "Longest time one window may be answered 429 (rate limited) before it is dropped and "
+     "counted, so that it cannot block the spool (default 5m)."},
+    {"push-max-bytes", 0, OPT_PUSH_MAX_BYTES, "SIZE",
+     "Largest uncompressed profile per request (1K..4M, default 2M, Pyroscope's ingestion "
+     "burst): a larger window is sent in several requests, split by samples; one that "
+     "cannot be split under it is refused before sending (counted)."},
+    {"push-max-samples", 0, OPT_PUSH_MAX_SAMPLES, "N",
+     "Most pprof samples per request (default 16000, Pyroscope's limit): a window with more "
+     "is split."},
+    {"push-sample-labels", 0, OPT_PUSH_SAMPLE_LABELS, "LIST",
+     "Sample labels kept in pushed profiles, which Pyroscope turns into series labels: a "
+     "comma-separated list of pid, tid, thread_name, process_name, exe, cgroup, "
+     "container_id, or none (default process_name). Chosen pid and tid are sent as strings, "
+     "the others are left out. Each adds series: thread_name, pid and tid multiply them (5,000 active series per "
+     "tenant by default). Window files keep every label."},
     {"push-token-file", 0, OPT_PUSH_TOKEN_FILE, "FILE",
      "Send 'Authorization: Bearer TOKEN' with TOKEN the first line of FILE (credentials are "
-     "never taken from the command line)."},
+     "never taken from the command line; the file is read again after a 401 or 403)."},
     {"push-basic-auth-file", 0, OPT_PUSH_BASIC_AUTH_FILE, "FILE",
      "Use HTTP basic authentication with 'user:password', the first line of FILE."},
     {"push-ca-file", 0, OPT_PUSH_CA_FILE, "FILE",
@@ -373,6 +404,7 @@ static int reload(struct agent *ag, int argc, char **argv, const struct agent_ar
 	    str_differs(next.spool_dir, ag->cfg.spool_dir) ||
 	    str_differs(next.push_token_file, ag->cfg.push_token_file) ||
 	    str_differs(next.push_basic_auth_file, ag->cfg.push_basic_auth_file) ||
+	    str_differs(next.push_tenant, ag->cfg.push_tenant) ||
 	    next.metrics_port != ag->cfg.metrics_port ||
 	    str_differs(next.unwind_cache, ag->cfg.unwind_cache) ||
 	    strcmp(next.output_dir, ag->cfg.output_dir) != 0)

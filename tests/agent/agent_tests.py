@@ -37,6 +37,9 @@ import time
 import urllib.parse
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pyroscope_rules import PyroscopeReceiver  # noqa: E402
+
 EMBER = os.environ.get("EMBER", "build/ember")
 FIX = os.environ.get("EMBER_FIXTURES", "build/tests/fixtures")
 CHURN_BURN = os.environ.get("EMBER_CHURN_BURN", "build/tests/agent/churn_burn")
@@ -1038,7 +1041,8 @@ def case_push():
         check(r["path"] == "/ingest", "path %r" % r["path"])
         check(r["auth"] == "Bearer s3cret-token", "Authorization header %r" % r["auth"])
         check(q.get("format") == "pprof" and q.get("sampleRate") == "19", "query %r" % q)
-        check(q["name"].startswith("pushtest.cpu{host=") and "service=push_test" in q["name"],
+        # Pyroscope files everything before '{' as service_name: no ".cpu" suffix.
+        check(q["name"].startswith("pushtest{host=") and "service=push_test" in q["name"],
               "name %r" % q["name"])
         check(int(q["until"]) > int(q["from"]), "until <= from: %r" % q)
         check(int(q["from"]) == froms[i] // 10**9, "from %s is not the window's start" % q)
@@ -1172,6 +1176,321 @@ def case_spool_bound():
     print("spool_bound ok: peak %d bytes" % peak)
 
 
+# ---- push against Pyroscope's ingest rules (issue 16) ----------------------------
+
+
+PUSH_LINE = (r"window (\d+): push: sent (\d+), rejected (\d+), dropped (\d+), expired (\d+), "
+             r"oversize (\d+), rate-limit drops (\d+), split (\d+); failed attempts (\d+) "
+             r"\(auth (\d+), 422 (\d+), 429 (\d+)\)")
+PUSH_FIELDS = ("window", "sent", "rejected", "dropped", "expired", "oversize", "rl_drops",
+               "split", "failures", "auth", "u422", "r429")
+
+
+def push_counters(ag):
+    """The push counters of the last window's push log line, as a dict."""
+    m = re.findall(PUSH_LINE, ag.log())
+    check(m, "no push log line:\n" + ag.log())
+    return dict(zip(PUSH_FIELDS, (int(x) for x in m[-1])))
+
+
+def wait_push(ag, what, timeout=60, **want):
+    """Waits for a push log line whose counters include @want (exact values)."""
+    def ok():
+        for m in re.findall(PUSH_LINE, ag.log()):
+            c = dict(zip(PUSH_FIELDS, (int(x) for x in m)))
+            if all(c[k] == v for k, v in want.items()):
+                return c
+        return None
+    return wait_for(ok, timeout, what, ag)
+
+
+def window_starts(d):
+    return [read_profile(f).time_ns for f in window_files(d)]
+
+
+def scrape_metrics(port):
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as r:
+        return r.read().decode()
+
+
+def metric(text, name):
+    m = re.search(r"^%s (\d+)$" % re.escape(name), text, re.M)
+    check(m, "%s missing from the metrics:\n%s" % (name, text))
+    return int(m.group(1))
+
+
+SERIES_BASE = {"__name__", "__delta__", "service_name", "pyroscope_spy", "host",
+               "kernel_release"}
+
+
+def case_push_pyroscope():
+    """Acceptance 5: a Pyroscope server files every window once, in order, under the
+    configured service name, tenant and labels; without the tenant it answers 401, which
+    is backed off (counted), never dropped."""
+    need_root()
+    d = tmpdir()
+    rcv = PyroscopeReceiver(Profile, multi_tenant=True)
+    app = "shop/checkout-api.v2"
+    ag = Agent(["-o", d + "/out", "--window", "1s", "--jitter", "no", "--push",
+                "http://127.0.0.1:%d" % rcv.port, "--push-app", app, "--push-tenant", "team-a",
+                "-l", "env=test", "--push-backoff-min", "100ms"])
+    try:
+        ag.wait_started()
+        wait_for(lambda: len(rcv.filed) >= 4, 60, "4 windows filed", ag)
+        rc = ag.stop()
+    finally:
+        ag.kill()
+    check(rc == 0, "agent exited %d:\n%s" % (rc, ag.log()))
+    check_accounting(ag, window_files(d + "/out"))
+    starts = window_starts(d + "/out")
+    filed = [r["profile"].time_ns for r in rcv.filed]
+    check(not rcv.refused, "the server refused %r" % [(r["status"], r["reason"])
+                                                      for r in rcv.refused])
+    check(filed == starts, "windows filed %s, written %s" % (filed, starts))
+    host = socket.gethostname()
+    names = set()
+    for r in rcv.filed:
+        check(r["tenant"] == "team-a", "X-Scope-OrgID %r" % r["tenant"])
+        check(r["service_name"] == app, "filed under service_name %r" % r["service_name"])
+        check(r["name_labels"] == {"host": host, "env": "test"},
+              "name labels %r" % r["name_labels"])
+        for s in r["profile"].samples:
+            for k in ("thread_name", "pid", "tid"):
+                check(k not in s["labels"], "pushed sample has a %s label: %r" %
+                      (k, s["labels"]))
+        for series in r["series"]:
+            n = set(k for k, _ in series)
+            check(SERIES_BASE | {"env"} <= n <= SERIES_BASE | {"env", "process_name"},
+                  "series label names %s" % sorted(n))
+            names |= n
+    check("process_name" in names, "no series by process_name")
+    print("push_pyroscope: %d windows filed under %s for team-a" % (len(filed), app))
+
+    # The same server without the tenant header: 401, backed off and counted, kept.
+    ag = Agent(["-o", d + "/out2", "--window", "1s", "--jitter", "no", "--push",
+                "http://127.0.0.1:%d" % rcv.port, "--push-backoff-min", "100ms",
+                "--push-backoff-max", "200ms"])
+    before = len(rcv.filed)
+    try:
+        ag.wait_started()
+        ag.wait_log(r"refused the credentials \(HTTP 401\)", count=3, timeout=60)
+        ag.wait_log(PUSH_LINE, count=2, timeout=60)
+        rc = ag.stop()
+    finally:
+        ag.kill()
+        rcv.close()
+    check(rc == 0, "agent exited %d:\n%s" % (rc, ag.log()))
+    c = push_counters(ag)
+    check(len(rcv.filed) == before, "filed without a tenant")
+    check(c["auth"] >= 1 and c["auth"] == c["failures"] and c["rejected"] == 0 and
+          c["sent"] == 0, "401s counted as %r" % c)
+    check(glob.glob(d + "/out2/spool/0*"), "windows refused with 401 left the spool")
+    print("push_pyroscope ok")
+
+
+def case_push_answers():
+    """422 retried a bounded number of times, 401/403 backed off (the credential file read
+    again), 429 capped per window: each class counted (log line and metrics), the other
+    windows filed once, in order."""
+    need_root()
+    d = tmpdir()
+    token = d + "/token"
+    with open(token, "w") as f:
+        f.write("old-token\n")
+    os.chmod(token, 0o600)
+    seen, per = [], {}  # window starts in order of first request; requests per window
+
+    def plan(rcv, req):
+        t = Profile(req["body"]).time_ns
+        if t not in per:
+            seen.append(t)
+            per[t] = 0
+        per[t] += 1
+        i, n = seen.index(t), per[t]
+        if i == 1 and n <= 2:
+            return 422  # a backend failure that passes
+        if i == 2 and req["auth"] != "Bearer new-token":
+            # A credential being rotated: the server takes only the new one, which is
+            # in the file from the first 401 on; the agent reads it again after a 401.
+            with open(token + ".tmp", "w") as f:
+                f.write("new-token\n")
+            os.chmod(token + ".tmp", 0o600)
+            os.rename(token + ".tmp", token)
+            return 401
+        if i == 3 and n <= 1:
+            return 403
+        if i == 4:
+            return 429  # over the burst, forever
+        if i == 5:
+            return 422  # a body the server never takes
+        return None
+
+    rcv = PyroscopeReceiver(Profile, plan=plan)
+    ag = Agent(["-o", d + "/out", "--window", "1s", "--jitter", "no", "--push",
+                "http://127.0.0.1:%d" % rcv.port, "--push-backoff-min", "100ms",
+                "--push-backoff-max", "300ms", "--push-rate-limit-max", "1s",
+                "--push-token-file", token, "--metrics-port", "auto"])
+    try:
+        port = int(ag.wait_log(r"agent: metrics on http://127\.0\.0\.1:(\d+)/metrics").group(1))
+        ag.wait_started()
+        wait_for(lambda: len(seen) >= 8 and per[seen[7]] >= 1 and
+                 any(r["profile"].time_ns == seen[7] for r in rcv.filed), 90,
+                 "window 8 filed", ag)
+        c = wait_push(ag, "a push line with every answer counted", rejected=1, rl_drops=1,
+                      auth=2, u422=6, dropped=0, expired=0, oversize=0)
+        text = wait_for(lambda: (lambda t: t if re.search(
+            r'^ember_agent_push_windows_total\{outcome="rate_limited"\} 1$', t, re.M)
+            else None)(scrape_metrics(port)), 30, "the drops in the metrics", ag, step=0.2)
+        rc = ag.stop()
+    finally:
+        ag.kill()
+        rcv.close()
+    check(rc == 0, "agent exited %d:\n%s" % (rc, ag.log()))
+    starts = window_starts(d + "/out")
+    check(seen == starts[:len(seen)], "requests for windows %s, written %s" % (seen, starts))
+    filed = [r["profile"].time_ns for r in rcv.filed]
+    want = [t for i, t in enumerate(seen) if i not in (4, 5)]
+    check(filed == want, "filed %s, expected every window but the 5th and 6th, in order: %s" %
+          (filed, want))
+    got = [per[t] for t in seen[:6]]
+    check(got[:4] == [1, 3, 2, 2] and got[5] == 4,
+          "requests per window %s; expected 1, 3 (422 x2), 2 (401, then the new token), "
+          "2 (403), ..., 4 (422 x4, then dropped)" % got)
+    check("changed; the next attempt sends the new token" in ag.log(),
+          "the rotated token was not read again")
+    check(all(r["auth"] == "Bearer new-token" for r in rcv.filed[2:]) and
+          rcv.filed[0]["auth"] == "Bearer old-token",
+          "old token sent after the rotation")
+    r429 = [r["at"] for r in rcv.requests if Profile(r["body"]).time_ns == seen[4]]
+    check(c["r429"] == len(r429) and r429[-1] - r429[0] >= 1.0 - 0.05,
+          "429: %d attempts counted, %d sent over %.2f s (push-rate-limit-max 1s)" %
+          (c["r429"], len(r429), r429[-1] - r429[0]))
+    check(re.search(r"answered 429 to window \d+ for \d+ s \(push-rate-limit-max\); dropped",
+                    ag.log()), "no 429 drop logged")
+    check(re.search(r"rejected window \d+ with HTTP 422 .*not retried again", ag.log()),
+          "no 422 drop logged")
+    for name, v in (('ember_agent_push_windows_total{outcome="rejected"}', 1),
+                    ('ember_agent_push_failed_attempts_total{reason="auth"}', 2),
+                    ('ember_agent_push_failed_attempts_total{reason="unprocessable"}', 6)):
+        check(metric(text, name) == v, "%s = %d, expected %d" % (name, metric(text, name), v))
+    check_accounting(ag, window_files(d + "/out"))
+    print("push_answers ok: %s" % c)
+
+
+def case_push_expired():
+    """Windows older than push-max-age when the server is back are dropped unsent and
+    counted; the others are filed once, in order; the server refuses none."""
+    need_root()
+    d = tmpdir()
+    down, port = refusing_port()
+    ag = Agent(["-o", d + "/out", "--window", "1s", "--jitter", "no", "--push",
+                "http://127.0.0.1:%d" % port, "--push-max-age", "3s", "--push-backoff-min",
+                "100ms", "--push-backoff-max", "300ms"])
+    rcv = None
+    try:
+        ag.wait_started()
+        # Down until 2 windows expired in the spool (they expire while it is down too) and
+        # 2 younger ones wait there.
+        ag.wait_log(r"longer ago than push-max-age", count=2, timeout=60)
+        wait_for(lambda: len(glob.glob(d + "/out/spool/0*")) >= 2, 60, "2 spooled windows", ag)
+        rcv = PyroscopeReceiver(Profile, port=port, reject_older_than=4)
+        down.close()
+        wait_for(lambda: len(rcv.filed) >= 3 and not glob.glob(d + "/out/spool/0*"), 60,
+                 "the spool sent after the outage", ag)
+        rc = ag.stop()
+    finally:
+        ag.kill()
+        down.close()
+        if rcv:
+            rcv.close()
+    check(rc == 0, "agent exited %d:\n%s" % (rc, ag.log()))
+    check(not rcv.refused, "the server refused %r" % [(r["status"], r["reason"])
+                                                      for r in rcv.refused])
+    starts = window_starts(d + "/out")
+    filed = [r["profile"].time_ns for r in rcv.filed]
+    expired = len(re.findall(r"longer ago than push-max-age", ag.log()))
+    check(filed == sorted(set(filed)) and set(filed) <= set(starts),
+          "filed %s of %s: repeated, out of order or unknown" % (filed, starts))
+    check(expired >= 2 and expired + len(filed) == len(starts),
+          "%d windows written, %d filed, %d expired" % (len(starts), len(filed), expired))
+    check(filed == starts[expired:], "the expired windows are not the oldest: %s of %s" %
+          (filed, starts))
+    c = push_counters(ag)
+    check(c["expired"] == expired and c["rejected"] == 0, "counters %r" % c)
+    check_accounting(ag, window_files(d + "/out"))
+    print("push_expired ok: %d expired, %d filed" % (expired, len(filed)))
+
+
+def case_push_limits():
+    """Windows over the server's sample limit are split (every sample filed once);
+    windows that cannot fit push-max-bytes are refused before sending; chosen sample
+    labels (here pid) are sent as strings."""
+    need_root()
+    d = tmpdir()
+    spin = subprocess.Popen([FIX + "/spin_target", "60"])
+    rcv = PyroscopeReceiver(Profile, max_samples=8, max_bytes=256 << 10)
+    ag = Agent(["-o", d + "/out", "--window", "1s", "--jitter", "no", "-F", "199", "--push",
+                "http://127.0.0.1:%d" % rcv.port, "--push-max-samples", "8",
+                "--push-max-bytes", "256K", "--push-sample-labels", "process_name,pid"])
+    try:
+        ag.wait_started()
+        ag.wait_log(r"sent as \d+ requests", count=2, timeout=60)
+        rc = ag.stop()
+    finally:
+        ag.kill()
+        rcv.close()
+    check(rc == 0, "agent exited %d:\n%s" % (rc, ag.log()))
+    check(not rcv.refused, "the server refused %r" % [(r["status"], r["reason"])
+                                                      for r in rcv.refused[:3]])
+    files = window_files(d + "/out")
+    check_accounting(ag, files)
+    by_start = {}
+    order = []
+    for r in rcv.filed:
+        p = r["profile"]
+        check(len(p.samples) <= 8, "a request of %d samples" % len(p.samples))
+        if p.time_ns not in by_start:
+            order.append(p.time_ns)
+        by_start.setdefault(p.time_ns, []).append(p)
+        for s in p.samples:
+            check(isinstance(s["labels"].get("pid"), str) and "tid" not in s["labels"],
+                  "pid not a string label, or tid sent: %r" % s["labels"])
+    profiles = [read_profile(f) for f in files]
+    check(order == [p.time_ns for p in profiles], "windows filed out of order or missing")
+    split = 0
+    for p in profiles:
+        parts = by_start[p.time_ns]
+        split += len(parts) > 1
+        check(sum(x.total() for x in parts) == p.total() and
+              sum(len(x.samples) for x in parts) == len(p.samples),
+              "window %d: %d samples in %d requests, %d in the file" %
+              (p.time_ns, sum(x.total() for x in parts), len(parts), p.total()))
+    check(split >= 2 and push_counters(ag)["split"] >= 2, "%d windows split" % split)
+    print("push_limits: %d windows, %d split" % (len(profiles), split))
+
+    # A window that cannot be split under push-max-bytes is refused, never sent.
+    rcv = PyroscopeReceiver(Profile)
+    ag = Agent(["-o", d + "/out2", "--window", "1s", "--jitter", "no", "--push",
+                "http://127.0.0.1:%d" % rcv.port, "--push-max-bytes", "1K"])
+    try:
+        ag.wait_started()
+        ag.wait_log(r"refused before sending", count=3, timeout=60)
+        ag.wait_log(PUSH_LINE, count=3, timeout=60)
+        rc = ag.stop()
+    finally:
+        ag.kill()
+        spin.kill()
+        spin.wait()
+        rcv.close()
+    check(rc == 0, "agent exited %d:\n%s" % (rc, ag.log()))
+    check(not rcv.requests, "%d requests over push-max-bytes sent" % len(rcv.requests))
+    n = len(window_files(d + "/out2"))
+    refused = len(re.findall(r"refused before sending", ag.log()))
+    check(refused == n, "%d windows, %d refused" % (n, refused))
+    check(push_counters(ag)["oversize"] >= 3, "oversize not counted: %r" % push_counters(ag))
+    print("push_limits ok")
+
+
 def case_sigterm():
     """Acceptance 4a: SIGTERM mid-window writes the partial window and exits 0."""
     need_root()
@@ -1243,6 +1562,12 @@ def case_sighup():
         ag.signal(signal.SIGHUP)
         ag.wait_log(r"reload failed; keeping the running configuration", timeout=60)
         check(ag.proc.poll() is None, "a bad config on SIGHUP stopped the agent")
+        # A label Pyroscope would drop or take as the service name (issue 16): refused too.
+        with open(conf, "w") as f:
+            f.write("frequency = 997\nlabel.__name__ = other\n")
+        ag.signal(signal.SIGHUP)
+        ag.wait_log(r"reload failed; keeping the running configuration", count=2, timeout=60)
+        check(ag.proc.poll() is None, "a bad config on SIGHUP stopped the agent")
         rc = ag.stop()
     finally:
         ag.kill()
@@ -1252,6 +1577,8 @@ def case_sighup():
     check(rc == 0, "agent exited %d:\n%s" % (rc, ag.log()))
     check(re.search(r"agent.conf:2: invalid value for key 'frequency': 'fast'", ag.log()),
           "bad reload not reported with key and line:\n" + ag.log())
+    check(re.search(r"agent.conf:2: invalid value for key 'label\.__name__': 'other'",
+                    ag.log()), "bad label reload not reported with key and line:\n" + ag.log())
     files = window_files(d + "/out")
     check(len(files) == 2, "expected 2 windows (before and after SIGHUP), got %s" % files)
     check_accounting(ag, files)
@@ -1430,6 +1757,21 @@ def case_bad_config():
         ("push = ftp://x\n", r"agent\.conf:1: invalid value for key 'push'"),
         ("metrics-port = 70000\n", r"agent\.conf:1: invalid value for key 'metrics-port': "
                                    r"'70000' \(expected 0\.\.65535 or auto\)"),
+        # What a Pyroscope server would refuse or misfile (issue 16).
+        ("push-app = shop:api\n", r"agent\.conf:1: invalid value for key 'push-app': "
+                                  r"'shop:api' \(expected letters, digits and _ \. / -"),
+        ("\npush-app = \"my app\"\n", r"agent\.conf:2: invalid value for key 'push-app'"),
+        ("label.__name__ = x\n", r"agent\.conf:1: invalid value for key 'label\.__name__': "
+                                 r"'x' \(label names starting with '__' are reserved\)"),
+        ("push-max-age = -5m\n", r"agent\.conf:1: invalid value for key 'push-max-age': "
+                                 r"'-5m'"),
+        ("push-max-age = soon\n", r"agent\.conf:1: invalid value for key 'push-max-age'"),
+        ("push-tenant = a|b\n", r"agent\.conf:1: invalid value for key 'push-tenant'"),
+        ("push-sample-labels = thread\n", r"agent\.conf:1: invalid value for key "
+                                          r"'push-sample-labels'"),
+        ("push-max-bytes = 8M\n", r"agent\.conf:1: invalid value for key 'push-max-bytes'"),
+        ("push = http://x\nlabel.service_name = a\n", r"label\.service_name cannot be set "
+                                                      r"with push"),
     ]
     for text, pattern in cases:
         with open(conf, "w") as f:
@@ -1473,11 +1815,14 @@ def case_help():
     p = subprocess.run([EMBER, "help", "agent"], capture_output=True, text=True)
     check(p.returncode == 0, "ember help agent exited %d" % p.returncode)
     for flag in ("--window", "--push", "--retention-bytes", "--symbolize", "--metrics-port",
-                 "--output-dir", "--config"):
+                 "--output-dir", "--config", "--push-tenant", "--push-max-age",
+                 "--push-rate-limit-max", "--push-max-bytes", "--push-max-samples",
+                 "--push-sample-labels"):
         check(flag in p.stdout, "%s missing from help" % flag)
     p = subprocess.run([EMBER, "man"], capture_output=True, text=True)
     check(p.returncode == 0 and '.SH "EMBER agent"' in p.stdout and
-          "retention\\-bytes" in p.stdout, "agent section missing from the man page")
+          "retention\\-bytes" in p.stdout and "push\\-max\\-age" in p.stdout,
+          "agent section missing from the man page")
     print("help ok")
 
 

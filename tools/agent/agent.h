@@ -78,6 +78,15 @@ struct agent_config {
 	bool verbose;
 	struct agent_label *labels; /* static labels, in order of first setting */
 	size_t nr_labels, cap_labels;
+
+	/* What a Pyroscope server takes (its validation and limits; tools/agent/push.c). */
+	char *push_tenant;	   /* X-Scope-OrgID of a multi-tenant server; NULL: none */
+	double push_max_age_s;	   /* windows that started longer ago (s) are not sent; 0: none */
+	double push_rl_max_s;	   /* seconds one window may be answered 429 before it is dropped */
+	uint64_t push_max_bytes;   /* uncompressed bytes per request; larger windows are split */
+	uint32_t push_max_samples; /* pprof samples per request; larger windows are split */
+	uint32_t push_labels;	   /* enum ember_pprof_label bits (output/output.h) kept as sample
+				    * labels, which the server makes series labels */
 };
 
 /* metrics-port = auto: listen on a free port chosen by the kernel (logged at start). */
@@ -146,10 +155,19 @@ int agent_store__retain(struct agent_store *s, uint64_t max_bytes, double max_ag
 struct agent_pusher;
 
 struct agent_push_stats {
-	uint64_t sent;	   /* windows accepted by the server (2xx) */
-	uint64_t rejected; /* windows dropped after a 4xx answer */
+	uint64_t sent;	   /* requests accepted (2xx); a split window sends several */
+	uint64_t rejected; /* windows dropped after a 4xx answer (422: after its retries) */
 	uint64_t dropped;  /* windows dropped because the spool was full */
-	uint64_t failures; /* failed attempts (network, 5xx, 408, 429) */
+	uint64_t failures; /* failed attempts, retried (network, 5xx, 408, 401, 403, 422, 429) */
+
+	uint64_t expired;	   /* windows dropped unsent: older than push-max-age */
+	uint64_t oversize;	   /* windows refused unsent: over push-max-bytes even split */
+	uint64_t rate_limit_drops; /* windows dropped after push-rate-limit-max of 429s */
+	uint64_t split;		   /* windows sent in several requests (over a size limit) */
+	uint64_t auth_failures;	   /* failed attempts answered 401 or 403 */
+	uint64_t unprocessable;	   /* failed attempts answered 422 */
+	uint64_t rate_limited;	   /* failed attempts answered 429 */
+
 	uint64_t spool_files, spool_bytes;
 	bool backing_off;
 };

@@ -16,6 +16,7 @@
 #include "agent.h"
 #include "agg/agg.h" /* EMBER_UNWIND_ROWS_MIN/MAX, EMBER_UNWIND_CACHE_DIR */
 #include "cli.h"
+#include "output/output.h" /* enum ember_pprof_label: push-sample-labels */
 #include "support/support.h"
 
 #define MAX_LINE 4096 /* bytes per config line; longer lines are an error */
@@ -25,6 +26,23 @@
  * and a few DWARF files, within the agent's 30 MB RSS target.
  */
 #define SYMBOLIZER_MEMORY_DEFAULT (16ull << 20)
+/*
+ * Pyroscope's defaults, which a push has to stay within (its validation and
+ * limits): 1 h reject-older-than, a 2 MiB ingestion burst (a larger request is
+ * answered 429 however long it waits), 4 MiB uncompressed profile size,
+ * 16,000 samples per profile, 30 label names per series, 2048-byte label values.
+ */
+#define PUSH_MAX_AGE_DEFAULT_S	 (50 * 60.0)
+#define PUSH_MAX_BYTES_DEFAULT	 (2ull << 20)
+#define PUSH_MAX_BYTES_LIMIT	 (4ull << 20)
+#define PUSH_MAX_SAMPLES_DEFAULT 16000
+#define PUSH_MAX_LABEL_NAMES	 30
+#define PUSH_MAX_LABEL_VALUE	 2048
+/* Label names the server adds to every series it files: __name__, __delta__,
+ * service_name, pyroscope_spy; host and kernel_release are on every window. */
+#define PUSH_SERVER_LABEL_NAMES 4
+#define PUSH_WINDOW_LABEL_NAMES 2
+#define PUSH_TENANT_MAX		150 /* bytes, the server's tenant id limit */
 
 int agent_config__init(struct agent_config *cfg)
 {
@@ -53,6 +71,12 @@ int agent_config__init(struct agent_config *cfg)
 	cfg->push_timeout_s = 30;
 	cfg->push_backoff_min_s = 1;
 	cfg->push_backoff_max_s = 300;
+	cfg->push_max_age_s = PUSH_MAX_AGE_DEFAULT_S;
+	cfg->push_rl_max_s = 300;
+	cfg->push_max_bytes = PUSH_MAX_BYTES_DEFAULT;
+	cfg->push_max_samples = PUSH_MAX_SAMPLES_DEFAULT;
+	/* Not thread_name: one series per thread name multiplies a tenant's series. */
+	cfg->push_labels = EMBER_PPROF_LABEL_PROCESS_NAME;
 	cfg->output_dir = strdup("/var/lib/ember/profiles");
 	cfg->push_app = strdup("ember");
 	/* Tables built once on this host load at the next start or SIGHUP. */
@@ -70,6 +94,7 @@ void agent_config__release(struct agent_config *cfg)
 	free(cfg->push_token_file);
 	free(cfg->push_basic_auth_file);
 	free(cfg->push_ca_file);
+	free(cfg->push_tenant);
 	free(cfg->spool_dir);
 	free(cfg->unwind_cache);
 	for (i = 0; i < cfg->nr_labels; i++) {
@@ -150,6 +175,114 @@ static int set_string(char **dst, const char *value, bool allow_empty, char *why
 	return 0;
 }
 
+/* Well-formed UTF-8 (what Pyroscope requires of a label value). */
+static bool utf8_valid(const char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+
+	while (*u) {
+		int more = *u < 0x80		 ? 0
+			   : (*u & 0xe0) == 0xc0 ? 1
+			   : (*u & 0xf0) == 0xe0 ? 2
+			   : (*u & 0xf8) == 0xf0 ? 3
+						 : -1;
+
+		if (more < 0 || (more == 1 && *u < 0xc2))
+			return false;
+		for (u++; more > 0; more--, u++)
+			if ((*u & 0xc0) != 0x80)
+				return false;
+	}
+	return true;
+}
+
+/* Pyroscope's service names: letters, digits and _ . / - (anything else is answered 400). */
+static int check_push_app(const char *value, char *why, size_t n)
+{
+	const char *c;
+
+	for (c = value; *c; c++)
+		if (!isalnum((unsigned char)*c) && !strchr("_./-", *c))
+			break;
+	if (*value && !*c)
+		return 0;
+	snprintf(why, n,
+		 "expected letters, digits and _ . / - (what Pyroscope accepts in a "
+		 "service name)");
+	return -EINVAL;
+}
+
+/* A tenant id as Pyroscope (dskit) takes it: 1..150 of [A-Za-z0-9!-_.*'()], not "." or "..". */
+static int check_tenant(const char *value, char *why, size_t n)
+{
+	size_t len = strlen(value);
+	const char *c;
+
+	for (c = value; *c; c++)
+		if (!isalnum((unsigned char)*c) && !strchr("!-_.*'()", *c))
+			break;
+	if (len && len <= PUSH_TENANT_MAX && !*c && strcmp(value, ".") && strcmp(value, ".."))
+		return 0;
+	snprintf(why, n, "expected 1 to %d letters, digits and ! - _ . * ' ( )", PUSH_TENANT_MAX);
+	return -EINVAL;
+}
+
+/* "process_name,thread_name,pid" -> enum ember_pprof_label bits; "none" for no labels. */
+static int parse_sample_labels(const char *value, uint32_t *out, char *why, size_t n)
+{
+	static const struct {
+		const char *name;
+		uint32_t bit;
+	} names[] = {
+	    {"pid", EMBER_PPROF_LABEL_PID},
+	    {"tid", EMBER_PPROF_LABEL_TID},
+	    {"thread_name", EMBER_PPROF_LABEL_THREAD_NAME},
+	    {"process_name", EMBER_PPROF_LABEL_PROCESS_NAME},
+	    {"exe", EMBER_PPROF_LABEL_EXE},
+	    {"cgroup", EMBER_PPROF_LABEL_CGROUP},
+	    {"container_id", EMBER_PPROF_LABEL_CONTAINER_ID},
+	};
+	uint32_t bits = 0;
+	const char *p = value;
+
+	if (strcmp(value, "none") == 0) {
+		*out = 0;
+		return 0;
+	}
+	while (*p) {
+		size_t len = strcspn(p, ","), i;
+
+		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			if (strlen(names[i].name) == len && strncmp(p, names[i].name, len) == 0)
+				break;
+		if (i == sizeof(names) / sizeof(names[0]))
+			goto bad;
+		bits |= names[i].bit;
+		p += len;
+		if (*p == ',' && *++p == '\0')
+			goto bad;
+	}
+	if (!bits)
+		goto bad;
+	*out = bits;
+	return 0;
+bad:
+	snprintf(why, n,
+		 "expected none or a comma-separated list of pid, tid, thread_name, "
+		 "process_name, exe, cgroup, container_id");
+	return -EINVAL;
+}
+
+/* Number of bits set in @v. */
+static unsigned int nr_bits(uint32_t v)
+{
+	unsigned int k = 0;
+
+	for (; v; v &= v - 1)
+		k++;
+	return k;
+}
+
 static int set_label(struct agent_config *cfg, const char *key, const char *value, char *why,
 		     size_t n)
 {
@@ -160,8 +293,17 @@ static int set_label(struct agent_config *cfg, const char *key, const char *valu
 	/* Keys are checked as the --label flags of every command check them. */
 	if (cli_check_label_key(key, why, n))
 		return -EINVAL;
+	/* Pyroscope drops labels named __*, and __name__ would replace the service name. */
+	if (strncmp(key, "__", 2) == 0) {
+		snprintf(why, n, "label names starting with '__' are reserved");
+		return -EINVAL;
+	}
 	if (strpbrk(value, ",{}=\"\n")) {
 		snprintf(why, n, "label values may not contain , { } = \" or newlines");
+		return -EINVAL;
+	}
+	if (strlen(value) > PUSH_MAX_LABEL_VALUE || !utf8_valid(value)) {
+		snprintf(why, n, "label values are UTF-8, at most %d bytes", PUSH_MAX_LABEL_VALUE);
 		return -EINVAL;
 	}
 	for (i = 0; i < cfg->nr_labels; i++)
@@ -282,12 +424,37 @@ int agent_config__set(struct agent_config *cfg, const char *key, const char *val
 		return set_string(&cfg->push_url, value, true, why, n);
 	}
 	if (strcmp(key, "push-app") == 0) {
-		if (strpbrk(value, "{},=\" \n")) {
-			snprintf(why, n, "expected a name without spaces, braces, commas or '='");
+		if (check_push_app(value, why, n))
 			return -EINVAL;
-		}
 		return set_string(&cfg->push_app, value, false, why, n);
 	}
+	if (strcmp(key, "push-tenant") == 0) {
+		if (*value && check_tenant(value, why, n))
+			return -EINVAL;
+		return set_string(&cfg->push_tenant, value, true, why, n);
+	}
+	if (strcmp(key, "push-max-age") == 0)
+		return cli_parse_duration(value, CLI_DURATION_ZERO, &cfg->push_max_age_s, why, n);
+	if (strcmp(key, "push-rate-limit-max") == 0)
+		return cli_parse_duration(value, 0, &cfg->push_rl_max_s, why, n);
+	if (strcmp(key, "push-max-bytes") == 0) {
+		err = parse_size(value, &v, why, n);
+		if (!err && (v < 1024 || v > PUSH_MAX_BYTES_LIMIT)) {
+			snprintf(why, n, "expected 1K..4M (Pyroscope refuses profiles over 4 MiB)");
+			err = -EINVAL;
+		}
+		if (!err)
+			cfg->push_max_bytes = v;
+		return err;
+	}
+	if (strcmp(key, "push-max-samples") == 0) {
+		err = cli_parse_uint(value, 1, 1000000, &v, why, n);
+		if (!err)
+			cfg->push_max_samples = (uint32_t)v;
+		return err;
+	}
+	if (strcmp(key, "push-sample-labels") == 0)
+		return parse_sample_labels(value, &cfg->push_labels, why, n);
 	if (strcmp(key, "push-token-file") == 0)
 		return set_string(&cfg->push_token_file, value, true, why, n);
 	if (strcmp(key, "push-basic-auth-file") == 0)
@@ -448,6 +615,45 @@ int agent_config__validate(const struct agent_config *cfg)
 	if (!cfg->push_url && (cfg->push_token_file || cfg->push_basic_auth_file)) {
 		fprintf(stderr, "ember: push credentials are set but push (the URL) is not\n");
 		return -EINVAL;
+	}
+	if (cfg->push_url) {
+		size_t names = PUSH_SERVER_LABEL_NAMES + PUSH_WINDOW_LABEL_NAMES + cfg->nr_labels +
+			       nr_bits(cfg->push_labels),
+		       i;
+
+		for (i = 0; i < cfg->nr_labels; i++) {
+			const char *k = cfg->labels[i].key, *v = cfg->labels[i].value;
+
+			/* The server sets these itself; a second one is a duplicate (400). */
+			if (!strcmp(k, "service_name") || !strcmp(k, "pyroscope_spy") ||
+			    !strcmp(k, "host") || !strcmp(k, "kernel_release")) {
+				fprintf(
+				    stderr,
+				    "ember: label.%s cannot be set with push (the server or the "
+				    "agent sets it; the service name is push-app)\n",
+				    k);
+				return -EINVAL;
+			}
+			/* The server trims values: what it files would differ from the config. */
+			if (!*v || isspace((unsigned char)v[0]) ||
+			    isspace((unsigned char)v[strlen(v) - 1])) {
+				fprintf(
+				    stderr,
+				    "ember: label.%s: with push, values must be non-empty without "
+				    "leading or trailing spaces\n",
+				    k);
+				return -EINVAL;
+			}
+		}
+		if (names > PUSH_MAX_LABEL_NAMES) {
+			fprintf(stderr,
+				"ember: push: %zu label names per series (%zu static labels, %u "
+				"push-sample-labels, and host, kernel_release and the server's 4); "
+				"Pyroscope allows %d\n",
+				names, cfg->nr_labels, nr_bits(cfg->push_labels),
+				PUSH_MAX_LABEL_NAMES);
+			return -EINVAL;
+		}
 	}
 	return 0;
 }

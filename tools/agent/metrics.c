@@ -67,11 +67,17 @@ void agent_metrics__log(const struct agent_window_stats *w, const struct ember_p
 		w->drain_ms, w->symbolize_ms, w->write_ms, (double)w->rss_bytes / 1048576.0,
 		(double)w->symbolizer_bytes / 1048576.0, (double)w->output_bytes / 1048576.0);
 	if (w->have_push)
-		pr_info("window %llu: push: sent %llu, rejected %llu, dropped %llu, failed "
-			"attempts %llu; spool %llu windows, %.2f MB%s",
+		pr_info("window %llu: push: sent %llu, rejected %llu, dropped %llu, expired %llu, "
+			"oversize %llu, rate-limit drops %llu, split %llu; failed attempts %llu "
+			"(auth %llu, 422 %llu, 429 %llu); spool %llu windows, %.2f MB%s",
 			(unsigned long long)w->seq, (unsigned long long)w->push.sent,
 			(unsigned long long)w->push.rejected, (unsigned long long)w->push.dropped,
-			(unsigned long long)w->push.failures,
+			(unsigned long long)w->push.expired, (unsigned long long)w->push.oversize,
+			(unsigned long long)w->push.rate_limit_drops,
+			(unsigned long long)w->push.split, (unsigned long long)w->push.failures,
+			(unsigned long long)w->push.auth_failures,
+			(unsigned long long)w->push.unprocessable,
+			(unsigned long long)w->push.rate_limited,
 			(unsigned long long)w->push.spool_files,
 			(double)w->push.spool_bytes / 1048576.0,
 			w->push.backing_off ? "; backing off" : "");
@@ -382,26 +388,48 @@ int agent_metrics_server__update(struct agent_metrics_server *m, const struct ag
 		"ember_agent_symbolizer_evictions_total %llu\n",
 		(unsigned long long)w->symbolizer_bytes,
 		(unsigned long long)m->symbolizer_evictions);
-	if (w->have_push)
-		fprintf(f,
-			"# HELP ember_agent_push_windows_total Windows by push outcome.\n"
-			"# TYPE ember_agent_push_windows_total counter\n"
-			"ember_agent_push_windows_total{outcome=\"sent\"} %llu\n"
-			"ember_agent_push_windows_total{outcome=\"rejected\"} %llu\n"
-			"ember_agent_push_windows_total{outcome=\"dropped\"} %llu\n"
-			"# HELP ember_agent_push_failures_total Failed push attempts (retried).\n"
-			"# TYPE ember_agent_push_failures_total counter\n"
-			"ember_agent_push_failures_total %llu\n"
-			"# HELP ember_agent_spool_windows Windows waiting in the spool.\n"
-			"# TYPE ember_agent_spool_windows gauge\n"
-			"ember_agent_spool_windows %llu\n"
-			"# HELP ember_agent_spool_bytes Bytes waiting in the spool.\n"
-			"# TYPE ember_agent_spool_bytes gauge\n"
-			"ember_agent_spool_bytes %llu\n",
-			(unsigned long long)w->push.sent, (unsigned long long)w->push.rejected,
-			(unsigned long long)w->push.dropped, (unsigned long long)w->push.failures,
-			(unsigned long long)w->push.spool_files,
-			(unsigned long long)w->push.spool_bytes);
+	if (w->have_push) {
+		const struct agent_push_stats *ps = &w->push;
+
+		fprintf(
+		    f,
+		    "# HELP ember_agent_push_windows_total Windows (requests, for sent) by push "
+		    "outcome.\n"
+		    "# TYPE ember_agent_push_windows_total counter\n"
+		    "ember_agent_push_windows_total{outcome=\"sent\"} %llu\n"
+		    "ember_agent_push_windows_total{outcome=\"rejected\"} %llu\n"
+		    "ember_agent_push_windows_total{outcome=\"dropped\"} %llu\n"
+		    "ember_agent_push_windows_total{outcome=\"expired\"} %llu\n"
+		    "ember_agent_push_windows_total{outcome=\"oversize\"} %llu\n"
+		    "ember_agent_push_windows_total{outcome=\"rate_limited\"} %llu\n"
+		    "# HELP ember_agent_push_split_windows_total Windows sent in several requests.\n"
+		    "# TYPE ember_agent_push_split_windows_total counter\n"
+		    "ember_agent_push_split_windows_total %llu\n"
+		    "# HELP ember_agent_push_failures_total Failed push attempts (retried).\n"
+		    "# TYPE ember_agent_push_failures_total counter\n"
+		    "ember_agent_push_failures_total %llu\n"
+		    "# HELP ember_agent_push_failed_attempts_total Failed push attempts by answer.\n"
+		    "# TYPE ember_agent_push_failed_attempts_total counter\n"
+		    "ember_agent_push_failed_attempts_total{reason=\"auth\"} %llu\n"
+		    "ember_agent_push_failed_attempts_total{reason=\"unprocessable\"} %llu\n"
+		    "ember_agent_push_failed_attempts_total{reason=\"rate_limited\"} %llu\n"
+		    "ember_agent_push_failed_attempts_total{reason=\"other\"} %llu\n"
+		    "# HELP ember_agent_spool_windows Windows waiting in the spool.\n"
+		    "# TYPE ember_agent_spool_windows gauge\n"
+		    "ember_agent_spool_windows %llu\n"
+		    "# HELP ember_agent_spool_bytes Bytes waiting in the spool.\n"
+		    "# TYPE ember_agent_spool_bytes gauge\n"
+		    "ember_agent_spool_bytes %llu\n",
+		    (unsigned long long)ps->sent, (unsigned long long)ps->rejected,
+		    (unsigned long long)ps->dropped, (unsigned long long)ps->expired,
+		    (unsigned long long)ps->oversize, (unsigned long long)ps->rate_limit_drops,
+		    (unsigned long long)ps->split, (unsigned long long)ps->failures,
+		    (unsigned long long)ps->auth_failures, (unsigned long long)ps->unprocessable,
+		    (unsigned long long)ps->rate_limited,
+		    (unsigned long long)(ps->failures - ps->auth_failures - ps->unprocessable -
+					 ps->rate_limited),
+		    (unsigned long long)ps->spool_files, (unsigned long long)ps->spool_bytes);
+	}
 	if (fclose(f) || !buf) {
 		free(buf);
 		return -ENOMEM;

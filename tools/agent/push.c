@@ -1,18 +1,29 @@
 // SPDX-License-Identifier: MIT
 /*
  * Push of window profiles to a Pyroscope-compatible ingest endpoint
- * (POST /ingest?name=APP.cpu{labels}&from=&until=&format=pprof&sampleRate=HZ).
+ * (POST /ingest?name=APP{labels}&from=&until=&format=pprof&sampleRate=HZ).
  *
- * Every window first goes to an on-disk spool (one gzip pprof file per window,
+ * Every window first goes to an on-disk spool (one gzip pprof file per request,
  * named by a sequence number, written through a temporary file and rename);
- * one sender thread always sends the oldest spooled window and removes it only
+ * one sender thread always sends the oldest spooled file and removes it only
  * once the server answered 2xx. So windows arrive in order, an outage or a
- * restart of the agent loses nothing that fits the spool bound, and a window is
- * sent again only when an answer was lost in transit (the server cannot be told
- * apart from one that never got it). Failures (network, 5xx, 408, 429) back off
- * exponentially; other 4xx answers mean the server will never take that body,
- * so the window is dropped and counted rather than retried forever. Past the
- * spool bound the oldest windows are dropped and counted.
+ * restart of the agent loses nothing that fits the spool bound and
+ * push-max-age, and a window is sent again only when an answer was lost in
+ * transit (the server cannot be told apart from one that never got it).
+ *
+ * What a Pyroscope server does with a request decides the rest (its ingest
+ * handler, validation and limits): the service name is everything before '{'
+ * of "name", so it is sent as configured, without a ".cpu" suffix; a window
+ * over its per-profile limits (uncompressed size, samples) is split here by
+ * samples into several requests, or refused when even one part is too large;
+ * a window older than its reject-older-than would be refused, so it is dropped
+ * (push-max-age) instead of sent. Answers: network errors, 5xx and 408 back
+ * off exponentially; 401 and 403 too (usually a credential being rotated);
+ * 422 also comes for backend failures of a good body, so it is retried a few
+ * times before the window is dropped; 429 backs off until the window has been
+ * limited for push-rate-limit-max, then it is dropped so it cannot block the
+ * spool; other 4xx answers mean the server will never take that body. Every
+ * drop and retry is counted by kind and logged.
  */
 #include <ctype.h>
 #include <curl/curl.h>
@@ -34,6 +45,14 @@
 
 #define SPOOL_SUFFIX ".pb.gz"
 #define MAX_BODY     (256u << 20) /* bytes; a spool file larger than this is corrupt */
+#define TRIES_422    4		  /* attempts of one request answered 422 before it is dropped */
+/* Sample labels a push may leave out (every enum ember_pprof_label bit). */
+#define ALL_SAMPLE_LABELS                                                                    \
+	(EMBER_PPROF_LABEL_PID | EMBER_PPROF_LABEL_TID | EMBER_PPROF_LABEL_THREAD_NAME |     \
+	 EMBER_PPROF_LABEL_PROCESS_NAME | EMBER_PPROF_LABEL_EXE | EMBER_PPROF_LABEL_CGROUP | \
+	 EMBER_PPROF_LABEL_CONTAINER_ID)
+/* Halvings of the part size tried for a window over push-max-bytes before it is refused. */
+#define MAX_SPLIT_ROUNDS 6
 
 struct spool_entry {
 	uint64_t seq, from_s, until_s;
@@ -44,13 +63,19 @@ struct spool_entry {
 
 struct agent_pusher {
 	char *dir;
-	char *ingest_url;  /* ".../ingest" */
-	char *name_prefix; /* "APP.cpu{host=...,k=v" without the closing brace */
-	char *auth_header; /* "Authorization: Bearer ..." or NULL */
-	char *userpwd;	   /* "user:password" or NULL */
+	char *ingest_url;	       /* ".../ingest" */
+	char *name_prefix;	       /* "APP{host=...,k=v" without the closing brace */
+	char *auth_header;	       /* "Authorization: Bearer ..." or NULL */
+	char *tenant_header;	       /* "X-Scope-OrgID: ..." or NULL */
+	char *userpwd;		       /* "user:password" or NULL */
+	char *token_file, *basic_file; /* where they come from, read again after 401/403 */
 	char *ca_file;
 	uint64_t spool_bytes;
 	double timeout_s, backoff_min_s, backoff_max_s;
+	double max_age_s, rate_limit_max_s; /* push-max-age (0: none), push-rate-limit-max */
+	uint64_t max_bytes;		    /* uncompressed bytes per request */
+	uint32_t max_samples;		    /* pprof samples per request */
+	struct ember_pprof_opts pprof;	    /* labels left out of pushed profiles */
 
 	pthread_t thread;
 	bool started;
@@ -203,8 +228,12 @@ static int build_names(struct agent_pusher *pu, const struct agent_config *cfg)
 	m = open_memstream(&buf, &len);
 	if (!m)
 		return -ENOMEM;
-	/* Pyroscope's series key: APP.cpu{label=value,...}; values were checked for , { } = */
-	fprintf(m, "%s.cpu{host=%s", cfg->push_app, host);
+	/*
+	 * Pyroscope's series key: APP{label=value,...}. The server files everything before
+	 * '{' as service_name (an older one took a ".cpu" suffix as the profile type: cpu
+	 * is also its default). Values were checked for , { } = at config load.
+	 */
+	fprintf(m, "%s{host=%s", cfg->push_app, host);
 	for (i = 0; i < cfg->nr_labels; i++)
 		fprintf(m, ",%s=%s", cfg->labels[i].key, cfg->labels[i].value);
 	if (fclose(m) || !buf) {
@@ -313,6 +342,8 @@ static long send_entry(struct agent_pusher *pu, CURL *curl, const struct spool_e
 	headers = curl_slist_append(headers, "Expect:");
 	if (pu->auth_header)
 		headers = curl_slist_append(headers, pu->auth_header);
+	if (pu->tenant_header)
+		headers = curl_slist_append(headers, pu->tenant_header);
 	curl_easy_reset(curl);
 	curl_easy_setopt(curl, CURLOPT_URL, url);
 	curl_easy_setopt(curl, CURLOPT_POST, 1L);
@@ -365,12 +396,83 @@ static void deadline_after(struct timespec *ts, double seconds)
 	}
 }
 
+/* Removes spool entry @e (call with the lock held). */
+static void remove_entry(struct agent_pusher *pu, const struct spool_entry *e)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/%s", pu->dir, e->name);
+	unlink(path);
+}
+
+/*
+ * After a 401 or 403: a credential is usually being rotated, so its file is read
+ * again and a new one applies from the next attempt. A file that cannot be read
+ * (logged) keeps the credentials in use. Sender thread only: it alone uses them.
+ */
+static void reread_credentials(struct agent_pusher *pu)
+{
+	char *secret, *header = NULL;
+
+	if (pu->token_file && (secret = read_secret(pu->token_file, "push token file"))) {
+		if (asprintf(&header, "Authorization: Bearer %s", secret) >= 0) {
+			if (!pu->auth_header || strcmp(header, pu->auth_header) != 0)
+				pr_info("push: %s changed; the next attempt sends the new token",
+					pu->token_file);
+			free(pu->auth_header);
+			pu->auth_header = header;
+		}
+		free(secret);
+	}
+	if (pu->basic_file && (secret = read_secret(pu->basic_file, "push credentials file"))) {
+		if (!strchr(secret, ':')) {
+			free(secret);
+			return;
+		}
+		if (!pu->userpwd || strcmp(secret, pu->userpwd) != 0)
+			pr_info("push: %s changed; the next attempt sends the new credentials",
+				pu->basic_file);
+		free(pu->userpwd);
+		pu->userpwd = secret;
+	}
+}
+
+/* How the sender treats an answer (or its absence). */
+enum verdict {
+	V_SENT,		 /* 2xx */
+	V_DROP,		 /* the server will never take this body */
+	V_RETRY,	 /* network, 5xx, 408: back off and send it again */
+	V_RETRY_AUTH,	 /* 401, 403: back off; a credential is likely being rotated */
+	V_RETRY_422,	 /* 422: back off, at most TRIES_422 attempts */
+	V_RETRY_LIMITED, /* 429: back off, at most push-rate-limit-max for one window */
+};
+
+static enum verdict judge(long status)
+{
+	if (status >= 200 && status < 300)
+		return V_SENT;
+	if (status == -EINVAL || status == -ENOENT)
+		return V_DROP; /* an unreadable spool file */
+	if (status == 401 || status == 403)
+		return V_RETRY_AUTH;
+	if (status == 422)
+		return V_RETRY_422;
+	if (status == 429)
+		return V_RETRY_LIMITED;
+	if (status >= 400 && status < 500 && status != 408)
+		return V_DROP;
+	return V_RETRY;
+}
+
 static void *sender_main(void *arg)
 {
 	struct agent_pusher *pu = arg;
 	char errbuf[CURL_ERROR_SIZE];
 	double backoff = 0; /* seconds; 0 while the server answers */
 	struct timespec retry_at = {0};
+	/* The entry being retried, its 422 answers and when its first 429 came (s, monotonic). */
+	uint64_t cur_seq = 0, cur_422 = 0;
+	double cur_429_since = -1;
 	CURL *curl = curl_easy_init();
 
 	if (!curl) {
@@ -382,8 +484,10 @@ static void *sender_main(void *arg)
 		struct spool_entry e;
 		struct answer ans = {{0}, 0};
 		struct timespec now;
+		enum verdict v;
 		bool have;
 		long status;
+		double mono;
 
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (backoff > 0 &&
@@ -397,6 +501,25 @@ static void *sender_main(void *arg)
 			pthread_cond_wait(&pu->wake, &pu->lock);
 			continue;
 		}
+		/*
+		 * The server would refuse it: its reject-older-than applies to the profile's
+		 * time, the window's start. Drop it unsent.
+		 */
+		if (pu->max_age_s > 0 && (double)time(NULL) - (double)e.from_s > pu->max_age_s) {
+			remove_entry(pu, &e);
+			pu->stats.expired++;
+			pr_warn(
+			    "push: window %llu (%llu-%llu) started longer ago than push-max-age "
+			    "(%gs); dropped unsent",
+			    (unsigned long long)e.seq, (unsigned long long)e.from_s,
+			    (unsigned long long)e.until_s, pu->max_age_s);
+			continue;
+		}
+		if (e.seq != cur_seq) {
+			cur_seq = e.seq;
+			cur_422 = 0;
+			cur_429_since = -1;
+		}
 		pu->in_flight = e.seq;
 		pthread_mutex_unlock(&pu->lock);
 
@@ -404,11 +527,29 @@ static void *sender_main(void *arg)
 
 		pthread_mutex_lock(&pu->lock);
 		pu->in_flight = 0;
-		if (status >= 200 && status < 300) {
-			char path[4096];
-
-			snprintf(path, sizeof(path), "%s/%s", pu->dir, e.name);
-			unlink(path);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		mono = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+		v = judge(status);
+		if (v == V_RETRY_422 && ++cur_422 >= TRIES_422) {
+			pu->stats.unprocessable++;
+			pu->stats.failures++;
+			v = V_DROP;
+		}
+		if (v == V_RETRY_LIMITED && cur_429_since >= 0 &&
+		    mono - cur_429_since >= pu->rate_limit_max_s) {
+			remove_entry(pu, &e);
+			pu->stats.rate_limited++;
+			pu->stats.failures++;
+			pu->stats.rate_limit_drops++;
+			pr_err(
+			    "push: %s answered 429 to window %llu for %.0f s (push-rate-limit-max); "
+			    "dropped (%s)",
+			    pu->ingest_url, (unsigned long long)e.seq, mono - cur_429_since,
+			    ans.text);
+			continue;
+		}
+		if (v == V_SENT) {
+			remove_entry(pu, &e);
 			pu->stats.sent++;
 			if (backoff > 0)
 				pr_info("push: %s answers again; sending the spool in order",
@@ -419,17 +560,14 @@ static void *sender_main(void *arg)
 				 (unsigned long long)e.seq, (unsigned long long)e.bytes, status);
 			continue;
 		}
-		if (status == -EINVAL || status == -ENOENT ||
-		    (status >= 400 && status < 500 && status != 408 && status != 429)) {
-			char path[4096];
-
-			snprintf(path, sizeof(path), "%s/%s", pu->dir, e.name);
-			unlink(path);
+		if (v == V_DROP) {
+			remove_entry(pu, &e);
 			pu->stats.rejected++;
 			if (status > 0)
 				pr_err("push: %s rejected window %llu with HTTP %ld (%s); dropped, "
-				       "not retried",
-				       pu->ingest_url, (unsigned long long)e.seq, status, ans.text);
+				       "not retried%s",
+				       pu->ingest_url, (unsigned long long)e.seq, status, ans.text,
+				       status == 422 ? " again" : "");
 			else
 				pr_err("push: spooled window %s is unreadable (%s); dropped",
 				       e.name, strerror((int)-status));
@@ -438,11 +576,31 @@ static void *sender_main(void *arg)
 		if (pu->stop)
 			break;
 		pu->stats.failures++;
+		if (v == V_RETRY_AUTH) {
+			pu->stats.auth_failures++;
+			reread_credentials(pu);
+		} else if (v == V_RETRY_422)
+			pu->stats.unprocessable++;
+		else if (v == V_RETRY_LIMITED) {
+			pu->stats.rate_limited++;
+			if (cur_429_since < 0)
+				cur_429_since = mono;
+		}
 		backoff = backoff > 0 ? backoff * 2 : pu->backoff_min_s;
 		if (backoff > pu->backoff_max_s)
 			backoff = pu->backoff_max_s;
 		pu->stats.backing_off = true;
-		if (status > 0)
+		if (v == V_RETRY_AUTH)
+			pr_warn("push: %s refused the credentials (HTTP %ld) for window %llu; "
+				"retrying in %.1f s",
+				pu->ingest_url, status, (unsigned long long)e.seq, backoff);
+		else if (v == V_RETRY_422)
+			pr_warn(
+			    "push: %s answered HTTP 422 for window %llu (%s; attempt %llu of %d); "
+			    "retrying in %.1f s",
+			    pu->ingest_url, (unsigned long long)e.seq, ans.text,
+			    (unsigned long long)cur_422, TRIES_422, backoff);
+		else if (status > 0)
 			pr_warn("push: %s answered HTTP %ld for window %llu; retrying in %.1f s",
 				pu->ingest_url, status, (unsigned long long)e.seq, backoff);
 		else if (status == 0)
@@ -477,6 +635,15 @@ int agent_pusher__new(const struct agent_config *cfg, struct agent_pusher **out)
 	pu->timeout_s = cfg->push_timeout_s;
 	pu->backoff_min_s = cfg->push_backoff_min_s;
 	pu->backoff_max_s = cfg->push_backoff_max_s;
+	pu->max_age_s = cfg->push_max_age_s;
+	pu->rate_limit_max_s = cfg->push_rl_max_s;
+	pu->max_bytes = cfg->push_max_bytes;
+	pu->max_samples = cfg->push_max_samples;
+	pu->pprof.sz = sizeof(pu->pprof);
+	pu->pprof.omit_labels = ALL_SAMPLE_LABELS & ~cfg->push_labels;
+	/* Chosen pid and tid must be strings: Pyroscope makes series of string labels only. */
+	pu->pprof.pid_as_string =
+	    cfg->push_labels & (EMBER_PPROF_LABEL_PID | EMBER_PPROF_LABEL_TID);
 	if (cfg->spool_dir)
 		pu->dir = strdup(cfg->spool_dir);
 	else if (asprintf(&pu->dir, "%s/spool", cfg->output_dir) < 0)
@@ -486,7 +653,17 @@ int agent_pusher__new(const struct agent_config *cfg, struct agent_pusher **out)
 		goto fail;
 	if (cfg->push_ca_file && !(pu->ca_file = strdup(cfg->push_ca_file)))
 		goto fail;
+	if (cfg->push_tenant &&
+	    asprintf(&pu->tenant_header, "X-Scope-OrgID: %s", cfg->push_tenant) < 0) {
+		pu->tenant_header = NULL;
+		goto fail;
+	}
 	err = -EINVAL;
+	if ((cfg->push_token_file && !(pu->token_file = strdup(cfg->push_token_file))) ||
+	    (cfg->push_basic_auth_file && !(pu->basic_file = strdup(cfg->push_basic_auth_file)))) {
+		err = -ENOMEM;
+		goto fail;
+	}
 	if (cfg->push_token_file) {
 		char *token = read_secret(cfg->push_token_file, "push token file");
 
@@ -587,33 +764,28 @@ static void enforce_bound(struct agent_pusher *pu)
 	}
 }
 
-int agent_pusher__enqueue(struct agent_pusher *pu, const struct ember_profile *p, uint64_t from_s,
-			  uint64_t until_s, uint32_t hz)
+/* Writes @len bytes of uncompressed pprof at @buf, gzip'ed, as spool entry @seq. */
+static int spool_part(struct agent_pusher *pu, uint64_t seq, const uint8_t *buf, size_t len,
+		      uint64_t from_s, uint64_t until_s, uint32_t hz)
 {
 	char tmp[4096], final[4096];
-	uint64_t seq;
 	FILE *f = NULL;
 	int fd, err;
 
-	pthread_mutex_lock(&pu->lock);
-	seq = pu->next_seq++;
-	pthread_mutex_unlock(&pu->lock);
 	snprintf(tmp, sizeof(tmp), "%s/.tmp-%020llu", pu->dir, (unsigned long long)seq);
 	snprintf(final, sizeof(final), "%s/%020llu-%llu-%llu-%u" SPOOL_SUFFIX, pu->dir,
 		 (unsigned long long)seq, (unsigned long long)from_s, (unsigned long long)until_s,
 		 hz);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		err = -errno;
-		goto fail;
-	}
+	if (fd < 0)
+		return -errno;
 	f = fdopen(fd, "w");
 	if (!f) {
 		err = -errno;
 		close(fd);
-		goto fail;
+		goto out;
 	}
-	err = pprof__write(p, f);
+	err = compress__write(EMBER_COMPRESSION_GZIP, buf, len, f);
 	if (!err && fflush(f))
 		err = -errno;
 	/* The window must survive a crash once it is in the spool: that is the spool's point. */
@@ -621,21 +793,115 @@ int agent_pusher__enqueue(struct agent_pusher *pu, const struct ember_profile *p
 		err = -errno;
 	if (fclose(f) && !err)
 		err = -EIO;
-	f = NULL;
 	if (!err && rename(tmp, final))
 		err = -errno;
+out:
 	if (err)
-		goto fail;
+		unlink(tmp);
+	return err;
+}
+
+/*
+ * Encodes @p in @nr_parts requests of consecutive samples (as even as can be) into
+ * @bufs/@lens (room for @nr_parts each). *@biggest gets the largest part's bytes.
+ */
+static int encode_parts(struct agent_pusher *pu, const struct ember_profile *p, size_t nr_parts,
+			uint8_t **bufs, size_t *lens, size_t *biggest)
+{
+	size_t nr = profile__nr_samples(p), first = 0, k;
+	int err = 0;
+
+	*biggest = 0;
+	for (k = 0; k < nr_parts && !err; k++) {
+		struct ember_pprof_opts o = pu->pprof;
+		size_t n = nr / nr_parts + (k < nr % nr_parts ? 1 : 0);
+
+		o.first_sample = first;
+		o.nr_samples = n;
+		/* An empty window is still sent whole: an empty range means "to the end". */
+		err = pprof__encode_opts(p, &o, &bufs[k], &lens[k]);
+		if (!err && lens[k] > *biggest)
+			*biggest = lens[k];
+		first += n;
+	}
+	return err;
+}
+
+static void free_parts(uint8_t **bufs, size_t n)
+{
+	for (size_t k = 0; bufs && k < n; k++)
+		free(bufs[k]);
+	free(bufs);
+}
+
+int agent_pusher__enqueue(struct agent_pusher *pu, const struct ember_profile *p, uint64_t from_s,
+			  uint64_t until_s, uint32_t hz)
+{
+	size_t nr = profile__nr_samples(p), parts, nr_bufs = 0, biggest = 0, k, round;
+	uint8_t **bufs = NULL;
+	size_t *lens = NULL;
+	uint64_t seq = 0;
+	int err = 0;
+
+	/* Pyroscope refuses a profile over its sample or size limit: split by samples. */
+	parts = nr > pu->max_samples ? (nr + pu->max_samples - 1) / pu->max_samples : 1;
+	for (round = 0;; round++) {
+		free_parts(bufs, nr_bufs);
+		free(lens);
+		bufs = calloc(parts, sizeof(*bufs));
+		lens = calloc(parts, sizeof(*lens));
+		nr_bufs = bufs ? parts : 0;
+		if (!bufs || !lens) {
+			err = -ENOMEM;
+			goto fail;
+		}
+		err = encode_parts(pu, p, parts, bufs, lens, &biggest);
+		if (err)
+			goto fail;
+		if (biggest <= pu->max_bytes)
+			break;
+		if (parts >= nr || round == MAX_SPLIT_ROUNDS) {
+			pthread_mutex_lock(&pu->lock);
+			pu->stats.oversize++;
+			pthread_mutex_unlock(&pu->lock);
+			pr_err(
+			    "push: window %llu-%llu refused before sending: a part of %zu samples "
+			    "is %zu bytes uncompressed, over push-max-bytes (%llu)",
+			    (unsigned long long)from_s, (unsigned long long)until_s, nr / parts,
+			    biggest, (unsigned long long)pu->max_bytes);
+			goto out;
+		}
+		parts = parts * 2 < nr ? parts * 2 : nr;
+	}
+	for (k = 0; k < parts; k++) {
+		pthread_mutex_lock(&pu->lock);
+		seq = pu->next_seq++;
+		pthread_mutex_unlock(&pu->lock);
+		err = spool_part(pu, seq, bufs[k], lens[k], from_s, until_s, hz);
+		if (err)
+			goto fail;
+	}
 	pthread_mutex_lock(&pu->lock);
+	if (parts > 1) {
+		pu->stats.split++;
+		pr_info(
+		    "push: window %llu-%llu (%zu samples) sent as %zu requests (push-max-samples "
+		    "%u, push-max-bytes %llu)",
+		    (unsigned long long)from_s, (unsigned long long)until_s, nr, parts,
+		    pu->max_samples, (unsigned long long)pu->max_bytes);
+	}
 	scan_spool(pu, NULL, NULL, NULL, false);
 	enforce_bound(pu);
 	pthread_cond_signal(&pu->wake);
 	pthread_mutex_unlock(&pu->lock);
-	return 0;
+	goto out;
 fail:
-	unlink(tmp);
-	pr_err("push: cannot spool window %llu in %s: %s", (unsigned long long)seq, pu->dir,
-	       strerror(-err));
+	pr_err("push: cannot spool window %llu-%llu (entry %llu) in %s: %s",
+	       (unsigned long long)from_s, (unsigned long long)until_s, (unsigned long long)seq,
+	       pu->dir, strerror(-err));
+out:
+	free_parts(bufs, nr_bufs);
+	free(lens);
 	return err;
 }
 
@@ -675,7 +941,10 @@ void agent_pusher__free(struct agent_pusher *pu, double timeout_s)
 	free(pu->ingest_url);
 	free(pu->name_prefix);
 	free(pu->auth_header);
+	free(pu->tenant_header);
 	free(pu->userpwd);
+	free(pu->token_file);
+	free(pu->basic_file);
 	free(pu->ca_file);
 	free(pu);
 }
