@@ -163,10 +163,24 @@ static __always_inline void announce(__u32 type, __u32 tgid)
 	bpf_ringbuf_submit(e, 0);
 }
 
+/* The first sample (or switch) of @tgid tells userspace to read its mappings. */
+static __always_inline void announce_new(__u32 tgid)
+{
+	__u8 yes = 1;
+
+	/* Lookup first: an update of an LRU hash costs ~0.4 us even when the key exists. */
+	if (tgid && !bpf_map_lookup_elem(&seen_tgids, &tgid) &&
+	    bpf_map_update_elem(&seen_tgids, &tgid, &yes, BPF_NOEXIST) == 0)
+		announce(EMBER_PROC_NEW, tgid);
+}
+
 #include "stacks.bpf.h"
 
-static __always_inline __u16 collect_kernel_stack(struct bpf_perf_event_data *ctx, __u32 g,
-						  __u64 *key)
+/*
+ * The current task's kernel stack. @skip: innermost frames to leave out (the
+ * BPF trampoline frames of a tracepoint program), at most 255.
+ */
+static __always_inline __u16 collect_kernel_stack(void *ctx, __u32 g, __u64 skip, __u64 *key)
 {
 	__u32 slot = 0;
 	struct ember_stack *st = bpf_map_lookup_elem(&scratch, &slot);
@@ -174,7 +188,8 @@ static __always_inline __u16 collect_kernel_stack(struct bpf_perf_event_data *ct
 
 	if (!st)
 		return EMBER_STACK_READ_ERROR;
-	n = bpf_get_stack(ctx, st->ips, EMBER_MAX_KERNEL_FRAMES * sizeof(__u64), 0);
+	n = bpf_get_stack(ctx, st->ips, EMBER_MAX_KERNEL_FRAMES * sizeof(__u64),
+			  skip & BPF_F_SKIP_FIELD_MASK);
 	if (n <= 0)
 		return EMBER_STACK_READ_ERROR;
 	st->nr = n / sizeof(__u64);
@@ -614,20 +629,35 @@ static long unwind_frame(__u32 i, void *ctx)
 	return unwind_step(&c->walk, c->st, c->win, c->proc) ? 1 : 0;
 }
 
+/* The user registers a walk starts from: the pc, stack pointer and frame pointer. */
+struct ember_user_regs {
+	__u64 pc, sp, bp;
+};
+
+/* The registers saved when @task entered the kernel (its user state). */
+static __always_inline void task_user_regs(struct task_struct *task, struct ember_user_regs *r)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+
+	r->pc = BPF_CORE_READ(regs, ip);
+	r->sp = BPF_CORE_READ(regs, sp);
+	r->bp = BPF_CORE_READ(regs, bp);
+}
+
 /*
- * The replaceable user-stack step. With unwind tables loaded for the process, a
- * bpf_loop walk from the user registers (also when the sample hit kernel code:
- * bpf_task_pt_regs gives the registers saved at kernel entry); otherwise the
- * kernel's frame-pointer walk.
+ * The replaceable user-stack step, for every program that walks the current
+ * task's user stack (the perf_event sampler, the sched_switch program). With
+ * unwind tables, a bpf_loop walk from @regs (the caller finds them: the
+ * interrupted user registers, or bpf_task_pt_regs for a task in the kernel);
+ * otherwise the kernel's frame-pointer walk from @ctx, which ignores @regs.
  */
-static __always_inline __u16 collect_user_stack(struct bpf_perf_event_data *ctx, __u32 tgid,
-						__u32 g, bool in_kernel, __u64 *key)
+static __always_inline __u16 collect_user_stack(void *ctx, __u32 tgid, __u32 g,
+						const struct ember_user_regs *regs, __u64 *key)
 {
 	__u32 slot = 1;
 	struct ember_stack *st = bpf_map_lookup_elem(&scratch, &slot);
 	struct ember_unwind_proc *proc = NULL;
 	struct unwind_loop_ctx c = {};
-	struct pt_regs *regs;
 	__u32 zero = 0;
 	long n;
 
@@ -656,18 +686,9 @@ static __always_inline __u16 collect_user_stack(struct bpf_perf_event_data *ctx,
 			st->end = EMBER_UNWIND_END_DEPTH;
 		return store_stack(st, g, key);
 	}
-	if (in_kernel) {
-		/* The registers saved when the task entered the kernel. */
-		regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-		c.walk.pc = BPF_CORE_READ(regs, ip);
-		c.walk.sp = BPF_CORE_READ(regs, sp);
-		c.walk.bp = BPF_CORE_READ(regs, bp);
-	} else {
-		/* The sample interrupted user code: its registers are the context's, no reads. */
-		c.walk.pc = *(volatile __u64 *)&ctx->regs.ip;
-		c.walk.sp = *(volatile __u64 *)&ctx->regs.sp;
-		c.walk.bp = *(volatile __u64 *)&ctx->regs.bp;
-	}
+	c.walk.pc = regs->pc;
+	c.walk.sp = regs->sp;
+	c.walk.bp = regs->bp;
 	c.walk.last_map = -1;
 	c.walk.tgid = tgid;
 	c.walk.exact_pc = true;
@@ -713,30 +734,68 @@ static __always_inline void leave_generation(struct ember_inflight *slot, __u32 
 	__sync_fetch_and_add(&slot->count[g & 1], -1);
 }
 
+/* Counts a lost or cut stack of @key in the stats, by reason. */
+static __always_inline void count_stack_status(const struct ember_sample_key *key)
+{
+	if (key->kstack_status == EMBER_STACK_READ_ERROR)
+		stat_inc(EMBER_STAT_KSTACK_READ_ERROR);
+	else if (key->kstack_status == EMBER_STACK_MAP_FULL)
+		stat_inc(EMBER_STAT_KSTACK_MAP_FULL);
+	else if (key->kstack_status == EMBER_STACK_TRUNCATED)
+		stat_inc(EMBER_STAT_KSTACK_TRUNCATED);
+	if (key->ustack_status == EMBER_STACK_READ_ERROR)
+		stat_inc(EMBER_STAT_USTACK_READ_ERROR);
+	else if (key->ustack_status == EMBER_STACK_MAP_FULL)
+		stat_inc(EMBER_STAT_USTACK_MAP_FULL);
+	else if (key->ustack_status == EMBER_STACK_TRUNCATED)
+		stat_inc(EMBER_STAT_USTACK_TRUNCATED);
+}
+
+/*
+ * Adds @value (samples, or off-CPU ns) to @key's count in generation @g's
+ * counts map. 0, or -1 when the map is full (the caller counts the loss in its
+ * own unit).
+ */
+static __always_inline int add_count(__u32 g, const struct ember_sample_key *key, __u64 value)
+{
+	__u64 *count;
+	long err;
+
+	count = g ? bpf_map_lookup_elem(&counts1, key) : bpf_map_lookup_elem(&counts0, key);
+	if (count) {
+		__sync_fetch_and_add(count, value);
+		return 0;
+	}
+	err = g ? bpf_map_update_elem(&counts1, key, &value, BPF_NOEXIST)
+		: bpf_map_update_elem(&counts0, key, &value, BPF_NOEXIST);
+	if (err == -17 /* EEXIST: another CPU inserted it first */) {
+		count = g ? bpf_map_lookup_elem(&counts1, key) : bpf_map_lookup_elem(&counts0, key);
+		if (count) {
+			__sync_fetch_and_add(count, value);
+			return 0;
+		}
+	}
+	return err ? -1 : 0;
+}
+
 SEC("perf_event")
 int ember_sample(struct bpf_perf_event_data *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32, tid = (__u32)id;
 	struct ember_sample_key key = {};
+	struct ember_user_regs uregs = {};
 	struct task_struct *task;
-	__u64 one = 1, *count;
 	bool in_kernel;
 	struct ember_inflight *slot;
 	__u32 cpu = bpf_get_smp_processor_id(), g;
-	__u8 yes = 1;
-	long err;
 
 	if (tid == 0 && !include_idle)
 		return 0;
 	if (!is_target(tgid))
 		return 0;
 	stat_inc(EMBER_STAT_SAMPLES);
-
-	/* Lookup first: an update of an LRU hash costs ~0.4 us even when the key exists. */
-	if (tgid && !bpf_map_lookup_elem(&seen_tgids, &tgid) &&
-	    bpf_map_update_elem(&seen_tgids, &tgid, &yes, BPF_NOEXIST) == 0)
-		announce(EMBER_PROC_NEW, tgid);
+	announce_new(tgid);
 
 	key.tgid = tgid;
 	key.tid = tid;
@@ -744,6 +803,14 @@ int ember_sample(struct bpf_perf_event_data *ctx)
 	task = bpf_get_current_task_btf();
 	/* CPL in the interrupted CS: 0 means the sample hit kernel code. */
 	in_kernel = (*(volatile __u64 *)&ctx->regs.cs & 3) == 0; /* ctx loads must be 8 bytes */
+	if (in_kernel) {
+		task_user_regs(task, &uregs);
+	} else {
+		/* The sample interrupted user code: its registers are the context's, no reads. */
+		uregs.pc = *(volatile __u64 *)&ctx->regs.ip;
+		uregs.sp = *(volatile __u64 *)&ctx->regs.sp;
+		uregs.bp = *(volatile __u64 *)&ctx->regs.bp;
+	}
 
 	slot = bpf_map_lookup_elem(&inflight, &cpu);
 	if (!slot)
@@ -754,45 +821,18 @@ int ember_sample(struct bpf_perf_event_data *ctx)
 	else if (!in_kernel)
 		key.kstack_status = EMBER_STACK_NONE;
 	else
-		key.kstack_status = collect_kernel_stack(ctx, g, &key.kstack);
+		key.kstack_status = collect_kernel_stack(ctx, g, 0, &key.kstack);
 
 	if (!collect_user)
 		key.ustack_status = EMBER_STACK_DISABLED;
 	else if (BPF_CORE_READ(task, flags) & PF_KTHREAD || tgid == 0)
 		key.ustack_status = EMBER_STACK_NONE;
 	else
-		key.ustack_status = collect_user_stack(ctx, tgid, g, in_kernel, &key.ustack);
+		key.ustack_status = collect_user_stack(ctx, tgid, g, &uregs, &key.ustack);
 
-	if (key.kstack_status == EMBER_STACK_READ_ERROR)
-		stat_inc(EMBER_STAT_KSTACK_READ_ERROR);
-	else if (key.kstack_status == EMBER_STACK_MAP_FULL)
-		stat_inc(EMBER_STAT_KSTACK_MAP_FULL);
-	else if (key.kstack_status == EMBER_STACK_TRUNCATED)
-		stat_inc(EMBER_STAT_KSTACK_TRUNCATED);
-	if (key.ustack_status == EMBER_STACK_READ_ERROR)
-		stat_inc(EMBER_STAT_USTACK_READ_ERROR);
-	else if (key.ustack_status == EMBER_STACK_MAP_FULL)
-		stat_inc(EMBER_STAT_USTACK_MAP_FULL);
-	else if (key.ustack_status == EMBER_STACK_TRUNCATED)
-		stat_inc(EMBER_STAT_USTACK_TRUNCATED);
-
-	count = g ? bpf_map_lookup_elem(&counts1, &key) : bpf_map_lookup_elem(&counts0, &key);
-	if (count) {
-		__sync_fetch_and_add(count, 1);
-	} else {
-		err = g ? bpf_map_update_elem(&counts1, &key, &one, BPF_NOEXIST)
-			: bpf_map_update_elem(&counts0, &key, &one, BPF_NOEXIST);
-		if (err == -17 /* EEXIST: another CPU inserted it first */) {
-			count = g ? bpf_map_lookup_elem(&counts1, &key)
-				  : bpf_map_lookup_elem(&counts0, &key);
-			if (count)
-				__sync_fetch_and_add(count, 1);
-			else
-				stat_inc(EMBER_STAT_LOST_COUNTS_FULL);
-		} else if (err) {
-			stat_inc(EMBER_STAT_LOST_COUNTS_FULL);
-		}
-	}
+	count_stack_status(&key);
+	if (add_count(g, &key, 1))
+		stat_inc(EMBER_STAT_LOST_COUNTS_FULL);
 	leave_generation(slot, g);
 	return 0;
 }
@@ -851,3 +891,5 @@ int BPF_PROG(ember_exit, struct task_struct *p)
 	}
 	return 0;
 }
+
+#include "offcpu.bpf.h"
