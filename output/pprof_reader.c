@@ -365,7 +365,11 @@ static void pick_value(struct pb_reader *r, const PbProfile *prof, size_t *index
 				profile__set_value_type(r->p, EMBER_VALUE_OFF_CPU_NS);
 				*index = i;
 			}
-		} else if (strcmp(type, "wall") == 0) {
+		} else if (strcmp(type, "wall") == 0 &&
+			   !(prof->default_sample_type &&
+			     strcmp(pb_str(prof, prof->default_sample_type) ?: "", "off_cpu") ==
+				 0)) {
+			/* ember writes wall/nanoseconds in off-CPU profiles too: the default says. */
 			profile__set_value_type(r->p, EMBER_VALUE_WALL_NS);
 			*index = i;
 		}

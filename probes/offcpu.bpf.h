@@ -10,8 +10,9 @@
  *
  * The stacks go into the generation active at the switch-out. A thread can
  * sleep across drains: the drain copies the stacks of sleeping threads into
- * the new generation before it clears the old one (agg/collector.c), and a
- * switch-in that finds its stacks gone anyway counts them as expired.
+ * the new generation before it clears the old one (agg/collector.c), a
+ * switch-in between the flip and that copy copies its own (carry_stack), and
+ * one that finds its stacks gone anyway counts them as expired.
  *
  * Loaded only when a profile asks for off-CPU time (autoload off otherwise):
  * its verification is a start-up cost.
@@ -35,19 +36,34 @@ struct {
 	__type(value, struct ember_offcpu_start);
 } offcpu_start SEC(".maps");
 
-/* Whether stack @key is in generation @g's stacks map of its class. */
-static __always_inline bool stack_present(__u32 g, __u64 key)
+/*
+ * Copies stack @key from generation @g ^ 1 into @g, where a drain flipped to @g
+ * and has not copied the sleepers' stacks yet. Safe while that drain deletes
+ * them: the maps are preallocated, and a deleted element is reused only by an
+ * insert into the same map, which nobody makes until the next flip. Returns
+ * whether the stack is in @g now.
+ */
+static __always_inline bool carry_stack(__u32 g, __u64 key)
 {
 	__u32 cls = EMBER_STACK_KEY_CLASS(key);
+	void *from, *to, *v;
 
-	if (cls == EMBER_STACK_CLASS_SMALL)
-		return bpf_map_lookup_elem(g ? (void *)&stacks_small1 : (void *)&stacks_small0,
-					   &key) != NULL;
-	if (cls == EMBER_STACK_CLASS_MEDIUM)
-		return bpf_map_lookup_elem(g ? (void *)&stacks_medium1 : (void *)&stacks_medium0,
-					   &key) != NULL;
-	return bpf_map_lookup_elem(g ? (void *)&stacks_large1 : (void *)&stacks_large0, &key) !=
-	       NULL;
+	if (cls == EMBER_STACK_CLASS_SMALL) {
+		from = g ? (void *)&stacks_small0 : (void *)&stacks_small1;
+		to = g ? (void *)&stacks_small1 : (void *)&stacks_small0;
+	} else if (cls == EMBER_STACK_CLASS_MEDIUM) {
+		from = g ? (void *)&stacks_medium0 : (void *)&stacks_medium1;
+		to = g ? (void *)&stacks_medium1 : (void *)&stacks_medium0;
+	} else {
+		from = g ? (void *)&stacks_large0 : (void *)&stacks_large1;
+		to = g ? (void *)&stacks_large1 : (void *)&stacks_large0;
+	}
+	if (bpf_map_lookup_elem(to, &key))
+		return true;
+	v = bpf_map_lookup_elem(from, &key);
+	if (!v)
+		return false;
+	return bpf_map_update_elem(to, &key, v, BPF_NOEXIST) == 0 || bpf_map_lookup_elem(to, &key);
 }
 
 /* @next gets a CPU: the time since its stamped switch-out is counted. */
@@ -78,12 +94,12 @@ static __always_inline void offcpu_switch_in(struct task_struct *next, __u64 now
 	key.ustack_status = st->ustack_status;
 	/* The stacks were stored in another generation: unless a drain copied them, gone. */
 	if (st->gen != g) {
-		if (key.kstack && !stack_present(g, key.kstack)) {
+		if (key.kstack && !carry_stack(g, key.kstack)) {
 			key.kstack = 0;
 			key.kstack_status = EMBER_STACK_EXPIRED;
 			stat_inc(EMBER_STAT_OFFCPU_STACK_EXPIRED);
 		}
-		if (key.ustack && !stack_present(g, key.ustack)) {
+		if (key.ustack && !carry_stack(g, key.ustack)) {
 			key.ustack = 0;
 			key.ustack_status = EMBER_STACK_EXPIRED;
 			stat_inc(EMBER_STAT_OFFCPU_STACK_EXPIRED);
