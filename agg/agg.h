@@ -93,6 +93,7 @@ struct ember_collector_opts {
 	uint64_t min_block_ns;
 	uint32_t offcpu_threads;       /* threads off the CPU tracked at once; 0: 32768 */
 	const char *switch_tracepoint; /* tests only: another tracepoint name; NULL: sched_switch */
+	bool sched_frames; /* off-CPU kernel stacks keep schedule() & co (probes.h); ~3x the cost */
 	/*
 	 * Optional: the symbolizer that will resolve the profile. The collector lets
 	 * it open each target's files while the process is alive (not owned).

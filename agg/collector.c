@@ -391,6 +391,7 @@ int collector__new(const struct ember_collector_opts *opts, struct ember_collect
 	po.min_block_ns = c->opts.mode == EMBER_MODE_OFF_CPU ? c->opts.min_block_ns : 0;
 	po.offcpu_threads = c->opts.offcpu_threads;
 	po.switch_tracepoint = c->opts.switch_tracepoint;
+	po.sched_frames = c->opts.sched_frames;
 	err = probe__new(&po, &c->probe);
 	if (err)
 		goto err_out;

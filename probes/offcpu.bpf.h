@@ -2,11 +2,15 @@
 /*
  * Off-CPU time, included once at the end of sampler.bpf.c: a tp_btf program on
  * sched_switch. At a target thread's switch-out it stamps the time and stores
- * its kernel stack (bpf_get_stack) and user stack (the sampler's walker, from
- * the registers the thread entered the kernel with) in offcpu_start; at its
- * switch-in it adds the nanoseconds in between to the counts map, keyed like
- * a CPU sample plus the state it left in (blocked or preempted). No ring
- * buffer record per switch: userspace drains the counts as it does samples.
+ * its user stack (the sampler's walker, from the registers the thread entered
+ * the kernel with: its memory is readable only now, from its own context) in
+ * offcpu_start; at its switch-in it adds the nanoseconds in between to the
+ * counts map, keyed like a CPU sample plus the state it left in (blocked or
+ * preempted). The kernel stack is taken at the switch-in, from the stack the
+ * thread left (bpf_get_task_stack of a task not running yet), so the kernel's
+ * unwinder, two thirds of the cost of a switch-out, runs only for intervals
+ * that are counted (--min-block). No ring buffer record per switch: userspace
+ * drains the counts as it does samples.
  *
  * The stacks go into the generation active at the switch-out. A thread can
  * sleep across drains: the drain copies the stacks of sleeping threads into
@@ -22,8 +26,11 @@
 
 #define TASK_RUNNING 0x0000
 #define TASK_DEAD    0x0080
-/* bpf_trace_run4 and this program: the stack then starts at __schedule. */
+/* bpf_trace_run4 and this program: a switch-out's stack then starts at __schedule. */
 #define SWITCH_SKIP_FRAMES 2
+
+/* Kernel stacks at the switch-out, with the scheduler's frames (--sched-frames). */
+const volatile bool sched_frames = false;
 
 /* Intervals shorter than this are not counted (--min-block; 0 with --wall). */
 const volatile __u64 min_block_ns = 1000000;
@@ -35,6 +42,28 @@ struct {
 	__type(key, __u32);	    /* tid */
 	__type(value, struct ember_offcpu_start);
 } offcpu_start SEC(".maps");
+
+/*
+ * The kernel stack of @task, which is off the CPU (the switch-in's next: its
+ * stack is the one it left with, down to __schedule).
+ */
+static __always_inline __u16 collect_task_kernel_stack(struct task_struct *task, __u32 g,
+						       __u64 *key)
+{
+	__u32 slot = 0;
+	struct ember_stack *st = bpf_map_lookup_elem(&scratch, &slot);
+	long n;
+
+	if (!st)
+		return EMBER_STACK_READ_ERROR;
+	n = bpf_get_task_stack(task, st->ips, EMBER_MAX_KERNEL_FRAMES * sizeof(__u64), 0);
+	if (n <= 0)
+		return EMBER_STACK_READ_ERROR;
+	st->nr = n / sizeof(__u64);
+	st->kernel = 1;
+	st->end = st->nr >= kernel_max_frames ? EMBER_UNWIND_END_DEPTH : EMBER_UNWIND_END_COMPLETE;
+	return store_stack(st, g, key);
+}
 
 /*
  * Copies stack @key from generation @g ^ 1 into @g, where a drain flipped to @g
@@ -88,13 +117,26 @@ static __always_inline void offcpu_switch_in(struct task_struct *next, __u64 now
 	key.tgid = next->tgid;
 	key.tid = tid;
 	key.kind = st->kind;
-	key.kstack = st->kstack;
 	key.ustack = st->ustack;
-	key.kstack_status = st->kstack_status;
 	key.ustack_status = st->ustack_status;
+	key.kstack = st->kstack;
+	key.kstack_status = st->kstack_status;
+	if (!collect_kernel)
+		key.kstack_status = EMBER_STACK_DISABLED;
+	else if (!sched_frames)
+		key.kstack_status = collect_task_kernel_stack(next, g, &key.kstack);
+	/* The user stack's status was counted at the switch-out (and the kernel's, there). */
+	if (sched_frames)
+		;
+	else if (key.kstack_status == EMBER_STACK_READ_ERROR)
+		stat_inc(EMBER_STAT_KSTACK_READ_ERROR);
+	else if (key.kstack_status == EMBER_STACK_MAP_FULL)
+		stat_inc(EMBER_STAT_KSTACK_MAP_FULL);
+	else if (key.kstack_status == EMBER_STACK_TRUNCATED)
+		stat_inc(EMBER_STAT_KSTACK_TRUNCATED);
 	/* The stacks were stored in another generation: unless a drain copied them, gone. */
 	if (st->gen != g) {
-		if (key.kstack && !carry_stack(g, key.kstack)) {
+		if (sched_frames && key.kstack && !carry_stack(g, key.kstack)) {
 			key.kstack = 0;
 			key.kstack_status = EMBER_STACK_EXPIRED;
 			stat_inc(EMBER_STAT_OFFCPU_STACK_EXPIRED);
@@ -134,8 +176,8 @@ static __always_inline void offcpu_switch_out(void *ctx, struct task_struct *pre
 		return;
 	stat_inc(EMBER_STAT_OFFCPU_SWITCHES);
 	announce_new(tgid);
-	if (!collect_kernel)
-		key.kstack_status = EMBER_STACK_DISABLED;
+	if (!collect_kernel || !sched_frames)
+		key.kstack_status = EMBER_STACK_OK; /* at the switch-in, or not at all */
 	else
 		key.kstack_status = collect_kernel_stack(ctx, g, SWITCH_SKIP_FRAMES, &key.kstack);
 	if (!collect_user) {
@@ -153,8 +195,8 @@ static __always_inline void offcpu_switch_out(void *ctx, struct task_struct *pre
 	 */
 	v.kind = preempt || prev_state == TASK_RUNNING ? EMBER_KIND_PREEMPTED : EMBER_KIND_BLOCKED;
 	v.kstack = key.kstack;
-	v.ustack = key.ustack;
 	v.kstack_status = key.kstack_status;
+	v.ustack = key.ustack;
 	v.ustack_status = key.ustack_status;
 	v.gen = g;
 	v.ts_ns = now;

@@ -196,6 +196,7 @@ int probe__new(const struct ember_probe_opts *opts, struct ember_probe **out)
 	p->skel->rodata->unwind_mode = o.unwind;
 	p->skel->rodata->fp_fallback = !o.no_fp_fallback;
 	p->skel->rodata->min_block_ns = o.min_block_ns;
+	p->skel->rodata->sched_frames = o.sched_frames;
 	/* What a profile does not use is not verified: verification is start-up time. */
 	if (o.off_cpu) {
 		const char *tp = o.switch_tracepoint ? o.switch_tracepoint : "sched_switch";

@@ -45,6 +45,13 @@ struct ember_probe_opts {
 	uint64_t min_block_ns;	       /* off-CPU intervals shorter than this are not counted */
 	uint32_t offcpu_threads;       /* threads tracked at once (offcpu_start map); 0: 32768 */
 	const char *switch_tracepoint; /* tests: attach there instead; NULL: "sched_switch" */
+	/*
+	 * Off-CPU kernel stacks with the scheduler's own frames (schedule,
+	 * do_nanosleep, io_schedule, mutex slow paths): walked at every switch-out
+	 * instead of at the switch-in of counted intervals (where the kernel's walk of
+	 * a sleeping task leaves out __sched functions).
+	 */
+	bool sched_frames;
 };
 
 /* What loading the sampler cost, for -v and the agent's log. */

@@ -63,8 +63,10 @@ struct ember_sample_key {
 };
 
 /*
- * A thread that left the CPU (offcpu_start map, keyed by tid): when, its stacks
- * at the switch-out, and why. ts_ns 0: the thread is on a CPU.
+ * A thread that left the CPU (offcpu_start map, keyed by tid): when, its user
+ * stack at the switch-out, and why. Its kernel stack is taken at the switch-in,
+ * from the stack it left, only for intervals that are counted; with
+ * sched_frames at the switch-out (kstack). ts_ns 0: the thread is on a CPU.
  */
 struct ember_offcpu_start {
 	__u64 ts_ns; /* bpf_ktime_get_ns() at the switch-out */

@@ -707,24 +707,32 @@ def case_offcpu_alternate():
     the fixture's spin counts it), an error of at most 1/40 per run and far less
     over 50 runs. Off-CPU time is exact to the ns between switch-out and
     switch-in; the fixture's clock adds only the on-CPU part of each nanosleep
-    call (microseconds of 40 ms)."""
+    call (microseconds of 40 ms). One thing does lose on-CPU time: when the
+    hypervisor stops the vCPU for longer than a period, the cpu-clock hrtimer
+    fires once after it (perf forwards the timer past the missed periods), so
+    time stolen during the spin is up to that many samples short: the steal of
+    all CPUs over the run (steal_ns()) is allowed below the expected figures."""
     need_root()
+    steal0 = steal_ns()
     stacks, nums, se = record_offcpu(["--wall", "-F", "1000"], "alternate_4")
+    steal = steal_ns() - steal0
     mine = thread_stacks(stacks, "offcpu")
     spin = sum(c for f, c in mine if "spin_work" in f)
     sleep = sum(c for f, c in mine if "sleep_phase" in f)
     check(spin and sleep, "no spin_work or sleep_phase time: %d %d" % (spin, sleep))
-    want = 100.0 * nums["spun_ns"] / (nums["spun_ns"] + nums["slept_ns"])
+    ran = nums["spun_ns"] + nums["slept_ns"]
+    want = 100.0 * nums["spun_ns"] / ran
     got = 100.0 * spin / (spin + sleep)
-    check(abs(got - want) <= 3, "--wall: spin_work has %.1f%% of the time, the fixture "
-          "measured %.1f%% (+-3 pp)" % (got, want))
-    check(abs((spin + sleep) - (nums["spun_ns"] + nums["slept_ns"])) <=
-          0.03 * (nums["spun_ns"] + nums["slept_ns"]),
-          "--wall: %d ns counted, the fixture ran %d ns" %
-          (spin + sleep, nums["spun_ns"] + nums["slept_ns"]))
+    low = 100.0 * max(nums["spun_ns"] - steal, 0) / max(ran - steal, 1)
+    check(low - 3 <= got <= want + 3, "--wall: spin_work has %.1f%% of the time, the fixture "
+          "measured %.1f%% (-3 pp - %.3f s stolen, +3 pp)" % (got, want, steal / 1e9))
+    check(ran - 0.03 * ran - steal <= spin + sleep <= ran + 0.03 * ran,
+          "--wall: %d ns counted, the fixture ran %d ns (%.3f s stolen)" %
+          (spin + sleep, ran, steal / 1e9))
     check(all(x in ("[off-cpu: blocked]", "[off-cpu: preempted]") or not x.startswith("[off")
               for f, _ in mine for x in f), "unknown state frame")
-    print("wall ok: spin %.1f%% (fixture %.1f%%)" % (got, want))
+    print("wall ok: spin %.1f%% (fixture %.1f%%), %d of %d ns, %.3f s stolen" %
+          (got, want, spin + sleep, ran, steal / 1e9))
 
     # The weight that is the thread's own waiting: blocked time. Preempted time is
     # the host's load (another test, a build) taking the CPU from spin_work, as
@@ -742,7 +750,7 @@ def case_offcpu_alternate():
     check(abs(sleep - nums["slept_ns"]) <= 0.05 * nums["slept_ns"],
           "--off-cpu: %d ns under sleep_phase, the fixture slept %d ns" %
           (sleep, nums["slept_ns"]))
-    check(any("do_nanosleep_[k]" in f for f, _ in mine), "no kernel frames of the sleep")
+    check(any("hrtimer_nanosleep_[k]" in f for f, _ in mine), "no kernel frames of the sleep")
     print("off-cpu ok: sleep_phase %.1f%% of %d ns, %d ns vs slept %d ns" %
           (100.0 * sleep / total, total, sleep, nums["slept_ns"]))
 
@@ -752,8 +760,18 @@ def case_offcpu_pipe():
     2 s (within 5%) of off-CPU time. The block spans drains (every 500 ms), so the
     stacks stored at the switch-out are carried from generation to generation."""
     need_root()
-    stacks, nums, se = record_offcpu(["--off-cpu", "--drain-interval", "500ms"], "pipe_2")
+    for extra in ([], ["--sched-frames"]):
+        offcpu_pipe(extra)
+
+
+def offcpu_pipe(extra):
+    # --sched-frames: the kernel stack is stored at the switch-out too, and carried.
+    stacks, nums, se = record_offcpu(["--off-cpu", "--drain-interval", "500ms"] + extra,
+                                     "pipe_2")
     mine = thread_stacks(stacks, "offcpu")
+    if extra:
+        check(any("schedule_[k]" in f and "ksys_read_[k]" in f for f, _ in mine),
+              "--sched-frames: no schedule() under read(2):\n%r" % mine)
     # The thread blocks within milliseconds of its exec, before its unwind tables
     # are loaded: the frame-pointer step out of libc's read may skip read_pipe
     # (design.md), so the user part is checked down to main.
@@ -763,7 +781,7 @@ def case_offcpu_pipe():
     check(abs(want - 2e9) <= 0.05 * 2e9, "the fixture blocked %d ns, not 2 s" % want)
     check(abs(read - want) <= 0.05 * want,
           "%d ns under main/ksys_read, the fixture blocked %d ns:\n%r" % (read, want, mine))
-    print("pipe ok: %d ns through read(2), fixture %d ns" % (read, want))
+    print("pipe%s ok: %d ns through read(2), fixture %d ns" % (" ".join([""] + extra), read, want))
 
 
 def case_offcpu_mutex():
@@ -802,6 +820,7 @@ def case_offcpu_errors():
                  r"invalid value for --min-block: 'soon' \(expected a duration")
     expect_error(["--off-cpu", "--min-block", "-1ms"], 2, r"invalid value for --min-block")
     expect_error(["--min-block", "1ms"], 2, r"--min-block needs --off-cpu")
+    expect_error(["--sched-frames"], 2, r"--sched-frames needs --off-cpu or --wall")
     need_root()
     env = dict(os.environ, EMBER_SWITCH_TRACEPOINT="no_such_tracepoint")
     for mode in ("--off-cpu", "--wall"):

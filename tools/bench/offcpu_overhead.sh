@@ -6,6 +6,9 @@
 # (offcpu/offcpu.bt: stamp + kernel and user stack at switch-out, sum at
 # switch-in), at about 10k and 100k switches/s of offcpu/switch_load.
 # Usage: tools/bench/offcpu_overhead.sh [BUILD_DIR] [SECONDS]
+# Environment: EMBER_ARGS (extra `ember record` flags, e.g. "--unwind fp"), GAPS
+# (microseconds of sleep per round trip, one run each; default "200 0"), TOOLS
+# (default "ember bpftrace").
 # Needs root; mounts tracefs for bpftrace's tracepoint if it is not mounted.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -38,7 +41,8 @@ measure() {
 	local tool=$1 gap=$2 pid name c0 c1 s0 s1 t0 t1
 	if [[ $tool == ember ]]; then
 		name='^ember_switch$'
-		"$ember" record --off-cpu -a --ready-fd 3 3>"$build/.ready" \
+		# shellcheck disable=SC2086 # EMBER_ARGS is a list of flags
+		"$ember" record --off-cpu -a ${EMBER_ARGS:-} --ready-fd 3 3>"$build/.ready" \
 			-o "$(mktemp -d)/x.folded" 2>/dev/null &
 		pid=$!
 		until [[ -s "$build/.ready" ]]; do sleep 0.05; done
@@ -62,7 +66,8 @@ print('%-8s gap %4s us: %7.0f switches/s, %.0f ns per switch (%d runs)' %
       ('$tool', '$gap', ($t1 - $t0) / $secs, ns / cnt if cnt else 0, cnt))"
 }
 
-for gap in 200 0; do
-	measure ember "$gap"
-	measure bpftrace "$gap"
+for gap in ${GAPS:-200 0}; do
+	for tool in ${TOOLS:-ember bpftrace}; do
+		measure "$tool" "$gap"
+	done
 done
