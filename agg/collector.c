@@ -967,11 +967,21 @@ int collector__drain(struct ember_collector *c, struct ember_profile *into)
  */
 int collector__finish(struct ember_collector *c, struct ember_profile *into)
 {
-	int err;
+	uint64_t end = ember_now_mono_ns();
+	int err, n;
 
 	collector__stop(c);
 	err = collector__drain(c, into);
 	if (!err)
 		err = collector__drain(c, into);
-	return err;
+	if (err || c->opts.mode == EMBER_MODE_CPU)
+		return err;
+	/* Threads still off the CPU: up to the end, through one more drain. */
+	n = offcpu_sweep(c->probe, (int)(probe__generation(c->probe)->active & 1), end,
+			 c->opts.mode == EMBER_MODE_OFF_CPU ? c->opts.min_block_ns : 0,
+			 c->opts.sched_frames);
+	if (n < 0)
+		return n;
+	err = profile__add_counter(into, "off_cpu.still_off_cpu_at_end", (uint64_t)n);
+	return err ?: collector__drain(c, into);
 }

@@ -8,6 +8,8 @@
  * switch-out of the same stack would have stored.
  */
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 #include <bpf/bpf.h>
 
 #include "offcpu.h"
@@ -51,4 +53,66 @@ int offcpu_keep_sleepers(struct ember_probe *probe, int old, struct ember_stack 
 		failed += err;
 	}
 	return failed;
+}
+
+/* The process (tgid) and name of thread @tid from /proc; -ENOENT when it is gone. */
+static int thread_info(uint32_t tid, uint32_t *tgid, char comm[EMBER_COMM_LEN])
+{
+	char path[64], line[256];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%u/status", tid);
+	f = fopen(path, "re");
+	if (!f)
+		return -ENOENT;
+	memset(comm, 0, EMBER_COMM_LEN);
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "Name:\t", 6) == 0) {
+			size_t len = strcspn(line + 6, "\n");
+
+			memcpy(comm, line + 6, len < EMBER_COMM_LEN - 1 ? len : EMBER_COMM_LEN - 1);
+		} else if (sscanf(line, "Tgid: %u", tgid) == 1) {
+			found = true;
+		}
+	}
+	fclose(f);
+	return found ? 0 : -ENOENT;
+}
+
+int offcpu_sweep(struct ember_probe *probe, int gen, uint64_t end_ns, uint64_t min_block_ns,
+		 bool sched_frames)
+{
+	int fd = probe__offcpu_fd(probe), counts = probe__counts_fd(probe, gen), added = 0;
+	struct ember_offcpu_start st;
+	uint32_t tid, next;
+	bool first = true;
+
+	while (bpf_map_get_next_key(fd, first ? NULL : &tid, &next) == 0) {
+		struct ember_sample_key key;
+		__u64 ns, have;
+
+		first = false;
+		tid = next;
+		if (bpf_map_lookup_elem(fd, &tid, &st) || !st.ts_ns || st.ts_ns >= end_ns)
+			continue;
+		ns = end_ns - st.ts_ns;
+		if (ns < min_block_ns)
+			continue;
+		memset(&key, 0, sizeof(key));
+		key.tid = tid;
+		if (thread_info(tid, &key.tgid, key.comm))
+			continue; /* exited meanwhile: its last switch came after the detach */
+		key.kind = st.kind;
+		key.ustack = st.ustack;
+		key.ustack_status = st.ustack_status;
+		key.kstack = sched_frames ? st.kstack : 0;
+		key.kstack_status = sched_frames ? st.kstack_status : EMBER_STACK_NONE;
+		if (bpf_map_lookup_elem(counts, &key, &have) == 0)
+			ns += have;
+		if (bpf_map_update_elem(counts, &key, &ns, BPF_ANY))
+			return -errno;
+		added++;
+	}
+	return added;
 }

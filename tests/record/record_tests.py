@@ -762,6 +762,22 @@ def case_offcpu_pipe():
     need_root()
     for extra in ([], ["--sched-frames"]):
         offcpu_pipe(extra)
+    # Still blocked when the recording ends (-d 2 of a 60 s block): counted up to the
+    # end. The block starts a few ms after the command is released (exec, ld.so, a
+    # thread), so its time is the recording's duration less those: within 5%.
+    out = tmp("pipe_end.folded")
+    rc, so, se = record(["--off-cpu", "-d", "2", "--per-thread", "-v", "-o", out, "--",
+                         FIX + "/offcpu", "pipe", "60"])
+    check(rc == 128 + signal.SIGTERM, "ember exited %d (want the command's 143):\n%s" % (rc, se))
+    m = re.search(r"recorded ([\d.]+) s", se)
+    check(m, "no summary:\n" + se)
+    dur = float(m.group(1)) * 1e9
+    mine = thread_stacks(parse_folded(out), "offcpu")
+    read = sum(c for f, c in mine if "main" in f and f[-1] == "[off-cpu: blocked]")
+    check(abs(read - dur) <= 0.05 * dur, "still blocked at the end: %d ns counted in a %d ns "
+          "recording:\n%r" % (read, dur, mine))
+    check(counter(se, "off_cpu.still_off_cpu_at_end") >= 1, "no interval swept at the end")
+    print("pipe at the end ok: %d ns of a %d ns recording" % (read, dur))
 
 
 def offcpu_pipe(extra):
