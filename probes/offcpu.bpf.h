@@ -121,19 +121,18 @@ static __always_inline void offcpu_switch_in(struct task_struct *next, __u64 now
 	key.ustack_status = st->ustack_status;
 	key.kstack = st->kstack;
 	key.kstack_status = st->kstack_status;
-	if (!collect_kernel)
+	/* The user stack's status was counted at the switch-out; with sched_frames, the kernel's. */
+	if (!collect_kernel) {
 		key.kstack_status = EMBER_STACK_DISABLED;
-	else if (!sched_frames)
+	} else if (!sched_frames) {
 		key.kstack_status = collect_task_kernel_stack(next, g, &key.kstack);
-	/* The user stack's status was counted at the switch-out (and the kernel's, there). */
-	if (sched_frames)
-		;
-	else if (key.kstack_status == EMBER_STACK_READ_ERROR)
-		stat_inc(EMBER_STAT_KSTACK_READ_ERROR);
-	else if (key.kstack_status == EMBER_STACK_MAP_FULL)
-		stat_inc(EMBER_STAT_KSTACK_MAP_FULL);
-	else if (key.kstack_status == EMBER_STACK_TRUNCATED)
-		stat_inc(EMBER_STAT_KSTACK_TRUNCATED);
+		if (key.kstack_status == EMBER_STACK_READ_ERROR)
+			stat_inc(EMBER_STAT_KSTACK_READ_ERROR);
+		else if (key.kstack_status == EMBER_STACK_MAP_FULL)
+			stat_inc(EMBER_STAT_KSTACK_MAP_FULL);
+		else if (key.kstack_status == EMBER_STACK_TRUNCATED)
+			stat_inc(EMBER_STAT_KSTACK_TRUNCATED);
+	}
 	/* The stacks were stored in another generation: unless a drain copied them, gone. */
 	if (st->gen != g) {
 		if (sched_frames && key.kstack && !carry_stack(g, key.kstack)) {
