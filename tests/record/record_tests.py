@@ -717,14 +717,18 @@ def case_offcpu_alternate():
     stacks, nums, se = record_offcpu(["--wall", "-F", "1000"], "alternate_4")
     steal = steal_ns() - steal0
     mine = thread_stacks(stacks, "offcpu")
-    spin = sum(c for f, c in mine if "spin_work" in f)
-    sleep = sum(c for f, c in mine if "sleep_phase" in f)
-    check(spin and sleep, "no spin_work or sleep_phase time: %d %d" % (spin, sleep))
+    # The running half is all of the thread's time but its sleeps: spin_work, and the
+    # clock reads around it, whose samples in the vDSO may miss spin_work's frame.
+    sleep = sum(c for f, c in mine if "sleep_phase" in f and f[-1] == "[off-cpu: blocked]")
+    spin = sum(c for _, c in mine) - sleep
+    check(spin and sleep, "no running or sleep_phase time: %d %d" % (spin, sleep))
+    check(sum(c for f, c in mine if "spin_work" in f) >= 0.5 * spin,
+          "spin_work has under half of the running time: %r" % mine)
     ran = nums["spun_ns"] + nums["slept_ns"]
     want = 100.0 * nums["spun_ns"] / ran
     got = 100.0 * spin / (spin + sleep)
     low = 100.0 * max(nums["spun_ns"] - steal, 0) / max(ran - steal, 1)
-    check(low - 3 <= got <= want + 3, "--wall: spin_work has %.1f%% of the time, the fixture "
+    check(low - 3 <= got <= want + 3, "--wall: running has %.1f%% of the time, the fixture "
           "measured %.1f%% (-3 pp - %.3f s stolen, +3 pp)" % (got, want, steal / 1e9))
     check(ran - 0.03 * ran - steal <= spin + sleep <= ran + 0.03 * ran,
           "--wall: %d ns counted, the fixture ran %d ns (%.3f s stolen)" %
@@ -735,24 +739,22 @@ def case_offcpu_alternate():
           (got, want, spin + sleep, ran, steal / 1e9))
 
     # The weight that is the thread's own waiting: blocked time. Preempted time is
-    # the host's load (another test, a build) taking the CPU from spin_work, as
-    # much as that load is: it is checked to be under spin_work, not bounded.
+    # the host's load (another test, a build) taking the CPU from the thread, as much
+    # as that load is, wherever it runs (spinning, or back from a sleep): not bounded.
     stacks, nums, se = record_offcpu(["--off-cpu"], "alternate_4")
     mine = thread_stacks(stacks, "offcpu")
     total = sum(c for f, c in mine if f[-1] == "[off-cpu: blocked]")
     sleep = sum(c for f, c in mine if "sleep_phase" in f and f[-1] == "[off-cpu: blocked]")
     pre = sum(c for f, c in mine if f[-1] == "[off-cpu: preempted]")
-    pre_spin = sum(c for f, c in mine if f[-1] == "[off-cpu: preempted]" and "spin_work" in f)
     check(sleep >= 0.9 * total, "--off-cpu: sleep_phase has %d of %d ns blocked" %
           (sleep, total))
-    check(pre_spin >= 0.9 * pre, "--off-cpu: %d of %d ns preempted under spin_work" %
-          (pre_spin, pre))
+
     check(abs(sleep - nums["slept_ns"]) <= 0.05 * nums["slept_ns"],
           "--off-cpu: %d ns under sleep_phase, the fixture slept %d ns" %
           (sleep, nums["slept_ns"]))
     check(any("hrtimer_nanosleep_[k]" in f for f, _ in mine), "no kernel frames of the sleep")
-    print("off-cpu ok: sleep_phase %.1f%% of %d ns, %d ns vs slept %d ns" %
-          (100.0 * sleep / total, total, sleep, nums["slept_ns"]))
+    print("off-cpu ok: sleep_phase %.1f%% of %d ns blocked, %d ns vs slept %d ns; %d ns "
+          "preempted" % (100.0 * sleep / total, total, sleep, nums["slept_ns"], pre))
 
 
 def case_offcpu_pipe():
