@@ -64,6 +64,16 @@ enum ember_unwind {
 	EMBER_UNWIND_DWARF = 2,	  /* tables only: a frame without a table ends the stack */
 };
 
+/* What the collector measures (--off-cpu, --wall, agent mode). */
+enum ember_mode {
+	EMBER_MODE_CPU = 0,	/* on-CPU samples of the cpu-clock event */
+	EMBER_MODE_OFF_CPU = 1, /* ns off the CPU, from sched_switch; no CPU sampling */
+	EMBER_MODE_WALL = 2,	/* both, in ns: each on-CPU sample weighs 1e9 / frequency */
+};
+
+/* Default of ember_collector_opts.min_block_ns for the commands (offcputime's -m): 1 ms. */
+#define EMBER_MIN_BLOCK_DEFAULT_NS 1000000ull
+
 struct ember_collector_opts {
 	size_t sz;	       /* sizeof(struct ember_collector_opts) */
 	uint32_t frequency_hz; /* samples per second per CPU; 0: 99 */
@@ -83,6 +93,17 @@ struct ember_collector_opts {
 			       * EMBER_UNWIND_ROWS_MIN..EMBER_UNWIND_ROWS_MAX */
 	const char *unwind_cache_dir; /* built tables kept here by build-id; NULL: none */
 	uint64_t unwind_cache_bytes;  /* bound of that directory; 0: EMBER_UNWIND_CACHE_BYTES */
+	enum ember_mode mode;
+	/*
+	 * EMBER_MODE_OFF_CPU: off-CPU intervals shorter than this (ns) are not
+	 * counted (counter off_cpu.below_min_block); 0 counts every one.
+	 * EMBER_MODE_WALL ignores it: every interval counts, or a thread's time would
+	 * not add up to its wall-clock time.
+	 */
+	uint64_t min_block_ns;
+	uint32_t offcpu_threads;       /* threads off the CPU tracked at once; 0: 32768 */
+	const char *switch_tracepoint; /* tests only: another tracepoint name; NULL: sched_switch */
+	bool sched_frames; /* off-CPU kernel stacks keep schedule() & co (probes.h); ~3x the cost */
 	/*
 	 * Optional: the symbolizer that will resolve the profile. The collector lets
 	 * it open each target's files while the process is alive (not owned).
@@ -95,7 +116,9 @@ struct ember_collector;
 /*
  * Loads the sampler and attaches its tracepoints; sampling starts with
  * collector__start(). @opts may be NULL. Returns 0, -EPERM/-EACCES without
- * CAP_BPF/CAP_PERFMON, -ENOENT without kernel BTF, or another negative errno.
+ * CAP_BPF/CAP_PERFMON, -ENOENT without kernel BTF, -EOPNOTSUPP when an off-CPU
+ * mode needs the sched_switch tracepoint and the kernel's BTF has none, or
+ * another negative errno.
  */
 int collector__new(const struct ember_collector_opts *opts, struct ember_collector **out);
 
@@ -106,8 +129,10 @@ void collector__free(struct ember_collector *c);
 int collector__add_target(struct ember_collector *c, uint32_t pid);
 
 /*
- * Opens one cpu-clock perf event per online CPU and attaches the sampler.
- * Offline CPUs are skipped. 0, or a negative errno when no CPU could be used.
+ * Opens one cpu-clock perf event per online CPU and attaches the sampler
+ * (not in EMBER_MODE_OFF_CPU), and attaches the sched_switch program (in the
+ * off-CPU modes). Offline CPUs are skipped. 0, or a negative errno when no CPU
+ * could be used.
  */
 int collector__start(struct ember_collector *c);
 

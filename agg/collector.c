@@ -29,7 +29,9 @@
 #include <bpf/libbpf.h>
 
 #include "agg/agg.h"
+#include "counters.h"
 #include "probes/probes.h"
+#include "offcpu.h"
 #include "proc_tracker.h"
 #include "sideband.h"
 #include "unwind_loader.h"
@@ -70,34 +72,6 @@ struct ember_collector {
 	uint32_t *stack_locs;
 	size_t cap_stack_locs;
 	struct ember_stack *stack_buf;
-};
-
-_Static_assert(EMBER_STAT__COUNT == 23, "every sampler stat needs a name below");
-
-static const char *const stat_names[EMBER_STAT__COUNT] = {
-    [EMBER_STAT_SAMPLES] = "sampler.samples",
-    [EMBER_STAT_LOST_COUNTS_FULL] = "lost.counts_map_full",
-    [EMBER_STAT_KSTACK_MAP_FULL] = "lost.kernel_stack.stack_map_full",
-    [EMBER_STAT_USTACK_MAP_FULL] = "lost.user_stack.stack_map_full",
-    [EMBER_STAT_KSTACK_READ_ERROR] = "lost.kernel_stack.read_error",
-    [EMBER_STAT_USTACK_READ_ERROR] = "lost.user_stack.read_error",
-    [EMBER_STAT_KSTACK_TRUNCATED] = "truncated.kernel_stack",
-    [EMBER_STAT_USTACK_TRUNCATED] = "truncated.user_stack",
-    [EMBER_STAT_EVENTS_LOST] = "lost.process_events",
-    [EMBER_STAT_TARGETS_FULL] = "lost.children_not_followed",
-    [EMBER_STAT_GENERATION_RETRY] = "sampler.generation_retries",
-    [EMBER_STAT_UNWIND_NO_PROC] = "unwind.process_without_tables",
-    [EMBER_STAT_UNWIND_FP_FRAMES] = "unwind.frames.frame_pointer",
-    [EMBER_STAT_UNWIND_TABLE_FRAMES] = "unwind.frames.table",
-    [EMBER_STAT_UNWIND_UNSUPPORTED] = "unwind.stopped.unsupported_rule",
-    [EMBER_STAT_UNWIND_READ_FAULT] = "unwind.stopped.read_fault",
-    [EMBER_STAT_UNWIND_BAD_FRAME] = "unwind.stopped.bad_frame",
-    [EMBER_STAT_UNWIND_NO_MAPPING] = "unwind.stopped.no_mapping",
-    [EMBER_STAT_STACK_HASH_COLLISION] = "sampler.stack_hash_collisions",
-    [EMBER_STAT_STACK_NO_MEMORY] = "lost.stack.kernel_out_of_memory",
-    [EMBER_STAT_STACK_COLLISION_LOST] = "lost.stack.hash_collision",
-    [EMBER_STAT_USTACK_EXITING] = "sampler.no_user_stack.exiting",
-    [EMBER_STAT_USTACK_IN_EXEC] = "sampler.no_user_stack.in_execve",
 };
 
 /* ---- targets: processes the sampler announced ------------------------- */
@@ -305,8 +279,13 @@ static uint32_t default_entries(const struct ember_collector *c, uint32_t per_sa
 	uint64_t n = (uint64_t)c->opts.frequency_hz * (uint64_t)c->nr_possible_cpus * window_ms /
 		     1000 * per_sample * 5 / 4;
 	uint64_t cap = per_sample == 1 ? 65536 : 32768;
+	/*
+	 * Off-CPU keys are (thread, stacks) pairs of every switch, not of the timer's
+	 * samples: the frequency says nothing of them.
+	 */
+	uint64_t floor = c->opts.mode == EMBER_MODE_CPU ? 1024 : 8192 * per_sample;
 
-	return (uint32_t)(n < 1024 ? 1024 : n > cap ? cap : n);
+	return (uint32_t)(n < floor ? floor : n > cap ? cap : n);
 }
 
 /*
@@ -385,6 +364,12 @@ int collector__new(const struct ember_collector_opts *opts, struct ember_collect
 	po.unwind = c->opts.unwind == EMBER_UNWIND_FP_ONLY ? EMBER_UNWIND_FP : EMBER_UNWIND_TABLES;
 	po.no_fp_fallback = c->opts.unwind == EMBER_UNWIND_DWARF;
 	po.unwind_rows = c->opts.unwind_rows;
+	po.off_cpu = c->opts.mode != EMBER_MODE_CPU;
+	po.no_sampler = c->opts.mode == EMBER_MODE_OFF_CPU;
+	po.min_block_ns = c->opts.mode == EMBER_MODE_OFF_CPU ? c->opts.min_block_ns : 0;
+	po.offcpu_threads = c->opts.offcpu_threads;
+	po.switch_tracepoint = c->opts.switch_tracepoint;
+	po.sched_frames = c->opts.sched_frames;
 	err = probe__new(&po, &c->probe);
 	if (err)
 		goto err_out;
@@ -463,7 +448,12 @@ int collector__start(struct ember_collector *c)
 	c->perf_fds = calloc((size_t)c->nr_possible_cpus, sizeof(*c->perf_fds));
 	if (!c->perf_fds)
 		return -ENOMEM;
-	for (cpu = 0; cpu < c->nr_possible_cpus; cpu++) {
+	if (c->opts.mode != EMBER_MODE_CPU) {
+		err = probe__attach_switch(c->probe);
+		if (err)
+			goto err_out;
+	}
+	for (cpu = 0; cpu < c->nr_possible_cpus && c->opts.mode != EMBER_MODE_OFF_CPU; cpu++) {
 		struct perf_event_attr attr = {
 		    .type = PERF_TYPE_SOFTWARE,
 		    .size = sizeof(attr),
@@ -489,11 +479,13 @@ int collector__start(struct ember_collector *c)
 		if (err)
 			goto err_out;
 	}
-	if (!c->nr_perf_fds) {
+	if (!c->nr_perf_fds && c->opts.mode != EMBER_MODE_OFF_CPU) {
 		err = -ENODEV;
 		goto err_out;
 	}
 	c->nr_cpus_sampled = c->nr_perf_fds;
+	if (c->opts.mode == EMBER_MODE_OFF_CPU) /* sched_switch runs on every online CPU */
+		c->nr_cpus_sampled = (unsigned int)libbpf_num_possible_cpus();
 	c->window_start_real_ns = ember_now_real_ns();
 	c->window_start_mono_ns = ember_now_mono_ns();
 	return 0;
@@ -506,8 +498,10 @@ void collector__stop(struct ember_collector *c)
 {
 	unsigned int i;
 
-	if (c->probe)
+	if (c->probe) {
 		probe__detach_perf_events(c->probe);
+		probe__detach_switch(c->probe);
+	}
 	for (i = 0; i < c->nr_perf_fds; i++)
 		close(c->perf_fds[i]);
 	c->nr_perf_fds = 0;
@@ -598,10 +592,11 @@ static int add_stats(struct ember_collector *c, struct ember_profile *into)
 		}
 		for (cpu = 0; cpu < c->nr_possible_cpus; cpu++)
 			sum += percpu[cpu];
-		if (!stat_names[i])
+		if (!ember_sampler_stat_name(i))
 			continue; /* unreachable: the static assert above keeps names complete */
 		/* The kernel counters are cumulative; a profile carries its window's share. */
-		err = profile__add_counter(into, stat_names[i], sum - c->last_stats[i]);
+		err =
+		    profile__add_counter(into, ember_sampler_stat_name(i), sum - c->last_stats[i]);
 		if (err)
 			break;
 		c->last_stats[i] = sum;
@@ -632,6 +627,9 @@ static const char *status_marker(__u16 status, bool kernel)
 	case EMBER_STACK_COLLISION:
 		return kernel ? "[kernel stack lost: hash collision]"
 			      : "[user stack lost: hash collision]";
+	case EMBER_STACK_EXPIRED:
+		return kernel ? "[kernel stack lost: expired off-CPU]"
+			      : "[user stack lost: expired off-CPU]";
 	/* Not losses: the process had no user stack at that moment. */
 	case EMBER_STACK_EXITING:
 		return "[no user stack: exiting]";
@@ -819,15 +817,23 @@ static int drain_generation(struct ember_collector *c, struct ember_profile *p, 
 		const struct ember_sample_key *sk = &c->keys[i];
 		struct ember_sample s = {0};
 		char comm[EMBER_COMM_LEN + 1];
-		uint32_t n = 0;
+		uint32_t n = 0, kind, id;
+		const char *state;
 
 		memcpy(comm, sk->comm, EMBER_COMM_LEN);
 		comm[EMBER_COMM_LEN] = '\0';
 		if (sk->tgid && !proc_tracker__known(c->procs, sk->tgid))
 			proc_tracker__scan(c->procs, sk->tgid, comm,
 					   false); /* event lost or late */
-		err = add_stack(c, p, gen, sk->kstack, sk->kstack_status, true, sk->tgid,
-				kernel_map, &n);
+		/* The ABI's kinds are the profile's; anything newer is time asleep. */
+		kind = sk->kind <= EMBER_KIND_PREEMPTED ? sk->kind : EMBER_KIND_BLOCKED;
+		state = ember_sample_kind_marker(kind);
+		err = state ? marker_location(p, state, &id) : 0;
+		if (!err && state) /* the leaf: the state is what a waiting stack ends in */
+			err = push_loc(c, &n, id);
+		if (!err)
+			err = add_stack(c, p, gen, sk->kstack, sk->kstack_status, true, sk->tgid,
+					kernel_map, &n);
 		if (!err)
 			err = add_stack(c, p, gen, sk->ustack, sk->ustack_status, false, sk->tgid,
 					kernel_map, &n);
@@ -848,7 +854,11 @@ static int drain_generation(struct ember_collector *c, struct ember_profile *p, 
 					return err;
 			}
 		}
-		s.count = c->values[i];
+		s.kind = kind;
+		s.count = c->values[i]; /* samples (on-CPU) or ns (off-CPU) */
+		/* Wall-clock time: a sample stands for one timer period of CPU time. */
+		if (kind == EMBER_KIND_ON_CPU && c->opts.mode == EMBER_MODE_WALL)
+			s.count *= 1000000000ull / c->opts.frequency_hz;
 		s.nr_locations = n;
 		s.locations = c->stack_locs;
 		err = profile__add_sample(p, &s);
@@ -876,6 +886,18 @@ int collector__drain(struct ember_collector *c, struct ember_profile *into)
 		if (err)
 			return err;
 	}
+	if (c->opts.mode != EMBER_MODE_CPU) {
+		/* Before the old generation's stacks are cleared: sleepers still need theirs. */
+		err = offcpu_keep_sleepers(c->probe, old, c->stack_buf);
+		if (err < 0)
+			return err;
+		err = profile__add_counter(into, "lost.stack.off_cpu_not_carried", (uint64_t)err);
+		if (err)
+			return err;
+	}
+	profile__set_value_type(into, c->opts.mode == EMBER_MODE_OFF_CPU ? EMBER_VALUE_OFF_CPU_NS
+				      : c->opts.mode == EMBER_MODE_WALL	 ? EMBER_VALUE_WALL_NS
+									 : EMBER_VALUE_SAMPLES);
 	err = drain_generation(c, into, old);
 	if (err)
 		return err;
@@ -888,6 +910,9 @@ int collector__drain(struct ember_collector *c, struct ember_profile *into)
 		err = profile__add_counter(into, "sampler.load_ns", li.load_ns);
 		err =
 		    err ?: profile__add_counter(into, "sampler.verified_insns", li.verified_insns);
+		if (!err && li.switch_verified_insns)
+			err = profile__add_counter(into, "off_cpu.verified_insns",
+						   li.switch_verified_insns);
 		c->load_reported = true;
 	}
 	if (!err && c->unwind)
@@ -929,11 +954,21 @@ int collector__drain(struct ember_collector *c, struct ember_profile *into)
  */
 int collector__finish(struct ember_collector *c, struct ember_profile *into)
 {
-	int err;
+	uint64_t end = ember_now_mono_ns();
+	int err, n;
 
 	collector__stop(c);
 	err = collector__drain(c, into);
 	if (!err)
 		err = collector__drain(c, into);
-	return err;
+	if (err || c->opts.mode == EMBER_MODE_CPU)
+		return err;
+	/* Threads still off the CPU: up to the end, through one more drain. */
+	n = offcpu_sweep(c->probe, (int)(probe__generation(c->probe)->active & 1), end,
+			 c->opts.mode == EMBER_MODE_OFF_CPU ? c->opts.min_block_ns : 0,
+			 c->opts.sched_frames);
+	if (n < 0)
+		return n;
+	err = profile__add_counter(into, "off_cpu.still_off_cpu_at_end", (uint64_t)n);
+	return err ?: collector__drain(c, into);
 }

@@ -5,13 +5,15 @@
  * profile, which are stacks missing from samples that are in it, and which
  * are not samples at all. Also folds the symbolizer's counters into a
  * profile, as a whole (one symbolizer per profile) or as the growth since the
- * previous profile (one symbolizer for a sequence of windows).
+ * previous profile (one symbolizer for a sequence of windows). And the names
+ * the sampler's statistics (probes/sampler_abi.h, enum ember_stat) go by.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agg/agg.h"
+#include "counters.h"
 #include "support/support.h"
 #include "symbolizer/symbolizer.h"
 
@@ -137,4 +139,46 @@ int ember_add_symbolizer_counters(struct ember_profile *p, const struct ember_sy
 	}
 	/* A level, not a count: what the symbolizer holds after this profile. */
 	return profile__add_counter(p, "symbolize.bytes_held", symbolizer__bytes(sym));
+}
+
+/* ---- the sampler's statistics ------------------------------------------- */
+
+_Static_assert(EMBER_STAT__COUNT == 30, "every sampler stat needs a name below");
+
+static const char *const stat_names[EMBER_STAT__COUNT] = {
+    [EMBER_STAT_SAMPLES] = "sampler.samples",
+    [EMBER_STAT_LOST_COUNTS_FULL] = "lost.counts_map_full",
+    [EMBER_STAT_KSTACK_MAP_FULL] = "lost.kernel_stack.stack_map_full",
+    [EMBER_STAT_USTACK_MAP_FULL] = "lost.user_stack.stack_map_full",
+    [EMBER_STAT_KSTACK_READ_ERROR] = "lost.kernel_stack.read_error",
+    [EMBER_STAT_USTACK_READ_ERROR] = "lost.user_stack.read_error",
+    [EMBER_STAT_KSTACK_TRUNCATED] = "truncated.kernel_stack",
+    [EMBER_STAT_USTACK_TRUNCATED] = "truncated.user_stack",
+    [EMBER_STAT_EVENTS_LOST] = "lost.process_events",
+    [EMBER_STAT_TARGETS_FULL] = "lost.children_not_followed",
+    [EMBER_STAT_GENERATION_RETRY] = "sampler.generation_retries",
+    [EMBER_STAT_UNWIND_NO_PROC] = "unwind.process_without_tables",
+    [EMBER_STAT_UNWIND_FP_FRAMES] = "unwind.frames.frame_pointer",
+    [EMBER_STAT_UNWIND_TABLE_FRAMES] = "unwind.frames.table",
+    [EMBER_STAT_UNWIND_UNSUPPORTED] = "unwind.stopped.unsupported_rule",
+    [EMBER_STAT_UNWIND_READ_FAULT] = "unwind.stopped.read_fault",
+    [EMBER_STAT_UNWIND_BAD_FRAME] = "unwind.stopped.bad_frame",
+    [EMBER_STAT_UNWIND_NO_MAPPING] = "unwind.stopped.no_mapping",
+    [EMBER_STAT_STACK_HASH_COLLISION] = "sampler.stack_hash_collisions",
+    [EMBER_STAT_STACK_NO_MEMORY] = "lost.stack.kernel_out_of_memory",
+    [EMBER_STAT_STACK_COLLISION_LOST] = "lost.stack.hash_collision",
+    [EMBER_STAT_USTACK_EXITING] = "sampler.no_user_stack.exiting",
+    [EMBER_STAT_USTACK_IN_EXEC] = "sampler.no_user_stack.in_execve",
+    [EMBER_STAT_OFFCPU_SWITCHES] = "off_cpu.switches",
+    [EMBER_STAT_OFFCPU_INTERVALS] = "off_cpu.intervals",
+    [EMBER_STAT_OFFCPU_SHORT] = "off_cpu.below_min_block",
+    [EMBER_STAT_OFFCPU_THREADS_FULL] = "lost.off_cpu.threads_map_full",
+    [EMBER_STAT_OFFCPU_LOST] = "lost.off_cpu.counts_map_full",
+    [EMBER_STAT_OFFCPU_LOST_NS] = "lost.off_cpu.counts_map_full_ns",
+    [EMBER_STAT_OFFCPU_STACK_EXPIRED] = "lost.stack.off_cpu_expired",
+};
+
+const char *ember_sampler_stat_name(size_t i)
+{
+	return i < EMBER_STAT__COUNT ? stat_names[i] : NULL;
 }

@@ -314,7 +314,8 @@ int proc_tracker__scan(struct proc_tracker *t, uint32_t tgid, const char *comm, 
 			goto out;
 		}
 	}
-	qsort(fresh, nr_fresh, sizeof(*fresh), compare_maps);
+	if (nr_fresh) /* fresh is NULL when the process had no mapping left to read */
+		qsort(fresh, nr_fresh, sizeof(*fresh), compare_maps);
 	/*
 	 * Newest scan first: after an exec the new image must win address lookups,
 	 * while samples from before it still find the old one. Without an exec the

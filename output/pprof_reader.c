@@ -100,6 +100,7 @@ struct pb_reader {
 	size_t cap_frames;
 	uint32_t *locs; /* one sample's location ids, reused */
 	size_t cap_locs;
+	int64_t off_cpu_index; /* value off_cpu/nanoseconds, or -1: the sample's kind */
 };
 
 /* String @i of the table, or NULL when out of range. */
@@ -340,13 +341,41 @@ static int read_locations(struct pb_reader *r)
 	return err;
 }
 
-/* Index of the value that counts samples, and the divisor turning it into samples. */
-static void pick_value(const PbProfile *prof, size_t *index, uint64_t *divisor)
+/*
+ * Index of the value that counts samples, and the divisor turning it into
+ * samples; or, in an off-CPU or wall-clock profile, of the time (ns), which
+ * sets the profile's value type.
+ */
+static void pick_value(struct pb_reader *r, const PbProfile *prof, size_t *index, uint64_t *divisor)
 {
 	size_t i;
 
 	*index = 0;
 	*divisor = 1;
+	/* ember's time profiles (off-CPU, wall-clock): the time is the count, in ns. */
+	for (i = 0; i < prof->n_sample_type; i++) {
+		const char *type = pb_str(prof, prof->sample_type[i]->type);
+		const char *unit = pb_str(prof, prof->sample_type[i]->unit);
+
+		if (!type || !unit || strcmp(unit, "nanoseconds") != 0)
+			continue;
+		if (strcmp(type, "off_cpu") == 0) {
+			r->off_cpu_index = (int64_t)i;
+			if (profile__value_type(r->p) != EMBER_VALUE_WALL_NS) {
+				profile__set_value_type(r->p, EMBER_VALUE_OFF_CPU_NS);
+				*index = i;
+			}
+		} else if (strcmp(type, "wall") == 0 &&
+			   !(prof->default_sample_type &&
+			     strcmp(pb_str(prof, prof->default_sample_type) ?: "", "off_cpu") ==
+				 0)) {
+			/* ember writes wall/nanoseconds in off-CPU profiles too: the default says. */
+			profile__set_value_type(r->p, EMBER_VALUE_WALL_NS);
+			*index = i;
+		}
+	}
+	if (profile__value_type(r->p) != EMBER_VALUE_SAMPLES)
+		return;
 	for (i = 0; i < prof->n_sample_type; i++) {
 		const char *type = pb_str(prof, prof->sample_type[i]->type);
 		const char *unit = pb_str(prof, prof->sample_type[i]->unit);
@@ -451,6 +480,15 @@ static int read_sample(struct pb_reader *r, size_t i, size_t value_index, uint64
 		return err;
 	s.nr_locations = (uint32_t)ps->n_location_id;
 	s.locations = r->locs;
+	if (r->off_cpu_index >= 0 && ps->value[r->off_cpu_index] > 0) {
+		const struct ember_location *leaf =
+		    s.nr_locations ? profile__location(r->p, s.locations[0]) : NULL;
+		const char *preempted = ember_sample_kind_marker(EMBER_SAMPLE_OFF_CPU_PREEMPTED);
+
+		s.kind = leaf && leaf->nr_frames && strcmp(leaf->frames[0].function, preempted) == 0
+			     ? EMBER_SAMPLE_OFF_CPU_PREEMPTED
+			     : EMBER_SAMPLE_OFF_CPU_BLOCKED;
+	}
 	err = read_labels(r, i, &s, &pr);
 	if (!err && s.pid && (pr.exe || pr.cgroup || pr.container_id)) {
 		pr.pid = s.pid;
@@ -468,7 +506,7 @@ static int read_samples(struct pb_reader *r)
 	uint64_t divisor;
 	int err = 0;
 
-	pick_value(r->prof, &value_index, &divisor);
+	pick_value(r, r->prof, &value_index, &divisor);
 	for (i = 0; i < r->prof->n_sample && !err; i++)
 		err = read_sample(r, i, value_index, divisor);
 	return err;
@@ -521,7 +559,8 @@ static void read_timing(struct pb_reader *r)
 int pprof__read(const uint8_t *buf, size_t len, const struct ember_read_opts *opts,
 		struct ember_profile *p)
 {
-	struct pb_reader r = {.p = p, .name = opts && opts->name ? opts->name : "input"};
+	struct pb_reader r = {
+	    .p = p, .name = opts && opts->name ? opts->name : "input", .off_cpu_index = -1};
 	PbProfile *prof;
 	int err;
 

@@ -4,8 +4,10 @@
  * speedscope and most continuous-profiling backends read. Messages come from
  * output/profile.proto through protobuf-c; the reader is pprof_reader.c.
  *
- * A Profile has two sample types, samples/count and cpu/nanoseconds (count x
- * period); pid, tid, thread and process names, what the collector knew of
+ * A CPU profile has two sample types, samples/count and cpu/nanoseconds (count
+ * x period); an off-CPU or wall-clock profile has four, samples/count,
+ * cpu/nanoseconds, off_cpu/nanoseconds and wall/nanoseconds (cpu + off_cpu),
+ * the default being off_cpu or wall; pid, tid, thread and process names, what the collector knew of
  * the process (exe, cgroup, container_id) and the profile's own labels are
  * labels of each sample; collector counters are comments. The Mappings,
  * Locations, Functions and strings the samples refer to are built by
@@ -32,7 +34,8 @@ struct pb_writer {
 
 	/* What every sample shares, in string table ids (k_: label keys). */
 	uint64_t period;		     /* ns between samples; 0 when unknown */
-	PbValueType types[2], *type_ptrs[2]; /* samples/count, cpu/nanoseconds */
+	PbValueType types[4], *type_ptrs[4]; /* samples/count, cpu/ns [, off_cpu/ns, wall/ns] */
+	size_t nr_types;
 	PbValueType period_type;
 	int64_t k_pid, k_tid, k_thread, k_process;
 	int64_t k_facts[FACT_LABELS]; /* exe, cgroup, container_id; -1 until first used */
@@ -41,7 +44,7 @@ struct pb_writer {
 	/* Samples: each array in one allocation, which the messages point into. */
 	PbSample *samples;
 	size_t nr_samples;
-	int64_t *values;		    /* per sample: samples, cpu ns */
+	int64_t *values;		    /* per sample: nr_types values */
 	PbLabel *labels, **label_ptrs;	    /* per sample: SAMPLE_LABELS(w) */
 	uint64_t *ids;			    /* all samples' location ids, leaf first */
 	size_t *ids_first, nr_ids, cap_ids; /* per sample: index into ids */
@@ -87,6 +90,8 @@ static int writer_init(struct pb_writer *w)
 	    {"count", &w->types[0].unit},
 	    {"cpu", &w->types[1].type},
 	    {"nanoseconds", &w->types[1].unit},
+	    {"off_cpu", &w->types[2].type},
+	    {"wall", &w->types[3].type},
 	    {"pid", &w->k_pid},
 	    {"tid", &w->k_tid},
 	    {"thread_name", &w->k_thread},
@@ -96,12 +101,19 @@ static int writer_init(struct pb_writer *w)
 
 	if (pb_tables_init(&w->t, w->p))
 		return -ENOMEM;
-	w->types[0] = w->types[1] = vinit;
-	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+	w->types[0] = w->types[1] = w->types[2] = w->types[3] = vinit;
+	w->nr_types = profile__value_type(w->p) == EMBER_VALUE_SAMPLES ? 2 : 4;
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+		/* A CPU profile's string table stays as it was without the two time types. */
+		if (w->nr_types == 2 &&
+		    (known[i].id == &w->types[2].type || known[i].id == &w->types[3].type))
+			continue;
 		if (intern(w, known[i].s, known[i].id))
 			return -ENOMEM;
-	w->type_ptrs[0] = &w->types[0];
-	w->type_ptrs[1] = &w->types[1];
+	}
+	w->types[2].unit = w->types[3].unit = w->types[1].unit;
+	for (i = 0; i < 4; i++)
+		w->type_ptrs[i] = &w->types[i];
 	w->period_type = w->types[1];
 	w->period = profile__period_ns(w->p);
 	/* Interned on first use: a profile without process facts has no such strings. */
@@ -222,11 +234,19 @@ static int write_sample(struct pb_writer *w, size_t i)
 		return err;
 	*ps = init;
 	ps->n_location_id = w->nr_ids - w->ids_first[i];
-	ps->n_value = 2;
-	ps->value = &w->values[2 * i];
+	ps->n_value = w->nr_types;
+	ps->value = &w->values[w->nr_types * i];
 	/* Counts past INT64_MAX cannot be represented; no real profile gets there. */
-	w->values[2 * i] = (int64_t)s.count;
-	w->values[2 * i + 1] = (int64_t)(s.count * w->period);
+	if (w->nr_types == 2) {
+		ps->value[0] = (int64_t)s.count;
+		ps->value[1] = (int64_t)(s.count * w->period);
+	} else if (s.kind == EMBER_SAMPLE_ON_CPU) {
+		/* Time profiles count ns: an on-CPU sample is one period of them. */
+		ps->value[0] = w->period ? (int64_t)(s.count / w->period) : 0;
+		ps->value[1] = ps->value[3] = (int64_t)s.count;
+	} else {
+		ps->value[2] = ps->value[3] = (int64_t)s.count;
+	}
 	for (k = 0; k < per_sample; k++) {
 		lab[k] = linit;
 		lp[k] = &lab[k];
@@ -242,7 +262,7 @@ static int write_samples(struct pb_writer *w)
 	int err = 0;
 
 	w->samples = calloc(nr + 1, sizeof(*w->samples));
-	w->values = calloc(2 * nr + 1, sizeof(*w->values));
+	w->values = calloc(w->nr_types * nr + 1, sizeof(*w->values));
 	w->labels = calloc(nr * per_sample + 1, sizeof(*w->labels));
 	w->label_ptrs = calloc(nr * per_sample + 1, sizeof(*w->label_ptrs));
 	w->ids_first = calloc(nr + 1, sizeof(*w->ids_first));
@@ -321,7 +341,7 @@ static int fill_profile(struct pb_writer *w, PbProfile *prof)
 	prof->function = (PbFunction **)ptrs[3];
 	if (err)
 		return err;
-	prof->n_sample_type = 2;
+	prof->n_sample_type = w->nr_types;
 	prof->sample_type = w->type_ptrs;
 	prof->n_sample = w->nr_samples;
 	prof->n_mapping = t->nr_mappings;
@@ -338,6 +358,10 @@ static int fill_profile(struct pb_writer *w, PbProfile *prof)
 	/* Without a known period the cpu values are all 0: show samples by default. */
 	if (!w->period)
 		prof->default_sample_type = w->types[0].type;
+	if (w->nr_types == 4)
+		prof->default_sample_type = profile__value_type(w->p) == EMBER_VALUE_WALL_NS
+						? w->types[3].type
+						: w->types[2].type;
 	return 0;
 }
 

@@ -95,6 +95,8 @@ int report__write(const struct ember_profile *p, const struct ember_report_opts 
 	regex_t re;
 	bool have_re = false;
 	uint64_t total = profile__total(p), shown = 0;
+	enum ember_value_type type = profile__value_type(p);
+	const char *unit = type == EMBER_VALUE_SAMPLES ? "samples" : "ns";
 	double sum = 0;
 	size_t i, k, n = profile__nr_samples(p);
 	int err;
@@ -153,12 +155,16 @@ int report__write(const struct ember_profile *p, const struct ember_report_opts 
 		qsort(r.rows, r.nr, sizeof(*r.rows),
 		      o.sort == EMBER_REPORT_SORT_CUM ? by_cum : by_flat);
 	if (have_re)
-		fprintf(out, "Focus: %s, %llu of %llu samples (%.2f%%)\n", o.focus,
-			(unsigned long long)shown, (unsigned long long)total,
+		fprintf(out, "Focus: %s, %llu of %llu %s (%.2f%%)\n", o.focus,
+			(unsigned long long)shown, (unsigned long long)total, unit,
 			total ? 100.0 * (double)shown / (double)total : 0.0);
-	fprintf(out, "Total: %llu samples; showing top %zu of %zu functions, sorted by %s\n",
-		(unsigned long long)total, r.nr < o.top ? r.nr : (size_t)o.top, r.nr,
+	fprintf(out, "Total: %llu %s; showing top %zu of %zu functions, sorted by %s\n",
+		(unsigned long long)total, unit, r.nr < o.top ? r.nr : (size_t)o.top, r.nr,
 		o.sort == EMBER_REPORT_SORT_CUM ? "cum" : "flat");
+	if (type != EMBER_VALUE_SAMPLES)
+		fprintf(out, "(%s time: %.3f s)\n",
+			type == EMBER_VALUE_WALL_NS ? "wall-clock" : "off-CPU",
+			(double)total / 1e9);
 	fprintf(out, "%12s %7s %7s %12s %7s  %s\n", "flat", "flat%", "sum%", "cum", "cum%",
 		"function");
 	for (i = 0; i < r.nr && i < o.top; i++) {

@@ -470,6 +470,9 @@ int svg__write(const struct ember_profile *p, const struct ember_svg_opts *opts,
 	int err;
 
 	svg_opts_defaults(&o, opts);
+	/* Off-CPU and wall-clock profiles count nanoseconds: say so in every tooltip. */
+	if ((!opts || !opts->countname) && profile__value_type(p) != EMBER_VALUE_SAMPLES)
+		o.countname = "ns";
 	err = flame_stacks_init(&fs, o.reverse, o.per_pid, o.per_thread, false);
 	if (!err)
 		err = flame_stacks_add_profile(&fs, p, 0);

@@ -27,6 +27,7 @@ _Static_assert(sizeof(struct ember_stack_medium) == 8 + 8 * EMBER_STACK_MEDIUM_F
 _Static_assert(EMBER_MAX_KERNEL_FRAMES <= EMBER_STACK_MEDIUM_FRAMES,
 	       "a kernel stack fits the medium class");
 _Static_assert(sizeof(struct ember_proc_event) == 32, "event layout");
+_Static_assert(sizeof(struct ember_offcpu_start) == 32, "off-CPU stamp layout");
 _Static_assert(sizeof(struct ember_generation) == 8, "generation layout");
 _Static_assert(sizeof(struct ember_inflight) == 64, "inflight slot: one cache line");
 _Static_assert(sizeof(struct ember_unwind_row) == 8, "unwind row layout");
@@ -41,6 +42,7 @@ struct ember_probe {
 	size_t nr_links, cap_links;
 	struct bpf_link *tp_links[4];	 /* fork, exec, exit, prepare_exec */
 	struct bpf_link *ldso_link;	 /* uprobe on ld.so's _dl_debug_state (tables on) */
+	struct bpf_link *switch_link;	 /* sched_switch, off-CPU time */
 	struct ember_inflight *inflight; /* mmap of the per-CPU inflight slots */
 	uint32_t nr_inflight;
 	size_t inflight_bytes;
@@ -118,16 +120,51 @@ static int set_stack_entries(struct sampler_bpf *skel, uint32_t entries)
 }
 
 /* The verifier's instruction count for the sampler: its share of the load time. */
-static void read_verified_insns(struct ember_probe *p)
+static uint32_t verified_insns(struct bpf_program *prog)
 {
 	struct bpf_prog_info info;
 	__u32 len = sizeof(info);
 
+	if (!bpf_program__autoload(prog))
+		return 0;
 	memset(&info, 0, sizeof(info));
-	if (bpf_obj_get_info_by_fd(bpf_program__fd(p->skel->progs.ember_sample), &info, &len))
-		pr_debug("cannot read the sampler's program info: %d", -errno);
-	else
-		p->load_info.verified_insns = info.verified_insns;
+	if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len)) {
+		pr_debug("cannot read the program info of %s: %d", bpf_program__name(prog), -errno);
+		return 0;
+	}
+	return info.verified_insns;
+}
+
+static void read_verified_insns(struct ember_probe *p)
+{
+	p->load_info.verified_insns = verified_insns(p->skel->progs.ember_sample);
+	p->load_info.switch_verified_insns = verified_insns(p->skel->progs.ember_switch);
+}
+
+/*
+ * Whether the kernel has tracepoint @name for tp_btf programs: its BTF has the
+ * btf_trace_NAME typedef the verifier attaches by. A missing one would fail
+ * deep in the load with an errno that says nothing of the cause.
+ */
+static int check_tracepoint(const char *name)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	char type[128];
+	int found, err;
+
+	if (!vmlinux) {
+		err = -errno;
+		pr_err("cannot read the kernel's BTF: %d", err);
+		return err;
+	}
+	snprintf(type, sizeof(type), "btf_trace_%s", name);
+	found = btf__find_by_name_kind(vmlinux, type, BTF_KIND_TYPEDEF);
+	btf__free(vmlinux);
+	if (found < 0) {
+		pr_debug("no %s in the kernel's BTF", type);
+		return -EOPNOTSUPP;
+	}
+	return 0;
 }
 
 /* Whether the kernel's BTF has the tp_btf tracepoint @name (btf_trace_NAME). */
@@ -172,6 +209,22 @@ int probe__new(const struct ember_probe_opts *opts, struct ember_probe **out)
 	p->skel->rodata->include_idle = o.include_idle;
 	p->skel->rodata->unwind_mode = o.unwind;
 	p->skel->rodata->fp_fallback = !o.no_fp_fallback;
+	p->skel->rodata->min_block_ns = o.min_block_ns;
+	p->skel->rodata->sched_frames = o.sched_frames;
+	/* What a profile does not use is not verified: verification is start-up time. */
+	if (o.off_cpu) {
+		const char *tp = o.switch_tracepoint ? o.switch_tracepoint : "sched_switch";
+
+		err = check_tracepoint(tp);
+		if (!err && o.switch_tracepoint)
+			err = bpf_program__set_attach_target(p->skel->progs.ember_switch, 0, tp);
+		if (err)
+			goto err_out;
+	}
+	err = bpf_program__set_autoload(p->skel->progs.ember_switch, o.off_cpu);
+	err = err ?: bpf_program__set_autoload(p->skel->progs.ember_sample, !o.no_sampler);
+	if (err)
+		goto err_out;
 	max_stack = perf_max_stack();
 	p->skel->rodata->kernel_max_frames =
 	    max_stack < EMBER_MAX_KERNEL_FRAMES ? max_stack : EMBER_MAX_KERNEL_FRAMES;
@@ -186,6 +239,8 @@ int probe__new(const struct ember_probe_opts *opts, struct ember_probe **out)
 	err = err ?: set_entries(p->skel->maps.target_pids, o.targets_entries);
 	err = err ?: set_entries(p->skel->maps.unwind_rows, o.unwind_rows);
 	err = err ?: set_entries(p->skel->maps.unwind_procs, o.unwind_procs);
+	/* Without off-CPU time the threads map is not used: keep it small. */
+	err = err ?: set_entries(p->skel->maps.offcpu_start, o.off_cpu ? o.offcpu_threads : 1);
 	err = err ?: set_entries(p->skel->maps.inflight, (uint32_t)libbpf_num_possible_cpus());
 	if (err)
 		goto err_out;
@@ -225,6 +280,7 @@ void probe__free(struct ember_probe *p)
 	for (i = 0; i < 4; i++)
 		bpf_link__destroy(p->tp_links[i]);
 	bpf_link__destroy(p->ldso_link);
+	probe__detach_switch(p);
 	free(p->links);
 	if (p->inflight)
 		munmap(p->inflight, p->inflight_bytes);
@@ -297,6 +353,29 @@ int probe__attach_tracepoints(struct ember_probe *p)
 	return 0;
 }
 
+int probe__attach_switch(struct ember_probe *p)
+{
+	int err;
+
+	if (p->switch_link)
+		return 0;
+	if (!bpf_program__autoload(p->skel->progs.ember_switch))
+		return -EINVAL;
+	p->switch_link = bpf_program__attach(p->skel->progs.ember_switch);
+	if (!p->switch_link) {
+		err = -errno;
+		pr_err("cannot attach the off-CPU program to tp_btf/sched_switch: %d", err);
+		return err;
+	}
+	return 0;
+}
+
+void probe__detach_switch(struct ember_probe *p)
+{
+	bpf_link__destroy(p->switch_link);
+	p->switch_link = NULL;
+}
+
 int probe__attach_perf_event(struct ember_probe *p, int perf_fd)
 {
 	struct bpf_link *link;
@@ -362,6 +441,11 @@ int probe__stats_fd(const struct ember_probe *p)
 int probe__events_fd(const struct ember_probe *p)
 {
 	return bpf_map__fd(p->skel->maps.events);
+}
+
+int probe__offcpu_fd(const struct ember_probe *p)
+{
+	return bpf_map__fd(p->skel->maps.offcpu_start);
 }
 
 /* Rows per BPF_MAP_UPDATE_BATCH call: 32 KiB of keys, 64 KiB of rows. */

@@ -36,15 +36,36 @@ struct ember_probe_opts {
 	bool no_fp_fallback;	       /* tables only: stop where a pc has no table */
 	uint32_t unwind_rows;  /* unwind_rows array size (8-byte rows); 0: 4 Mi rows (32 MiB) */
 	uint32_t unwind_procs; /* processes with tables at once; 0: 4096 */
+	/*
+	 * Off-CPU time: load the sched_switch program (attached by
+	 * probe__attach_switch). Without it the program is not even verified.
+	 */
+	bool off_cpu;
+	bool no_sampler;	       /* off-CPU only: the perf_event sampler is not loaded */
+	uint64_t min_block_ns;	       /* off-CPU intervals shorter than this are not counted */
+	uint32_t offcpu_threads;       /* threads tracked at once (offcpu_start map); 0: 32768 */
+	const char *switch_tracepoint; /* tests: attach there instead; NULL: "sched_switch" */
+	/*
+	 * Off-CPU kernel stacks with the scheduler's own frames (schedule,
+	 * do_nanosleep, io_schedule, mutex slow paths): walked at every switch-out
+	 * instead of at the switch-in of counted intervals (where the kernel's walk of
+	 * a sleeping task leaves out __sched functions).
+	 */
+	bool sched_frames;
 };
 
 /* What loading the sampler cost, for -v and the agent's log. */
 struct ember_probe_load_info {
 	uint64_t load_ns;	 /* wall time of the skeleton load (map creation + verifier) */
 	uint32_t verified_insns; /* instructions the verifier processed for ember_sample */
+	uint32_t switch_verified_insns; /* likewise for ember_switch (0: not loaded) */
 };
 
-/* Opens and loads the sampler. @opts may be NULL. 0 or a negative errno. */
+/*
+ * Opens and loads the sampler. @opts may be NULL. 0 or a negative errno;
+ * -EOPNOTSUPP when opts.off_cpu and the kernel's BTF has no sched_switch
+ * tracepoint to attach to.
+ */
 int probe__new(const struct ember_probe_opts *opts, struct ember_probe **out);
 void probe__free(struct ember_probe *p);
 
@@ -53,6 +74,12 @@ int probe__attach_tracepoints(struct ember_probe *p);
 
 /* Attaches the sampler to perf event @perf_fd (kept until probe__free). 0 or -errno. */
 int probe__attach_perf_event(struct ember_probe *p, int perf_fd);
+
+/* Attaches the sched_switch program (opts.off_cpu). 0 or a negative errno. */
+int probe__attach_switch(struct ember_probe *p);
+
+/* Detaches it: no off-CPU interval is counted after this returns. */
+void probe__detach_switch(struct ember_probe *p);
 
 /* Detaches the sampler from every perf event (no new samples after this returns). */
 void probe__detach_perf_events(struct ember_probe *p);
@@ -69,6 +96,8 @@ int probe__counts_fd(const struct ember_probe *p, int gen);
 int probe__stacks_fd(const struct ember_probe *p, int gen, unsigned int cls);
 int probe__stats_fd(const struct ember_probe *p);
 int probe__events_fd(const struct ember_probe *p);
+/* fd of the off-CPU threads map (tid -> struct ember_offcpu_start). */
+int probe__offcpu_fd(const struct ember_probe *p);
 
 /*
  * Entries of the unwind table array (8-byte rows); 0 without tables. Rows are

@@ -44,6 +44,18 @@ enum ember_stack_status {
 	 */
 	EMBER_STACK_EXITING = 8,
 	EMBER_STACK_IN_EXEC = 9,
+	EMBER_STACK_EXPIRED = 10, /* off-CPU: stored at switch-out, gone with its generation */
+};
+
+/*
+ * What a count of the counts map measures (struct ember_sample_key.kind). The
+ * sampler counts on-CPU samples; the sched_switch program counts nanoseconds
+ * off the CPU, by the state the thread left the CPU in.
+ */
+enum ember_sample_kind_abi {
+	EMBER_KIND_ON_CPU = 0,	  /* value: samples */
+	EMBER_KIND_BLOCKED = 1,	  /* value: ns; the thread slept (a lock, I/O, a timer, ...) */
+	EMBER_KIND_PREEMPTED = 2, /* value: ns; the thread was runnable, waiting for a CPU */
 };
 
 /* Key of the in-kernel counts map: one entry per (thread, kernel stack, user stack). */
@@ -54,8 +66,22 @@ struct ember_sample_key {
 	__u64 ustack;	     /* likewise for the user stack */
 	__u16 kstack_status; /* enum ember_stack_status */
 	__u16 ustack_status;
-	__u32 pad;
+	__u32 kind; /* enum ember_sample_kind_abi */
 	char comm[EMBER_COMM_LEN];
+};
+
+/*
+ * A thread that left the CPU (offcpu_start map, keyed by tid): when, its user
+ * stack at the switch-out, and why. Its kernel stack is taken at the switch-in,
+ * from the stack it left, only for intervals that are counted; with
+ * sched_frames at the switch-out (kstack). ts_ns 0: the thread is on a CPU.
+ */
+struct ember_offcpu_start {
+	__u64 ts_ns; /* bpf_ktime_get_ns() at the switch-out */
+	__u64 kstack, ustack;
+	__u16 kstack_status, ustack_status;
+	__u16 kind; /* EMBER_KIND_BLOCKED or EMBER_KIND_PREEMPTED */
+	__u16 gen;  /* generation whose stacks maps got the stacks */
 };
 
 /* Why a table-driven user-stack walk ended (struct ember_stack.end). */
@@ -136,6 +162,13 @@ enum ember_stat {
 	EMBER_STAT_STACK_COLLISION_LOST, /* a stack lost: it collided under both hashes */
 	EMBER_STAT_USTACK_EXITING,	 /* no user stack: the process's memory is released */
 	EMBER_STAT_USTACK_IN_EXEC,	 /* no user stack: between two images in execve() */
+	EMBER_STAT_OFFCPU_SWITCHES,	 /* switch-outs of targets stamped (off-CPU) */
+	EMBER_STAT_OFFCPU_INTERVALS,	 /* off-CPU intervals counted */
+	EMBER_STAT_OFFCPU_SHORT,	 /* intervals under --min-block: not counted, not lost */
+	EMBER_STAT_OFFCPU_THREADS_FULL,	 /* switch-out not stamped: offcpu_start map full */
+	EMBER_STAT_OFFCPU_LOST,		 /* interval dropped: counts map full */
+	EMBER_STAT_OFFCPU_LOST_NS,	 /* ns of those intervals */
+	EMBER_STAT_OFFCPU_STACK_EXPIRED, /* a stack of an interval gone with its generation */
 	EMBER_STAT__COUNT,
 };
 

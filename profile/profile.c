@@ -63,6 +63,7 @@ struct ember_profile {
 
 	uint64_t start_ns, duration_ns, total;
 	uint32_t hz;
+	enum ember_value_type value_type;
 };
 
 int profile__new(struct ember_profile **out)
@@ -134,6 +135,40 @@ uint32_t profile__frequency(const struct ember_profile *p)
 uint64_t profile__period_ns(const struct ember_profile *p)
 {
 	return p->hz ? 1000000000ull / p->hz : 0;
+}
+
+void profile__set_value_type(struct ember_profile *p, enum ember_value_type type)
+{
+	p->value_type = type;
+}
+
+enum ember_value_type profile__value_type(const struct ember_profile *p)
+{
+	return p->value_type;
+}
+
+const char *ember_value_type_name(enum ember_value_type type)
+{
+	switch (type) {
+	case EMBER_VALUE_OFF_CPU_NS:
+		return "off_cpu";
+	case EMBER_VALUE_WALL_NS:
+		return "wall";
+	default:
+		return "samples";
+	}
+}
+
+const char *ember_sample_kind_marker(uint32_t kind)
+{
+	switch (kind) {
+	case EMBER_SAMPLE_OFF_CPU_BLOCKED:
+		return "[off-cpu: blocked]";
+	case EMBER_SAMPLE_OFF_CPU_PREEMPTED:
+		return "[off-cpu: preempted]";
+	default:
+		return NULL;
+	}
 }
 
 const char *profile__intern(struct ember_profile *p, const char *s)
@@ -518,8 +553,9 @@ static bool sample_eq(const void *ctx, uint32_t index)
 	const struct sample_lookup *l = ctx;
 	const struct ember_sample *a = &l->p->samples[index].s, *b = l->s;
 
-	return a->pid == b->pid && a->tid == b->tid && a->process_name == b->process_name &&
-	       a->thread_name == b->thread_name && a->nr_locations == b->nr_locations &&
+	return a->pid == b->pid && a->tid == b->tid && a->kind == b->kind &&
+	       a->process_name == b->process_name && a->thread_name == b->thread_name &&
+	       a->nr_locations == b->nr_locations &&
 	       (b->nr_locations == 0 || /* empty stacks: loc_ids may still be NULL */
 		memcmp(&l->p->loc_ids[l->p->samples[index].first_loc], b->locations,
 		       b->nr_locations * sizeof(*b->locations)) == 0);
@@ -545,7 +581,8 @@ int profile__add_sample(struct ember_profile *p, const struct ember_sample *s)
 		return -ENOMEM;
 	h = ember_hash_bytes(s->locations, s->nr_locations * sizeof(*s->locations),
 			     ((uint64_t)s->pid << 32) | s->tid);
-	h = ember_hash_u64(h, (uintptr_t)copy.process_name ^ ((uintptr_t)copy.thread_name << 1));
+	h = ember_hash_u64(h, (uintptr_t)copy.process_name ^ ((uintptr_t)copy.thread_name << 1) ^
+				  s->kind);
 	found = ember_index__find(p->sample_index, h, sample_eq, &l);
 	if (found >= 0) {
 		p->samples[found].s.count += s->count;
@@ -649,6 +686,12 @@ int profile__merge(struct ember_profile *dst, const struct ember_profile *src)
 	size_t i, cap_stack = 0;
 	int err = -ENOMEM;
 
+	if (dst->value_type != src->value_type) {
+		if (dst->nr_samples && src->nr_samples)
+			return -EINVAL;
+		if (src->nr_samples)
+			dst->value_type = src->value_type;
+	}
 	map_ids = calloc(src->nr_mappings + 1, sizeof(*map_ids));
 	loc_ids = calloc(src->nr_locations + 1, sizeof(*loc_ids));
 	if (!map_ids || !loc_ids)

@@ -68,15 +68,39 @@ struct ember_location {
 	const struct ember_frame *frames; /* innermost (inlined) first */
 };
 
+/*
+ * What a profile's sample counts measure (profile__value_type). A CPU profile
+ * counts samples (each worth the period, 1e9 / frequency ns, of CPU time); an
+ * off-CPU profile counts nanoseconds a thread spent off the CPU; a wall-clock
+ * profile counts nanoseconds of both, on-CPU samples at the period each, so a
+ * thread's counts add up to its wall-clock time.
+ */
+enum ember_value_type {
+	EMBER_VALUE_SAMPLES = 0,    /* samples/count (and cpu/nanoseconds = count x period) */
+	EMBER_VALUE_OFF_CPU_NS = 1, /* off_cpu/nanoseconds */
+	EMBER_VALUE_WALL_NS = 2,    /* wall/nanoseconds: cpu ns + off-CPU ns */
+};
+
+/* What one sample stands for (struct ember_sample.kind). */
+enum ember_sample_kind {
+	EMBER_SAMPLE_ON_CPU = 0,	    /* running on a CPU */
+	EMBER_SAMPLE_OFF_CPU_BLOCKED = 1,   /* off the CPU, asleep: a lock, I/O, a timer */
+	EMBER_SAMPLE_OFF_CPU_PREEMPTED = 2, /* off the CPU, runnable: waiting for a CPU */
+};
+
+/* The marker frame at the leaf of an off-CPU stack of kind @kind; NULL for on-CPU. */
+const char *ember_sample_kind_marker(uint32_t kind);
+
 /* One aggregated stack as a writer sees it. */
 struct ember_sample {
 	uint32_t pid;		  /* 0 when unknown (e.g. read from folded) */
 	uint32_t tid;		  /* 0 when unknown */
 	const char *process_name; /* root frame in folded; NULL for none */
 	const char *thread_name;  /* comm of the thread; NULL for none */
-	uint64_t count;		  /* samples */
+	uint64_t count;		  /* in the profile's unit: samples or ns (profile__value_type) */
 	uint32_t nr_locations;
 	const uint32_t *locations; /* location ids (1-based), leaf first */
+	uint32_t kind;		   /* enum ember_sample_kind; 0 (on-CPU) unless set */
 };
 
 struct ember_profile;
@@ -92,6 +116,11 @@ uint64_t profile__duration_ns(const struct ember_profile *p);
 uint32_t profile__frequency(const struct ember_profile *p);
 /* Sampling period in ns: 1e9 / frequency, or 0 when the frequency is unknown. */
 uint64_t profile__period_ns(const struct ember_profile *p);
+/* The unit of sample counts; EMBER_VALUE_SAMPLES for a new profile. */
+void profile__set_value_type(struct ember_profile *p, enum ember_value_type type);
+enum ember_value_type profile__value_type(const struct ember_profile *p);
+/* The pprof sample type name of a value type: "samples", "off_cpu" or "wall". */
+const char *ember_value_type_name(enum ember_value_type type);
 
 /*
  * Named counters (losses, unwind failures, ...): "lost.counts_map_full" etc.
@@ -165,7 +194,11 @@ int profile__set_process(struct ember_profile *p, const struct ember_process *in
 /* The process record of @pid, NULL when none; valid until @p changes. */
 const struct ember_process *profile__process(const struct ember_profile *p, uint32_t pid);
 
-/* Adds every sample, location, mapping, process and counter of @src to @dst. */
+/*
+ * Adds every sample, location, mapping, process and counter of @src to @dst.
+ * -EINVAL when their value types differ and @dst has samples (a count of
+ * samples and one of ns do not add up); an empty @dst takes @src's type.
+ */
 int profile__merge(struct ember_profile *dst, const struct ember_profile *src);
 
 /* Read access for writers. Ids are 1-based and dense: 1..nr. */

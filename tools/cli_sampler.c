@@ -48,7 +48,7 @@ int cli_sampler_exit_code(enum cli_sampler_step step, int err)
 	 */
 	if (err == -EPERM)
 		return EMBER_EXIT_PERMISSION;
-	if (err == -EACCES || err == -EINVAL)
+	if (err == -EACCES || err == -EINVAL || err == -EOPNOTSUPP)
 		return EMBER_EXIT_UNSUPPORTED;
 	return EMBER_EXIT_FAILURE;
 }
@@ -64,6 +64,9 @@ int cli_sampler_error(enum cli_sampler_step step, int err)
 			"ember: the kernel refused to load the BPF sampler: %s (needs CAP_BPF and "
 			"CAP_PERFMON)\n",
 			strerror(-err));
+	else if (err == -EOPNOTSUPP)
+		fprintf(stderr, "ember: this kernel has no sched_switch tracepoint for BPF (tp_btf "
+				"in its BTF): off-CPU and wall-clock profiles need it\n");
 	else if (code == EMBER_EXIT_UNSUPPORTED)
 		fprintf(stderr,
 			"ember: this kernel rejected the BPF sampler (%s); run with -v for the "

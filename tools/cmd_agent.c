@@ -46,6 +46,7 @@ enum {
 	OPT_UNWIND,
 	OPT_UNWIND_ROWS,
 	OPT_UNWIND_CACHE,
+	OPT_MODE,
 	OPT_PUSH,
 	OPT_PUSH_APP,
 	OPT_PUSH_TOKEN_FILE,
@@ -100,6 +101,11 @@ static const struct cli_option agent_options[] = {
      "How user stacks are walked: auto (default): .eh_frame tables where a binary has "
      "them (complete stacks of binaries built without frame pointers), frame pointers "
      "elsewhere; fp: frame pointers only, no per-process work; dwarf: tables only."},
+    {"mode", 0, OPT_MODE, "cpu|off-cpu|wall",
+     "What each window measures: cpu (default): CPU samples; off-cpu: nanoseconds threads "
+     "spent off the CPU (intervals of 1 ms and more), at the stacks where they left it, "
+     "under '[off-cpu: blocked]' or '[off-cpu: preempted]'; wall: both in nanoseconds, "
+     "each CPU sample at 1/F s (as record --off-cpu and --wall)."},
     {"unwind-rows", 0, OPT_UNWIND_ROWS, "N",
      "Rows of unwind tables the sampler holds (8 bytes each of kernel memory, charged to the "
      "agent's cgroup, not in its RSS; 1024..67108864, default 1048576 = 8 MiB). Past it the "
@@ -356,6 +362,8 @@ static int new_collector(const struct agent_config *cfg, struct ember_collector 
 	co.unwind = (enum ember_unwind)cfg->unwind;
 	co.unwind_rows = cfg->unwind_rows;
 	co.unwind_cache_dir = cfg->unwind_cache;
+	co.mode = (enum ember_mode)cfg->mode;
+	co.min_block_ns = EMBER_MIN_BLOCK_DEFAULT_NS;
 	co.target = EMBER_TARGET_ALL;
 	err = collector__new(&co, out);
 	if (err)
@@ -420,13 +428,14 @@ static int reload(struct agent *ag, int argc, char **argv, const struct agent_ar
 		}
 	}
 	if (next.frequency_hz != ag->cfg.frequency_hz || next.unwind != ag->cfg.unwind ||
-	    next.unwind_rows != ag->cfg.unwind_rows) {
+	    next.unwind_rows != ag->cfg.unwind_rows || next.mode != ag->cfg.mode) {
 		err = new_collector(&next, &nc);
 		if (err) {
 			pr_err("reload: keeping %u Hz", ag->cfg.frequency_hz);
 			next.frequency_hz = ag->cfg.frequency_hz;
 			next.unwind = ag->cfg.unwind;
 			next.unwind_rows = ag->cfg.unwind_rows;
+			next.mode = ag->cfg.mode;
 		} else {
 			err = agent_windows__switch(ag->windows, ag->collector, nc, &ag->cfg,
 						    next.window_s, &switched);
@@ -437,6 +446,7 @@ static int reload(struct agent *ag, int argc, char **argv, const struct agent_ar
 				next.frequency_hz = ag->cfg.frequency_hz;
 				next.unwind = ag->cfg.unwind;
 				next.unwind_rows = ag->cfg.unwind_rows;
+				next.mode = ag->cfg.mode;
 				if (err) {
 					agent_config__release(&next);
 					return err;

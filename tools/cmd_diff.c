@@ -108,8 +108,20 @@ int cmd_diff(int argc, char **argv)
 		ret = output_cli_read_exit(err);
 		goto out;
 	}
+	/* Shares of samples against shares of nanoseconds would compare nothing. */
+	if (profile__value_type(a) != profile__value_type(b)) {
+		fprintf(stderr,
+			"ember: cannot diff a %s profile against a %s one (record both with the "
+			"same of --off-cpu, --wall or neither)\n",
+			ember_value_type_name(profile__value_type(a)),
+			ember_value_type_name(profile__value_type(b)));
+		ret = EMBER_EXIT_USAGE;
+		goto out;
+	}
 	if (!oc.svg.title)
 		oc.svg.title = "Differential Flame Graph";
+	if (!oc.svg.countname && profile__value_type(b) != EMBER_VALUE_SAMPLES)
+		oc.svg.countname = "ns";
 	wo.format = folded ? EMBER_FORMAT_FOLDED : EMBER_FORMAT_SVG;
 	wo.svg = &oc.svg;
 	wo.diff_before = a;

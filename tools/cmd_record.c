@@ -43,6 +43,10 @@ enum {
 	OPT_UNWIND_CACHE,
 	OPT_TITLE,
 	OPT_READY_FD,
+	OPT_OFF_CPU,
+	OPT_WALL,
+	OPT_MIN_BLOCK,
+	OPT_SCHED_FRAMES,
 };
 
 static const struct cli_option record_options[] = {
@@ -63,6 +67,26 @@ static const struct cli_option record_options[] = {
      "Write the profile to FILE ('-' for stdout); the format follows the extension "
      "(.svg: interactive flamegraph; .folded, .txt: folded stacks; .pb.gz: pprof; .json: "
      "speedscope; any of them + .zst: zstd-compressed). Default ember.svg."},
+    {"off-cpu", 0, OPT_OFF_CPU, NULL,
+     "Measure time off the CPU instead of CPU samples: for each thread, the nanoseconds "
+     "from each switch-out (sched_switch) to its next switch-in, at the kernel and user "
+     "stacks where it left the CPU. A leaf frame '[off-cpu: blocked]' (asleep: a lock, I/O, "
+     "a timer) or '[off-cpu: preempted]' (runnable, waiting for a CPU) says why. Counts are "
+     "nanoseconds in every format (folded and SVG included)."},
+    {"wall", 0, OPT_WALL, NULL,
+     "Wall-clock time: on-CPU samples at 1/F s each plus every off-CPU interval, in "
+     "nanoseconds, so the time of a thread adds up to its wall-clock time (see "
+     "--per-thread). Off-CPU stacks end in the same '[off-cpu: ...]' frame as with "
+     "--off-cpu; --min-block does not apply."},
+    {"min-block", 0, OPT_MIN_BLOCK, "DURATION",
+     "With --off-cpu: do not count off-CPU intervals shorter than this (default 1ms; "
+     "0.1ms, 0: every one). Their number is the counter off_cpu.below_min_block."},
+    {"sched-frames", 0, OPT_SCHED_FRAMES, NULL,
+     "With --off-cpu or --wall: keep the scheduler's own kernel frames (schedule, "
+     "do_nanosleep, schedule_timeout, io_schedule, mutex slow paths) at the leaf of off-CPU "
+     "stacks. By default the kernel stack is walked when a counted interval ends, from the "
+     "stack the thread left, which the kernel gives without them; with this flag it is "
+     "walked at every switch-out, about 3x the BPF time per context switch."},
     {"user-only", 0, OPT_USER_ONLY, NULL, "Collect user stacks only."},
     {"kernel-only", 0, OPT_KERNEL_ONLY, NULL, "Collect kernel stacks only."},
     {"per-pid", 0, OPT_PER_PID, NULL, "Root frame is 'name-PID': one tower per process."},
@@ -136,7 +160,8 @@ struct record_args {
 	uint32_t *pids;
 	size_t nr_pids, cap_pids;
 	bool children, user_only, kernel_only, per_pid, per_thread, idle, verbose, lines;
-	bool no_demangle;
+	bool no_demangle, off_cpu, wall, min_block_set, sched_frames;
+	double min_block_s;
 	const char *cgroup;
 	uint32_t counts_entries, stacks_entries;
 	double drain_interval_s;
@@ -316,6 +341,27 @@ static int parse_args(int argc, char **argv, struct record_args *a)
 				return EMBER_EXIT_USAGE;
 			}
 			break;
+		case OPT_OFF_CPU:
+			a->off_cpu = true;
+			break;
+		case OPT_WALL:
+			a->wall = true;
+			break;
+		case OPT_SCHED_FRAMES:
+			a->sched_frames = true;
+			break;
+		case OPT_MIN_BLOCK: {
+			char why[96];
+
+			if (cli_parse_duration(optarg, CLI_DURATION_ZERO, &a->min_block_s, why,
+					       sizeof(why)))
+				return cli_usage_error("record",
+						       "invalid value for --min-block: "
+						       "'%s' (%s)",
+						       optarg, why);
+			a->min_block_set = true;
+			break;
+		}
 		case 'v':
 			a->verbose = true;
 			break;
@@ -344,6 +390,13 @@ static int parse_args(int argc, char **argv, struct record_args *a)
 				       "--user-only and --kernel-only exclude each other");
 	if ((a->nr_pids != 0) + (a->cgroup != NULL) + (a->cmd != NULL) > 1)
 		return cli_usage_error("record", "choose one target: -a, -p, --cgroup or -- CMD");
+	if (a->off_cpu && a->wall)
+		return cli_usage_error("record", "--off-cpu and --wall exclude each other (--wall "
+						 "already has the off-CPU time)");
+	if (a->min_block_set && !a->off_cpu)
+		return cli_usage_error("record", "--min-block needs --off-cpu");
+	if (a->sched_frames && !a->off_cpu && !a->wall)
+		return cli_usage_error("record", "--sched-frames needs --off-cpu or --wall");
 	if (a->children && !a->nr_pids)
 		return cli_usage_error("record", "--children needs --pid");
 	if (a->ready_fd == STDOUT_FILENO && strcmp(a->output, "-") == 0)
@@ -495,13 +548,38 @@ static void print_summary(const struct ember_profile *p, double seconds, unsigne
 			  uint32_t hz, bool verbose)
 {
 	uint64_t total = profile__total(p), lost = ember_lost_samples(p);
-	uint64_t seen = total + lost;
+	uint64_t seen = total + lost, on = 0, blocked = 0, preempted = 0;
+	enum ember_value_type type = profile__value_type(p);
 	size_t i;
 
-	fprintf(stderr, "ember: recorded %.2f s on %u CPUs at %u Hz: %llu samples (%.1f/s)\n",
-		seconds, cpus, hz, (unsigned long long)total, seconds > 0 ? total / seconds : 0.0);
-	fprintf(stderr, "ember: lost samples: %llu (%.2f%%)\n", (unsigned long long)lost,
-		seen ? 100.0 * lost / seen : 0.0);
+	for (i = 0; type != EMBER_VALUE_SAMPLES && i < profile__nr_samples(p); i++) {
+		struct ember_sample s;
+
+		profile__sample(p, i, &s);
+		if (s.kind == EMBER_SAMPLE_OFF_CPU_BLOCKED)
+			blocked += s.count;
+		else if (s.kind == EMBER_SAMPLE_OFF_CPU_PREEMPTED)
+			preempted += s.count;
+		else
+			on += s.count;
+	}
+	if (type == EMBER_VALUE_SAMPLES)
+		fprintf(stderr,
+			"ember: recorded %.2f s on %u CPUs at %u Hz: %llu samples (%.1f/s)\n",
+			seconds, cpus, hz, (unsigned long long)total,
+			seconds > 0 ? total / seconds : 0.0);
+	else
+		fprintf(stderr,
+			"ember: recorded %.2f s on %u CPUs (%s): %.3f s in total: %.3f s on-CPU, "
+			"%.3f s off-CPU blocked, %.3f s off-CPU preempted\n",
+			seconds, cpus, type == EMBER_VALUE_WALL_NS ? "wall-clock" : "off-CPU",
+			total / 1e9, on / 1e9, blocked / 1e9, preempted / 1e9);
+	/* Off-CPU time has no samples: its losses are the lost.off_cpu.* counters below. */
+	if (type == EMBER_VALUE_WALL_NS)
+		seen = profile__counter_value(p, "sampler.samples");
+	if (type != EMBER_VALUE_OFF_CPU_NS)
+		fprintf(stderr, "ember: lost samples: %llu (%.2f%%)\n", (unsigned long long)lost,
+			seen ? 100.0 * lost / seen : 0.0);
 	for (i = 0; i < profile__nr_counters(p); i++) {
 		enum ember_counter_kind kind;
 		const char *name;
@@ -513,7 +591,8 @@ static void print_summary(const struct ember_profile *p, double seconds, unsigne
 			continue; /* in the line above */
 		if (!verbose && (!v || kind == EMBER_COUNTER_OTHER))
 			continue;
-		if (kind == EMBER_COUNTER_LOST_STACKS || strncmp(name, "truncated.", 10) == 0)
+		if (type == EMBER_VALUE_SAMPLES &&
+		    (kind == EMBER_COUNTER_LOST_STACKS || strncmp(name, "truncated.", 10) == 0))
 			fprintf(stderr, "ember:   %s: %llu (%.2f%% of samples)\n", name,
 				(unsigned long long)v, seen ? 100.0 * v / seen : 0.0);
 		else
@@ -548,7 +627,11 @@ static int write_profile(const struct ember_profile *p, const struct record_args
  */
 static void announce_ready(struct record_args *a, unsigned int cpus)
 {
-	fprintf(stderr, "ember: ready: sampling %u CPUs at %u Hz\n", cpus, a->hz);
+	if (a->off_cpu)
+		fprintf(stderr, "ember: ready: tracing off-CPU time on %u CPUs\n", cpus);
+	else
+		fprintf(stderr, "ember: ready: sampling %u CPUs at %u Hz%s\n", cpus, a->hz,
+			a->wall ? " and tracing off-CPU time" : "");
 	if (a->ready_fd < 0)
 		return;
 	if (write(a->ready_fd, "r", 1) != 1)
@@ -648,6 +731,11 @@ int cmd_record(int argc, char **argv)
 	co.unwind_rows = a.unwind_rows;
 	co.window_ms = (uint32_t)(a.drain_interval_s * 1000);
 	co.unwind_cache_dir = a.unwind_cache;
+	co.mode = a.off_cpu ? EMBER_MODE_OFF_CPU : a.wall ? EMBER_MODE_WALL : EMBER_MODE_CPU;
+	co.min_block_ns =
+	    a.min_block_set ? (uint64_t)(a.min_block_s * 1e9 + 0.5) : EMBER_MIN_BLOCK_DEFAULT_NS;
+	co.switch_tracepoint = getenv("EMBER_SWITCH_TRACEPOINT"); /* tests: a missing one */
+	co.sched_frames = a.sched_frames;
 
 	ret = check_output(a.output);
 	if (ret)
@@ -750,13 +838,24 @@ int cmd_record(int argc, char **argv)
 		fprintf(stderr, "ember: symbolization failed: %s\n", strerror(-err));
 		goto out;
 	}
-	snprintf(a.subtitle, sizeof(a.subtitle), "%.100s, %u Hz, %.1f s, %llu samples on %.64s",
-		 a.cmd	     ? a.cmd[0]
-		 : a.nr_pids ? "selected processes"
-		 : a.cgroup  ? a.cgroup
-			     : "all processes",
-		 a.hz, profile__duration_ns(prof) / 1e9, (unsigned long long)profile__total(prof),
-		 hostname);
+	if (a.off_cpu || a.wall)
+		snprintf(a.subtitle, sizeof(a.subtitle),
+			 "%.100s, %s, %.1f s, %.3f s counted on %.64s",
+			 a.cmd	     ? a.cmd[0]
+			 : a.nr_pids ? "selected processes"
+			 : a.cgroup  ? a.cgroup
+				     : "all processes",
+			 a.off_cpu ? "off-CPU time (ns)" : "wall-clock time (ns)",
+			 profile__duration_ns(prof) / 1e9, profile__total(prof) / 1e9, hostname);
+	else
+		snprintf(a.subtitle, sizeof(a.subtitle),
+			 "%.100s, %u Hz, %.1f s, %llu samples on %.64s",
+			 a.cmd	     ? a.cmd[0]
+			 : a.nr_pids ? "selected processes"
+			 : a.cgroup  ? a.cgroup
+				     : "all processes",
+			 a.hz, profile__duration_ns(prof) / 1e9,
+			 (unsigned long long)profile__total(prof), hostname);
 	for (k = 0; k < a.nr_labels; k++) {
 		err = profile__set_label(prof, a.labels[k].key, a.labels[k].value);
 		if (err)

@@ -218,8 +218,75 @@ static void test_corrupt(void)
 	profile__free(p);
 }
 
+/*
+ * Off-CPU and wall-clock profiles (issue 14): a wall profile keeps its unit,
+ * its samples' kinds (blocked vs preempted from the leaf marker) and its ns
+ * through pprof; an off-CPU one reads back as off-CPU.
+ */
+static void test_time_profiles(void)
+{
+	static const enum ember_value_type types[] = {EMBER_VALUE_WALL_NS, EMBER_VALUE_OFF_CPU_NS};
+	size_t t, i;
+
+	for (t = 0; t < 2; t++) {
+		struct ember_profile *p, *q;
+		struct ember_frame f[3] = {
+		    {.function = "main"},
+		    {.function = "[off-cpu: blocked]", .flags = EMBER_FRAME_MARKER},
+		    {.function = "[off-cpu: preempted]", .flags = EMBER_FRAME_MARKER}};
+		uint32_t ids[3], stack[2];
+		uint64_t blocked = 0, preempted = 0, on = 0;
+		struct ember_sample s = {.pid = 1, .tid = 1, .process_name = "x"};
+
+		ASSERT_EQ(profile__new(&p), 0);
+		profile__set_frequency(p, 1000);
+		profile__set_value_type(p, types[t]);
+		for (i = 0; i < 3; i++)
+			ASSERT_EQ(profile__intern_frames_location(p, &f[i], 1, &ids[i]), 0);
+		stack[1] = ids[0];
+		s.locations = stack;
+		if (types[t] == EMBER_VALUE_WALL_NS) { /* 3 samples of 1 ms on the CPU */
+			stack[0] = ids[0];
+			s.locations = &stack[1];
+			s.nr_locations = 1;
+			s.count = 3000000;
+			ASSERT_EQ(profile__add_sample(p, &s), 0);
+			s.locations = stack;
+		}
+		s.nr_locations = 2;
+		stack[0] = ids[1];
+		s.kind = EMBER_SAMPLE_OFF_CPU_BLOCKED;
+		s.count = 2000000000;
+		ASSERT_EQ(profile__add_sample(p, &s), 0);
+		stack[0] = ids[2];
+		s.kind = EMBER_SAMPLE_OFF_CPU_PREEMPTED;
+		s.count = 7000000;
+		ASSERT_EQ(profile__add_sample(p, &s), 0);
+		q = via_pprof(p);
+		ASSERT_EQ(profile__value_type(q), types[t]);
+		ASSERT_EQ(profile__total(q), profile__total(p));
+		for (i = 0; i < profile__nr_samples(q); i++) {
+			struct ember_sample g;
+
+			profile__sample(q, i, &g);
+			if (g.kind == EMBER_SAMPLE_OFF_CPU_BLOCKED)
+				blocked += g.count;
+			else if (g.kind == EMBER_SAMPLE_OFF_CPU_PREEMPTED)
+				preempted += g.count;
+			else
+				on += g.count;
+		}
+		ASSERT_EQ(blocked, 2000000000);
+		ASSERT_EQ(preempted, 7000000);
+		ASSERT_EQ(on, types[t] == EMBER_VALUE_WALL_NS ? 3000000 : 0);
+		profile__free(p);
+		profile__free(q);
+	}
+}
+
 int main(void)
 {
+	test_time_profiles();
 	test_folded_roundtrip();
 	test_symbolized_roundtrip();
 	test_empty();

@@ -670,6 +670,187 @@ def case_duration_units():
     check(os.path.exists(out), "no profile written:\n" + se)
     print("duration units ok")
 
+
+# ---- off-CPU and wall-clock time (issue 14) ---------------------------------
+
+
+def fixture_numbers(stdout):
+    """The fixture's own measurements: 'name value' pairs on its stdout."""
+    return {k: int(v) for k, v in re.findall(r"(\w+_ns) (\d+)", stdout)}
+
+
+def thread_stacks(stacks, name):
+    """Folded stacks (--per-thread) of the threads called @name: frames after the
+    'NAME-TID' frame."""
+    out = []
+    for f, c in stacks:
+        if len(f) > 1 and re.match(r"^%s-\d+$" % re.escape(name), f[1]):
+            out.append((f[2:], c))
+    return out
+
+
+def record_offcpu(args, what):
+    out = tmp(what + ".folded")
+    rc, so, se = record(args + ["--per-thread", "-v", "-o", out, "--", FIX + "/offcpu"] +
+                        [what.split("_")[0]] + what.split("_")[1:], timeout=180)
+    check(rc == 0, "ember exited %d:\n%s" % (rc, se))
+    for name in ("lost.off_cpu.threads_map_full", "lost.off_cpu.counts_map_full",
+                 "lost.stack.off_cpu_expired", "lost.stack.off_cpu_not_carried"):
+        check(counter(se, name) == 0, "%s: %d\n%s" % (name, counter(se, name), se))
+    return parse_folded(out), fixture_numbers(so), se
+
+
+def case_offcpu_alternate():
+    """40 ms of CPU, 40 ms of sleep, in turns. --wall: each half of the thread's time
+    within 3 pp of what the fixture measured. --off-cpu: >= 90% of the thread's
+    weight under the sleep, and that time within 5% of the time it slept.
+
+    Why these hold by a wide margin: --wall weighs a sample at 1/F s; at F = 1000 Hz
+    each 40 ms run gets 40 +- 1 samples as the timer's phase falls (the cpu-clock
+    timer runs on wall time, so time stolen by the hypervisor is sampled too, as
+    the fixture's spin counts it), an error of at most 1/40 per run and far less
+    over 50 runs. Off-CPU time is exact to the ns between switch-out and
+    switch-in; the fixture's clock adds only the on-CPU part of each nanosleep
+    call (microseconds of 40 ms). One thing does lose on-CPU time: when the
+    hypervisor stops the vCPU for longer than a period, the cpu-clock hrtimer
+    fires once after it (perf forwards the timer past the missed periods), so
+    time stolen during the spin is up to that many samples short: the steal of
+    all CPUs over the run (steal_ns()) is allowed below the expected figures."""
+    need_root()
+    steal0 = steal_ns()
+    stacks, nums, se = record_offcpu(["--wall", "-F", "1000"], "alternate_4")
+    steal = steal_ns() - steal0
+    mine = thread_stacks(stacks, "offcpu")
+    # The running half is all of the thread's time but its sleeps: spin_work, and the
+    # clock reads around it, whose samples in the vDSO may miss spin_work's frame.
+    sleep = sum(c for f, c in mine if "sleep_phase" in f and f[-1] == "[off-cpu: blocked]")
+    spin = sum(c for _, c in mine) - sleep
+    check(spin and sleep, "no running or sleep_phase time: %d %d" % (spin, sleep))
+    check(sum(c for f, c in mine if "spin_work" in f) >= 0.5 * spin,
+          "spin_work has under half of the running time: %r" % mine)
+    ran = nums["spun_ns"] + nums["slept_ns"]
+    want = 100.0 * nums["spun_ns"] / ran
+    got = 100.0 * spin / (spin + sleep)
+    low = 100.0 * max(nums["spun_ns"] - steal, 0) / max(ran - steal, 1)
+    check(low - 3 <= got <= want + 3, "--wall: running has %.1f%% of the time, the fixture "
+          "measured %.1f%% (-3 pp - %.3f s stolen, +3 pp)" % (got, want, steal / 1e9))
+    check(ran - 0.03 * ran - steal <= spin + sleep <= ran + 0.03 * ran,
+          "--wall: %d ns counted, the fixture ran %d ns (%.3f s stolen)" %
+          (spin + sleep, ran, steal / 1e9))
+    check(all(x in ("[off-cpu: blocked]", "[off-cpu: preempted]") or not x.startswith("[off")
+              for f, _ in mine for x in f), "unknown state frame")
+    print("wall ok: spin %.1f%% (fixture %.1f%%), %d of %d ns, %.3f s stolen" %
+          (got, want, spin + sleep, ran, steal / 1e9))
+
+    # The weight that is the thread's own waiting: blocked time. Preempted time is
+    # the host's load (another test, a build) taking the CPU from the thread, as much
+    # as that load is, wherever it runs (spinning, or back from a sleep): not bounded.
+    stacks, nums, se = record_offcpu(["--off-cpu"], "alternate_4")
+    mine = thread_stacks(stacks, "offcpu")
+    total = sum(c for f, c in mine if f[-1] == "[off-cpu: blocked]")
+    sleep = sum(c for f, c in mine if "sleep_phase" in f and f[-1] == "[off-cpu: blocked]")
+    pre = sum(c for f, c in mine if f[-1] == "[off-cpu: preempted]")
+    check(sleep >= 0.9 * total, "--off-cpu: sleep_phase has %d of %d ns blocked" %
+          (sleep, total))
+
+    check(abs(sleep - nums["slept_ns"]) <= 0.05 * nums["slept_ns"],
+          "--off-cpu: %d ns under sleep_phase, the fixture slept %d ns" %
+          (sleep, nums["slept_ns"]))
+    check(any("hrtimer_nanosleep_[k]" in f for f, _ in mine), "no kernel frames of the sleep")
+    print("off-cpu ok: sleep_phase %.1f%% of %d ns blocked, %d ns vs slept %d ns; %d ns "
+          "preempted" % (100.0 * sleep / total, total, sleep, nums["slept_ns"], pre))
+
+
+def case_offcpu_pipe():
+    """A read(2) of an empty pipe for 2 s: a stack through the read system call with
+    2 s (within 5%) of off-CPU time. The block spans drains (every 500 ms), so the
+    stacks stored at the switch-out are carried from generation to generation."""
+    need_root()
+    for extra in ([], ["--sched-frames"]):
+        offcpu_pipe(extra)
+    # Still blocked when the recording ends (-d 2 of a 60 s block): counted up to the
+    # end. The block starts a few ms after the command is released (exec, ld.so, a
+    # thread), so its time is the recording's duration less those: within 5%.
+    out = tmp("pipe_end.folded")
+    rc, so, se = record(["--off-cpu", "-d", "2", "--per-thread", "-v", "-o", out, "--",
+                         FIX + "/offcpu", "pipe", "60"])
+    check(rc == 128 + signal.SIGTERM, "ember exited %d (want the command's 143):\n%s" % (rc, se))
+    m = re.search(r"recorded ([\d.]+) s", se)
+    check(m, "no summary:\n" + se)
+    dur = float(m.group(1)) * 1e9
+    mine = thread_stacks(parse_folded(out), "offcpu")
+    read = sum(c for f, c in mine if "main" in f and f[-1] == "[off-cpu: blocked]")
+    check(abs(read - dur) <= 0.05 * dur, "still blocked at the end: %d ns counted in a %d ns "
+          "recording:\n%r" % (read, dur, mine))
+    check(counter(se, "off_cpu.still_off_cpu_at_end") >= 1, "no interval swept at the end")
+    print("pipe at the end ok: %d ns of a %d ns recording" % (read, dur))
+
+
+def offcpu_pipe(extra):
+    # --sched-frames: the kernel stack is stored at the switch-out too, and carried.
+    stacks, nums, se = record_offcpu(["--off-cpu", "--drain-interval", "500ms"] + extra,
+                                     "pipe_2")
+    mine = thread_stacks(stacks, "offcpu")
+    if extra:
+        check(any("schedule_[k]" in f and "ksys_read_[k]" in f for f, _ in mine),
+              "--sched-frames: no schedule() under read(2):\n%r" % mine)
+    # The thread blocks within milliseconds of its exec, before its unwind tables
+    # are loaded: the frame-pointer step out of libc's read may skip read_pipe
+    # (design.md), so the user part is checked down to main.
+    read = sum(c for f, c in mine if "main" in f and "ksys_read_[k]" in f and
+               f[-1] == "[off-cpu: blocked]")
+    want = nums["blocked_ns"]
+    check(abs(want - 2e9) <= 0.05 * 2e9, "the fixture blocked %d ns, not 2 s" % want)
+    check(abs(read - want) <= 0.05 * want,
+          "%d ns under main/ksys_read, the fixture blocked %d ns:\n%r" % (read, want, mine))
+    print("pipe%s ok: %d ns through read(2), fixture %d ns" % (" ".join([""] + extra), read, want))
+
+
+def case_offcpu_mutex():
+    """Two threads and one mutex: the waiter's futex stack has the contention time
+    (within 5% of what the waiter measured around pthread_mutex_lock; the rest is
+    the on-CPU part of the lock calls). Three busy threads on one CPU: their wait
+    for it is labelled preempted, not blocked."""
+    need_root()
+    stacks, nums, se = record_offcpu(["--off-cpu"], "mutex_20")
+    waiter = thread_stacks(stacks, "waiter")
+    futex = sum(c for f, c in waiter if any(x.startswith("futex_wait") for x in f) and
+                f[-1] == "[off-cpu: blocked]")
+    want = nums["waited_ns"]
+    check(want > 0.5e9, "the waiter waited only %d ns" % want)
+    check(abs(futex - want) <= 0.05 * want,
+          "waiter: %d ns in futex stacks, it measured %d ns" % (futex, want))
+    print("mutex ok: %d ns under futex_wait, waiter measured %d ns" % (futex, want))
+
+    # Three threads pinned to CPU 0 for 2 s: each runs about a third of the time
+    # and waits, runnable, for the rest (~1.33 s each, 4 s in all). Every wait is
+    # counted (--min-block 0): a scheduler slice here is ~1-3 ms.
+    stacks, nums, se = record_offcpu(["--off-cpu", "--min-block", "0"], "preempt_2")
+    busy = thread_stacks(stacks, "busy")
+    pre = sum(c for f, c in busy if f[-1] == "[off-cpu: preempted]")
+    blocked = sum(c for f, c in busy if f[-1] == "[off-cpu: blocked]" and "busy_loop" in f)
+    check(pre >= 2e9, "busy threads: only %d ns preempted, want >= 2 s of ~4 s" % pre)
+    check(blocked <= 0.01 * pre, "busy_loop has %d ns labelled blocked (preempted %d)" %
+          (blocked, pre))
+    print("preempt ok: %d ns preempted, %d ns blocked in busy_loop" % (pre, blocked))
+
+
+def case_offcpu_errors():
+    """Bad input: one-line errors with the documented exit codes."""
+    expect_error(["--off-cpu", "--wall"], 2, r"--off-cpu and --wall exclude each other")
+    expect_error(["--off-cpu", "--min-block", "soon"], 2,
+                 r"invalid value for --min-block: 'soon' \(expected a duration")
+    expect_error(["--off-cpu", "--min-block", "-1ms"], 2, r"invalid value for --min-block")
+    expect_error(["--min-block", "1ms"], 2, r"--min-block needs --off-cpu")
+    expect_error(["--sched-frames"], 2, r"--sched-frames needs --off-cpu or --wall")
+    need_root()
+    env = dict(os.environ, EMBER_SWITCH_TRACEPOINT="no_such_tracepoint")
+    for mode in ("--off-cpu", "--wall"):
+        expect_error([mode, "-o", tmp("x.folded"), "--", "true"], 4,
+                     r"this kernel has no sched_switch tracepoint for BPF", env=env)
+    print("off-cpu errors ok")
+
+
 if __name__ == "__main__":
     name = sys.argv[1]
     globals()["case_" + name]()

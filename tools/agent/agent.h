@@ -58,6 +58,7 @@ struct agent_config {
 	double retention_age_s;	  /* oldest window kept, seconds; 0: no limit */
 	enum agent_symbolize symbolize;
 	int unwind;		     /* enum ember_unwind (agg/agg.h): auto, fp, dwarf */
+	int mode;		     /* enum ember_mode (agg/agg.h): cpu, off-cpu, wall */
 	uint32_t unwind_rows;	     /* unwind table rows the sampler holds (8 bytes each) */
 	char *unwind_cache;	     /* unwind table disk cache directory; NULL: none */
 	char *push_url;		     /* NULL: no push */

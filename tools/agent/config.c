@@ -400,6 +400,20 @@ int agent_config__set(struct agent_config *cfg, const char *key, const char *val
 		}
 		return 0;
 	}
+	if (strcmp(key, "mode") == 0) {
+		/* Values of enum ember_mode: 0 CPU samples, 1 off-CPU ns, 2 wall-clock ns. */
+		if (strcmp(value, "cpu") == 0)
+			cfg->mode = 0;
+		else if (strcmp(value, "off-cpu") == 0)
+			cfg->mode = 1;
+		else if (strcmp(value, "wall") == 0)
+			cfg->mode = 2;
+		else {
+			snprintf(why, n, "expected cpu, off-cpu or wall");
+			return -EINVAL;
+		}
+		return 0;
+	}
 	if (strcmp(key, "unwind-rows") == 0) {
 		err =
 		    cli_parse_uint(value, EMBER_UNWIND_ROWS_MIN, EMBER_UNWIND_ROWS_MAX, &v, why, n);

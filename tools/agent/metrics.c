@@ -55,14 +55,16 @@ uint64_t agent_anon_bytes(void)
 void agent_metrics__log(const struct agent_window_stats *w, const struct ember_profile *p,
 			bool verbose)
 {
+	/* Off-CPU and wall-clock windows count nanoseconds (agent mode). */
+	const char *unit = profile__value_type(p) == EMBER_VALUE_SAMPLES ? "samples" : "ns";
 	uint64_t seen = w->samples + w->lost;
 	size_t i;
 
-	pr_info("window %llu: %.2f s at %u Hz: %llu samples, %llu stacks, %llu processes; "
+	pr_info("window %llu: %.2f s at %u Hz: %llu %s, %llu stacks, %llu processes; "
 		"lost %llu (%.2f%%); drain %.1f ms, symbolize %.1f ms, write %.1f ms; "
 		"rss %.1f MB; symbolizer %.1f MB; output %.1f MB",
 		(unsigned long long)w->seq, w->duration_s, w->hz, (unsigned long long)w->samples,
-		(unsigned long long)w->stacks, (unsigned long long)w->processes,
+		unit, (unsigned long long)w->stacks, (unsigned long long)w->processes,
 		(unsigned long long)w->lost, seen ? 100.0 * (double)w->lost / (double)seen : 0.0,
 		w->drain_ms, w->symbolize_ms, w->write_ms, (double)w->rss_bytes / 1048576.0,
 		(double)w->symbolizer_bytes / 1048576.0, (double)w->output_bytes / 1048576.0);
