@@ -526,6 +526,10 @@ struct elf_sym *elf_symtab__find_padding(const struct elf_symtab *tab, uint64_t 
 		s--;
 	if (s->size == 0 || vaddr - s->addr < s->size || vaddr - (s->addr + s->size) >= max_gap)
 		return NULL;
+	/* Padding ends at the next 16-byte boundary, where code is aligned: past
+	 * it lies whatever comes next, with or without a symbol (ld.so's _start). */
+	if (vaddr >= ((s->addr + s->size + 15) & ~(uint64_t)15))
+		return NULL;
 	return s;
 }
 

@@ -136,7 +136,8 @@ struct elf_sym *elf_symtab__find(const struct elf_symtab *tab, uint64_t vaddr);
 
 /*
  * The sized symbol that ends at most @max_gap bytes before @vaddr, with no
- * symbol between: for the alignment padding after a function, which the line
+ * symbol between and no 16-byte boundary between (where the next code would be
+ * aligned): for the alignment padding after a function, which the line
  * table gives to that function (as binutils addr2line and perf, which end a
  * symbol at the next one, do). NULL otherwise. Only meaningful where every
  * function has a symbol (a full .symtab) or DWARF's line table places @vaddr

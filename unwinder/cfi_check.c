@@ -17,6 +17,7 @@
 #include <stdbool.h>
 
 #include "unwinder/cfi_check.h"
+#include "unwinder/eh_pointer.h"
 
 struct cfi_ctx {
 	const unsigned char *e_ident;
@@ -74,29 +75,13 @@ static int skip_encoded(const struct cfi_ctx *c, uint8_t enc, const uint8_t **p)
 	default:
 		return 0;
 	}
-	switch (enc & 0x0f) {
-	case DW_EH_PE_absptr:
-		size = addr_size(c);
-		break;
-	case DW_EH_PE_udata2:
-	case DW_EH_PE_sdata2:
-		size = 2;
-		break;
-	case DW_EH_PE_udata4:
-	case DW_EH_PE_sdata4:
-		size = 4;
-		break;
-	case DW_EH_PE_udata8:
-	case DW_EH_PE_sdata8:
-		size = 8;
-		break;
-	case DW_EH_PE_uleb128:
-	case DW_EH_PE_sleb128:
+	if ((enc & 0x0f) == DW_EH_PE_uleb128 || (enc & 0x0f) == DW_EH_PE_sleb128) {
 		leb(p, c->end);
 		return 1;
-	default:
-		return 0;
 	}
+	size = eh_pointer_size(enc, addr_size(c));
+	if (!size)
+		return 0;
 	if ((size_t)(c->end - *p) < size)
 		return 0;
 	*p += size;

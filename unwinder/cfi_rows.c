@@ -25,6 +25,7 @@
 
 #include "unwinder/cfi_check.h"
 #include "unwinder/cfi_rows.h"
+#include "unwinder/eh_pointer.h"
 
 #define REG_RBX 3
 #define REG_RDI 5
@@ -132,25 +133,9 @@ static bool read_ptr(const struct ctx *c, uint8_t enc, const uint8_t **p, const 
 	default:
 		return false;
 	}
-	switch (enc & 0x0f) {
-	case DW_EH_PE_absptr:
-		size = c->e_ident[EI_CLASS] == ELFCLASS32 ? 4 : 8;
-		break;
-	case DW_EH_PE_udata2:
-	case DW_EH_PE_sdata2:
-		size = 2;
-		break;
-	case DW_EH_PE_udata4:
-	case DW_EH_PE_sdata4:
-		size = 4;
-		break;
-	case DW_EH_PE_udata8:
-	case DW_EH_PE_sdata8:
-		size = 8;
-		break;
-	default:
-		return false;
-	}
+	size = eh_pointer_size(enc, c->e_ident[EI_CLASS] == ELFCLASS32 ? 4 : 8);
+	if (!size)
+		return false; /* LEB128 pointers: no compiler emits them in .eh_frame */
 	sign = (enc & 0x08) != 0;
 	if ((size_t)(end - *p) < size)
 		return false;

@@ -1237,11 +1237,17 @@ def case_push_pyroscope():
     ag = Agent(["-o", d + "/out", "--window", "1s", "--jitter", "no", "--push",
                 "http://127.0.0.1:%d" % rcv.port, "--push-app", app, "--push-tenant", "team-a",
                 "-l", "env=test", "--push-backoff-min", "100ms"])
+    busy = None
     try:
         ag.wait_started()
+        # Something to sample on an idle host: the series come from its samples.
+        busy = subprocess.Popen([CHURN_BURN, "60000"])
         wait_for(lambda: len(rcv.filed) >= 4, 60, "4 windows filed", ag)
         rc = ag.stop()
     finally:
+        if busy:
+            busy.kill()
+            busy.wait()
         ag.kill()
     check(rc == 0, "agent exited %d:\n%s" % (rc, ag.log()))
     check_accounting(ag, window_files(d + "/out"))
