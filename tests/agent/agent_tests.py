@@ -218,8 +218,13 @@ class Profile:
         glibc's start routine, or its outermost frame is where a thread starts (clone,
         clone3, start_thread, under any of glibc's aliases) or an ELF entry point: _start,
         or, in a stripped file such as Debian's ld.so, an address within 64 bytes of the
-        file's e_entry (ld.so runs first in every dynamically linked process)."""
+        file's e_entry (ld.so runs first in every dynamically linked process). A sample
+        marked "[no user stack: exiting]" or "[no user stack: in execve]" is whole too: the
+        process had no user stack then (its memory released, or its old image gone inside
+        execve), and its kernel stack is all there was."""
         fns = self.user_functions(s)
+        if fns and len(fns) == 1 and fns[0].startswith("[no user stack: "):
+            return True
         if not fns or any(f.startswith("[truncated") for f in fns):
             return False
         if "main" in fns or "__libc_start_call_main" in fns:

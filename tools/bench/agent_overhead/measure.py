@@ -19,8 +19,15 @@ that sets only the frequency, so everything else is the default. Measured:
   signal to the reload's log line plus one second, plus the new BPF programs' run
   time over that span.
 
-BPF run time needs kernel.bpf_stats_enabled (set for the run, restored after);
-the agent's programs are found through its /proc/PID/fdinfo. Needs root.
+- the kernel memory of the agent's BPF maps (the memlock of each map fd in
+  /proc/PID/fdinfo), which RSS does not hold: the unwind rows array (8 MiB by
+  default) is written with bpf system calls, not mapped.
+
+The unwind table disk cache is a directory of the benchmark's own, empty at the
+first frequency's start (cold, as on a new host) and kept for the next ones
+(warm, as after a restart). BPF run time needs kernel.bpf_stats_enabled (set for
+the run, restored after); the agent's programs are found through its
+/proc/PID/fdinfo. Needs root.
 """
 import glob
 import json
@@ -45,6 +52,21 @@ def cpu_s(pid):
 def rss_kb(pid):
     with open("/proc/%d/status" % pid) as f:
         return int(re.search(r"^VmRSS:\s+(\d+)", f.read(), re.M).group(1))
+
+
+def bpf_map_mb(pid):
+    """Kernel memory (MiB) of the BPF maps whose fds @pid holds."""
+    total = 0
+    for fd in glob.glob("/proc/%d/fdinfo/*" % pid):
+        try:
+            with open(fd) as f:
+                info = f.read()
+        except OSError:
+            continue
+        if re.search(r"^map_id:", info, re.M):
+            m = re.search(r"^memlock:\s+(\d+)", info, re.M)
+            total += int(m.group(1)) if m else 0
+    return total / 1048576
 
 
 def bpf_s(pid):
@@ -101,7 +123,7 @@ def wait_for(cond, timeout, what):
     sys.exit("agent_overhead: no %s within %d s" % (what, timeout))
 
 
-def run(ember, hz, duration, extra, logdir):
+def run(ember, hz, duration, extra, logdir, cache):
     work = tempfile.mkdtemp(prefix="ember-agent-bench-")
     conf = os.path.join(work, "agent.conf")
     with open(conf, "w") as f:
@@ -109,7 +131,9 @@ def run(ember, hz, duration, extra, logdir):
     out = os.path.join(work, "out")
     log_path = os.path.join(logdir, "ember-agent-bench-%d.log" % hz)
     log = open(log_path, "w")
-    agent = subprocess.Popen([ember, "agent", "-c", conf, "-o", out] + extra, stderr=log)
+    warm = bool(glob.glob(os.path.join(cache, "*.unwind")))
+    agent = subprocess.Popen([ember, "agent", "-c", conf, "-o", out, "--unwind-cache", cache] +
+                             extra, stderr=log)
     t0 = time.time()
     files = lambda: sorted(glob.glob(os.path.join(out, "ember-*")))
     wait_for(lambda: files() or agent.poll() is not None, 120, "first window")
@@ -126,6 +150,7 @@ def run(ember, hz, duration, extra, logdir):
     t2 = time.time()
     c2 = total_cpu(agent.pid)
     rss.append(rss_kb(agent.pid))
+    maps_mb = bpf_map_mb(agent.pid)
     # A SIGHUP that changes the frequency.
     with open(conf, "w") as f:
         f.write("frequency = %d\n" % (2 * hz + 1))
@@ -149,6 +174,7 @@ def run(ember, hz, duration, extra, logdir):
         "steady_s": steady, "steady_cpu_s": c2 - c1, "steady_pct": 100 * (c2 - c1) / steady,
         "rss_median_mb": statistics.median(rss) / 1024, "rss_last_mb": rss[-1] / 1024,
         "rss_peak_mb": max(rss) / 1024, "sighup_cpu_s": h1 - h0, "windows": windows,
+        "maps_mb": maps_mb, "cache": "warm" if warm else "cold",
         "log": log_path,
     }
 
@@ -167,23 +193,25 @@ def main():
         f.write("1")
     load = start_load(churn_burn)
     results = []
+    cache = tempfile.mkdtemp(prefix="ember-agent-bench-cache-")
     try:
         time.sleep(2)  # the load running before the agent starts, as on a host
         for hz in freqs:
-            results.append(run(ember, hz, duration, extra, logdir))
+            results.append(run(ember, hz, duration, extra, logdir, cache))
     finally:
         stop_load(load)
         with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
             f.write(old_stats)
-    print("| Hz | first window: wall / CPU | steady: s / CPU / % of one core | RSS median / "
-          "last / peak | SIGHUP (2F+1 Hz): CPU | windows |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("| Hz | table cache | first window: wall / CPU | steady: s / CPU / % of one core | "
+          "RSS median / last / peak | BPF maps (kernel) | SIGHUP (2F+1 Hz): CPU | windows |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in results:
-        print("| %d | %.1f s / %.3f s | %.0f s / %.3f s / %.3f%% | %.1f / %.1f / %.1f MB | "
-              "%.3f s | %d |" % (r["hz"], r["first_window_wall_s"], r["first_window_cpu_s"],
-                                 r["steady_s"], r["steady_cpu_s"], r["steady_pct"],
-                                 r["rss_median_mb"], r["rss_last_mb"], r["rss_peak_mb"],
-                                 r["sighup_cpu_s"], r["windows"]))
+        print("| %d | %s | %.1f s / %.3f s | %.0f s / %.3f s / %.3f%% | %.1f / %.1f / %.1f MB | "
+              "%.1f MB | %.3f s | %d |" % (
+                  r["hz"], r["cache"], r["first_window_wall_s"], r["first_window_cpu_s"],
+                  r["steady_s"], r["steady_cpu_s"], r["steady_pct"], r["rss_median_mb"],
+                  r["rss_last_mb"], r["rss_peak_mb"], r["maps_mb"], r["sighup_cpu_s"],
+                  r["windows"]))
     print("logs: " + ", ".join(r["log"] for r in results))
     return 0
 
