@@ -937,7 +937,9 @@ int collector__drain(struct ember_collector *c, struct ember_profile *into)
 	now_real = ember_now_real_ns();
 	now_mono = ember_now_mono_ns();
 	profile__set_frequency(into, c->opts.frequency_hz);
-	profile__set_time(into, c->window_start_real_ns, now_mono - c->window_start_mono_ns);
+	profile__set_time(into, c->window_start_real_ns,
+			  ember_wall_span_ns(c->window_start_real_ns, now_real,
+					     now_mono - c->window_start_mono_ns));
 	c->window_start_real_ns = now_real;
 	c->window_start_mono_ns = now_mono;
 	proc_tracker__reap(c->procs);

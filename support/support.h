@@ -129,6 +129,17 @@ bool ember_cpu_in_list(const char *list, int cpu);
 uint64_t ember_now_mono_ns(void);
 uint64_t ember_now_real_ns(void);
 
+/*
+ * Length of a profile that began at @start_real and ended at @end_real on the
+ * wall clock (CLOCK_REALTIME, ns), @mono_ns on the monotonic clock. A profile
+ * says when it ran on the wall clock, the axis of logs, of other tools and of a
+ * query over windows, and two windows that follow each other must meet on it:
+ * so the wall-clock length, also when the clock was stepped in between (NTP, a
+ * VM's sync with its host: steps of 5 ms and more seen on these machines). The
+ * monotonic length when the clock went back past @start_real.
+ */
+uint64_t ember_wall_span_ns(uint64_t start_real, uint64_t end_real, uint64_t mono_ns);
+
 /* ---- /proc/PID/maps --------------------------------------------------- */
 
 /* One mapping, one line of /proc/PID/maps. */

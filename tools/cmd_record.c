@@ -825,7 +825,9 @@ int cmd_record(int argc, char **argv)
 		fprintf(stderr, "ember: draining samples failed: %s\n", strerror(-err));
 		goto out;
 	}
-	profile__set_time(prof, start_real, ember_now_mono_ns() - start_mono);
+	profile__set_time(
+	    prof, start_real,
+	    ember_wall_span_ns(start_real, ember_now_real_ns(), ember_now_mono_ns() - start_mono));
 	if (gethostname(hostname, sizeof(hostname)))
 		snprintf(hostname, sizeof(hostname), "this host");
 	hostname[sizeof(hostname) - 1] = '\0';

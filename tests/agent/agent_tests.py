@@ -1548,6 +1548,62 @@ def case_sigterm():
     print("sigterm ok")
 
 
+def step_wall_clock(seconds):
+    """Moves CLOCK_REALTIME by @seconds at once, as NTP or a VM's sync with its host does."""
+    time.clock_settime(time.CLOCK_REALTIME, time.clock_gettime(time.CLOCK_REALTIME) + seconds)
+
+
+def case_clock_step():
+    """A window's edges are wall-clock times, the axis of logs, of other tools and of the
+    windows before and after it, also when the clock is stepped while it runs: CI machines
+    step it (5 ms and more seen here; once 34 ms and once seconds within one window)."""
+    need_root()
+    d = tmpdir()
+    step = 3.0
+    hz = 997
+    spin = subprocess.Popen([FIX + "/spin_target", "30"])
+    trace = CpuTrace(spin.pid)
+    ag = Agent(["-o", d + "/out", "--window", "60s", "--jitter", "no", "-F", str(hz)])
+    stepped = 0.0
+    try:
+        ag.wait_started()
+        # About 1 s of the fixture's CPU time on each side of the step.
+        trace.wait_cpu(ag.started_at, 1.0, ag)
+        step_wall_clock(step)
+        stepped = step
+        trace.wait_cpu(time.time(), 1.0, ag)
+        t = time.time()
+        rc = ag.stop()
+        took = time.time() - t
+    finally:
+        if stepped:
+            step_wall_clock(-stepped)
+        ag.kill()
+        spin.kill()
+        spin.wait()
+        trace.thread.join(5)
+    check(rc == 0, "agent exited %d after SIGTERM:\n%s" % (rc, ag.log()))
+    files = window_files(d + "/out")
+    check(len(files) == 1, "expected one window, got %s" % files)
+    check_accounting(ag, files)
+    p = read_profile(files[0])
+    start, end = p.time_ns / 1e9, (p.time_ns + p.duration_ns) / 1e9
+    # Started before the step (readiness came before it), ended after it: the window
+    # spans the step. A length taken on the monotonic clock would end about 3 s early.
+    check(start <= ag.started_at and t <= end <= t + took,
+          "window %.3f..%.3f s, ready at %.3f, clock stepped %+.0f s, SIGTERM at %.3f, "
+          "exit at %.3f" % (start, end, ag.started_at, step, t, t + took))
+    check(p.duration_ns >= step * 1e9, "window of %.3f s across a %.0f s step" %
+          (p.duration_ns / 1e9, step))
+    # The fixture's polls are on the same stepped clock: the samples in the window are
+    # the ones of its CPU time between the edges (about 2000: 4 sqrt(2000) is 9%).
+    n = p.total(lambda s: s["labels"].get("pid") == spin.pid)
+    busy, err, intervals = trace.span(start, end)
+    check_count("window across the step", n, hz, busy, intervals, err + 2 * EDGE_SLACK_S,
+                trace.steal(start, end))
+    print("clock_step ok")
+
+
 def case_sighup():
     """Acceptance 4b: SIGHUP changes the frequency without losing the current window."""
     need_root()

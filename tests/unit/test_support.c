@@ -121,8 +121,24 @@ static void test_cpu_list(void)
 	ASSERT(!ember_cpu_in_list(online, 65536));
 }
 
+/* A profile's length is taken on the wall clock, so windows meet on that axis. */
+static void test_wall_span(void)
+{
+	const uint64_t s = 1000000000ull;
+
+	ASSERT_EQ(ember_wall_span_ns(100 * s, 110 * s, 10 * s), 10 * s);
+	/* The clock stepped forward 2 s within a 10 s window: the window covers 12 s of it. */
+	ASSERT_EQ(ember_wall_span_ns(100 * s, 112 * s, 10 * s), 12 * s);
+	/* Stepped back: 5 s of wall clock, still the wall clock's axis. */
+	ASSERT_EQ(ember_wall_span_ns(100 * s, 105 * s, 10 * s), 5 * s);
+	/* Stepped back past the start: no negative length, the monotonic one. */
+	ASSERT_EQ(ember_wall_span_ns(100 * s, 99 * s, 10 * s), 10 * s);
+	ASSERT_EQ(ember_wall_span_ns(100 * s, 100 * s, 0), 0);
+}
+
 int main(void)
 {
+	test_wall_span();
 	test_cpu_list();
 	test_index();
 	test_strpool();

@@ -322,7 +322,9 @@ static int finish_window(struct agent_windows *win, struct boundary end,
 	int err;
 
 	win->seq++;
-	profile__set_time(p, win->window_start_real, end.mono - win->window_start_mono);
+	profile__set_time(p, win->window_start_real,
+			  ember_wall_span_ns(win->window_start_real, end.real,
+					     end.mono - win->window_start_mono));
 	profile__set_frequency(p, hz);
 	err = profile__set_label(p, "host", win->host);
 	if (!err)
