@@ -924,14 +924,20 @@ def case_unwind_cache():
         # ~400 samples: at 98%, one binomial standard deviation is 0.7 points.
         check(good >= 200 and rooted >= 0.95 * good,
               "run %d: %d of %d fixture samples reach a root" % (run, rooted, good))
-        runs.append((built, disk))
-    (built1, disk1), (built2, disk2) = runs
-    check(disk1 == 0, "a fresh cache directory gave %d tables" % disk1)
+        runs.append((built, disk, total.get("unwind.tables.evicted", 0) +
+                     total.get("unwind.tables.no_space", 0)))
+    (built1, disk1, dropped1), (built2, disk2, _) = runs
+    # A fresh directory holds only what this run saved: a table comes back from it only
+    # after the run built and saved it, then dropped it from the kernel (evicted when no
+    # process mapped it any more, or not placed for want of space). On a host that starts
+    # the same programs again and again (a build beside the test) that happens in run 1.
+    check(disk1 <= dropped1, "a fresh cache directory gave %d tables, %d were dropped before" %
+          (disk1, dropped1))
     # The host's processes and the fixture are the same in both runs: every table with a
     # build-id that run 1 built, run 2 reads (the fixture, libc and ld.so at least); what
     # it still builds are files without a build-id and programs new since run 1.
     check(disk2 >= 3, "run 2 read only %d tables from the disk cache" % disk2)
-    check(built2 - disk2 < built1, "run 2 built %d tables from .eh_frame, run 1 %d" %
+    check(built2 - disk2 < built1, "run 2 built %d tables from .eh_frame, run 1 placed %d" %
           (built2 - disk2, built1))
     print("unwind_cache ok")
 
