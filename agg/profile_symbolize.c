@@ -132,7 +132,7 @@ int profile__symbolize(struct ember_profile *p, struct ember_symbolizer *sym)
 		    .id = id,
 		};
 	}
-	if (!err)
+	if (!err && nr_pending > 1)
 		qsort(todo, nr_pending, sizeof(*todo), cmp_pending);
 	for (i = 0; i < nr_pending && !err; i++)
 		err = resolve_location(p, sym, todo[i].id);

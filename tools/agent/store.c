@@ -301,7 +301,8 @@ int agent_store__retain(struct agent_store *s, uint64_t max_bytes, double max_ag
 		total += files[nr].bytes;
 		nr++;
 	}
-	qsort(files, nr, sizeof(*files), cmp_name);
+	if (nr > 1) /* files is NULL in an empty directory */
+		qsort(files, nr, sizeof(*files), cmp_name);
 	for (i = 0; i < nr; i++) {
 		bool too_old = max_age_s > 0 && difftime(now, files[i].mtime) > max_age_s;
 		bool too_big = max_bytes && total > max_bytes;
