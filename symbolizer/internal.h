@@ -157,8 +157,9 @@ char *sym_demangle(const char *name);
 /* ---- debuginfo.c ------------------------------------------------------- */
 
 struct debuginfo_opts {
-	const char *debug_dir; /* extra root, searched like /usr/lib/debug; may be NULL */
-	bool use_debuginfod;   /* DEBUGINFOD_URLS set and libdebuginfod usable */
+	char **debug_dirs; /* extra roots, searched in order before /usr/lib/debug */
+	size_t nr_debug_dirs;
+	bool use_debuginfod; /* DEBUGINFOD_URLS set and libdebuginfod usable */
 };
 
 /*
