@@ -8,6 +8,8 @@
  *      no build-id to compare);
  *   3. debuginfod (elfutils' libdebuginfod) by build-id, when DEBUGINFOD_URLS
  *      is set.
+ * debuginfod also serves the binaries themselves, for mappings whose file is
+ * not on this host (debuginfo__find_executable).
  * libdwfl validates what we return against the binary's build-id.
  */
 #include <errno.h>
@@ -198,4 +200,29 @@ int debuginfo__find(const struct debuginfo_opts *opts, const char *path, const c
 	if (fd >= 0)
 		pr_debug("symbolizer: %s: debug info from %s", path, *found);
 	return fd;
+}
+
+int debuginfo__find_executable(const struct debuginfo_opts *opts, const char *build_id,
+			       char **found)
+{
+	debuginfod_client *client;
+	char *path = NULL;
+	int fd;
+
+	*found = NULL;
+	if (!opts->use_debuginfod || !build_id || !build_id[0])
+		return -ENOENT;
+	client = debuginfod_begin();
+	if (!client)
+		return -ENOMEM;
+	fd = debuginfod_find_executable(client, (const unsigned char *)build_id, 0, &path);
+	debuginfod_end(client);
+	if (fd < 0) {
+		pr_debug("symbolizer: debuginfod: executable %s: %s", build_id, strerror(-fd));
+		free(path);
+		return fd;
+	}
+	close(fd); /* opened again by path, like every other candidate */
+	*found = path;
+	return 0;
 }

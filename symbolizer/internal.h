@@ -171,6 +171,15 @@ struct debuginfo_opts {
 int debuginfo__find(const struct debuginfo_opts *opts, const char *path, const char *build_id,
 		    const char *link, uint32_t crc, char **found);
 
+/*
+ * The executable or library with build-id @build_id (hex) from debuginfod, for
+ * a mapping whose file is not on this host (a profile symbolized elsewhere than
+ * where it was sampled). Its path (in debuginfod's cache; malloc'd) goes to
+ * *@found. 0, -ENOENT without debuginfod, or the client's negative errno.
+ */
+int debuginfo__find_executable(const struct debuginfo_opts *opts, const char *build_id,
+			       char **found);
+
 /* ---- dwarf.c ----------------------------------------------------------- */
 
 /* One frame as DWARF tells it; strings are libdw's, valid while the Dwfl lives. */
