@@ -275,8 +275,12 @@ int symbolize_cli_profile(const struct symbolize_cli *c, const char *cmd, struct
 	struct tally t = {0};
 	int err;
 
-	if (!c->symbolize)
+	if (!c->symbolize) {
+		if (c->nr_debug_dirs)
+			fprintf(stderr,
+				"ember: %s: --debug-dir has no effect without --symbolize\n", cmd);
 		return EMBER_EXIT_OK;
+	}
 	symbolize_cli_fill(c, &so);
 	err = symbolizer__new(&so, &sym);
 	if (!err)

@@ -67,7 +67,7 @@ void symbolize_cli_fill(const struct symbolize_cli *c, struct ember_symbolizer_o
  * With --symbolize, symbolizes the unsymbolized user locations of @p, a
  * profile read from a file, in place (see SYMBOLIZE_CLI_SYMBOLIZE_OPTION);
  * prints "ember: CMD: symbolized N of M locations (K unresolved)" on stderr.
- * Without it, does nothing. Returns an exit code (EMBER_EXIT_OK, or
+ * Without it, does nothing (but say that --debug-dir alone does nothing). Returns an exit code (EMBER_EXIT_OK, or
  * EMBER_EXIT_FAILURE with a message).
  */
 int symbolize_cli_profile(const struct symbolize_cli *c, const char *cmd, struct ember_profile **p);

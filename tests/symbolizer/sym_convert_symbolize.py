@@ -184,9 +184,12 @@ def main():
             fail("report --symbolize: %d\n%s%s" % (r.returncode, r.stdout, r.stderr))
 
         # Without --symbolize: not one name. Without the root: the stripped file alone.
-        run([EMBER, "convert", pb, "--per-pid", "-o", tmp + "/plain.folded"])
-        if any(f in open(tmp + "/plain.folded").read() for f in funcs):
-            fail("convert without --symbolize named functions")
+        r = run([EMBER, "convert", pb, "--debug-dir", root, "--per-pid", "-o",
+                 tmp + "/plain.folded"])
+        if r.returncode or any(f in open(tmp + "/plain.folded").read() for f in funcs):
+            fail("convert without --symbolize named functions (exit %d)" % r.returncode)
+        if "--debug-dir has no effect without --symbolize" not in r.stderr:
+            fail("no warning for --debug-dir without --symbolize: %r" % r.stderr)
         run([EMBER, "convert", pb, "--symbolize", "--per-pid", "-o", tmp + "/noroot.folded"])
         noroot = open(tmp + "/noroot.folded").read()
         if "work_c" in noroot or "main" in noroot:
