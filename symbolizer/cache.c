@@ -762,7 +762,7 @@ int sym_cache__get(struct sym_cache *c, uint32_t pid, const char *path, const ch
 		pr_debug("symbolizer: pid %" PRIu32 ": %s: %s", pid, cand,
 			 rc < 0 ? strerror(-rc) : "build-id differs");
 	}
-	/* Not here (a profile from another host): debuginfod may have the file. */
+	/* Not here (a profile from another host): a build-id tree or debuginfod may have it. */
 	if (!f && build_id) {
 		char *fetched = NULL;
 

@@ -8,8 +8,9 @@
  *      no build-id to compare);
  *   3. debuginfod (elfutils' libdebuginfod) by build-id, when DEBUGINFOD_URLS
  *      is set.
- * debuginfod also serves the binaries themselves, for mappings whose file is
- * not on this host (debuginfo__find_executable).
+ * For mappings whose file is not on this host (debuginfo__find_executable), the
+ * binary itself may be ROOT/.build-id/xx/rest (the build-id tree's other
+ * half, often a symlink) or come from debuginfod.
  * libdwfl validates what we return against the binary's build-id.
  */
 #include <errno.h>
@@ -210,7 +211,23 @@ int debuginfo__find_executable(const struct debuginfo_opts *opts, const char *bu
 	int fd;
 
 	*found = NULL;
-	if (!opts->use_debuginfod || !build_id || !build_id[0])
+	if (!build_id || strlen(build_id) < 4)
+		return -ENOENT;
+	/* ROOT/.build-id/xx/rest (no .debug): the binary itself, by the same convention. */
+	for (size_t i = 0; i <= opts->nr_debug_dirs; i++) {
+		const char *root =
+		    i < opts->nr_debug_dirs ? opts->debug_dirs[i] : SYSTEM_DEBUG_ROOT;
+		char cand[PATH_MAX];
+
+		snprintf(cand, sizeof(cand), "%s/.build-id/%.2s/%s", root, build_id, build_id + 2);
+		fd = open_regular(cand, NULL);
+		if (fd >= 0) {
+			close(fd);
+			*found = strdup(cand);
+			return *found ? 0 : -ENOMEM;
+		}
+	}
+	if (!opts->use_debuginfod)
 		return -ENOENT;
 	client = debuginfod_begin();
 	if (!client)

@@ -172,10 +172,12 @@ int debuginfo__find(const struct debuginfo_opts *opts, const char *path, const c
 		    const char *link, uint32_t crc, char **found);
 
 /*
- * The executable or library with build-id @build_id (hex) from debuginfod, for
- * a mapping whose file is not on this host (a profile symbolized elsewhere than
- * where it was sampled). Its path (in debuginfod's cache; malloc'd) goes to
- * *@found. 0, -ENOENT without debuginfod, or the client's negative errno.
+ * The executable or library with build-id @build_id (hex), for a mapping whose
+ * file is not on this host (a profile symbolized elsewhere than where it was
+ * sampled): ROOT/.build-id/xx/rest for ROOT in the debug roots and
+ * /usr/lib/debug, else from debuginfod. Its path (malloc'd) goes to *@found;
+ * the caller checks its build-id. 0, -ENOENT when none has it, or debuginfod's
+ * negative errno.
  */
 int debuginfo__find_executable(const struct debuginfo_opts *opts, const char *build_id,
 			       char **found);

@@ -10,7 +10,8 @@ empty root) must name every address as eu-addr2line names it in the unstripped
 original: leaves at their address, callers (return addresses taken from objdump's
 call instructions) at address - 1, inline chains as ember writes them (innermost
 frames "_[i]"). An address of a mapping whose file exists nowhere stays unresolved
-and is counted. Without --symbolize nothing is named; without the debug root the
+and is counted; one whose file is not at its path is found as ROOT/.build-id/xx/rest
+(the build-id tree's binary). Without --symbolize nothing is named; without the debug root the
 stripped file has no names for main and work_c.
 Environment: EMBER, EMBER_FIXTURES, GEN (the generator).
 """
@@ -129,6 +130,7 @@ def main():
         stacks = ["1:%x" % rt(a) for a in leaves]
         stacks += ["1:%x,1:%x" % (rt(anchor), rt(r)) for r in rets]
         stacks.append("2:7f0000001234")
+
         pb = tmp + "/in.pb.gz"
         r = run([GEN, pb] + mappings + ["--"] + stacks)
         if r.returncode:
@@ -166,6 +168,25 @@ def main():
         gone = got.get("s-%d" % len(stacks), "")
         if "libgone" not in gone and "[unknown]" not in gone:
             fail("unresolved address shown as %r" % gone)
+
+        # A binary not at its path (another host's): ROOT/.build-id/xx/rest holds it. In a
+        # profile of its own, so that no other mapping has opened the same build already.
+        shutil.copy(stripped, "%s/.build-id/%s/%s" % (root, bid[:2], bid[2:]))
+        moved = tmp + "/moved.pb.gz"
+        r = run([GEN, moved, "/nonexistent/moved/app,%s,%x,%x,%x" % (bid, start, start + memsz,
+                                                                     off), "--"] +
+                ["1:%x" % rt(a) for a in leaves[:5]])
+        r2 = run([EMBER, "convert", moved, "--symbolize", "--debug-dir", root, "--per-pid", "-o",
+                  tmp + "/moved.folded"])
+        if r.returncode or r2.returncode:
+            fail("moved binary: %s %s" % (r.stderr, r2.stderr))
+        got_moved = read_folded(tmp + "/moved.folded")
+        for i in range(5):
+            k = "s-%d" % (i + 1)
+            if got_moved.get(k) != want[k]:
+                fail("binary from the build-id tree: %s is %r, want %r" %
+                     (k, got_moved.get(k), want[k]))
+        os.unlink("%s/.build-id/%s/%s" % (root, bid[:2], bid[2:]))
 
         # pprof out keeps the names (and the counter); folded from it is the same.
         r = run([EMBER, "convert", pb, "--symbolize", "--debug-dir", root, "-o",
