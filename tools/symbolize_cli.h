@@ -36,7 +36,8 @@ enum symbolize_cli_id {
 	  "Symbolize the input's unsymbolized locations (an address in a mapping with a " \
 	  "build-id or a path, and no function: windows of an agent with symbolize = none) " \
 	  "on this host: from the file at the mapping's path when its build-id matches, the " \
-	  "--debug-dir roots, /usr/lib/debug and debuginfod (DEBUGINFOD_URLS). Kernel " \
+	  "--debug-dir roots, /usr/lib/debug and debuginfod (DEBUGINFOD_URLS); a binary not " \
+	  "at its path is taken from ROOT/.build-id/xx/rest or debuginfod. Kernel " \
 	  "addresses are left alone (this host's kernel is not the one sampled). Locations " \
 	  "that stay unresolved keep their address and mapping and are counted on stderr " \
 	  "and in the profile's counter symbolize.unresolved." }
