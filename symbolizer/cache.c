@@ -762,6 +762,24 @@ int sym_cache__get(struct sym_cache *c, uint32_t pid, const char *path, const ch
 		pr_debug("symbolizer: pid %" PRIu32 ": %s: %s", pid, cand,
 			 rc < 0 ? strerror(-rc) : "build-id differs");
 	}
+	/* Not here (a profile from another host): a build-id tree or debuginfod may have it. */
+	if (!f && build_id) {
+		char *fetched = NULL;
+
+		rc = debuginfo__find_executable(&c->opts.debuginfo, build_id, &fetched);
+		if (rc == 0) {
+			rc = try_open(c, fetched, clean, build_id, &f, &why);
+			if (rc == 0)
+				err = 0;
+			else
+				f = NULL;
+		}
+		free(fetched);
+		if (rc == -ENOMEM) {
+			err = rc;
+			goto out;
+		}
+	}
 bind:
 	rc = new_binding(c, pid, path, build_id, f ? (int32_t)f->id : -1, why, err);
 	if (rc) {

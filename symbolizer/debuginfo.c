@@ -2,12 +2,15 @@
 /*
  * Separate debug-info discovery, in the order gdb and elfutils use:
  *   1. by build-id: ROOT/.build-id/xx/rest.debug, for ROOT in the --debug-dir
- *      option and /usr/lib/debug;
+ *      options (in their order) and /usr/lib/debug;
  *   2. by .gnu_debuglink: next to the binary, in its .debug/ directory, and
  *      under ROOT/<binary's directory>/ (checked by CRC32 when the binary has
  *      no build-id to compare);
  *   3. debuginfod (elfutils' libdebuginfod) by build-id, when DEBUGINFOD_URLS
  *      is set.
+ * For mappings whose file is not on this host (debuginfo__find_executable), the
+ * binary itself may be ROOT/.build-id/xx/rest (the build-id tree's other
+ * half, often a symlink) or come from debuginfod.
  * libdwfl validates what we return against the binary's build-id.
  */
 #include <errno.h>
@@ -105,7 +108,7 @@ static int by_debuglink(const struct debuginfo_opts *opts, const char *path, con
 			bool check_crc, uint32_t crc, char **found)
 {
 	char dir[PATH_MAX], cand[PATH_MAX * 2 + 32];
-	const char *host_dir, *roots[2] = {opts->debug_dir, SYSTEM_DEBUG_ROOT};
+	const char *host_dir;
 	struct stat self, *selfp = NULL;
 	char *slash;
 	int fd;
@@ -139,17 +142,18 @@ static int by_debuglink(const struct debuginfo_opts *opts, const char *path, con
 		if (r)
 			host_dir = r + 5;
 	}
-	for (size_t i = 0; i < 2; i++) {
-		if (!roots[i])
-			continue;
-		snprintf(cand, sizeof(cand), "%s%s/%s", roots[i], host_dir, link);
+	for (size_t i = 0; i <= opts->nr_debug_dirs; i++) {
+		const char *root =
+		    i < opts->nr_debug_dirs ? opts->debug_dirs[i] : SYSTEM_DEBUG_ROOT;
+
+		snprintf(cand, sizeof(cand), "%s%s/%s", root, host_dir, link);
 		fd = try_link(cand, selfp, check_crc, crc, found);
 		if (fd >= 0 || fd == -ENOMEM)
 			return fd;
 	}
-	/* The --debug-dir may also be a flat directory of debug files. */
-	if (opts->debug_dir) {
-		snprintf(cand, sizeof(cand), "%s/%s", opts->debug_dir, link);
+	/* A --debug-dir may also be a flat directory of debug files. */
+	for (size_t i = 0; i < opts->nr_debug_dirs; i++) {
+		snprintf(cand, sizeof(cand), "%s/%s", opts->debug_dirs[i], link);
 		fd = try_link(cand, selfp, check_crc, crc, found);
 		if (fd >= 0 || fd == -ENOMEM)
 			return fd;
@@ -185,7 +189,8 @@ int debuginfo__find(const struct debuginfo_opts *opts, const char *path, const c
 
 	*found = NULL;
 	if (build_id && build_id[0]) {
-		fd = by_build_id(opts->debug_dir, build_id, found);
+		for (size_t i = 0; i < opts->nr_debug_dirs && fd < 0 && fd != -ENOMEM; i++)
+			fd = by_build_id(opts->debug_dirs[i], build_id, found);
 		if (fd < 0 && fd != -ENOMEM)
 			fd = by_build_id(SYSTEM_DEBUG_ROOT, build_id, found);
 	}
@@ -196,4 +201,45 @@ int debuginfo__find(const struct debuginfo_opts *opts, const char *path, const c
 	if (fd >= 0)
 		pr_debug("symbolizer: %s: debug info from %s", path, *found);
 	return fd;
+}
+
+int debuginfo__find_executable(const struct debuginfo_opts *opts, const char *build_id,
+			       char **found)
+{
+	debuginfod_client *client;
+	char *path = NULL;
+	int fd;
+
+	*found = NULL;
+	if (!build_id || strlen(build_id) < 4)
+		return -ENOENT;
+	/* ROOT/.build-id/xx/rest (no .debug): the binary itself, by the same convention. */
+	for (size_t i = 0; i <= opts->nr_debug_dirs; i++) {
+		const char *root =
+		    i < opts->nr_debug_dirs ? opts->debug_dirs[i] : SYSTEM_DEBUG_ROOT;
+		char cand[PATH_MAX];
+
+		snprintf(cand, sizeof(cand), "%s/.build-id/%.2s/%s", root, build_id, build_id + 2);
+		fd = open_regular(cand, NULL);
+		if (fd >= 0) {
+			close(fd);
+			*found = strdup(cand);
+			return *found ? 0 : -ENOMEM;
+		}
+	}
+	if (!opts->use_debuginfod)
+		return -ENOENT;
+	client = debuginfod_begin();
+	if (!client)
+		return -ENOMEM;
+	fd = debuginfod_find_executable(client, (const unsigned char *)build_id, 0, &path);
+	debuginfod_end(client);
+	if (fd < 0) {
+		pr_debug("symbolizer: debuginfod: executable %s: %s", build_id, strerror(-fd));
+		free(path);
+		return fd;
+	}
+	close(fd); /* opened again by path, like every other candidate */
+	*found = path;
+	return 0;
 }

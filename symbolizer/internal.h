@@ -157,8 +157,9 @@ char *sym_demangle(const char *name);
 /* ---- debuginfo.c ------------------------------------------------------- */
 
 struct debuginfo_opts {
-	const char *debug_dir; /* extra root, searched like /usr/lib/debug; may be NULL */
-	bool use_debuginfod;   /* DEBUGINFOD_URLS set and libdebuginfod usable */
+	char **debug_dirs; /* extra roots, searched in order before /usr/lib/debug */
+	size_t nr_debug_dirs;
+	bool use_debuginfod; /* DEBUGINFOD_URLS set and libdebuginfod usable */
 };
 
 /*
@@ -169,6 +170,17 @@ struct debuginfo_opts {
  */
 int debuginfo__find(const struct debuginfo_opts *opts, const char *path, const char *build_id,
 		    const char *link, uint32_t crc, char **found);
+
+/*
+ * The executable or library with build-id @build_id (hex), for a mapping whose
+ * file is not on this host (a profile symbolized elsewhere than where it was
+ * sampled): ROOT/.build-id/xx/rest for ROOT in the debug roots and
+ * /usr/lib/debug, else from debuginfod. Its path (malloc'd) goes to *@found;
+ * the caller checks its build-id. 0, -ENOENT when none has it, or debuginfod's
+ * negative errno.
+ */
+int debuginfo__find_executable(const struct debuginfo_opts *opts, const char *build_id,
+			       char **found);
 
 /* ---- dwarf.c ----------------------------------------------------------- */
 

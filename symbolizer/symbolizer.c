@@ -77,7 +77,8 @@ struct ember_symbolizer {
 	bool no_demangle;
 	bool no_kernel;
 	char *kallsyms_path;
-	char *debug_dir;
+	char **debug_dirs; /* opts.debug_dir, then opts.debug_dirs; owned */
+	size_t nr_debug_dirs;
 	struct ember_strpool *pool;
 	struct kallsyms *ksyms;
 	int ksyms_state; /* 0 untried, 1 loaded, -errno */
@@ -117,7 +118,9 @@ int symbolizer__new(const struct ember_symbolizer_opts *opts, struct ember_symbo
 {
 	struct sym_cache_opts copts = {0};
 	struct ember_symbolizer *s;
+	const char *const *dirs;
 	const char *kpath, *ddir, *urls;
+	size_t nr_dirs;
 	int err;
 
 	*out = NULL;
@@ -130,11 +133,25 @@ int symbolizer__new(const struct ember_symbolizer_opts *opts, struct ember_symbo
 	s->no_kernel = OPT(opts, no_kernel, false);
 	kpath = OPT(opts, kallsyms_path, NULL);
 	ddir = OPT(opts, debug_dir, NULL);
+	dirs = OPT(opts, debug_dirs, NULL);
+	nr_dirs = dirs ? OPT(opts, nr_debug_dirs, 0) : 0;
 	s->kallsyms_path = strdup(kpath ? kpath : DEFAULT_KALLSYMS);
-	s->debug_dir = ddir ? strdup(ddir) : NULL;
-	if (!s->kallsyms_path || (ddir && !s->debug_dir)) {
+	s->debug_dirs = calloc(nr_dirs + 1, sizeof(*s->debug_dirs));
+	if (!s->kallsyms_path || !s->debug_dirs) {
 		err = -ENOMEM;
 		goto out;
+	}
+	for (size_t i = 0; i <= nr_dirs; i++) {
+		const char *d = i == 0 ? ddir : dirs[i - 1];
+
+		if (!d)
+			continue;
+		s->debug_dirs[s->nr_debug_dirs] = strdup(d);
+		if (!s->debug_dirs[s->nr_debug_dirs]) {
+			err = -ENOMEM;
+			goto out;
+		}
+		s->nr_debug_dirs++;
 	}
 	err = ember_strpool__new(&s->pool);
 	if (!err)
@@ -148,7 +165,8 @@ int symbolizer__new(const struct ember_symbolizer_opts *opts, struct ember_symbo
 	if (!copts.max_open)
 		copts.max_open = DEFAULT_MAX_OPEN;
 	copts.pool = s->pool;
-	copts.debuginfo.debug_dir = s->debug_dir;
+	copts.debuginfo.debug_dirs = s->debug_dirs;
+	copts.debuginfo.nr_debug_dirs = s->nr_debug_dirs;
 	urls = getenv("DEBUGINFOD_URLS");
 	copts.debuginfo.use_debuginfod = urls && urls[0];
 	err = sym_cache__new(&copts, &s->cache);
@@ -182,7 +200,9 @@ void symbolizer__free(struct ember_symbolizer *s)
 	free(s->memo_frames);
 	ember_strpool__free(s->pool);
 	free(s->kallsyms_path);
-	free(s->debug_dir);
+	for (size_t i = 0; i < s->nr_debug_dirs; i++)
+		free(s->debug_dirs[i]);
+	free(s->debug_dirs);
 	free(s);
 }
 

@@ -56,6 +56,11 @@ struct ember_symbolizer_opts {
 	size_t max_open_files;	   /* ELF/DWARF files kept open at once; 0: default (64) */
 	size_t memory_budget;	   /* bytes the symbolizer may hold (see above); 0: no limit.
 				    * What one resolve needs is kept even past it. */
+	/* More debug-info roots (repeated --debug-dir), searched in this order
+	 * after debug_dir and before /usr/lib/debug, each like debug_dir; NULL
+	 * (or nr_debug_dirs 0) for none. Copied. */
+	const char *const *debug_dirs;
+	size_t nr_debug_dirs;
 };
 
 /* @opts may be NULL for defaults. 0 or a negative errno. */

@@ -32,6 +32,7 @@
 #include "commands.h"
 #include "output/output.h"
 #include "support/support.h"
+#include "symbolize_cli.h" /* --debug-dir */
 
 #define POLL_MS		100  /* process events and signals are handled this often */
 #define SHUTDOWN_PUSH_S 10.0 /* at exit, time given to the spool to empty (seconds) */
@@ -97,6 +98,7 @@ static const struct cli_option agent_options[] = {
      "local (default): resolve functions, inlines and lines on this host. none: ship raw "
      "addresses with the build-id and file offset of each mapping, for a central "
      "symbolizer."},
+    SYMBOLIZE_CLI_DEBUG_DIR_OPTION,
     {"unwind", 0, OPT_UNWIND, "auto|fp|dwarf",
      "How user stacks are walked: auto (default): .eh_frame tables where a binary has "
      "them (complete stacks of binaries built without frame pointers), frame pointers "

@@ -12,6 +12,7 @@
 #include "commands.h"
 #include "output_cli.h"
 #include "support/support.h"
+#include "symbolize_cli.h"
 
 enum { OPT_FORMAT = 1, OPT_INPUT_FORMAT, OPT_LABEL, OPT_HELP };
 
@@ -28,6 +29,8 @@ static const struct cli_option convert_options[] = {
     {"label", 'l', OPT_LABEL, "KEY=VALUE",
      "Add a profile label (written to pprof as a sample label). Repeatable."},
     OUTPUT_CLI_INPUT_OPTIONS,
+    SYMBOLIZE_CLI_SYMBOLIZE_OPTION,
+    SYMBOLIZE_CLI_DEBUG_DIR_OPTION,
     OUTPUT_CLI_ROOT_OPTIONS,
     OUTPUT_CLI_SVG_OPTIONS,
     OUTPUT_CLI_END_OPTIONS(OPT_HELP),
@@ -40,7 +43,10 @@ const struct cli_command cli_convert_command = {
     .description = "Reads IN (\"-\" is stdin) as folded stacks, pprof, speedscope JSON or "
 		   "`perf script` text, compressed with gzip or zstd or not, and writes it to "
 		   "OUT. Example: "
-		   "perf script | ember convert - -o out.svg.",
+		   "perf script | ember convert - -o out.svg. With --symbolize, addresses "
+		   "left unsymbolized (an agent's symbolize = none windows) get their "
+		   "functions here: ember convert window.pb.gz --symbolize --debug-dir "
+		   "/srv/debug -o named.pb.gz.",
     .options = convert_options,
     .exit_codes = output_cli_exit_codes,
 };
@@ -48,6 +54,7 @@ const struct cli_command cli_convert_command = {
 int cmd_convert(int argc, char **argv)
 {
 	struct output_cli oc;
+	struct symbolize_cli sc = {0};
 	struct ember_output_opts wo = {.sz = sizeof(wo)};
 	struct ember_profile *p = NULL;
 	const char *in = NULL, *out = NULL;
@@ -77,6 +84,8 @@ int cmd_convert(int argc, char **argv)
 			continue;
 		}
 		err = output_cli_option(&oc, c, optarg);
+		if (!err)
+			err = symbolize_cli_option(&sc, "convert", c, optarg);
 		if (err < 0) {
 			ret = -err;
 			goto out;
@@ -156,6 +165,9 @@ int cmd_convert(int argc, char **argv)
 		ret = output_cli_read_exit(err);
 		goto out;
 	}
+	ret = symbolize_cli_profile(&sc, "convert", &p);
+	if (ret)
+		goto out;
 	for (i = 0; i < nr_labels; i++) {
 		err = profile__set_label(p, labels[i].key, labels[i].value);
 		if (err) {
@@ -171,6 +183,7 @@ int cmd_convert(int argc, char **argv)
 		ret = err == -EINVAL ? EMBER_EXIT_USAGE : output_cli_write_exit(err);
 out:
 	profile__free(p);
+	symbolize_cli_free(&sc);
 	free(labels);
 	return ret;
 }

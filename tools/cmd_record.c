@@ -20,6 +20,7 @@
 #include "commands.h"
 #include "output/output.h"
 #include "support/support.h"
+#include "symbolize_cli.h"
 #include "symbolizer/symbolizer.h"
 
 #define POLL_MS 100 /* process events and stop conditions are checked this often */
@@ -95,6 +96,7 @@ static const struct cli_option record_options[] = {
      "has none): one tower per thread."},
     {"lines", 0, OPT_LINES, NULL, "Append ':file:line' to frames that have line information."},
     {"no-demangle", 0, OPT_NO_DEMANGLE, NULL, "Show C++ and Rust symbols as in the binary."},
+    SYMBOLIZE_CLI_DEBUG_DIR_OPTION,
     {"idle", 0, OPT_IDLE, NULL, "Also count the idle task (pid 0) with -a."},
     {"counts-entries", 0, OPT_COUNTS_ENTRIES, "N",
      "Advanced: in-kernel counts map size (unique thread+stack pairs per drain window; by "
@@ -162,6 +164,7 @@ struct record_args {
 	bool children, user_only, kernel_only, per_pid, per_thread, idle, verbose, lines;
 	bool no_demangle, off_cpu, wall, min_block_set, sched_frames;
 	double min_block_s;
+	struct symbolize_cli sym_cli; /* --debug-dir */
 	const char *cgroup;
 	uint32_t counts_entries, stacks_entries;
 	double drain_interval_s;
@@ -272,6 +275,13 @@ static int parse_args(int argc, char **argv, struct record_args *a)
 		case OPT_NO_DEMANGLE:
 			a->no_demangle = true;
 			break;
+		case SCLI_DEBUG_DIR: {
+			int r = symbolize_cli_option(&a->sym_cli, "record", c, optarg);
+
+			if (r < 0)
+				return -r;
+			break;
+		}
 		case OPT_IDLE:
 			a->idle = true;
 			break;
@@ -744,6 +754,7 @@ int cmd_record(int argc, char **argv)
 
 	/* Before sampling: the collector lets it open files while their processes live. */
 	so.no_demangle = a.no_demangle;
+	symbolize_cli_fill(&a.sym_cli, &so);
 	err = symbolizer__new(&so, &sym);
 	if (err) {
 		fprintf(stderr, "ember: cannot set up the symbolizer: %s\n", strerror(-err));
@@ -890,5 +901,6 @@ out:
 	profile__free(prof);
 	free(a.pids);
 	free(a.labels);
+	symbolize_cli_free(&a.sym_cli);
 	return ret;
 }

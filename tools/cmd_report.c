@@ -12,6 +12,7 @@
 #include "commands.h"
 #include "output_cli.h"
 #include "support/support.h"
+#include "symbolize_cli.h"
 
 enum { OPT_SORT = 1, OPT_FOCUS, OPT_HELP };
 
@@ -24,6 +25,8 @@ static const struct cli_option report_options[] = {
      "Only count stacks with a frame matching REGEX (POSIX extended); percentages stay "
      "relative to the whole profile."},
     OUTPUT_CLI_INPUT_OPTIONS,
+    SYMBOLIZE_CLI_SYMBOLIZE_OPTION,
+    SYMBOLIZE_CLI_DEBUG_DIR_OPTION,
     OUTPUT_CLI_END_OPTIONS(OPT_HELP),
 };
 
@@ -40,12 +43,14 @@ const struct cli_command cli_report_command = {
 		   "pprof or `perf script` text, compressed or not; \"-\" is stdin): flat and "
 		   "cumulative samples, their percentages of the total, and the running sum "
 		   "of flat percentages. Kernel, inline and JIT frames keep their _[k], _[i], "
-		   "_[j] suffixes.",
+		   "_[j] suffixes. --symbolize names the functions of addresses left "
+		   "unsymbolized (an agent's symbolize = none windows) first.",
     .options = report_options,
     .exit_codes = report_exit_codes,
 };
 
-int cmd_report(int argc, char **argv)
+/* cmd_report but for @sc, which the caller frees on every way out. */
+static int report_main(int argc, char **argv, struct symbolize_cli *sc)
 {
 	struct output_cli oc;
 	struct ember_report_opts ro = {.sz = sizeof(ro)};
@@ -70,6 +75,8 @@ int cmd_report(int argc, char **argv)
 			continue;
 		}
 		err = output_cli_option(&oc, c, optarg);
+		if (!err)
+			err = symbolize_cli_option(sc, "report", c, optarg);
 		if (err < 0)
 			return -err;
 		if (err)
@@ -120,6 +127,11 @@ int cmd_report(int argc, char **argv)
 	err = output__read_path(in, &oc.read, &p);
 	if (err)
 		return output_cli_read_exit(err);
+	ret = symbolize_cli_profile(sc, "report", &p);
+	if (ret) {
+		profile__free(p);
+		return ret;
+	}
 	err = report__write(p, &ro, stdout);
 	if (err == -EINVAL)
 		ret = cli_usage_error("report",
@@ -129,5 +141,14 @@ int cmd_report(int argc, char **argv)
 	else if (err)
 		ret = output_cli_write_exit(err);
 	profile__free(p);
+	return ret;
+}
+
+int cmd_report(int argc, char **argv)
+{
+	struct symbolize_cli sc = {0};
+	int ret = report_main(argc, argv, &sc);
+
+	symbolize_cli_free(&sc);
 	return ret;
 }

@@ -19,12 +19,12 @@
 #include "cli.h"
 #include "commands.h"
 #include "support/support.h"
+#include "symbolize_cli.h"
 #include "symbolizer/symbolizer.h"
 
 enum {
 	OPT_ELF = 0x100,
 	OPT_NO_DEMANGLE,
-	OPT_DEBUG_DIR,
 	/* Options with a short form return it (cli_getopt_tables). */
 	OPT_PID = 'p',
 	OPT_ADDRESSES = 'a',
@@ -38,9 +38,7 @@ static const struct cli_option symbolize_options[] = {
     {"pid", 'p', OPT_PID, "PID",
      "Resolve runtime addresses of the running process PID through its mappings "
      "(/proc/PID/maps), its mount namespace and JIT perf map."},
-    {"debug-dir", 0, OPT_DEBUG_DIR, "DIR",
-     "Also look for separate debug info under DIR (DIR/.build-id/xx/rest.debug, "
-     "debuglink files), before /usr/lib/debug."},
+    SYMBOLIZE_CLI_DEBUG_DIR_OPTION,
     {"no-demangle", 0, OPT_NO_DEMANGLE, NULL, "Print C++ and Rust names as in the binary."},
     {"addresses", 'a', OPT_ADDRESSES, NULL,
      "Print each address (0x-prefixed, 16 digits) on a line before its frames."},
@@ -175,6 +173,7 @@ int cmd_symbolize(int argc, char **argv)
 	struct ember_symbolizer_opts opts = {.sz = sizeof(opts), .no_kernel = false};
 	struct option longopts[16];
 	char shortopts[40];
+	struct symbolize_cli sc = {0};
 	struct sym_cmd *c = NULL;
 	int opt, ret = EMBER_EXIT_OK, err;
 	bool verbose = false;
@@ -201,8 +200,12 @@ int cmd_symbolize(int argc, char **argv)
 				goto out;
 			}
 			break;
-		case OPT_DEBUG_DIR:
-			opts.debug_dir = optarg;
+		case SCLI_DEBUG_DIR:
+			err = symbolize_cli_option(&sc, "symbolize", opt, optarg);
+			if (err < 0) {
+				ret = -err;
+				goto out;
+			}
 			break;
 		case OPT_NO_DEMANGLE:
 			opts.no_demangle = true;
@@ -243,6 +246,7 @@ int cmd_symbolize(int argc, char **argv)
 	}
 	if (verbose)
 		ember_log_set_level(EMBER_LOG_DEBUG);
+	symbolize_cli_fill(&sc, &opts);
 	err = symbolizer__new(&opts, &c->sym);
 	if (err) {
 		fprintf(stderr, "ember: symbolize: %s\n", strerror(-err));
@@ -287,5 +291,6 @@ out:
 	if (c)
 		symbolizer__free(c->sym);
 	free(c);
+	symbolize_cli_free(&sc);
 	return ret;
 }

@@ -1902,5 +1902,233 @@ def case_help():
     print("help ok")
 
 
+# ---- central symbolization (issue 16) ---------------------------------------------
+
+STRIPPED = "sym_split/sym_c_gcc_dwarf5.stripped"  # its debug file: sym_split/debugroot
+
+
+def build_id(path):
+    out = subprocess.run(["readelf", "-n", path], capture_output=True, text=True).stdout
+    m = re.search(r"Build ID: ([0-9a-f]+)", out)
+    check(m, "%s has no build-id" % path)
+    return m.group(1)
+
+
+def debug_tree(d, binary):
+    """D/root: a build-id tree with @binary's debug file; D/empty: an empty root."""
+    bid = build_id(binary)
+    os.makedirs(d + "/empty")
+    os.makedirs("%s/root/.build-id/%s" % (d, bid[:2]))
+    shutil.copy("%s/sym_split/debugroot/.build-id/%s/%s.debug" % (FIX, bid[:2], bid[2:]),
+                "%s/root/.build-id/%s/%s.debug" % (d, bid[:2], bid[2:]))
+    return d + "/empty", d + "/root"
+
+
+def empty_config(d):
+    """An empty config file of our own (-c), so no host file and nothing else is read."""
+    path = d + "/agent.conf"
+    open(path, "w").close()
+    return path
+
+
+def fixture_stacks(ember_args, pid, env=None):
+    """{stack: count} of process @pid in `ember convert ARGS --per-pid -o -`."""
+    p = subprocess.run([EMBER, "convert"] + ember_args + ["--per-pid", "-o", "-"],
+                       capture_output=True, text=True, env=env, timeout=120)
+    check(p.returncode == 0, "ember convert %s: exit %d\n%s" % (ember_args, p.returncode,
+                                                                p.stderr))
+    out = {}
+    for line in p.stdout.splitlines():
+        stack, count = line.rsplit(" ", 1)
+        root, _, rest = stack.partition(";")
+        if root.endswith("-%d" % pid):
+            out[rest] = out.get(rest, 0) + int(count)
+    return out, p.stderr
+
+
+def names(stacks):
+    """{frame name: samples with it} of folded @stacks."""
+    out = {}
+    for stack, c in stacks.items():
+        for f in set(stack.split(";")):
+            out[f] = out.get(f, 0) + c
+    return out
+
+
+def free_port():
+    """A TCP port free right now on the dual-stack wildcard debuginfod listens on."""
+    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        s.bind(("::", 0))
+        return s.getsockname()[1]
+
+
+class Debuginfod:
+    """elfutils' debuginfod serving directory @serve on loopback, until stop()."""
+
+    def __init__(self, d, serve, bid):
+        self.proc = None
+        log = d + "/debuginfod.log"
+        for _ in range(10):
+            self.port = free_port()
+            with open(log, "w") as f:
+                self.proc = subprocess.Popen(
+                    ["debuginfod", "-F", "-p", str(self.port), "-d", d + "/db.sqlite", "-t",
+                     "1", serve], stdout=f, stderr=subprocess.STDOUT)
+            listening = lambda: ("port=%d" % self.port in open(log).read() or
+                                 self.proc.poll() is not None)
+            wait_for(listening, 30, "debuginfod to listen on port %d" % self.port)
+            if self.proc.poll() is None:
+                break
+        check(self.proc.poll() is None, "debuginfod could not listen:\n" + open(log).read())
+        self.env = dict(os.environ, DEBUGINFOD_URLS="http://127.0.0.1:%d" % self.port,
+                        DEBUGINFOD_CACHE_PATH=d + "/cache", DEBUGINFOD_TIMEOUT="5")
+        # It scans its directory in the background; the client caches misses, so
+        # each probe starts from an empty cache.
+        def served():
+            shutil.rmtree(d + "/cache", ignore_errors=True)
+            return subprocess.run(["debuginfod-find", "debuginfo", bid], env=self.env,
+                                  capture_output=True).returncode == 0
+        wait_for(served, 60, "debuginfod to serve build-id " + bid, step=0.2)
+        shutil.rmtree(d + "/cache", ignore_errors=True)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(30)
+
+
+def case_debug_dir_central():
+    """Windows of an agent with symbolize = none, symbolized by `ember convert --symbolize`
+    (from --debug-dir roots, from a real debuginfod server, from the binary itself),
+    name a stripped fixture's functions as an agent symbolizing locally does."""
+    need_root()
+    for tool in ("debuginfod", "debuginfod-find", "readelf"):
+        if not shutil.which(tool):
+            print("SKIP: %s missing (Debian package debuginfod, binutils)" % tool)
+            sys.exit(77)
+    d = tmpdir()
+    orig = FIX + "/sym_c_gcc_dwarf5"
+    # The fixture runs from a path of ours, so that its file can be swapped later.
+    os.makedirs(d + "/bin")
+    fx = d + "/bin/dd_fixture"
+    shutil.copy(FIX + "/" + STRIPPED, fx)
+    empty, root = debug_tree(d, fx)
+    conf = empty_config(d)
+    target = subprocess.Popen([fx, "--ms", "60000"], stdout=subprocess.DEVNULL)
+    common = ["-c", conf, "--window", "3s", "--jitter", "no", "-F", "99", "-d", "3.5"]
+    none = Agent(common + ["-o", d + "/none", "--symbolize", "none"])
+    local = Agent(common + ["-o", d + "/local", "--debug-dir", empty, "--debug-dir", root])
+    try:
+        none.wait_started()
+        local.wait_started()
+        rc_none, rc_local = none.proc.wait(60), local.proc.wait(60)
+    finally:
+        none.kill()
+        local.kill()
+        target.kill()
+        target.wait()
+    check(rc_none == 0 and rc_local == 0, "agents exited %d, %d:\n%s\n%s" %
+          (rc_none, rc_local, none.log(), local.log()))
+    win = window_files(d + "/none")[0]
+    raw, _ = fixture_stacks([win], target.pid)
+    check(raw, "no samples of the fixture in %s" % win)
+    check("main" not in names(raw), "symbolize = none window has names: %r" % list(raw)[:3])
+
+    # The same window, symbolized four ways, must come out the same.
+    by_dirs, err = fixture_stacks([win, "--symbolize", "--debug-dir", empty, "--debug-dir",
+                                   root], target.pid)
+    check(re.search(r"symbolized \d+ of \d+ locations", err), "no summary: " + err)
+    serve = d + "/serve"
+    os.makedirs(serve)
+    shutil.copy(orig, serve + "/")
+    server = Debuginfod(d, serve, build_id(orig))
+    try:
+        by_server, _ = fixture_stacks([win, "--symbolize"], target.pid, env=server.env)
+        os.unlink(fx)  # not on this host: the binary comes from debuginfod too
+        shutil.rmtree(d + "/cache", ignore_errors=True)
+        by_server_exe, _ = fixture_stacks([win, "--symbolize"], target.pid, env=server.env)
+    finally:
+        server.stop()
+    shutil.copy(orig, fx)  # the unstripped build: what the fixture's own host would read
+    by_file, _ = fixture_stacks([win, "--symbolize"], target.pid)
+    for what, got in (("debuginfod", by_server), ("debuginfod executable", by_server_exe),
+                      ("the unstripped binary", by_file)):
+        check(got == by_dirs, "--debug-dir and %s differ:\n%r\n%r" % (what, by_dirs, got))
+    central = names(by_dirs)
+    for fn in ("main", "work_c"):
+        check(fn in central, "%s not named centrally: %r" % (fn, sorted(central)))
+    check(not any(n.startswith("dd_fixture+0x") for n in central),
+          "placeholders of the fixture left: %r" % sorted(central))
+
+    # The locally symbolizing agent sampled the same process at the same time: the
+    # fixture's functions with 15+ samples in one are in the other (a function with
+    # 15 expected samples is missing by chance with probability 3e-7).
+    here = {}
+    for f in window_files(d + "/local"):
+        for stack, c in fixture_stacks([f], target.pid)[0].items():
+            here[stack] = here.get(stack, 0) + c
+    local_names = names(here)
+    own = set(functions_of(orig))
+    for a, b, what in ((central, local_names, "central"), (local_names, central, "local")):
+        for fn, c in a.items():
+            base = fn[:-4] if fn.endswith("_[i]") else fn
+            if base in own and c >= 15:
+                check(fn in b, "%s has %s (%d samples), the other run not: %r / %r" %
+                      (what, fn, c, sorted(central), sorted(local_names)))
+    print("debug_dir_central ok: %s" % sorted(n for n in central if n.split("_[")[0] in own))
+
+
+def functions_of(path):
+    """Names of the functions nm lists in @path's .text (t/T)."""
+    out = subprocess.run(["nm", path], capture_output=True, text=True).stdout
+    return [f[2] for f in (l.split() for l in out.splitlines()) if len(f) == 3 and
+            f[1] in "tT"]
+
+
+def case_debug_dir_sighup():
+    """A reload that adds a debug-dir key names a stripped fixture from the next window on."""
+    need_root()
+    d = tmpdir()
+    fx = FIX + "/" + STRIPPED
+    empty, root = debug_tree(d, fx)
+    conf = empty_config(d)
+    target = subprocess.Popen([fx, "--ms", "60000"], stdout=subprocess.DEVNULL)
+    ag = Agent(["-c", conf, "-o", d + "/out", "--window", "2s", "--jitter", "no", "-F", "99"])
+    try:
+        ag.wait_started()
+        ag.wait_log(r"window 1: ")
+        with open(conf, "w") as f:
+            f.write("# two roots, searched in order\ndebug-dir = %s\ndebug-dir = %s\n" %
+                    (empty, root))
+        ag.signal(signal.SIGHUP)
+        ag.wait_log(r"reload: configuration of .* applied")
+        after = len(window_files(d + "/out"))
+        # The window in progress at the reload closes with the new roots already.
+        ag.wait_log(r"window %d: " % (after + 2))
+        # A bad root on reload keeps the running configuration.
+        with open(conf, "w") as f:
+            f.write("debug-dir = %s/missing\n" % d)
+        ag.signal(signal.SIGHUP)
+        ag.wait_log(r"reload failed; keeping the running configuration")
+        ag.wait_log(r"window %d: " % (after + 4))
+        rc = ag.stop()
+    finally:
+        ag.kill()
+        target.kill()
+        target.wait()
+    check(rc == 0, "agent exited %d:\n%s" % (rc, ag.log()))
+    files = window_files(d + "/out")
+    first = names(fixture_stacks([files[0]], target.pid)[0])
+    check(first, "no fixture samples in window 1")
+    check("main" not in first and "work_c" not in first,
+          "window 1 named the stripped fixture without debug-dir: %r" % sorted(first))
+    for f in files[after + 1:after + 4]:
+        later = names(fixture_stacks([f], target.pid)[0])
+        check("main" in later and "work_c" in later,
+              "%s (after the reload) lacks main/work_c: %r" % (f, sorted(later)))
+    print("debug_dir_sighup ok")
+
+
 if __name__ == "__main__":
     globals()["case_" + sys.argv[1]]()

@@ -10,6 +10,7 @@ fixture directory).
 import math
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -849,6 +850,55 @@ def case_offcpu_errors():
         expect_error([mode, "-o", tmp("x.folded"), "--", "true"], 4,
                      r"this kernel has no sched_switch tracepoint for BPF", env=env)
     print("off-cpu errors ok")
+
+
+def build_id(path):
+    rc, so, _ = run(["readelf", "-n", path])
+    m = re.search(r"Build ID: ([0-9a-f]+)", so)
+    check(m, "%s has no build-id" % path)
+    return m.group(1)
+
+
+def debug_tree(binary):
+    """A temporary build-id tree ROOT/.build-id/xx/rest.debug with the debug file
+    of the stripped fixture @binary (made by tests/fixtures/sym_split_debug.sh),
+    and an empty root; returns (empty, root)."""
+    bid = build_id(binary)
+    d = tempfile.mkdtemp(prefix="ember-debugdir-")
+    empty, root = d + "/empty", d + "/root"
+    os.makedirs(empty)
+    os.makedirs("%s/.build-id/%s" % (root, bid[:2]))
+    shutil.copy("%s/sym_split/debugroot/.build-id/%s/%s.debug" % (FIX, bid[:2], bid[2:]),
+                "%s/.build-id/%s/%s.debug" % (root, bid[:2], bid[2:]))
+    return empty, root
+
+
+def case_debug_dir():
+    """--debug-dir (repeatable) names a stripped binary's functions from a build-id tree."""
+    need_root()
+    fx = FIX + "/sym_split/sym_c_gcc_dwarf5.stripped"
+    empty, root = debug_tree(fx)
+    module = os.path.basename(fx)
+    named = {}
+    for label, extra in (("without", []), ("with", ["--debug-dir", empty, "--debug-dir", root])):
+        out = tmp("dd.folded")
+        rc, so, se = record(["-F", "499", "-o", out] + extra + ["--", fx, "--ms", "1500"])
+        check(rc == 0, "ember record %s --debug-dir exited %d:\n%s" % (label, rc, se))
+        stacks = [(f, c) for f, c in parse_folded(out) if f[0].startswith("sym_c_gcc_dwar")]
+        check(sum(c for _, c in stacks) >= 100, "%s: few fixture samples: %r" % (label, stacks))
+        named[label] = {x for f, _ in stacks for x in f}
+    for fn in ("main", "work_c"):
+        check(fn in named["with"], "--debug-dir: %s not named: %r" % (fn, sorted(named["with"])))
+        check(fn not in named["without"] and "main_[i]" not in named["without"],
+              "%s named without --debug-dir: the test proves nothing" % fn)
+    check(any(x.startswith(module + "+0x") for x in named["without"]),
+          "no placeholder frames of %s without --debug-dir" % module)
+    left = sorted(x for x in named["with"] if x.startswith(module + "+0x"))
+    check(not left, "placeholders left with --debug-dir: %r" % left)
+    rc, _, se = record(["--debug-dir", "/nonexistent/ember-debug", "-o", tmp("x.folded"),
+                        "--", "true"])
+    check(rc == 2 and "--debug-dir" in se, "missing --debug-dir: exit %d, %r" % (rc, se))
+    print("debug-dir ok: %s" % sorted(x for x in named["with"] if not x.startswith("_")))
 
 
 if __name__ == "__main__":

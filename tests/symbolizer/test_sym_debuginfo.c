@@ -84,6 +84,40 @@ static void test_build_id(void)
 	}
 }
 
+/* Several roots (opts.debug_dirs): searched in order, the ones without the file skipped. */
+static void test_build_id_dirs(void)
+{
+	struct ember_symbolizer_opts opts = {.sz = sizeof(opts)};
+	char orig[PATH_MAX], copy[PATH_MAX], root[PATH_MAX], empty[] = "/tmp/ember-dd-XXXXXX";
+	const char *dirs[3];
+
+	fixture_path("sym_c_gcc_dwarf5", orig, sizeof(orig));
+	split_path("sym_c_gcc_dwarf5.stripped", copy, sizeof(copy));
+	split_path("debugroot", root, sizeof(root));
+	ASSERT(mkdtemp(empty) != NULL);
+	dirs[0] = empty;
+	dirs[1] = "/nonexistent/ember-debug-root";
+	dirs[2] = root;
+	opts.debug_dirs = dirs;
+	opts.nr_debug_dirs = 3;
+	ASSERT_GE(compare_with_original(orig, copy, &opts), NR_ADDRS / 2);
+	/* Without the root that holds it, the stripped copy has no debug info at all. */
+	opts.nr_debug_dirs = 2;
+	{
+		struct ember_frame f[MAX_FRAMES];
+		struct ember_symbolizer *s = NULL;
+		uint64_t start, size;
+		uint32_t n = 0;
+
+		text_range(orig, &start, &size);
+		ASSERT_EQ(symbolizer__new(&opts, &s), 0);
+		ASSERT_EQ(symbolizer__resolve_elf(s, copy, start + size / 2, f, MAX_FRAMES, &n), 0);
+		ASSERT_GE(sym_counter(s, "symbolize.no_debuginfo"), 1);
+		symbolizer__free(s);
+	}
+	rmdir(empty);
+}
+
 static void test_debuglink(void)
 {
 	char orig[PATH_MAX], copy[PATH_MAX];
@@ -415,13 +449,10 @@ static void test_no_demangle(void)
 int main(int argc, char **argv)
 {
 	static const struct sym_case cases[] = {
-	    {"build_id_dir", test_build_id},
-	    {"debuglink", test_debuglink},
-	    {"nodebug", test_nodebug},
-	    {"debuginfod", test_debuginfod},
-	    {"garbage_dwarf", test_garbage_dwarf},
-	    {"demangle", test_demangle},
-	    {"no_demangle", test_no_demangle},
+	    {"build_id_dir", test_build_id}, {"debuglink", test_debuglink},
+	    {"nodebug", test_nodebug},	     {"build_id_dirs", test_build_id_dirs},
+	    {"debuginfod", test_debuginfod}, {"garbage_dwarf", test_garbage_dwarf},
+	    {"demangle", test_demangle},     {"no_demangle", test_no_demangle},
 	};
 	elf_version(EV_CURRENT);
 	return run_sym_cases(cases, sizeof(cases) / sizeof(cases[0]), argc, argv);

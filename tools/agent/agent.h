@@ -76,6 +76,8 @@ struct agent_config {
 	uint64_t symbolizer_memory;  /* bytes the symbolizer may hold (its budget: the files
 				      * used least are dropped past it); 0: no limit */
 	double symbolizer_max_age_s; /* obsolete (seconds): parsed, ignored with a warning */
+	char *debug_dirs;	     /* debug-dir roots in the order given, each ended by '\n'
+				      * (repeatable key); NULL: none */
 	bool verbose;
 	struct agent_label *labels; /* static labels, in order of first setting */
 	size_t nr_labels, cap_labels;

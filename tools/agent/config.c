@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "agent.h"
 #include "agg/agg.h" /* EMBER_UNWIND_ROWS_MIN/MAX, EMBER_UNWIND_CACHE_DIR */
@@ -97,12 +98,45 @@ void agent_config__release(struct agent_config *cfg)
 	free(cfg->push_tenant);
 	free(cfg->spool_dir);
 	free(cfg->unwind_cache);
+	free(cfg->debug_dirs);
 	for (i = 0; i < cfg->nr_labels; i++) {
 		free(cfg->labels[i].key);
 		free(cfg->labels[i].value);
 	}
 	free(cfg->labels);
 	memset(cfg, 0, sizeof(*cfg));
+}
+
+/*
+ * debug-dir: appends a root (a directory; '\n' ends each in cfg->debug_dirs, so
+ * a name may not hold one), so every line or flag adds one, in order.
+ */
+static int add_debug_dir(struct agent_config *cfg, const char *dir, char *why, size_t n)
+{
+	size_t have = cfg->debug_dirs ? strlen(cfg->debug_dirs) : 0, len = strlen(dir);
+	struct stat st;
+	char *grown;
+
+	if (!len || strchr(dir, '\n')) {
+		snprintf(why, n, "expected a directory");
+		return -EINVAL;
+	}
+	if (stat(dir, &st) != 0) {
+		snprintf(why, n, "%s", strerror(errno));
+		return -EINVAL;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(why, n, "not a directory");
+		return -EINVAL;
+	}
+	grown = realloc(cfg->debug_dirs, have + len + 2);
+	if (!grown)
+		return -ENOMEM;
+	memcpy(grown + have, dir, len);
+	grown[have + len] = '\n';
+	grown[have + len + 1] = '\0';
+	cfg->debug_dirs = grown;
+	return 0;
 }
 
 /* "1048576", "512K", "1M", "2G" (powers of 1024; optional "B"/"iB") -> bytes. */
@@ -503,6 +537,8 @@ int agent_config__set(struct agent_config *cfg, const char *key, const char *val
 			cfg->metrics_port = (uint32_t)v;
 		return err;
 	}
+	if (strcmp(key, "debug-dir") == 0)
+		return add_debug_dir(cfg, value, why, n);
 	if (strcmp(key, "symbolizer-memory") == 0)
 		return parse_size(value, &cfg->symbolizer_memory, why, n);
 	if (strcmp(key, "symbolizer-max-age") == 0) {

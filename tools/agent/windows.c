@@ -48,6 +48,7 @@ struct window_job {
 	uint64_t retention_bytes;
 	double retention_age_s;
 	uint64_t symbolizer_memory;
+	char *debug_dirs; /* agent_config.debug_dirs when the window closed (malloc'd) */
 	uint32_t *exited; /* processes whose last samples this window holds (malloc'd) */
 	size_t nr_exited;
 	bool verbose;
@@ -72,7 +73,8 @@ struct agent_windows {
 	 */
 	struct agent_store *store; /* borrowed */
 	struct ember_symbolizer *sym;
-	struct agent_pusher *pusher;	      /* borrowed; NULL: no push */
+	char *sym_debug_dirs;	     /* the debug-dir roots @sym searches (as in agent_config) */
+	struct agent_pusher *pusher; /* borrowed; NULL: no push */
 	struct agent_metrics_server *metrics; /* borrowed; NULL: none */
 	/* symbolizer counters at the previous window: windows carry the difference */
 	struct ember_symbolizer_baseline *sym_prev;
@@ -199,6 +201,71 @@ static uint64_t count_processes(struct agent_windows *win, const struct ember_pr
 }
 
 /*
+ * The agent's symbolizer options: a small open-file budget, for descriptors;
+ * the memory budget is set from each window's configuration.
+ */
+static int new_symbolizer(struct agent_windows *win, const char *debug_dirs)
+{
+	struct ember_symbolizer_opts so = {.sz = sizeof(so), .max_open_files = 16};
+	char *copy = debug_dirs ? strdup(debug_dirs) : NULL, *p, *nl;
+	const char **dirs = NULL;
+	size_t nr = 0, cap = 0;
+	int err = debug_dirs && !copy ? -ENOMEM : 0;
+
+	for (p = copy; !err && p && (nl = strchr(p, '\n')); p = nl + 1) {
+		*nl = '\0';
+		err = ember_grow((void **)&dirs, &cap, nr + 1, sizeof(*dirs)) ? -ENOMEM : 0;
+		if (!err)
+			dirs[nr++] = p;
+	}
+	so.debug_dirs = dirs;
+	so.nr_debug_dirs = nr;
+	if (!err)
+		err = symbolizer__new(&so, &win->sym);
+	free(dirs);
+	if (!err) {
+		/* The strings were copied by the symbolizer; keep the list to compare. */
+		free(win->sym_debug_dirs);
+		win->sym_debug_dirs = debug_dirs ? strdup(debug_dirs) : NULL;
+		if (debug_dirs && !win->sym_debug_dirs)
+			err = -ENOMEM;
+	}
+	free(copy);
+	return err;
+}
+
+/*
+ * A reload changed debug-dir: a symbolizer with the new roots takes over (what
+ * the old one cached was found through the old roots); the counters it starts
+ * from are zero again.
+ */
+static int follow_debug_dirs(struct agent_windows *win, const char *debug_dirs)
+{
+	struct ember_symbolizer *old = win->sym;
+	int err;
+
+	if (!strcmp(debug_dirs ? debug_dirs : "", win->sym_debug_dirs ? win->sym_debug_dirs : ""))
+		return 0;
+	err = new_symbolizer(win, debug_dirs);
+	if (err) {
+		win->sym = old;
+		return err;
+	}
+	symbolizer__free(old);
+	symbolizer_baseline__reset(win->sym_prev);
+	pr_debug("symbolizer: new debug-dir roots");
+	return 0;
+}
+
+static void job_free(struct window_job *job)
+{
+	profile__free(job->p);
+	free(job->exited);
+	free(job->debug_dirs);
+	free(job);
+}
+
+/*
  * Worker side of a window: symbolization, file, spool, metrics. A window that
  * cannot be written is logged, not fatal: the agent keeps sampling. Returns
  * -ENOMEM only.
@@ -216,6 +283,9 @@ static int process_window(struct agent_windows *win, struct window_job *job)
 	w.drain_ms = job->drain_ms;
 	t0 = ember_now_mono_ns();
 	if (job->symbolize == AGENT_SYMBOLIZE_LOCAL) {
+		err = follow_debug_dirs(win, job->debug_dirs);
+		if (err)
+			return err;
 		symbolizer__set_memory_budget(win->sym, job->symbolizer_memory);
 		err = profile__symbolize(p, win->sym);
 		if (!err)
@@ -257,17 +327,6 @@ static int process_window(struct agent_windows *win, struct window_job *job)
 	return 0;
 }
 
-/*
- * The agent's symbolizer options: a small open-file budget, for descriptors;
- * the memory budget is set from each window's configuration.
- */
-static int new_symbolizer(struct agent_windows *win)
-{
-	struct ember_symbolizer_opts so = {.sz = sizeof(so), .max_open_files = 16};
-
-	return symbolizer__new(&so, &win->sym);
-}
-
 static void *worker_main(void *arg)
 {
 	struct agent_windows *win = arg;
@@ -289,10 +348,7 @@ static void *worker_main(void *arg)
 		win->queued--;
 		pthread_mutex_unlock(&win->lock);
 		err = win->worker_err ? 0 : process_window(win, job);
-		profile__free(job->p);
-		job->p = NULL;
-		free(job->exited);
-		free(job);
+		job_free(job);
 		/*
 		 * A window's profile and the symbolizer's transient buffers are freed by
 		 * now; give the pages back so RSS measures what the agent keeps, not the
@@ -344,6 +400,11 @@ static int finish_window(struct agent_windows *win, struct boundary end,
 	job->retention_bytes = cfg->retention_bytes;
 	job->retention_age_s = cfg->retention_age_s;
 	job->symbolizer_memory = cfg->symbolizer_memory;
+	job->debug_dirs = cfg->debug_dirs ? strdup(cfg->debug_dirs) : NULL;
+	if (cfg->debug_dirs && !job->debug_dirs) {
+		free(job);
+		return -ENOMEM;
+	}
 	job->exited = win->exited;
 	job->nr_exited = win->nr_exited;
 	win->exited = NULL;
@@ -387,7 +448,7 @@ int agent_windows__new(struct agent_store *store, struct agent_windows **out)
 		snprintf(win->kernel, sizeof(win->kernel), "%s", uts.release);
 	err = symbolizer_baseline__new(&win->sym_prev);
 	if (!err)
-		err = new_symbolizer(win);
+		err = new_symbolizer(win, NULL);
 	if (err) {
 		agent_windows__free(win);
 		return err;
@@ -438,13 +499,12 @@ void agent_windows__free(struct agent_windows *win)
 		struct window_job *job = win->head;
 
 		win->head = job->next;
-		profile__free(job->p);
-		free(job->exited);
-		free(job);
+		job_free(job);
 	}
 	pthread_cond_destroy(&win->wake);
 	pthread_mutex_destroy(&win->lock);
 	symbolizer__free(win->sym);
+	free(win->sym_debug_dirs);
 	profile__free(win->window);
 	symbolizer_baseline__free(win->sym_prev);
 	free(win->exited);
