@@ -76,6 +76,14 @@ struct ember_read_opts {
 	enum ember_format format; /* EMBER_FORMAT_AUTO: guess from path and content */
 	const char *event;	  /* perf script: the event to read; NULL: the first one */
 	enum ember_weight weight; /* perf script: what a record counts */
+	/*
+	 * pprof: the sample type to read, by name ("inuse_space") or 0-based
+	 * index ("1"), as `go tool pprof -sample_index`; NULL: the profile's
+	 * default_sample_type, else its last type (pprof's choice).
+	 */
+	const char *sample_index;
+	/* folded: input without any valid line reads as an empty profile (warnings only) */
+	bool lenient;
 };
 
 /*
@@ -134,9 +142,14 @@ int pprof__encode_opts(const struct ember_profile *p, const struct ember_pprof_o
 
 /*
  * Parses an uncompressed pprof Profile (@len bytes at @buf) into @p. Sample
- * counts come from the "samples"/"count" value when present, else from the
- * first value divided by the period. -EINVAL for corrupt or inconsistent input
- * (logged with @opts->name). @opts may be NULL.
+ * counts are the values of one sample type, as pprof picks it: the one named
+ * by @opts->sample_index, else default_sample_type, else the last one; never
+ * divided by the period. samples/count, off_cpu/nanoseconds and
+ * wall/nanoseconds are ember's value types, any other pair becomes
+ * EMBER_VALUE_OTHER with that type and unit (profile__sample_type). Locations
+ * without lines show their mapping's file name ("[libc.so.6]"). -EINVAL for
+ * corrupt or inconsistent input or an unknown sample index (logged with
+ * @opts->name). @opts may be NULL.
  */
 int pprof__read(const uint8_t *buf, size_t len, const struct ember_read_opts *opts,
 		struct ember_profile *p);
