@@ -425,19 +425,19 @@ static int pick_value(struct pb_reader *r, const char *want, size_t *index)
 		return err ? err : -EINVAL;
 	}
 	*index = (size_t)i;
+	/* pprof's type and unit "" mean samples and count: say so rather than leave them empty. */
 	type = pb_str(prof, prof->sample_type[i]->type);
 	unit = pb_str(prof, prof->sample_type[i]->unit);
-	if (strcmp(type, "samples") == 0 && strcmp(unit, "count") == 0) {
+	type = *type ? type : "samples";
+	unit = *unit ? unit : "count";
+	if (strcmp(type, "samples") == 0 && strcmp(unit, "count") == 0)
 		profile__set_value_type(r->p, EMBER_VALUE_SAMPLES);
-	} else if (strcmp(type, "off_cpu") == 0 && strcmp(unit, "nanoseconds") == 0) {
+	else if (strcmp(type, "off_cpu") == 0 && strcmp(unit, "nanoseconds") == 0)
 		profile__set_value_type(r->p, EMBER_VALUE_OFF_CPU_NS);
-	} else if (strcmp(type, "wall") == 0 && strcmp(unit, "nanoseconds") == 0) {
+	else if (strcmp(type, "wall") == 0 && strcmp(unit, "nanoseconds") == 0)
 		profile__set_value_type(r->p, EMBER_VALUE_WALL_NS);
-	} else {
-		/* pprof's unit "" counts: say so rather than leave the unit empty. */
-		return profile__set_sample_type(r->p, *type ? type : "samples",
-						*unit ? unit : "count");
-	}
+	else
+		return profile__set_sample_type(r->p, type, unit);
 	return 0;
 }
 
