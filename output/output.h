@@ -91,7 +91,9 @@ struct ember_read_opts {
  * Each frame becomes a name-only location of one frame (suffixes "_[k]",
  * "_[i]", "_[j]" become flags); samples have no pid and no process name.
  * Malformed lines are logged with their line number and skipped, or fail with
- * -EINVAL when @opts->strict. @opts may be NULL.
+ * -EINVAL when @opts->strict. Input with lines but not one valid line (another
+ * format) fails with -EINVAL and one message naming the first bad line, unless
+ * @opts->lenient. Lines starting with '#' are malformed. @opts may be NULL.
  */
 int folded__read(const char *buf, size_t len, const struct ember_read_opts *opts,
 		 struct ember_profile *p);
@@ -219,7 +221,10 @@ int diff__write_folded(const struct ember_profile *before, const struct ember_pr
 
 /* ---- speedscope -------------------------------------------------------- */
 
-/* Writes speedscope's file format (one "sampled" profile, weights in samples). */
+/*
+ * Writes speedscope's file format: one "sampled" profile, weights in the
+ * profile's unit (speedscope's "bytes" and "nanoseconds", else "none").
+ */
 int speedscope__write(const struct ember_profile *p, FILE *out);
 
 /*

@@ -60,6 +60,20 @@ static int frame_index(struct frames *f, struct sframe *key, uint32_t *out)
 	return 0;
 }
 
+/*
+ * The speedscope unit of @p's counts: "bytes" and "nanoseconds" (pprof's
+ * heap and time types, ember's off-CPU and wall-clock ns), else "none".
+ */
+static const char *speedscope_unit(const struct ember_profile *p)
+{
+	const char *type, *unit;
+
+	profile__sample_type(p, &type, &unit);
+	if (strcmp(unit, "bytes") == 0 || strcmp(unit, "nanoseconds") == 0)
+		return unit;
+	return "none";
+}
+
 int speedscope__write(const struct ember_profile *p, FILE *out)
 {
 	struct stack_walker w = {0};
@@ -128,11 +142,11 @@ int speedscope__write(const struct ember_profile *p, FILE *out)
 			err = obuf_puts(&b, "\"}");
 	}
 	if (!err)
-		err = obuf_printf(
-		    &b,
-		    "]},\"profiles\":[{\"type\":\"sampled\",\"name\":\"ember profile\","
-		    "\"unit\":\"none\",\"startValue\":0,\"endValue\":%llu,\"samples\":[",
-		    (unsigned long long)profile__total(p));
+		err =
+		    obuf_printf(&b,
+				"]},\"profiles\":[{\"type\":\"sampled\",\"name\":\"ember profile\","
+				"\"unit\":\"%s\",\"startValue\":0,\"endValue\":%llu,\"samples\":[",
+				speedscope_unit(p), (unsigned long long)profile__total(p));
 	if (!err && samples.len)
 		err = obuf_append(&b, samples.data, samples.len);
 	if (!err)
