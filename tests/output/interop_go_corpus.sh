@@ -7,6 +7,8 @@
 # (and the default one), the total equals the sum of that value over
 # `go tool pprof -raw`'s samples, and `ember report` prints the same rows as
 # `go tool pprof -top` (function, flat, cum, in pprof's units: 1.68MB, 500ms).
+# Also an unsymbolized profile (addresses in libc and ld.so, no functions) the
+# program encodes by hand: both name those frames [libc.so.6], [ld-linux...].
 source "$(dirname "$0")/lib.sh"
 need go
 export HOME=$T/home GOCACHE=$T/gocache GOPATH=$T/gopath GOFLAGS= GOTOOLCHAIN=local \
@@ -14,7 +16,8 @@ export HOME=$T/home GOCACHE=$T/gocache GOPATH=$T/gopath GOFLAGS= GOTOOLCHAIN=loc
 mkdir -p "$HOME"
 cp "$DATA/goprof/main.go" "$T/main.go"
 (cd "$T" && go build -o "$T/goprof" main.go) || fail "go build of data/goprof/main.go failed"
-"$T/goprof" "$T/cpu.pb.gz" "$T/heap.pb.gz" || fail "the Go program did not write its profiles"
+"$T/goprof" "$T/cpu.pb.gz" "$T/heap.pb.gz" "$T/unsym.pb" ||
+	fail "the Go program did not write its profiles"
 for f in cpu heap; do
 	go tool pprof -proto "$T/$f.pb.gz" >"$T/$f-go.pb.gz" 2>/dev/null ||
 		fail "go tool pprof -proto $f.pb.gz failed"
@@ -49,8 +52,8 @@ ember_rows() {
 }
 
 checked=0
-for f in cpu heap cpu-go heap-go; do
-	p=$T/$f.pb.gz
+for p in "$T"/{cpu,heap,cpu-go,heap-go}.pb.gz "$T/unsym.pb"; do
+	f=$(basename "$p")
 	read -r -a types <<<"$(types_of "$p")"
 	[ "${#types[@]}" -ge 2 ] || fail "$f: go tool pprof -raw lists no sample types"
 	for i in "${!types[@]}" default; do
@@ -87,7 +90,12 @@ for f in cpu heap cpu-go heap-go; do
 		checked=$((checked + 1))
 	done
 done
-[ "$checked" -ge 16 ] || fail "only $checked profile/type pairs checked"
+[ "$checked" -ge 19 ] || fail "only $checked profile/type pairs checked"
+# Addresses without functions are named after their mapping's file, as pprof names them.
+grep -q '^\[libc.so.6\]	' <(pprof_rows "$T/unsym.pb") ||
+	fail "go tool pprof shows no [libc.so.6] row: the unsymbolized profile is not what it should be"
+"$EMBER" convert "$T/unsym.pb" -o - | grep -qx 'main.caller;\[libc.so.6\];\[ld-linux-x86-64.so.2\] 20000000' ||
+	fail "ember's folded stacks do not name the libc and ld.so frames"
 
 # Units reach the outputs: a heap report says bytes, a CPU one time, an SVG the unit.
 "$EMBER" report "$T/heap.pb.gz" | head -1 | grep -q ' inuse_space (bytes)' ||
