@@ -103,7 +103,7 @@ struct ember_sample {
 	uint32_t tid;		  /* 0 when unknown */
 	const char *process_name; /* root frame in folded; NULL for none */
 	const char *thread_name;  /* comm of the thread; NULL for none */
-	uint64_t count;		  /* in the profile's unit: samples or ns (profile__value_type) */
+	uint64_t count; /* in the profile's unit: samples, ns, bytes (profile__sample_type) */
 	uint32_t nr_locations;
 	const uint32_t *locations; /* location ids (1-based), leaf first */
 	uint32_t kind;		   /* enum ember_sample_kind; 0 (on-CPU) unless set */
