@@ -42,7 +42,7 @@ struct stack_walker {
 	bool per_pid, per_thread; /* set by the caller */
 	struct stack_frame *frames;
 	size_t nr, cap;
-	struct obuf roots; /* backing store of the process and thread root names */
+	struct obuf roots; /* backing store of root names and "[libc.so.6]"-style frame names */
 };
 
 /*
