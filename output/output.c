@@ -246,18 +246,27 @@ static int slurp(int fd, char **out, size_t *out_len)
 	return 0;
 }
 
+/* Index of the first byte at or after @i that is not JSON whitespace, or @len. */
+static size_t skip_space(const char *buf, size_t len, size_t i)
+{
+	while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\n' || buf[i] == '\r'))
+		i++;
+	return i;
+}
+
 /*
- * True for a JSON object: speedscope's file format is the only JSON ember
- * reads, and no folded line starts with '{' (a frame name could, but then the
- * reader says why it refused the file).
+ * True for the start of a JSON object ('{' then a key or '}'): speedscope's
+ * file format is the only JSON ember reads. A folded stack whose root frame
+ * starts with '{' ("{closure};f 3") has no '"' after it.
  */
 static bool looks_like_json(const char *buf, size_t len)
 {
-	size_t i = 0;
+	size_t i = skip_space(buf, len, 0);
 
-	while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\n' || buf[i] == '\r'))
-		i++;
-	return i < len && buf[i] == '{';
+	if (i >= len || buf[i] != '{')
+		return false;
+	i = skip_space(buf, len, i + 1);
+	return i >= len || buf[i] == '"' || buf[i] == '}';
 }
 
 /*
