@@ -16,7 +16,7 @@ export HOME=$T/home GOCACHE=$T/gocache GOPATH=$T/gopath GOFLAGS= GOTOOLCHAIN=loc
 mkdir -p "$HOME"
 cp "$DATA/goprof/main.go" "$T/main.go"
 (cd "$T" && go build -o "$T/goprof" main.go) || fail "go build of data/goprof/main.go failed"
-"$T/goprof" "$T/cpu.pb.gz" "$T/heap.pb.gz" "$T/unsym.pb" ||
+"$T/goprof" "$T/cpu.pb.gz" "$T/heap.pb.gz" "$T/unsym.pb" "$T/heap-legacy.txt" ||
 	fail "the Go program did not write its profiles"
 for f in cpu heap; do
 	go tool pprof -proto "$T/$f.pb.gz" >"$T/$f-go.pb.gz" 2>/dev/null ||
@@ -111,3 +111,13 @@ grep -q 'bytes' "$T/heap.svg" || fail "heap SVG does not count bytes"
 [ "$(raw_total "$T/ember-heap.pb.gz" 0)" = "$(raw_total "$T/heap.pb.gz" 1)" ] ||
 	fail "ember's pprof of alloc_space has another total"
 echo "ok units: report, SVG and ember's own pprof"
+
+# Go's legacy text heap profile (debug=1) is no format ember reads: refused with
+# exit 7 and one line naming the format it looked like and the first bad line.
+rc=0
+"$EMBER" report "$T/heap-legacy.txt" >/dev/null 2>"$T/legacy.err" || rc=$?
+[ "$rc" = 7 ] || fail "legacy text heap profile: exit $rc, expected 7"
+[ "$(wc -l <"$T/legacy.err")" = 1 ] &&
+	grep -q '^ember: .*heap-legacy.txt: looks like folded stacks, but line 1 is not "STACK COUNT" .*: "heap profile: ' \
+		"$T/legacy.err" || { cat "$T/legacy.err" >&2; fail "legacy text heap profile: not one clear line"; }
+echo "ok Go's legacy text heap profile refused: $(cat "$T/legacy.err")"

@@ -4,7 +4,8 @@
 // tests/output/interop_go_corpus.sh: Go's own encoder, sample types ember does
 // not write (alloc_space/bytes, inuse_objects/count, cpu/nanoseconds). With a
 // third argument it also writes there an unsymbolized profile (addresses in a
-// libc mapping, no functions), encoded here field by field.
+// libc mapping, no functions), encoded here field by field; with a fourth, the
+// heap profile in Go's legacy text format (debug=1), which ember must refuse.
 package main
 
 import (
@@ -140,5 +141,10 @@ func main() {
 		if err := unsymbolized(os.Args[3]); err != nil {
 			panic(err)
 		}
+	}
+	if len(os.Args) > 4 {
+		text, _ := os.Create(os.Args[4])
+		pprof.Lookup("heap").WriteTo(text, 1)
+		text.Close()
 	}
 }
