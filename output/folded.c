@@ -213,6 +213,9 @@ struct seen_frame {
 	uint32_t id;
 };
 
+/* Malformed lines named one by one on stderr; the rest are counted. */
+#define BAD_SHOWN 10
+
 struct folded_reader {
 	struct ember_profile *p;
 	struct obuf names; /* one frame name, NUL-terminated */
@@ -237,8 +240,15 @@ struct folded_reader {
 	size_t probe_len;
 
 	const char *name;
-	bool strict;
-	size_t nr_bad;
+	bool strict, lenient;
+	size_t nr_bad, nr_good;
+	/* The first malformed lines: reported once it is known whether any line was good. */
+	struct bad_line {
+		size_t lineno;
+		const char *why;
+	} bad[BAD_SHOWN];
+	const char *first_bad; /* text of the first malformed line, into the input */
+	size_t first_bad_len;
 };
 
 static bool seen_eq(const void *ctx, uint32_t index)
@@ -286,6 +296,30 @@ static int frame_location(struct folded_reader *r, const char *text, size_t n, u
 	return 0;
 }
 
+/*
+ * The one-line refusal of input in which no line was "STACK COUNT": which
+ * line, why, and its start, so a file of another format is recognizable.
+ */
+static void refuse(const struct folded_reader *r)
+{
+	struct obuf quoted = {0};
+	size_t n = r->first_bad_len < 60 ? r->first_bad_len : 60, i;
+	int err = 0;
+
+	for (i = 0; i < n && !err; i++) {
+		unsigned char c = (unsigned char)r->first_bad[i];
+
+		err = c < 0x20 || c == '"' || c == '\\' || c >= 0x7f
+			  ? obuf_printf(&quoted, c == '"' ? "\\\"" : "\\x%02x", c)
+			  : obuf_append(&quoted, &r->first_bad[i], 1);
+	}
+	if (!err && n < r->first_bad_len)
+		err = obuf_puts(&quoted, "...");
+	pr_err("%s: looks like folded stacks, but line %zu is not \"STACK COUNT\" (%s): \"%s\"",
+	       r->name, r->bad[0].lineno, r->bad[0].why, err ? "" : quoted.data ?: "");
+	obuf_free(&quoted);
+}
+
 /* Parses one line (no newline). 1 when malformed, 0 when added, < 0 on error. */
 static int read_line(struct folded_reader *r, const char *line, size_t len, const char **why)
 {
@@ -296,6 +330,11 @@ static int read_line(struct folded_reader *r, const char *line, size_t len, cons
 	bool reuse;
 	int err;
 
+	/* No folding tool writes comments: "#" opens other formats' headers. */
+	if (line[0] == '#') {
+		*why = "a \"#\" comment";
+		return 1;
+	}
 	sp = len ? memrchr(line, ' ', len) : NULL;
 	if (!sp) {
 		*why = "no count";
@@ -372,11 +411,12 @@ int folded__read(const char *buf, size_t len, const struct ember_read_opts *opts
 		 struct ember_profile *p)
 {
 	struct folded_reader r = {.p = p, .name = "input"};
-	size_t pos = 0, lineno = 0;
+	size_t pos = 0, lineno = 0, i;
 	int err;
 
 	if (opts) {
 		r.strict = opts->strict;
+		r.lenient = opts->lenient;
 		if (opts->name)
 			r.name = opts->name;
 	}
@@ -397,21 +437,35 @@ int folded__read(const char *buf, size_t len, const struct ember_read_opts *opts
 		err = read_line(&r, line, n, &why);
 		if (err < 0)
 			goto out;
-		if (err > 0) {
-			err = 0;
-			r.nr_bad++;
-			if (r.strict) {
-				pr_err("%s:%zu: malformed folded line: %s", r.name, lineno, why);
-				err = -EINVAL;
-				goto out;
-			}
-			/* A file of garbage should not flood the terminal. */
-			if (r.nr_bad <= 10)
-				pr_warn("%s:%zu: malformed folded line skipped: %s", r.name, lineno,
-					why);
+		if (err == 0) {
+			r.nr_good++;
+			continue;
 		}
+		err = 0;
+		if (r.strict) {
+			pr_err("%s:%zu: malformed folded line: %s", r.name, lineno, why);
+			err = -EINVAL;
+			goto out;
+		}
+		if (!r.nr_bad) {
+			r.first_bad = line;
+			r.first_bad_len = n;
+		}
+		/* A file of garbage should not flood the terminal. */
+		if (r.nr_bad < BAD_SHOWN)
+			r.bad[r.nr_bad] = (struct bad_line){lineno, why};
+		r.nr_bad++;
 	}
-	if (r.nr_bad > 10)
+	/* Not one good line: another format (or none), not a profile with a few bad lines. */
+	if (r.nr_bad && !r.nr_good && !r.lenient) {
+		refuse(&r);
+		err = -EINVAL;
+		goto out;
+	}
+	for (i = 0; i < r.nr_bad && i < BAD_SHOWN; i++)
+		pr_warn("%s:%zu: malformed folded line skipped: %s", r.name, r.bad[i].lineno,
+			r.bad[i].why);
+	if (r.nr_bad > BAD_SHOWN)
 		pr_warn("%s: %zu malformed lines skipped in all", r.name, r.nr_bad);
 out:
 	obuf_free(&r.names);

@@ -42,14 +42,16 @@ struct stack_walker {
 	bool per_pid, per_thread; /* set by the caller */
 	struct stack_frame *frames;
 	size_t nr, cap;
-	struct obuf roots; /* backing store of the process and thread root names */
+	struct obuf roots; /* backing store of root names and "[libc.so.6]"-style frame names */
 };
 
 /*
  * Fills @w->frames with the frames of @s, root first: process name (with
  * "-PID" under per_pid), thread ("name-TID" under per_thread), then locations
  * outermost first with each inline chain outermost first. A location without
- * frames is "[unknown]"; a sample without any frame is one "[unknown]".
+ * frames is its mapping's base name in brackets ("[libc.so.6]", as pprof
+ * shows it) or "[unknown]" without a mapping; a sample without any frame is
+ * one "[unknown]".
  */
 int stack_walk(struct stack_walker *w, const struct ember_profile *p, const struct ember_sample *s);
 void stack_walker_free(struct stack_walker *w);

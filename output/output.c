@@ -3,9 +3,11 @@
  * Format dispatch by path: picks the writer from the extension (".zst"
  * wrapping any of them) and writes through a temporary file renamed into
  * place, so a failed write never leaves half a profile behind; picks the
- * reader from the content first (compression magic, pprof's binary bytes, perf
- * script's record headers) and the extension second, so a profile renamed or
- * piped through stdin still reads.
+ * reader from the content (compression magic, pprof's binary bytes, a JSON
+ * object, perf script's record headers, else folded), so a profile renamed or
+ * piped through stdin still reads. Binary data that is not protobuf is
+ * refused here; each reader refuses input that yields no valid record, saying
+ * which format it looked like and what was wrong.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -244,14 +246,59 @@ static int slurp(int fd, char **out, size_t *out_len)
 	return 0;
 }
 
-/* True for a JSON object with a "profiles" member: speedscope's file format. */
-static bool looks_like_speedscope(const char *buf, size_t len)
+/* Index of the first byte at or after @i that is not JSON whitespace, or @len. */
+static size_t skip_space(const char *buf, size_t len, size_t i)
 {
-	size_t i = 0;
-
 	while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\n' || buf[i] == '\r'))
 		i++;
-	return i < len && buf[i] == '{' && memmem(buf, len, "\"profiles\"", 10) != NULL;
+	return i;
+}
+
+/*
+ * True for the start of a JSON object ('{' then a key or '}'): speedscope's
+ * file format is the only JSON ember reads. A folded stack whose root frame
+ * starts with '{' ("{closure};f 3") has no '"' after it.
+ */
+static bool looks_like_json(const char *buf, size_t len)
+{
+	size_t i = skip_space(buf, len, 0);
+
+	if (i >= len || buf[i] != '{')
+		return false;
+	i = skip_space(buf, len, i + 1);
+	return i >= len || buf[i] == '"' || buf[i] == '}';
+}
+
+/*
+ * True when @buf holds bytes no text profile has: NUL anywhere (every pprof
+ * message has one: "" is string 0, if not in its first bytes), or a control
+ * character other than whitespace in its first 4 KiB.
+ */
+static bool looks_binary(const char *buf, size_t len)
+{
+	size_t i, n = len < 4096 ? len : 4096;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)buf[i];
+
+		if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f' && c != '\v') ||
+		    c == 0x7f)
+			return true;
+	}
+	return len > n && memchr(buf + n, '\0', len - n) != NULL;
+}
+
+/*
+ * True when @buf starts like a protobuf Profile message: the first byte is
+ * the tag of a field of Profile (1..15) with a wire type that field can have
+ * (varint or length-delimited). ELF (0x7f), images and archives do not.
+ */
+static bool looks_like_protobuf(const char *buf, size_t len)
+{
+	unsigned char tag = len ? (unsigned char)buf[0] : 0;
+	unsigned field = tag >> 3, wire = tag & 7;
+
+	return field >= 1 && field <= 15 && (wire == 0 || wire == 2);
 }
 
 int output__read_buffer(const void *data, size_t len, const struct ember_read_opts *opts,
@@ -292,11 +339,19 @@ int output__read_buffer(const void *data, size_t len, const struct ember_read_op
 		 * is string 0); folded text never has perf script's indented frame
 		 * lines under a header. So content decides, whatever the name says.
 		 */
-		if (len && memchr(buf, '\0', len))
+		if (len && looks_binary(buf, len)) {
+			if (!looks_like_protobuf(buf, len)) {
+				pr_err("%s: binary data that is not a profile (not gzip, zstd or "
+				       "pprof; ember reads pprof, folded, perf script and "
+				       "speedscope)",
+				       o.name);
+				err = -EINVAL;
+				goto out;
+			}
 			format = EMBER_FORMAT_PPROF;
-		else if (looks_like_speedscope(buf, len))
+		} else if (looks_like_json(buf, len)) {
 			format = EMBER_FORMAT_SPEEDSCOPE;
-		else if (perfscript__looks_like(buf, len))
+		} else if (perfscript__looks_like(buf, len))
 			format = EMBER_FORMAT_PERFSCRIPT;
 		else
 			format = EMBER_FORMAT_FOLDED;

@@ -76,6 +76,14 @@ struct ember_read_opts {
 	enum ember_format format; /* EMBER_FORMAT_AUTO: guess from path and content */
 	const char *event;	  /* perf script: the event to read; NULL: the first one */
 	enum ember_weight weight; /* perf script: what a record counts */
+	/*
+	 * pprof: the sample type to read, by name ("inuse_space") or 0-based
+	 * index ("1"), as `go tool pprof -sample_index`; NULL: the profile's
+	 * default_sample_type, else its last type (pprof's choice).
+	 */
+	const char *sample_index;
+	/* folded: input without any valid line reads as an empty profile (warnings only) */
+	bool lenient;
 };
 
 /*
@@ -83,7 +91,9 @@ struct ember_read_opts {
  * Each frame becomes a name-only location of one frame (suffixes "_[k]",
  * "_[i]", "_[j]" become flags); samples have no pid and no process name.
  * Malformed lines are logged with their line number and skipped, or fail with
- * -EINVAL when @opts->strict. @opts may be NULL.
+ * -EINVAL when @opts->strict. Input with lines but not one valid line (another
+ * format) fails with -EINVAL and one message naming the first bad line, unless
+ * @opts->lenient. Lines starting with '#' are malformed. @opts may be NULL.
  */
 int folded__read(const char *buf, size_t len, const struct ember_read_opts *opts,
 		 struct ember_profile *p);
@@ -134,9 +144,14 @@ int pprof__encode_opts(const struct ember_profile *p, const struct ember_pprof_o
 
 /*
  * Parses an uncompressed pprof Profile (@len bytes at @buf) into @p. Sample
- * counts come from the "samples"/"count" value when present, else from the
- * first value divided by the period. -EINVAL for corrupt or inconsistent input
- * (logged with @opts->name). @opts may be NULL.
+ * counts are the values of one sample type, as pprof picks it: the one named
+ * by @opts->sample_index, else default_sample_type, else the last one; never
+ * divided by the period. samples/count, off_cpu/nanoseconds and
+ * wall/nanoseconds are ember's value types, any other pair becomes
+ * EMBER_VALUE_OTHER with that type and unit (profile__sample_type). Locations
+ * without lines show their mapping's file name ("[libc.so.6]"). -EINVAL for
+ * corrupt or inconsistent input or an unknown sample index (logged with
+ * @opts->name). @opts may be NULL.
  */
 int pprof__read(const uint8_t *buf, size_t len, const struct ember_read_opts *opts,
 		struct ember_profile *p);
@@ -206,7 +221,10 @@ int diff__write_folded(const struct ember_profile *before, const struct ember_pr
 
 /* ---- speedscope -------------------------------------------------------- */
 
-/* Writes speedscope's file format (one "sampled" profile, weights in samples). */
+/*
+ * Writes speedscope's file format: one "sampled" profile, weights in the
+ * profile's unit (speedscope's "bytes" and "nanoseconds", else "none").
+ */
 int speedscope__write(const struct ember_profile *p, FILE *out);
 
 /*

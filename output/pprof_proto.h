@@ -15,6 +15,8 @@
 #define JIT_MAPPING_NAME    "[jit]"
 /* A collector counter is a comment "ember.counter NAME=VALUE" (VALUE in decimal). */
 #define COUNTER_PREFIX "ember.counter "
+/* One comment naming every counter that is 0: "ember.counters.zero a,b,c". */
+#define COUNTERS_ZERO_PREFIX "ember.counters.zero "
 
 typedef Perftools__Profiles__Profile PbProfile;
 typedef Perftools__Profiles__Sample PbSample;

@@ -5,8 +5,9 @@
  * path; Locations become address locations (with their Lines as frames) or
  * name-only ones, and a Location's kind (kernel, JIT) comes from its mapping,
  * synthetic ("[kernel.kallsyms]", "[jit]") or real. Sample counts are the
- * "samples/count" value, or the first value divided by the period. Sample
- * labels give pid, tid, names and process facts; other labels and the
+ * values of one sample type, picked as pprof picks it (--sample-index, the
+ * default_sample_type, the last type), in that type's unit. Sample labels
+ * give pid, tid, names and process facts; other labels and the
  * "ember.counter" comments are the profile's labels and counters.
  * The writer is pprof_writer.c.
  */
@@ -341,53 +342,103 @@ static int read_locations(struct pb_reader *r)
 	return err;
 }
 
-/*
- * Index of the value that counts samples, and the divisor turning it into
- * samples; or, in an off-CPU or wall-clock profile, of the time (ns), which
- * sets the profile's value type.
- */
-static void pick_value(struct pb_reader *r, const PbProfile *prof, size_t *index, uint64_t *divisor)
+/* The names of the profile's sample types, for messages: "samples, cpu". */
+static int list_types(const PbProfile *prof, struct obuf *b)
 {
 	size_t i;
+	int err = 0;
 
-	*index = 0;
-	*divisor = 1;
-	/* ember's time profiles (off-CPU, wall-clock): the time is the count, in ns. */
+	for (i = 0; i < prof->n_sample_type && !err; i++)
+		err = obuf_printf(b, "%s%s", i ? ", " : "",
+				  pb_str(prof, prof->sample_type[i]->type) ?: "?");
+	return err;
+}
+
+/*
+ * Position of the sample type named @want (a type name, or a 0-based index
+ * in decimal), or -1. pprof matches a name exactly.
+ */
+static int64_t find_type(const PbProfile *prof, const char *want)
+{
+	char *end;
+	unsigned long long n;
+	size_t i;
+
 	for (i = 0; i < prof->n_sample_type; i++) {
 		const char *type = pb_str(prof, prof->sample_type[i]->type);
-		const char *unit = pb_str(prof, prof->sample_type[i]->unit);
 
-		if (!type || !unit || strcmp(unit, "nanoseconds") != 0)
-			continue;
-		if (strcmp(type, "off_cpu") == 0) {
-			r->off_cpu_index = (int64_t)i;
-			if (profile__value_type(r->p) != EMBER_VALUE_WALL_NS) {
-				profile__set_value_type(r->p, EMBER_VALUE_OFF_CPU_NS);
-				*index = i;
-			}
-		} else if (strcmp(type, "wall") == 0 &&
-			   !(prof->default_sample_type &&
-			     strcmp(pb_str(prof, prof->default_sample_type) ?: "", "off_cpu") ==
-				 0)) {
-			/* ember writes wall/nanoseconds in off-CPU profiles too: the default says. */
-			profile__set_value_type(r->p, EMBER_VALUE_WALL_NS);
-			*index = i;
+		if (type && strcmp(type, want) == 0)
+			return (int64_t)i;
+	}
+	errno = 0;
+	n = strtoull(want, &end, 10);
+	if (*want >= '0' && *want <= '9' && !errno && !*end && n < prof->n_sample_type)
+		return (int64_t)n;
+	return -1;
+}
+
+/*
+ * Picks the sample type whose values are the counts, as `go tool pprof` does:
+ * @want (--sample-index), else default_sample_type, else the last type. The
+ * three ember writes (samples/count, off_cpu/nanoseconds, wall/nanoseconds)
+ * are ember's value types; any other pair is kept as it is, in its own unit:
+ * nothing is divided by the period, which pprof does not do either.
+ */
+static int pick_value(struct pb_reader *r, const char *want, size_t *index)
+{
+	const PbProfile *prof = r->prof;
+	const char *type, *unit;
+	struct obuf names = {0};
+	int64_t i = -1;
+	size_t k;
+
+	if (prof->n_sample_type == 0) {
+		pr_err("%s: pprof profile has no sample types", r->name);
+		return -EINVAL;
+	}
+	for (k = 0; k < prof->n_sample_type; k++) {
+		type = pb_str(prof, prof->sample_type[k]->type);
+		unit = pb_str(prof, prof->sample_type[k]->unit);
+		if (!type || !unit) {
+			pr_err("%s: pprof sample type %zu has a bad string index", r->name, k);
+			return -EINVAL;
+		}
+		/* The kind of each sample (blocked, preempted) of ember's time profiles. */
+		if (strcmp(type, "off_cpu") == 0 && strcmp(unit, "nanoseconds") == 0)
+			r->off_cpu_index = (int64_t)k;
+	}
+	if (!want && prof->default_sample_type) {
+		want = pb_str(prof, prof->default_sample_type);
+		if (!want) {
+			pr_err("%s: pprof default_sample_type has a bad string index", r->name);
+			return -EINVAL;
 		}
 	}
-	if (profile__value_type(r->p) != EMBER_VALUE_SAMPLES)
-		return;
-	for (i = 0; i < prof->n_sample_type; i++) {
-		const char *type = pb_str(prof, prof->sample_type[i]->type);
-		const char *unit = pb_str(prof, prof->sample_type[i]->unit);
+	i = want ? find_type(prof, want) : (int64_t)prof->n_sample_type - 1;
+	if (i < 0) {
+		int err = list_types(prof, &names);
 
-		if (type && unit && strcmp(type, "samples") == 0 && strcmp(unit, "count") == 0) {
-			*index = i;
-			return;
-		}
+		if (!err)
+			pr_err("%s: no sample type '%s' in this profile (it has %s)", r->name, want,
+			       names.data);
+		obuf_free(&names);
+		return err ? err : -EINVAL;
 	}
-	/* A cpu profile without a count: time / period is the sample count. */
-	if (prof->period > 0 && prof->n_sample_type)
-		*divisor = (uint64_t)prof->period;
+	*index = (size_t)i;
+	/* pprof's type and unit "" mean samples and count: say so rather than leave them empty. */
+	type = pb_str(prof, prof->sample_type[i]->type);
+	unit = pb_str(prof, prof->sample_type[i]->unit);
+	type = *type ? type : "samples";
+	unit = *unit ? unit : "count";
+	if (strcmp(type, "samples") == 0 && strcmp(unit, "count") == 0)
+		profile__set_value_type(r->p, EMBER_VALUE_SAMPLES);
+	else if (strcmp(type, "off_cpu") == 0 && strcmp(unit, "nanoseconds") == 0)
+		profile__set_value_type(r->p, EMBER_VALUE_OFF_CPU_NS);
+	else if (strcmp(type, "wall") == 0 && strcmp(unit, "nanoseconds") == 0)
+		profile__set_value_type(r->p, EMBER_VALUE_WALL_NS);
+	else
+		return profile__set_sample_type(r->p, type, unit);
+	return 0;
 }
 
 /* The ember ids of sample @i's locations, into r->locs. */
@@ -455,10 +506,10 @@ static int read_labels(struct pb_reader *r, size_t i, struct ember_sample *s,
 }
 
 /*
- * Adds sample @i with value @value_index / @divisor as its count; a sample
- * worth less than one is skipped.
+ * Adds sample @i with value @value_index as its count; a sample worth nothing
+ * (or less: pprof's diff profiles) is skipped.
  */
-static int read_sample(struct pb_reader *r, size_t i, size_t value_index, uint64_t divisor)
+static int read_sample(struct pb_reader *r, size_t i, size_t value_index)
 {
 	const PbSample *ps = r->prof->sample[i];
 	struct ember_sample s = {0};
@@ -472,9 +523,9 @@ static int read_sample(struct pb_reader *r, size_t i, size_t value_index, uint64
 		return -EINVAL;
 	}
 	v = value_index < ps->n_value ? ps->value[value_index] : 0;
-	if (v <= 0 || (uint64_t)v < divisor)
+	if (v <= 0)
 		return 0;
-	s.count = (uint64_t)v / divisor;
+	s.count = (uint64_t)v;
 	err = sample_location_ids(r, i);
 	if (err)
 		return err;
@@ -500,15 +551,34 @@ static int read_sample(struct pb_reader *r, size_t i, size_t value_index, uint64
 	return err;
 }
 
-static int read_samples(struct pb_reader *r)
+static int read_samples(struct pb_reader *r, const char *sample_index)
 {
-	size_t i, value_index;
-	uint64_t divisor;
+	size_t i, value_index = 0;
+	int err;
+
+	err = pick_value(r, sample_index, &value_index);
+	for (i = 0; i < r->prof->n_sample && !err; i++)
+		err = read_sample(r, i, value_index);
+	return err;
+}
+
+/* The comment naming the counters that are 0 ("a,b,c"): each becomes a counter of 0. */
+static int read_zero_counters(struct pb_reader *r, const char *list)
+{
 	int err = 0;
 
-	pick_value(r, r->prof, &value_index, &divisor);
-	for (i = 0; i < r->prof->n_sample && !err; i++)
-		err = read_sample(r, i, value_index, divisor);
+	while (*list && !err) {
+		const char *comma = strchr(list, ',');
+		size_t n = comma ? (size_t)(comma - list) : strlen(list);
+		char *name = strndup(list, n);
+
+		if (!name)
+			return -ENOMEM;
+		if (*name)
+			err = profile__add_counter(r->p, name, 0);
+		free(name);
+		list += n + (comma ? 1 : 0);
+	}
 	return err;
 }
 
@@ -523,6 +593,10 @@ static int read_comments(struct pb_reader *r)
 		char *name, *end;
 		unsigned long long v;
 
+		if (c && strncmp(c, COUNTERS_ZERO_PREFIX, strlen(COUNTERS_ZERO_PREFIX)) == 0) {
+			err = read_zero_counters(r, c + strlen(COUNTERS_ZERO_PREFIX));
+			continue;
+		}
 		if (!c || strncmp(c, COUNTER_PREFIX, plen) != 0)
 			continue;
 		eq = strrchr(c, '=');
@@ -566,14 +640,15 @@ int pprof__read(const uint8_t *buf, size_t len, const struct ember_read_opts *op
 
 	prof = perftools__profiles__profile__unpack(NULL, len, buf);
 	if (!prof) {
-		pr_err("%s: not a pprof profile: not a valid Profile message (%zu bytes, "
-		       "corrupt or truncated)",
+		pr_err("%s: looks like pprof (protobuf), but it is not a valid Profile message "
+		       "(%zu bytes: corrupt or truncated)",
 		       r.name, len);
 		return -EINVAL;
 	}
 	r.prof = prof;
 	if (prof->n_string_table == 0 || prof->string_table[0][0] != '\0') {
-		pr_err("%s: pprof string table does not start with \"\"", r.name);
+		pr_err("%s: looks like pprof (protobuf), but its string table %s (truncated?)",
+		       r.name, prof->n_string_table ? "does not start with \"\"" : "is missing");
 		err = -EINVAL;
 		goto out;
 	}
@@ -589,7 +664,7 @@ int pprof__read(const uint8_t *buf, size_t len, const struct ember_read_opts *op
 	if (!err)
 		err = read_locations(&r);
 	if (!err)
-		err = read_samples(&r);
+		err = read_samples(&r, opts ? opts->sample_index : NULL);
 	if (!err)
 		err = read_comments(&r);
 	if (!err)

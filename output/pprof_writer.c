@@ -48,7 +48,8 @@ struct pb_writer {
 	PbLabel *labels, **label_ptrs;	    /* per sample: SAMPLE_LABELS(w) */
 	uint64_t *ids;			    /* all samples' location ids, leaf first */
 	size_t *ids_first, nr_ids, cap_ids; /* per sample: index into ids */
-	int64_t *comments;		    /* per counter: its comment string */
+	int64_t *comments; /* comment strings: non-zero counters, then the zero ones */
+	size_t nr_comments;
 };
 
 /* Labels of a sample at most: pid, tid, thread and process name, facts, profile labels. */
@@ -112,10 +113,19 @@ static int writer_init(struct pb_writer *w)
 			return -ENOMEM;
 	}
 	w->types[2].unit = w->types[3].unit = w->types[1].unit;
+	/* A profile read with --sample-index keeps that one type and its unit. */
+	if (profile__value_type(w->p) == EMBER_VALUE_OTHER) {
+		const char *type, *unit;
+
+		profile__sample_type(w->p, &type, &unit);
+		w->nr_types = 1;
+		if (intern(w, type, &w->types[0].type) || intern(w, unit, &w->types[0].unit))
+			return -ENOMEM;
+	}
 	for (i = 0; i < 4; i++)
 		w->type_ptrs[i] = &w->types[i];
-	w->period_type = w->types[1];
-	w->period = profile__period_ns(w->p);
+	w->period_type = w->types[w->nr_types == 1 ? 0 : 1];
+	w->period = w->nr_types == 1 ? 0 : profile__period_ns(w->p);
 	/* Interned on first use: a profile without process facts has no such strings. */
 	for (i = 0; i < FACT_LABELS; i++)
 		w->k_facts[i] = -1;
@@ -237,7 +247,9 @@ static int write_sample(struct pb_writer *w, size_t i)
 	ps->n_value = w->nr_types;
 	ps->value = &w->values[w->nr_types * i];
 	/* Counts past INT64_MAX cannot be represented; no real profile gets there. */
-	if (w->nr_types == 2) {
+	if (w->nr_types == 1) {
+		ps->value[0] = (int64_t)s.count;
+	} else if (w->nr_types == 2) {
 		ps->value[0] = (int64_t)s.count;
 		ps->value[1] = (int64_t)(s.count * w->period);
 	} else if (s.kind == EMBER_SAMPLE_ON_CPU) {
@@ -276,12 +288,20 @@ static int write_samples(struct pb_writer *w)
 	return err;
 }
 
-/* Collector counters become comments COUNTER_PREFIX "NAME=VALUE", which the reader parses. */
+/*
+ * Collector counters become comments, which the reader parses: one
+ * COUNTER_PREFIX "NAME=VALUE" per non-zero counter (pprof prints every comment
+ * above its tables, so only what a reader should see), and one
+ * COUNTERS_ZERO_PREFIX "NAME,NAME,..." listing the zero ones, so the full set
+ * reads back.
+ */
 static int write_comments(struct pb_writer *w)
 {
 	size_t nr = profile__nr_counters(w->p), i;
+	struct obuf zero = {0};
 	int err = 0;
 
+	w->nr_comments = 0;
 	w->comments = calloc(nr + 1, sizeof(*w->comments));
 	if (!w->comments)
 		return -ENOMEM;
@@ -291,11 +311,22 @@ static int write_comments(struct pb_writer *w)
 		char *text;
 
 		profile__counter(w->p, i, &name, &value);
-		if (asprintf(&text, COUNTER_PREFIX "%s=%" PRIu64, name, value) < 0)
-			return -ENOMEM;
-		err = intern(w, text, &w->comments[i]);
+		if (!value) {
+			err = obuf_puts(&zero, zero.len ? "," : COUNTERS_ZERO_PREFIX);
+			if (!err)
+				err = obuf_puts(&zero, name);
+			continue;
+		}
+		if (asprintf(&text, COUNTER_PREFIX "%s=%" PRIu64, name, value) < 0) {
+			err = -ENOMEM;
+			break;
+		}
+		err = intern(w, text, &w->comments[w->nr_comments++]);
 		free(text);
 	}
+	if (!err && zero.len)
+		err = intern(w, zero.data, &w->comments[w->nr_comments++]);
+	obuf_free(&zero);
 	return err;
 }
 
@@ -353,10 +384,13 @@ static int fill_profile(struct pb_writer *w, PbProfile *prof)
 	prof->duration_nanos = (int64_t)profile__duration_ns(w->p);
 	prof->period_type = &w->period_type;
 	prof->period = (int64_t)w->period;
-	prof->n_comment = profile__nr_counters(w->p);
+	prof->n_comment = w->nr_comments;
 	prof->comment = w->comments;
-	/* Without a known period the cpu values are all 0: show samples by default. */
-	if (!w->period)
+	/*
+	 * A CPU profile counts samples: pprof (and ember reading it back) would
+	 * otherwise default to the last type, cpu time, which is 0 without a period.
+	 */
+	if (w->nr_types <= 2)
 		prof->default_sample_type = w->types[0].type;
 	if (w->nr_types == 4)
 		prof->default_sample_type = profile__value_type(w->p) == EMBER_VALUE_WALL_NS

@@ -60,6 +60,20 @@ static int frame_index(struct frames *f, struct sframe *key, uint32_t *out)
 	return 0;
 }
 
+/*
+ * The speedscope unit of @p's counts: "bytes" and "nanoseconds" (pprof's
+ * heap and time types, ember's off-CPU and wall-clock ns), else "none".
+ */
+static const char *speedscope_unit(const struct ember_profile *p)
+{
+	const char *type, *unit;
+
+	profile__sample_type(p, &type, &unit);
+	if (strcmp(unit, "bytes") == 0 || strcmp(unit, "nanoseconds") == 0)
+		return unit;
+	return "none";
+}
+
 int speedscope__write(const struct ember_profile *p, FILE *out)
 {
 	struct stack_walker w = {0};
@@ -128,11 +142,11 @@ int speedscope__write(const struct ember_profile *p, FILE *out)
 			err = obuf_puts(&b, "\"}");
 	}
 	if (!err)
-		err = obuf_printf(
-		    &b,
-		    "]},\"profiles\":[{\"type\":\"sampled\",\"name\":\"ember profile\","
-		    "\"unit\":\"none\",\"startValue\":0,\"endValue\":%llu,\"samples\":[",
-		    (unsigned long long)profile__total(p));
+		err =
+		    obuf_printf(&b,
+				"]},\"profiles\":[{\"type\":\"sampled\",\"name\":\"ember profile\","
+				"\"unit\":\"%s\",\"startValue\":0,\"endValue\":%llu,\"samples\":[",
+				speedscope_unit(p), (unsigned long long)profile__total(p));
 	if (!err && samples.len)
 		err = obuf_append(&b, samples.data, samples.len);
 	if (!err)
@@ -260,8 +274,15 @@ static int read_sampled(struct ss_reader *r, const struct json_value *prof)
 	return err;
 }
 
-/* Evented: the time between two events belongs to the stack open in between. */
-static int read_evented(struct ss_reader *r, const struct json_value *prof)
+/*
+ * Evented: the time between two events belongs to the stack open in between.
+ * The events must nest: times never decrease, a close names the innermost
+ * open frame, and every open frame is closed by the end. Otherwise the times
+ * would be charged to stacks that never ran, so the profile is refused
+ * (@why says why, @at_event where).
+ */
+static int read_evented(struct ss_reader *r, const struct json_value *prof, const char **why,
+			size_t *at_event)
 {
 	const struct json_value *events = json_get(prof, "events"), **open = NULL;
 	struct json_value *frames = NULL;
@@ -269,15 +290,25 @@ static int read_evented(struct ss_reader *r, const struct json_value *prof)
 	double last = 0;
 	int err = 0;
 
-	if (!events || events->type != JSON_ARRAY)
+	*at_event = 0;
+	if (!events || events->type != JSON_ARRAY) {
+		*why = "no \"events\" array";
 		return -EINVAL;
+	}
 	for (i = 0; i < events->nr && !err; i++) {
 		const struct json_value *e = &events->items[i];
 		const struct json_value *type = json_get(e, "type"), *at = json_get(e, "at");
 		const struct json_value *frame = json_get(e, "frame");
 
+		*at_event = i;
 		if (!type || type->type != JSON_STRING || !at || at->type != JSON_NUMBER ||
-		    !frame || frame->type != JSON_NUMBER || at->number < last) {
+		    !frame || frame->type != JSON_NUMBER) {
+			*why = "needs a \"type\", an \"at\" time and a \"frame\" index";
+			err = -EINVAL;
+			break;
+		}
+		if (at->number < last) {
+			*why = "its time is before the previous event's";
 			err = -EINVAL;
 			break;
 		}
@@ -286,8 +317,10 @@ static int read_evented(struct ss_reader *r, const struct json_value *prof)
 			for (k = 0; k < depth; k++)
 				frames[k] = *open[k];
 			err = add_stack(r, frames, depth, at->number - last);
-			if (err)
+			if (err) {
+				*why = "names a frame that is not in shared.frames";
 				break;
+			}
 		}
 		last = at->number;
 		if (strcmp(type->string, "O") == 0) {
@@ -305,15 +338,26 @@ static int read_evented(struct ss_reader *r, const struct json_value *prof)
 			frames = grown;
 			open[depth++] = frame;
 		} else if (strcmp(type->string, "C") == 0) {
-			/* A close must match the innermost open frame. */
-			if (!depth || open[depth - 1]->number != frame->number) {
+			if (!depth) {
+				*why = "closes a frame when none is open";
+				err = -EINVAL;
+				break;
+			}
+			if (open[depth - 1]->number != frame->number) {
+				*why = "closes a frame other than the innermost open one";
 				err = -EINVAL;
 				break;
 			}
 			depth--;
 		} else {
+			*why = "its type is neither \"O\" (open) nor \"C\" (close)";
 			err = -EINVAL;
 		}
+	}
+	if (!err && depth) {
+		*at_event = SIZE_MAX;
+		*why = "leaves frames open at its end (every \"O\" event needs its \"C\")";
+		err = -EINVAL;
 	}
 	free(open);
 	free(frames);
@@ -349,7 +393,9 @@ int speedscope__read(const char *buf, size_t len, const struct ember_read_opts *
 	err = json_parse(buf, len, &root);
 	if (err) {
 		if (err == -EINVAL)
-			pr_err("%s: not valid JSON", r.name);
+			pr_err("%s: looks like speedscope (JSON), but it is not valid JSON "
+			       "(truncated or corrupt)",
+			       r.name);
 		return err;
 	}
 	shared = json_get(&root, "shared");
@@ -357,7 +403,9 @@ int speedscope__read(const char *buf, size_t len, const struct ember_read_opts *
 	profiles = json_get(&root, "profiles");
 	if (!r.frames || r.frames->type != JSON_ARRAY || !profiles ||
 	    profiles->type != JSON_ARRAY) {
-		pr_err("%s: not a speedscope file (no shared.frames or profiles)", r.name);
+		pr_err("%s: looks like speedscope (JSON), but it has no %s array", r.name,
+		       !r.frames || r.frames->type != JSON_ARRAY ? "\"shared.frames\""
+								 : "\"profiles\"");
 		err = -EINVAL;
 		goto out;
 	}
@@ -377,14 +425,27 @@ int speedscope__read(const char *buf, size_t len, const struct ember_read_opts *
 		    profiles->nr > 1 && name && name->type == JSON_STRING && *name->string
 			? name->string
 			: NULL;
-		if (!type || type->type != JSON_STRING)
+		if (!type || type->type != JSON_STRING) {
 			err = -EINVAL;
-		else if (strcmp(type->string, "sampled") == 0)
+		} else if (strcmp(type->string, "sampled") == 0) {
 			err = read_sampled(&r, prof);
-		else if (strcmp(type->string, "evented") == 0)
-			err = read_evented(&r, prof);
-		else
+		} else if (strcmp(type->string, "evented") == 0) {
+			const char *why = NULL;
+			size_t at = 0;
+
+			err = read_evented(&r, prof, &why, &at);
+			if (err == -EINVAL && why) {
+				if (at == SIZE_MAX)
+					pr_err("%s: speedscope evented profile %zu %s", r.name, i,
+					       why);
+				else
+					pr_err("%s: speedscope evented profile %zu: event %zu: %s",
+					       r.name, i, at, why);
+				break;
+			}
+		} else {
 			err = -EINVAL;
+		}
 		if (err == -EINVAL)
 			pr_err("%s: speedscope profile %zu is malformed", r.name, i);
 	}

@@ -473,6 +473,12 @@ int svg__write(const struct ember_profile *p, const struct ember_svg_opts *opts,
 	/* Off-CPU and wall-clock profiles count nanoseconds: say so in every tooltip. */
 	if ((!opts || !opts->countname) && profile__value_type(p) != EMBER_VALUE_SAMPLES)
 		o.countname = "ns";
+	/* Any other sample type (pprof's inuse_space, ...): its unit ("bytes"). */
+	if ((!opts || !opts->countname) && profile__value_type(p) == EMBER_VALUE_OTHER) {
+		const char *type;
+
+		profile__sample_type(p, &type, &o.countname);
+	}
 	err = flame_stacks_init(&fs, o.reverse, o.per_pid, o.per_thread, false);
 	if (!err)
 		err = flame_stacks_add_profile(&fs, p, 0);

@@ -87,9 +87,32 @@ static int push_frame(struct stack_walker *w, const char *name, uint32_t flags,
 	return 0;
 }
 
+/*
+ * For a location without frames in a mapping with a path, appends its name to
+ * w->roots as `go tool pprof` shows one: the file's base name in brackets
+ * ("[libc.so.6]"; "[vdso]" stays as it is).
+ */
+static int mapping_name(struct stack_walker *w, const struct ember_profile *p,
+			const struct ember_location *loc)
+{
+	const struct ember_mapping *m;
+	const char *base;
+	int err;
+
+	if (!loc || loc->nr_frames || !loc->mapping_id)
+		return 0;
+	m = profile__mapping(p, loc->mapping_id);
+	if (!m || !m->path || !*m->path)
+		return 0;
+	base = strrchr(m->path, '/');
+	base = base && base[1] ? base + 1 : m->path;
+	err = *base == '[' ? obuf_puts(&w->roots, base) : obuf_printf(&w->roots, "[%s]", base);
+	return err ? err : obuf_append(&w->roots, "", 1);
+}
+
 int stack_walk(struct stack_walker *w, const struct ember_profile *p, const struct ember_sample *s)
 {
-	size_t proc_off = 0, thread_off = 0;
+	size_t proc_off = 0, thread_off = 0, unknown_off;
 	bool has_proc = false, has_thread = false;
 	uint32_t i, j;
 	int err = 0;
@@ -113,6 +136,11 @@ int stack_walk(struct stack_walker *w, const struct ember_profile *p, const stru
 		if (!err)
 			err = obuf_append(&w->roots, "", 1);
 	}
+	/* Names of frameless locations in a mapping, in walk order, before any push. */
+	unknown_off = w->roots.len;
+	for (i = s->nr_locations; !err && i-- > 0;)
+		err = mapping_name(w, p, profile__location(p, s->locations[i]));
+	/* w->roots is complete: pointers into it stay valid from here on. */
 	if (!err && has_proc)
 		err = push_frame(w, w->roots.data + proc_off, 0, NULL);
 	if (!err && has_thread)
@@ -120,7 +148,21 @@ int stack_walk(struct stack_walker *w, const struct ember_profile *p, const stru
 	/* Locations are leaf first and frames innermost first: walk both backwards. */
 	for (i = s->nr_locations; !err && i-- > 0;) {
 		const struct ember_location *loc = profile__location(p, s->locations[i]);
+		const struct ember_mapping *m = loc && !loc->nr_frames && loc->mapping_id
+						    ? profile__mapping(p, loc->mapping_id)
+						    : NULL;
 
+		if (m && m->path && *m->path) {
+			const char *name = w->roots.data + unknown_off;
+
+			unknown_off += strlen(name) + 1;
+			err = push_frame(
+			    w, name,
+			    EMBER_FRAME_UNKNOWN |
+				(m->flags & EMBER_MAPPING_KERNEL ? EMBER_FRAME_KERNEL : 0),
+			    NULL);
+			continue;
+		}
 		if (!loc || !loc->nr_frames) {
 			err = push_frame(w, "[unknown]", EMBER_FRAME_UNKNOWN, NULL);
 			continue;

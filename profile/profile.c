@@ -64,6 +64,7 @@ struct ember_profile {
 	uint64_t start_ns, duration_ns, total;
 	uint32_t hz;
 	enum ember_value_type value_type;
+	const char *other_type, *other_unit; /* EMBER_VALUE_OTHER: pooled strings */
 };
 
 int profile__new(struct ember_profile **out)
@@ -678,6 +679,41 @@ const struct ember_process *profile__process(const struct ember_profile *p, uint
 	return found >= 0 ? &p->processes[found] : NULL;
 }
 
+int profile__set_sample_type(struct ember_profile *p, const char *type, const char *unit)
+{
+	const char *t, *u;
+
+	if (!type || !*type || !unit || !*unit)
+		return -EINVAL;
+	t = profile__intern(p, type);
+	u = profile__intern(p, unit);
+	if (!t || !u)
+		return -ENOMEM;
+	p->other_type = t;
+	p->other_unit = u;
+	p->value_type = EMBER_VALUE_OTHER;
+	return 0;
+}
+
+void profile__sample_type(const struct ember_profile *p, const char **type, const char **unit)
+{
+	if (p->value_type == EMBER_VALUE_OTHER) {
+		*type = p->other_type;
+		*unit = p->other_unit;
+		return;
+	}
+	*type = ember_value_type_name(p->value_type);
+	*unit = p->value_type == EMBER_VALUE_SAMPLES ? "count" : "nanoseconds";
+}
+
+/* True when @a and @b count the same thing (value type, and sample type and unit). */
+static bool same_sample_type(const struct ember_profile *a, const struct ember_profile *b)
+{
+	return a->value_type == b->value_type &&
+	       (a->value_type != EMBER_VALUE_OTHER || (strcmp(a->other_type, b->other_type) == 0 &&
+						       strcmp(a->other_unit, b->other_unit) == 0));
+}
+
 /* ---- merge ------------------------------------------------------------- */
 
 int profile__merge(struct ember_profile *dst, const struct ember_profile *src)
@@ -686,11 +722,15 @@ int profile__merge(struct ember_profile *dst, const struct ember_profile *src)
 	size_t i, cap_stack = 0;
 	int err = -ENOMEM;
 
-	if (dst->value_type != src->value_type) {
+	if (!same_sample_type(dst, src)) {
 		if (dst->nr_samples && src->nr_samples)
 			return -EINVAL;
-		if (src->nr_samples)
+		if (src->nr_samples) {
 			dst->value_type = src->value_type;
+			if (src->value_type == EMBER_VALUE_OTHER &&
+			    profile__set_sample_type(dst, src->other_type, src->other_unit))
+				return -ENOMEM;
+		}
 	}
 	map_ids = calloc(src->nr_mappings + 1, sizeof(*map_ids));
 	loc_ids = calloc(src->nr_locations + 1, sizeof(*loc_ids));

@@ -79,6 +79,12 @@ enum ember_value_type {
 	EMBER_VALUE_SAMPLES = 0,    /* samples/count (and cpu/nanoseconds = count x period) */
 	EMBER_VALUE_OFF_CPU_NS = 1, /* off_cpu/nanoseconds */
 	EMBER_VALUE_WALL_NS = 2,    /* wall/nanoseconds: cpu ns + off-CPU ns */
+	/*
+	 * Any other pprof sample type (inuse_space/bytes, cpu/nanoseconds,
+	 * contentions/count, ...): the (type, unit) pair of
+	 * profile__set_sample_type names it.
+	 */
+	EMBER_VALUE_OTHER = 3,
 };
 
 /* What one sample stands for (struct ember_sample.kind). */
@@ -97,7 +103,7 @@ struct ember_sample {
 	uint32_t tid;		  /* 0 when unknown */
 	const char *process_name; /* root frame in folded; NULL for none */
 	const char *thread_name;  /* comm of the thread; NULL for none */
-	uint64_t count;		  /* in the profile's unit: samples or ns (profile__value_type) */
+	uint64_t count; /* in the profile's unit: samples, ns, bytes (profile__sample_type) */
 	uint32_t nr_locations;
 	const uint32_t *locations; /* location ids (1-based), leaf first */
 	uint32_t kind;		   /* enum ember_sample_kind; 0 (on-CPU) unless set */
@@ -121,6 +127,18 @@ void profile__set_value_type(struct ember_profile *p, enum ember_value_type type
 enum ember_value_type profile__value_type(const struct ember_profile *p);
 /* The pprof sample type name of a value type: "samples", "off_cpu" or "wall". */
 const char *ember_value_type_name(enum ember_value_type type);
+/*
+ * Makes the counts values of sample type @type in @unit (pprof's strings, e.g.
+ * "inuse_space" and "bytes"; copied) and the value type EMBER_VALUE_OTHER.
+ * 0, -EINVAL (empty strings) or -ENOMEM.
+ */
+int profile__set_sample_type(struct ember_profile *p, const char *type, const char *unit);
+/*
+ * The sample type and unit of the counts, for every value type: "samples" and
+ * "count", "off_cpu" or "wall" and "nanoseconds", or the pair set above.
+ * Strings valid while @p lives.
+ */
+void profile__sample_type(const struct ember_profile *p, const char **type, const char **unit);
 
 /*
  * Named counters (losses, unwind failures, ...): "lost.counts_map_full" etc.
@@ -196,8 +214,9 @@ const struct ember_process *profile__process(const struct ember_profile *p, uint
 
 /*
  * Adds every sample, location, mapping, process and counter of @src to @dst.
- * -EINVAL when their value types differ and @dst has samples (a count of
- * samples and one of ns do not add up); an empty @dst takes @src's type.
+ * -EINVAL when their value types (or sample types and units) differ and @dst
+ * has samples (a count of samples and one of ns do not add up); an empty @dst
+ * takes @src's type.
  */
 int profile__merge(struct ember_profile *dst, const struct ember_profile *src);
 

@@ -50,6 +50,7 @@ int cmd_diff(int argc, char **argv)
 	struct ember_output_opts wo = {.sz = sizeof(wo)};
 	struct ember_profile *a = NULL, *b = NULL;
 	const char *in[2] = {NULL, NULL}, *out = "-";
+	const char *ta, *ua, *tb, *ub;
 	bool folded = false;
 	int c, ret = EMBER_EXIT_OK, err, nr_in = 0;
 
@@ -109,19 +110,21 @@ int cmd_diff(int argc, char **argv)
 		goto out;
 	}
 	/* Shares of samples against shares of nanoseconds would compare nothing. */
-	if (profile__value_type(a) != profile__value_type(b)) {
+	profile__sample_type(a, &ta, &ua);
+	profile__sample_type(b, &tb, &ub);
+	if (strcmp(ta, tb) != 0 || strcmp(ua, ub) != 0) {
 		fprintf(stderr,
 			"ember: cannot diff a %s profile against a %s one (record both with the "
-			"same of --off-cpu, --wall or neither)\n",
-			ember_value_type_name(profile__value_type(a)),
-			ember_value_type_name(profile__value_type(b)));
+			"same of --off-cpu, --wall or neither; pprof input: the same "
+			"--sample-index)\n",
+			ta, tb);
 		ret = EMBER_EXIT_USAGE;
 		goto out;
 	}
 	if (!oc.svg.title)
 		oc.svg.title = "Differential Flame Graph";
 	if (!oc.svg.countname && profile__value_type(b) != EMBER_VALUE_SAMPLES)
-		oc.svg.countname = "ns";
+		oc.svg.countname = profile__value_type(b) == EMBER_VALUE_OTHER ? ub : "ns";
 	wo.format = folded ? EMBER_FORMAT_FOLDED : EMBER_FORMAT_SVG;
 	wo.svg = &oc.svg;
 	wo.diff_before = a;

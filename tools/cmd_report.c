@@ -43,8 +43,11 @@ const struct cli_command cli_report_command = {
 		   "pprof or `perf script` text, compressed or not; \"-\" is stdin): flat and "
 		   "cumulative samples, their percentages of the total, and the running sum "
 		   "of flat percentages. Kernel, inline and JIT frames keep their _[k], _[i], "
-		   "_[j] suffixes. --symbolize names the functions of addresses left "
-		   "unsymbolized (an agent's symbolize = none windows) first.",
+		   "_[j] suffixes. A pprof profile is read as one of its sample types "
+		   "(--sample-index), whose values keep their unit: bytes and time are "
+		   "labelled as go tool pprof -top labels them (1.68MB, 500ms). --symbolize "
+		   "names the functions of addresses left unsymbolized (an agent's "
+		   "symbolize = none windows) first.",
     .options = report_options,
     .exit_codes = report_exit_codes,
 };

@@ -86,6 +86,17 @@ int output_cli_option(struct output_cli *c, int id, const char *arg)
 	case OCLI_STRICT:
 		c->read.strict = true;
 		return 1;
+	case OCLI_LENIENT:
+		c->read.lenient = true;
+		return 1;
+	case OCLI_SAMPLE_INDEX:
+		if (!*arg) {
+			fprintf(stderr, "ember: invalid value for --sample-index: '' (expected a "
+					"sample type name or index)\n");
+			return -EMBER_EXIT_USAGE;
+		}
+		c->read.sample_index = arg;
+		return 1;
 	case OCLI_EVENT:
 		c->read.event = arg;
 		return 1;

@@ -25,6 +25,8 @@ enum output_cli_id {
 	OCLI_PER_THREAD,
 	OCLI_EVENT,
 	OCLI_WEIGHT,
+	OCLI_SAMPLE_INDEX,
+	OCLI_LENIENT,
 	OCLI_LAST,
 };
 
@@ -50,6 +52,14 @@ enum output_cli_id {
 	{ "strict", 0, OCLI_STRICT, NULL, \
 	  "Fail on the first malformed input line or record instead of skipping it (skipped " \
 	  "lines are reported with their line number)." }, \
+	{ "lenient", 0, OCLI_LENIENT, NULL, \
+	  "Folded input: read a file in which no line is \"STACK COUNT\" as an empty profile " \
+	  "(with warnings) instead of refusing it (exit 7)." }, \
+	{ "sample-index", 0, OCLI_SAMPLE_INDEX, "NAME|N", \
+	  "pprof input: the sample type to read, by name (inuse_space, alloc_objects, cpu, " \
+	  "samples, ...) or 0-based index, as go tool pprof -sample_index (default: the " \
+	  "profile's default_sample_type, else its last type). Values keep their unit: " \
+	  "bytes, nanoseconds, counts." }, \
 	{ "event", 0, OCLI_EVENT, "NAME", \
 	  "perf script input: read the records of event NAME (as perf script prints it, e.g. " \
 	  "cycles:u; default the first event in the file; the others are named on stderr)." }, \

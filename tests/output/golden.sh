@@ -98,12 +98,34 @@ case_cmd() {
 			must head -c 60 "$EXPECTED/pprof.pb" >"$T/truncated.pb"
 			must gzip -n "$T/truncated.pb"
 			must printf '\x1f\x8b\x08\x00corrupt' >"$T/corrupt.pb.gz"
+			# Input of no readable format: each refused with what it looked like.
+			must printf '# captured on: Tue Dec  1 2026\nheap profile: 1: 2 [3: 4] @ heap\n' \
+				>"$T/legacy.txt"
+			must printf -- '--- symbol\nbinary=/bin/x\n0x1234 main\n---\n' >"$T/legacy.sym"
+			must head -c 50 "$EXPECTED/pprof.pb" >"$T/truncated-raw.pb"
+			must cp "$EXPECTED/pprof.pb" "$T/ok.pb"
+			must "$EMBER" convert "$DATA/sample.folded" -o "$T/ok.json"
+			must head -c 70 "$T/ok.json" >"$T/cut.json"
+			must printf '\x7fELF\x02\x01\x01\x00\x00binary' >"$T/binary.bin"
+			local ev='{"shared":{"frames":[{"name":"a"},{"name":"b"}]},"profiles":[{"type":'
+			ev+='"evented","unit":"milliseconds","events":[{"type":"O","frame":0,"at":0},'
+			must printf '%s{"type":"O","frame":1,"at":2},{"type":"C","frame":1,"at":5}]}]}' \
+				"$ev" >"$T/unclosed.json"
+			must printf '%s{"type":"O","frame":1,"at":2},{"type":"C","frame":0,"at":5},%s' \
+				"$ev" '{"type":"C","frame":1,"at":6}]}]}' >"$T/mismatched.json"
+			must printf '%s{"type":"O","frame":1,"at":2},{"type":"C","frame":1,"at":1},%s' \
+				"$ev" '{"type":"C","frame":0,"at":6}]}]}' >"$T/backwards.json"
 			for cmd in "convert bad.folded -o ok.folded" "convert --strict bad.folded -o x.svg" \
 				"convert truncated.pb.gz -o x.svg" "convert corrupt.pb.gz -o x.svg" \
 				"report missing.folded" "convert bad.folded -o /nonexistent/x.svg" \
 				"convert bad.folded -o x.unknown" "convert --width 10 bad.folded -o x.svg" \
 				"report --sort sideways bad.folded" "report --focus ( bad.folded" \
-				"diff bad.folded" "convert --colors plaid bad.folded -o x.svg"; do
+				"diff bad.folded" "convert --colors plaid bad.folded -o x.svg" \
+				"report legacy.txt" "report --lenient legacy.txt" "report --strict legacy.txt" \
+				"convert legacy.sym -o x.svg" "report truncated-raw.pb" "report cut.json" \
+				"report binary.bin" "report unclosed.json" "report mismatched.json" \
+				"report backwards.json" \
+				"report --sample-index nosuch ok.pb" "report --sample-index 7 ok.pb"; do
 				echo "\$ ember $cmd"
 				rc=0
 				# shellcheck disable=SC2086,SC2069 # stderr into the output, stdout dropped
@@ -175,7 +197,7 @@ validate() {
 	errors)
 		# One block per command; an exit of 126 or more is a crash or signal.
 		n=$(grep -c '^\$ ember ' "$got")
-		[ "$n" = 12 ] && [ "$(grep -cE '^exit [0-9]+$' "$got")" = "$n" ] ||
+		[ "$n" = 24 ] && [ "$(grep -cE '^exit [0-9]+$' "$got")" = "$n" ] ||
 			fail "$name: not one exit status per command"
 		! grep -qE '^exit (12[6-9]|1[3-9][0-9]|2[0-9][0-9])$' "$got" ||
 			fail "$name: a command crashed or was killed"

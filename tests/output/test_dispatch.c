@@ -88,6 +88,37 @@ int main(void)
 
 	/* a corrupt gzip stream is an input error */
 	ASSERT_EQ(output__read_buffer("\x1f\x8b\x08\x00garbage", 11, NULL, &q), -EINVAL);
+
+	/* Content detection refuses what no reader can read, and keeps what one can. */
+	ASSERT_EQ(output__read_buffer("\x7f"
+				      "ELF\x02\x01\x01",
+				      7, NULL, &q),
+		  -EINVAL);
+	ASSERT_EQ(output__read_buffer("# header 1\nlegacy: 2 @ 0x1\n",
+				      strlen("# header 1\nlegacy: 2 @ 0x1\n"), NULL, &q),
+		  -EINVAL);
+	ASSERT_EQ(output__read_buffer("{\"shared\":{\"fra", strlen("{\"shared\":{\"fra"), NULL, &q),
+		  -EINVAL);
+	/* A root frame starting with '{' is folded, not JSON. */
+	ASSERT_EQ(output__read_buffer("{closure};main 3\n", strlen("{closure};main 3\n"), NULL, &q),
+		  0);
+	ASSERT_EQ(profile__total(q), 3);
+	profile__free(q);
+	/* Some good lines: the bad ones are skipped, as before. */
+	ASSERT_EQ(
+	    output__read_buffer("a;b 2\nnot a stack\n", strlen("a;b 2\nnot a stack\n"), NULL, &q),
+	    0);
+	ASSERT_EQ(profile__total(q), 2);
+	profile__free(q);
+	{
+		struct ember_read_opts o = {.sz = sizeof(o), .lenient = true};
+
+		ASSERT_EQ(output__read_buffer("# header 1\nlegacy: 2 @ 0x1\n",
+					      strlen("# header 1\nlegacy: 2 @ 0x1\n"), &o, &q),
+			  0);
+		ASSERT_EQ(profile__nr_samples(q), 0);
+		profile__free(q);
+	}
 	ASSERT_EQ(rmdir(dir), 0);
 	profile__free(p);
 	return 0;
