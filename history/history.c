@@ -1,0 +1,666 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The history of an agent's windows: listing (directories and lone files),
+ * metadata by decode or index, selection by start time and label values, and
+ * the merge of the selection into one profile.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "internal.h"
+#include "output/output.h"
+
+#define NS_PER_S   1000000000ull
+#define WIN_PREFIX "ember-"
+
+struct where {
+	char *key;
+	char *value; /* equality when !is_regex */
+	bool is_regex;
+	regex_t re; /* anchored: the whole value */
+};
+
+struct history_query {
+	uint64_t from_ns, to_ns;
+	struct where *where;
+	size_t nr_where, cap_where;
+	char *group_by;
+	bool strict;
+};
+
+int history__new(struct history **out)
+{
+	struct history *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return -ENOMEM;
+	if (ember_strpool__new(&h->pool)) {
+		free(h);
+		return -ENOMEM;
+	}
+	*out = h;
+	return 0;
+}
+
+void history__free(struct history *h)
+{
+	size_t i;
+
+	if (!h)
+		return;
+	for (i = 0; i < h->nr_entries; i++)
+		free(h->entries[i].labels);
+	for (i = 0; i < h->nr_dirs; i++)
+		free(h->dirs[i].path);
+	free(h->entries);
+	free(h->dirs);
+	ember_strpool__free(h->pool);
+	free(h);
+}
+
+size_t history__nr_windows(const struct history *h)
+{
+	return h->nr_entries;
+}
+
+const struct history_window *history__window(const struct history *h, size_t i)
+{
+	return i < h->nr_entries ? &h->entries[i].w : NULL;
+}
+
+static bool is_window_name(const char *n)
+{
+	size_t len = strlen(n);
+
+	if (strncmp(n, WIN_PREFIX, strlen(WIN_PREFIX)) != 0 || strstr(n, ".tmp."))
+		return false;
+	return (len > 6 && strcmp(n + len - 6, ".pb.gz") == 0) ||
+	       (len > 11 && strcmp(n + len - 11, ".folded.zst") == 0);
+}
+
+/* The start second of "ember-YYYYmmddTHHMMSSZ-..." (store.c's names), in ns. */
+static bool name_stamp(const char *n, uint64_t *ns)
+{
+	struct tm tm = {0};
+	const char *end;
+	time_t t;
+
+	if (strncmp(n, WIN_PREFIX, strlen(WIN_PREFIX)) != 0)
+		return false;
+	end = strptime(n + strlen(WIN_PREFIX), "%Y%m%dT%H%M%SZ", &tm);
+	if (!end || *end != '-')
+		return false;
+	t = timegm(&tm);
+	if (t < 0)
+		return false;
+	*ns = (uint64_t)t * NS_PER_S;
+	return true;
+}
+
+static int add_entry(struct history *h, const char *path, const char *name, int dir,
+		     const struct stat *st)
+{
+	struct history_entry *e;
+
+	if (ember_grow((void **)&h->entries, &h->cap_entries, h->nr_entries + 1,
+		       sizeof(*h->entries)))
+		return -ENOMEM;
+	e = &h->entries[h->nr_entries];
+	memset(e, 0, sizeof(*e));
+	e->dir = dir;
+	e->w.path = ember_strpool__intern(h->pool, path);
+	e->name = name ? ember_strpool__intern(h->pool, name) : NULL;
+	if (!e->w.path || (name && !e->name))
+		return -ENOMEM;
+	e->w.size = (uint64_t)st->st_size;
+	e->w.mtime_ns = (int64_t)st->st_mtim.tv_sec * (int64_t)NS_PER_S + st->st_mtim.tv_nsec;
+	e->has_stamp = name_stamp(name ? name : "", &e->name_start_ns);
+	h->nr_entries++;
+	return 0;
+}
+
+static int add_dir(struct history *h, const char *path)
+{
+	struct history_dir *d;
+	struct dirent *de;
+	char *full = NULL;
+	int err = 0;
+	DIR *dp;
+
+	if (ember_grow((void **)&h->dirs, &h->cap_dirs, h->nr_dirs + 1, sizeof(*h->dirs)))
+		return -ENOMEM;
+	dp = opendir(path);
+	if (!dp) {
+		err = -errno;
+		pr_err("cannot open directory %s: %s", path, strerror(-err));
+		return err;
+	}
+	d = &h->dirs[h->nr_dirs];
+	d->path = strdup(path);
+	d->dirty = false;
+	if (!d->path) {
+		closedir(dp);
+		return -ENOMEM;
+	}
+	h->nr_dirs++;
+	while ((de = readdir(dp))) {
+		struct stat st;
+
+		if (!is_window_name(de->d_name))
+			continue;
+		free(full);
+		if (asprintf(&full, "%s/%s", path, de->d_name) < 0) {
+			full = NULL;
+			err = -ENOMEM;
+			break;
+		}
+		/* Retention may remove a window while we list: skip what is gone. */
+		if (stat(full, &st) || !S_ISREG(st.st_mode))
+			continue;
+		err = add_entry(h, full, de->d_name, (int)h->nr_dirs - 1, &st);
+		if (err)
+			break;
+	}
+	free(full);
+	closedir(dp);
+	if (!err)
+		history_index__load(h, h->nr_dirs - 1);
+	return err;
+}
+
+int history__add_path(struct history *h, const char *path)
+{
+	struct stat st;
+	int err;
+
+	if (stat(path, &st)) {
+		err = -errno;
+		pr_err("%s: %s", path, strerror(-err));
+		return err;
+	}
+	if (S_ISDIR(st.st_mode))
+		return add_dir(h, path);
+	return add_entry(h, path, NULL, -1, &st);
+}
+
+/* ---- queries ------------------------------------------------------------ */
+
+int history_query__new(struct history_query **out)
+{
+	struct history_query *q = calloc(1, sizeof(*q));
+
+	if (!q)
+		return -ENOMEM;
+	q->to_ns = HISTORY_TIME_MAX;
+	*out = q;
+	return 0;
+}
+
+void history_query__free(struct history_query *q)
+{
+	size_t i;
+
+	if (!q)
+		return;
+	for (i = 0; i < q->nr_where; i++) {
+		if (q->where[i].is_regex)
+			regfree(&q->where[i].re);
+		free(q->where[i].key);
+		free(q->where[i].value);
+	}
+	free(q->where);
+	free(q->group_by);
+	free(q);
+}
+
+void history_query__set_range(struct history_query *q, uint64_t from_ns, uint64_t to_ns)
+{
+	q->from_ns = from_ns;
+	q->to_ns = to_ns;
+}
+
+void history_query__set_strict(struct history_query *q, bool strict)
+{
+	q->strict = strict;
+}
+
+int history_query__set_group_by(struct history_query *q, const char *key)
+{
+	char *k;
+
+	if (!*key)
+		return -EINVAL;
+	k = strdup(key);
+	if (!k)
+		return -ENOMEM;
+	free(q->group_by);
+	q->group_by = k;
+	return 0;
+}
+
+int history_query__add_where(struct history_query *q, const char *expr, char *why, size_t why_size)
+{
+	const char *eq = strchr(expr, '=');
+	struct where *w;
+	char *anchored = NULL;
+	int rc;
+
+	if (!eq || eq == expr) {
+		snprintf(why, why_size, "expected KEY=VALUE or KEY=~REGEX");
+		return -EINVAL;
+	}
+	if (ember_grow((void **)&q->where, &q->cap_where, q->nr_where + 1, sizeof(*q->where)))
+		return -ENOMEM;
+	w = &q->where[q->nr_where];
+	memset(w, 0, sizeof(*w));
+	w->is_regex = eq[1] == '~';
+	w->key = strndup(expr, (size_t)(eq - expr));
+	w->value = strdup(eq + 1 + w->is_regex);
+	if (!w->key || !w->value)
+		goto nomem;
+	if (w->is_regex) {
+		/* The whole value must match, not a part of it. */
+		if (asprintf(&anchored, "^(%s)$", w->value) < 0)
+			goto nomem;
+		rc = regcomp(&w->re, anchored, REG_EXTENDED | REG_NOSUB);
+		free(anchored);
+		if (rc) {
+			char msg[128];
+
+			regerror(rc, &w->re, msg, sizeof(msg));
+			snprintf(why, why_size, "bad regex: %s", msg);
+			free(w->key);
+			free(w->value);
+			return -EINVAL;
+		}
+	}
+	q->nr_where++;
+	return 0;
+nomem:
+	free(w->key);
+	free(w->value);
+	return -ENOMEM;
+}
+
+static bool where_matches(const struct where *w, const char *value)
+{
+	if (!value)
+		return false;
+	if (w->is_regex)
+		return regexec(&w->re, value, 0, NULL, 0) == 0;
+	return strcmp(w->value, value) == 0;
+}
+
+/*
+ * The value of label @key of sample @s of @p: a sample label, a fact of its
+ * process, or a profile label. NULL when it has none. Numbers go to @num.
+ */
+static const char *sample_label(const struct ember_profile *p, const struct ember_sample *s,
+				const char *key, char *num, size_t num_size)
+{
+	const struct ember_process *pr;
+	const char *k, *v;
+	size_t i;
+
+	if (strcmp(key, "pid") == 0 || strcmp(key, "tid") == 0) {
+		uint32_t id = key[0] == 'p' ? s->pid : s->tid;
+
+		if (!id)
+			return NULL;
+		snprintf(num, num_size, "%u", id);
+		return num;
+	}
+	if (strcmp(key, "process_name") == 0)
+		return s->process_name;
+	if (strcmp(key, "thread_name") == 0)
+		return s->thread_name;
+	if (strcmp(key, "exe") == 0 || strcmp(key, "cgroup") == 0 ||
+	    strcmp(key, "container_id") == 0) {
+		pr = s->pid ? profile__process(p, s->pid) : NULL;
+		if (!pr)
+			return NULL;
+		return key[0] == 'e'			? pr->exe
+		       : key[0] == 'c' && key[1] == 'g' ? pr->cgroup
+							: pr->container_id;
+	}
+	for (i = 0; i < profile__nr_labels(p); i++) {
+		profile__label(p, i, &k, &v);
+		if (strcmp(k, key) == 0)
+			return v;
+	}
+	return NULL;
+}
+
+static const char *const sample_keys[] = {"pid", "tid",	   "process_name", "thread_name",
+					  "exe", "cgroup", "container_id"};
+
+static int cmp_label(const void *a, const void *b)
+{
+	const struct history_label *x = a, *y = b;
+	int c = strcmp(x->key, y->key);
+
+	return c ? c : strcmp(x->value, y->value);
+}
+
+void history_entry__sort_labels(struct history_entry *e)
+{
+	size_t i, n = 0;
+
+	if (!e->nr_labels)
+		return;
+	qsort(e->labels, e->nr_labels, sizeof(*e->labels), cmp_label);
+	for (i = 1; i < e->nr_labels; i++)
+		if (cmp_label(&e->labels[n], &e->labels[i]) != 0)
+			e->labels[++n] = e->labels[i];
+	e->nr_labels = n + 1;
+}
+
+static int push_label(struct history *h, struct history_entry *e, size_t *cap, const char *key,
+		      const char *value)
+{
+	if (!value)
+		return 0;
+	if (ember_grow((void **)&e->labels, cap, e->nr_labels + 1, sizeof(*e->labels)))
+		return -ENOMEM;
+	e->labels[e->nr_labels].key = ember_strpool__intern(h->pool, key);
+	e->labels[e->nr_labels].value = ember_strpool__intern(h->pool, value);
+	if (!e->labels[e->nr_labels].key || !e->labels[e->nr_labels].value)
+		return -ENOMEM;
+	e->nr_labels++;
+	return 0;
+}
+
+/* Fills @e's metadata and label values from its decoded profile @p. */
+static int describe(struct history *h, struct history_entry *e, const struct ember_profile *p)
+{
+	size_t cap = 0, i, k;
+	const char *key, *value;
+	char num[16];
+	int err = 0;
+
+	free(e->labels);
+	e->labels = NULL;
+	e->nr_labels = 0;
+	for (i = 0; i < profile__nr_samples(p) && !err; i++) {
+		struct ember_sample s;
+
+		profile__sample(p, i, &s);
+		for (k = 0; k < sizeof(sample_keys) / sizeof(sample_keys[0]) && !err; k++)
+			err = push_label(h, e, &cap, sample_keys[k],
+					 sample_label(p, &s, sample_keys[k], num, sizeof(num)));
+		/* Sorting as we go keeps the array near the number of distinct values. */
+		if (!err && e->nr_labels > 4096)
+			history_entry__sort_labels(e);
+	}
+	for (i = 0; i < profile__nr_labels(p) && !err; i++) {
+		profile__label(p, i, &key, &value);
+		err = push_label(h, e, &cap, key, value);
+	}
+	if (err)
+		return err;
+	history_entry__sort_labels(e);
+	e->w.known = true;
+	e->w.error = NULL;
+	e->w.start_ns = profile__start_ns(p);
+	/* Folded windows carry no time: their file name does, to the second. */
+	if (!e->w.start_ns && e->has_stamp)
+		e->w.start_ns = e->name_start_ns;
+	e->w.duration_ns = profile__duration_ns(p);
+	e->w.frequency_hz = profile__frequency(p);
+	e->w.value_type = profile__value_type(p);
+	e->w.total = profile__total(p);
+	if (e->dir >= 0)
+		h->dirs[e->dir].dirty = true;
+	return 0;
+}
+
+/* Could a window starting at @e's time be in [from, to)? (Unknown windows: maybe.) */
+static bool maybe_in_range(const struct history_entry *e, const struct history_query *q)
+{
+	uint64_t s;
+
+	if (e->w.known)
+		return e->w.start_ns >= q->from_ns && e->w.start_ns < q->to_ns;
+	if (!e->has_stamp)
+		return true;
+	s = e->name_start_ns; /* the start lies in [s, s + 1 s) */
+	return s + NS_PER_S > q->from_ns && s < q->to_ns;
+}
+
+/* Can some sample of @e satisfy every condition? From its label values alone. */
+static bool labels_can_match(const struct history_entry *e, const struct history_query *q)
+{
+	size_t i, j;
+
+	for (i = 0; i < q->nr_where; i++) {
+		const struct where *w = &q->where[i];
+		bool any = false;
+
+		for (j = 0; j < e->nr_labels && !any; j++)
+			any = strcmp(e->labels[j].key, w->key) == 0 &&
+			      where_matches(w, e->labels[j].value);
+		if (!any)
+			return false;
+	}
+	return true;
+}
+
+struct merge_ctx {
+	const struct history_query *q;
+	char num[16], gnum[16];
+	char *root; /* "KEY=VALUE" of the group-by label; malloc'd, reused */
+	size_t root_cap;
+	bool nomem; /* a sample was dropped for want of memory: the merge fails */
+};
+
+static bool keep_sample(const struct ember_profile *src, struct ember_sample *s, const char **roots,
+			uint32_t *nr_roots, void *arg)
+{
+	struct merge_ctx *c = arg;
+	const struct history_query *q = c->q;
+	const char *v;
+	size_t i, need;
+
+	for (i = 0; i < q->nr_where; i++)
+		if (!where_matches(&q->where[i],
+				   sample_label(src, s, q->where[i].key, c->num, sizeof(c->num))))
+			return false;
+	if (!q->group_by)
+		return true;
+	v = sample_label(src, s, q->group_by, c->gnum, sizeof(c->gnum));
+	if (!v)
+		v = "?";
+	need = strlen(q->group_by) + strlen(v) + 2;
+	if (ember_grow((void **)&c->root, &c->root_cap, need, 1)) {
+		c->nomem = true;
+		return false;
+	}
+	snprintf(c->root, c->root_cap, "%s=%s", q->group_by, v);
+	roots[(*nr_roots)++] = c->root;
+	/* The process stays visible as the frame under the group (folded puts it above). */
+	if (s->process_name && strcmp(q->group_by, "process_name") != 0)
+		roots[(*nr_roots)++] = s->process_name;
+	s->process_name = NULL;
+	return true;
+}
+
+static const char *type_name(const struct history_window *w)
+{
+	return ember_value_type_name(w->value_type);
+}
+
+/* Windows @a (the first merged) and @b must add up; logs why not. 0 or -EINVAL. */
+static int compatible(const struct history_window *a, const struct history_window *b)
+{
+	if (a->value_type != b->value_type) {
+		pr_err("windows of different kinds: %s counts %s, %s counts %s; select one "
+		       "kind with --from/--to or separate directories",
+		       a->path, type_name(a), b->path, type_name(b));
+		return -EINVAL;
+	}
+	/* Counts of samples weigh 1e9 / frequency ns each: different weights do not add up. */
+	if (a->value_type == EMBER_VALUE_SAMPLES && a->frequency_hz && b->frequency_hz &&
+	    a->frequency_hz != b->frequency_hz) {
+		pr_err("windows sampled at different frequencies: %s at %u Hz, %s at %u Hz; "
+		       "their sample counts do not add up (select one with --from/--to)",
+		       a->path, a->frequency_hz, b->path, b->frequency_hz);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int cmp_start(const void *a, const void *b, void *arg)
+{
+	const struct history_entry *e = ((struct history *)arg)->entries;
+	const struct history_entry *x = &e[*(const size_t *)a], *y = &e[*(const size_t *)b];
+	uint64_t sx = x->w.known ? x->w.start_ns : x->name_start_ns;
+	uint64_t sy = y->w.known ? y->w.start_ns : y->name_start_ns;
+
+	if (sx != sy)
+		return sx < sy ? -1 : 1;
+	return strcmp(x->w.path, y->w.path);
+}
+
+static int decode(struct history_entry *e, struct ember_profile **p)
+{
+	struct ember_read_opts ro = {.sz = sizeof(ro), .strict = true, .name = e->w.path};
+
+	return output__read_path(e->w.path, &ro, p);
+}
+
+int history__query(struct history *h, const struct history_query *q, struct ember_profile **out,
+		   struct history_stats *stats)
+{
+	struct merge_ctx ctx = {.q = q};
+	struct ember_merge_opts mo = {.sz = sizeof(mo), .sample = keep_sample, .ctx = &ctx};
+	const struct history_window *first = NULL;
+	struct history_stats st = {0};
+	struct ember_profile *res = NULL, *p = NULL;
+	uint64_t start = 0, duration = 0;
+	size_t *order = NULL, i;
+	int err;
+
+	*out = NULL;
+	err = profile__new(&res);
+	if (err)
+		goto out;
+	order = calloc(h->nr_entries + 1, sizeof(*order));
+	if (!order) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < h->nr_entries; i++)
+		order[i] = i;
+	qsort_r(order, h->nr_entries, sizeof(*order), cmp_start, h);
+	st.nr_windows = h->nr_entries;
+	for (i = 0; i < h->nr_entries; i++) {
+		struct history_entry *e = &h->entries[order[i]];
+		uint64_t s;
+
+		profile__free(p);
+		p = NULL;
+		if (!maybe_in_range(e, q))
+			goto span;
+		if (!e->w.known) {
+			err = decode(e, &p);
+			if (err == -ENOMEM)
+				goto out;
+			if (err) {
+				e->w.error = ember_strpool__intern(h->pool, strerror(-err));
+				st.nr_corrupt++;
+				pr_err("%s: corrupt or unreadable window (%s)%s", e->w.path,
+				       e->w.error, q->strict ? "" : "; skipped");
+				if (q->strict) {
+					err = -EIO;
+					goto out;
+				}
+				goto span;
+			}
+			st.nr_decoded++;
+			err = describe(h, e, p);
+			if (err)
+				goto out;
+			if (!maybe_in_range(e, q))
+				goto span;
+		}
+		st.nr_in_range++;
+		if (!labels_can_match(e, q)) {
+			st.nr_pruned++;
+			goto span;
+		}
+		if (first) {
+			err = compatible(first, &e->w);
+			if (err)
+				goto out;
+		}
+		if (!p) {
+			err = decode(e, &p);
+			if (err == -ENOMEM)
+				goto out;
+			if (err) {
+				/* Indexed as good, now corrupt: replaced under the same size and mtime. */
+				e->w.error = ember_strpool__intern(h->pool, strerror(-err));
+				st.nr_corrupt++;
+				pr_err("%s: corrupt or unreadable window (%s)%s", e->w.path,
+				       e->w.error, q->strict ? "" : "; skipped");
+				if (q->strict) {
+					err = -EIO;
+					goto out;
+				}
+				goto span;
+			}
+			st.nr_decoded++;
+		}
+		err = profile__merge_opts(res, p, &mo);
+		if (!err && ctx.nomem)
+			err = -ENOMEM;
+		if (err)
+			goto out;
+		if (!first) {
+			first = &e->w;
+			start = e->w.start_ns;
+			profile__set_frequency(res, e->w.frequency_hz);
+		}
+		if (e->w.start_ns < start)
+			start = e->w.start_ns;
+		duration += e->w.duration_ns;
+		st.nr_merged++;
+span:
+		s = e->w.known ? e->w.start_ns : e->has_stamp ? e->name_start_ns : 0;
+		if (s && (!st.first_ns || s < st.first_ns))
+			st.first_ns = s;
+		if (s > st.last_ns)
+			st.last_ns = s;
+	}
+	profile__set_time(res, start, duration);
+	for (i = 0; i < h->nr_dirs; i++) {
+		if (!h->dirs[i].dirty)
+			continue;
+		if (history_index__save(h, i) == 0) {
+			h->dirs[i].dirty = false;
+			st.index_saved = true;
+		}
+	}
+	if (!st.nr_in_range || (q->nr_where && !profile__nr_samples(res))) {
+		err = -ENODATA;
+		goto out;
+	}
+	*out = res;
+	res = NULL;
+	err = 0;
+out:
+	if (stats)
+		*stats = st;
+	profile__free(p);
+	profile__free(res);
+	free(order);
+	free(ctx.root);
+	return err;
+}
