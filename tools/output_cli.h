@@ -73,6 +73,7 @@ enum output_cli_id {
 extern const struct cli_command cli_report_command;
 extern const struct cli_command cli_convert_command;
 extern const struct cli_command cli_diff_command;
+extern const struct cli_command cli_query_command;
 
 /* Longest option table of a file command, terminator included (entries). */
 #define OUTPUT_CLI_MAX_OPTIONS 64
