@@ -41,6 +41,15 @@ totals)
 	"$EMBER" query "$T/d" -o "$T/all.pb.gz"
 	got=$("$EMBER" convert "$T/all.pb.gz" -o - | total)
 	[ "$got" = "$want" ] || fail "pprof total $got, windows sum to $want"
+	# A FIFO (like /dev/null or /dev/stdout) is written in place, not replaced by a rename.
+	mkfifo "$T/fifo"
+	# (The reader gives up after 30 s: a FIFO replaced by a file has no writer.)
+	timeout 30 cat "$T/fifo" >"$T/fifo_out" &
+	"$EMBER" query "$T/d" -o "$T/fifo" --format folded
+	wait || true
+	[ -p "$T/fifo" ] || fail "the FIFO was replaced by a file"
+	got=$(total <"$T/fifo_out")
+	[ "$got" = "$want" ] || fail "FIFO total $got, want $want"
 	# The merged pprof starts at the first window and lasts the sum of the windows.
 	"$EMBER" report "$T/all.pb.gz" >/dev/null
 	python3 - "$T/all.pb.gz" <<'PY'
@@ -169,7 +178,7 @@ empty_range)
 	grep -Eq "holds 4 windows, starting from 2026-12-01T14:00:00\.[0-9]{3}Z to 2026-12-01T14:00:30\.[0-9]{3}Z" \
 		"$T/err" || fail "message lacks the count and span: $(cat "$T/err")"
 	# Indexed: to the ns of the windows' own starts.
-	"$EMBER" query "$T/d" -o /dev/null --format folded
+	"$EMBER" query "$T/d" -o "$T/x.folded"
 	run query "$T/d" --from 2026-12-02T00:00:00Z -o -
 	grep -q "holds 4 windows, starting from 2026-12-01T14:00:00.250Z to 2026-12-01T14:00:30.250Z" \
 		"$T/err" || fail "indexed span: $(cat "$T/err")"
@@ -247,7 +256,7 @@ index)
 	# An index entry whose numbers lie (a forged total) is the index's word; but one for
 	# a file that is gone is dropped.
 	rm "$w"
-	"$EMBER" query "$T/d" -o /dev/null --format folded
+	"$EMBER" query "$T/d" -o "$T/x.folded"
 	[ "$(grep -c '^w' "$T/d/.ember-index")" = 3 ] || fail "entry of a removed window kept"
 	;;
 readonly)
