@@ -377,10 +377,40 @@ static int push_label(struct history *h, struct history_entry *e, size_t *cap, c
 	return 0;
 }
 
+/*
+ * Set of (key, value) pairs already pushed for one window: values are the
+ * profile's interned string pointers or the pid/tid numbers, so a busy
+ * window's thousands of (sample, key) pairs cost one probe each and only
+ * distinct values are copied into the history's pool.
+ */
+struct seen {
+	uint64_t *slots; /* (hash | 1), 0 for empty; capacity a power of two */
+	uint64_t *keys;	 /* key index << 56 ^ value, beside the hash */
+	size_t cap;
+};
+
+/* True when (@k, @v) was not in @st (and is now). */
+static bool seen_add(struct seen *st, uint32_t k, uint64_t v)
+{
+	uint64_t h = ember_hash_u64(k, v) | 1, id = (uint64_t)k << 56 ^ v;
+	size_t i = (size_t)h & (st->cap - 1);
+
+	while (st->slots[i]) {
+		if (st->slots[i] == h && st->keys[i] == id)
+			return false;
+		i = (i + 1) & (st->cap - 1);
+	}
+	st->slots[i] = h;
+	st->keys[i] = id;
+	return true;
+}
+
 /* Fills @e's metadata and label values from its decoded profile @p. */
 static int describe(struct history *h, struct history_entry *e, const struct ember_profile *p)
 {
-	size_t cap = 0, i, k;
+	const size_t nr_keys = sizeof(sample_keys) / sizeof(sample_keys[0]);
+	size_t cap = 0, i, k, need = profile__nr_samples(p) * nr_keys * 2 + 16;
+	struct seen st = {0};
 	const char *key, *value;
 	char num[16];
 	int err = 0;
@@ -388,24 +418,40 @@ static int describe(struct history *h, struct history_entry *e, const struct emb
 	free(e->labels);
 	e->labels = NULL;
 	e->nr_labels = 0;
+	for (st.cap = 16; st.cap < need; st.cap *= 2)
+		;
+	st.slots = calloc(st.cap, sizeof(*st.slots));
+	st.keys = calloc(st.cap, sizeof(*st.keys));
+	if (!st.slots || !st.keys) {
+		err = -ENOMEM;
+		goto out;
+	}
 	for (i = 0; i < profile__nr_samples(p) && !err; i++) {
 		struct ember_sample s;
 
 		profile__sample(p, i, &s);
-		for (k = 0; k < sizeof(sample_keys) / sizeof(sample_keys[0]) && !err; k++)
-			err = push_label(h, e, &cap, sample_keys[k],
-					 sample_label(p, &s, sample_keys[k], num, sizeof(num)));
-		/* Sorting as we go keeps the array near the number of distinct values. */
-		if (!err && e->nr_labels > 4096)
-			history_entry__sort_labels(e);
+		for (k = 0; k < nr_keys && !err; k++) {
+			const char *v = sample_label(p, &s, sample_keys[k], num, sizeof(num));
+			uint64_t id = k < 2 ? (k ? s.tid : s.pid) : (uint64_t)(uintptr_t)v;
+
+			if (v && seen_add(&st, (uint32_t)k, id))
+				err = push_label(h, e, &cap, sample_keys[k], v);
+		}
 	}
 	for (i = 0; i < profile__nr_labels(p) && !err; i++) {
 		profile__label(p, i, &key, &value);
 		err = push_label(h, e, &cap, key, value);
 	}
 	if (err)
-		return err;
+		goto out;
 	history_entry__sort_labels(e);
+	/* Keep what is used: a long history holds thousands of these arrays. */
+	if (e->nr_labels && e->nr_labels < cap) {
+		struct history_label *l = realloc(e->labels, e->nr_labels * sizeof(*l));
+
+		if (l)
+			e->labels = l;
+	}
 	e->w.known = true;
 	e->w.error = NULL;
 	e->w.start_ns = profile__start_ns(p);
@@ -418,7 +464,10 @@ static int describe(struct history *h, struct history_entry *e, const struct emb
 	e->w.total = profile__total(p);
 	if (e->dir >= 0)
 		h->dirs[e->dir].dirty = true;
-	return 0;
+out:
+	free(st.slots);
+	free(st.keys);
+	return err;
 }
 
 /* Could a window starting at @e's time be in [from, to)? (Unknown windows: maybe.) */

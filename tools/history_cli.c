@@ -5,11 +5,14 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "commands.h"
 #include "history_cli.h"
+#include "output_cli.h"
 #include "support/support.h"
 
 int history_cli_init(struct history_cli *c, const char *cmd)
@@ -66,6 +69,7 @@ int history_cli_option(struct history_cli *c, int id, const char *arg)
 		err = history_query__set_group_by(c->q, arg);
 		if (err == -ENOMEM)
 			return -EMBER_EXIT_FAILURE;
+		c->selects = true;
 		if (err) {
 			cli_usage_error(c->cmd,
 					"invalid value for --group-by: '%s' (expected a "
@@ -97,9 +101,9 @@ int history_cli_load(struct history_cli *c, char *const *paths, size_t nr_paths,
 
 	*out = NULL;
 	if (c->from_ns >= c->to_ns)
-		return cli_usage_error(c->cmd, "empty time range: --from %s is not before --to %s",
-				       c->from_arg ? c->from_arg : "(start)",
-				       c->to_arg ? c->to_arg : "(end)");
+		return cli_usage_error(c->cmd, "empty time range: from %s is not before to %s",
+				       bound(c->from_ns, "the beginning", from, sizeof(from)),
+				       bound(c->to_ns, "the end", to, sizeof(to)));
 	history_query__set_range(c->q, c->from_ns, c->to_ns);
 	history_query__set_strict(c->q, c->strict);
 	if (history__new(&h))
@@ -150,5 +154,101 @@ int history_cli_load(struct history_cli *c, char *const *paths, size_t nr_paths,
 			st.nr_corrupt, st.nr_corrupt == 1 ? "" : "s");
 out:
 	history__free(h);
+	return ret;
+}
+
+/*
+ * Splits "PATH@FROM..TO" in @arg: *@path gets a malloc'd PATH, the times go to
+ * *@from and *@to. Returns 1 when @arg has a range, 0 when not (*@path NULL),
+ * -EMBER_EXIT_USAGE on a bad time, -EMBER_EXIT_FAILURE on -ENOMEM.
+ */
+static int split_range(struct history_cli *c, const char *arg, char **path, uint64_t *from,
+		       uint64_t *to)
+{
+	const char *at = strrchr(arg, '@'), *dots;
+	char why[160] = "", *t = NULL;
+	int err = 0;
+
+	*path = NULL;
+	dots = at ? strstr(at, "..") : NULL;
+	if (!at || !dots)
+		return 0;
+	*from = 0;
+	*to = HISTORY_TIME_MAX;
+	if (dots > at + 1) {
+		t = strndup(at + 1, (size_t)(dots - at - 1));
+		if (!t)
+			return -EMBER_EXIT_FAILURE;
+		err = history_parse_time(t, c->now_ns, from, why, sizeof(why));
+	}
+	if (!err && dots[2])
+		err = history_parse_time(dots + 2, c->now_ns, to, why, sizeof(why));
+	free(t);
+	if (err) {
+		cli_usage_error(c->cmd, "invalid time range in '%s' (%s)", arg, why);
+		return -EMBER_EXIT_USAGE;
+	}
+	*path = strndup(arg, (size_t)(at - arg));
+	return *path ? 1 : -EMBER_EXIT_FAILURE;
+}
+
+int history_cli_read(struct history_cli *c, char *const *inputs, size_t nr_inputs,
+		     const struct ember_read_opts *ro, struct ember_profile **out)
+{
+	uint64_t from = 0, to = HISTORY_TIME_MAX, f, t, save_from = c->from_ns, save_to = c->to_ns;
+	bool ranged = false, history = c->selects || nr_inputs > 1;
+	char **paths = calloc(nr_inputs + 1, sizeof(*paths));
+	struct stat st;
+	size_t i;
+	int ret = EMBER_EXIT_OK, r;
+
+	*out = NULL;
+	if (!paths)
+		return EMBER_EXIT_FAILURE;
+	for (i = 0; i < nr_inputs; i++) {
+		r = split_range(c, inputs[i], &paths[i], &f, &t);
+		if (r < 0) {
+			ret = -r;
+			goto out;
+		}
+		if (r && ranged && (f != from || t != to)) {
+			ret = cli_usage_error(c->cmd,
+					      "inputs of one side with different ranges: "
+					      "'%s'",
+					      inputs[i]);
+			goto out;
+		}
+		if (r) {
+			ranged = history = true;
+			from = f;
+			to = t;
+		} else {
+			paths[i] = strdup(inputs[i]);
+			if (!paths[i]) {
+				ret = EMBER_EXIT_FAILURE;
+				goto out;
+			}
+		}
+		if (stat(paths[i], &st) == 0 && S_ISDIR(st.st_mode))
+			history = true;
+	}
+	if (!history) {
+		r = output__read_path(paths[0], ro, out);
+		ret = r ? output_cli_read_exit(r) : EMBER_EXIT_OK;
+		goto out;
+	}
+	if (ranged) {
+		c->from_ns = from;
+		c->to_ns = to;
+	}
+	if (ro && ro->strict)
+		c->strict = true;
+	ret = history_cli_load(c, paths, nr_inputs, out);
+	c->from_ns = save_from;
+	c->to_ns = save_to;
+out:
+	for (i = 0; i < nr_inputs; i++)
+		free(paths[i]);
+	free(paths);
 	return ret;
 }

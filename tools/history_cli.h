@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "history/history.h"
+#include "output/output.h"
 
 enum history_cli_id {
 	HCLI_FROM = 1100,
@@ -44,7 +45,7 @@ struct history_cli {
 	struct history_query *q;
 	uint64_t now_ns, from_ns, to_ns;
 	const char *from_arg, *to_arg;
-	bool selects; /* --from, --to or --where given */
+	bool selects; /* --from, --to, --where or --group-by given */
 	bool strict;  /* a corrupt window fails instead of being skipped */
 };
 
@@ -68,5 +69,16 @@ int history_cli_option(struct history_cli *c, int id, const char *arg);
  */
 int history_cli_load(struct history_cli *c, char *const *paths, size_t nr_paths,
 		     struct ember_profile **out);
+
+/*
+ * Reads the inputs of report, convert or diff as one profile. A lone file
+ * without selection flags is read as before (output__read_path with @ro: any
+ * format, "-" for stdin); a directory, several inputs, the selection flags or
+ * an input written "PATH@FROM..TO" (FROM and TO in the --from forms, either
+ * may be empty; it overrides --from/--to) go through history_cli_load. Returns
+ * the exit code, with the message printed.
+ */
+int history_cli_read(struct history_cli *c, char *const *inputs, size_t nr_inputs,
+		     const struct ember_read_opts *ro, struct ember_profile **out);
 
 #endif /* EMBER_HISTORY_CLI_H */

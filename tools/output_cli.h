@@ -102,6 +102,8 @@ int output_cli_option(struct output_cli *c, int id, const char *arg);
 
 /* Exit codes of convert and diff, for their help and man page (-1 ends the list). */
 extern const int output_cli_exit_codes[];
+/* The same and EMBER_EXIT_NO_DATA, for commands that read agent histories too. */
+extern const int output_cli_history_exit_codes[];
 
 /* Exit code for a failed read (-errno @err). */
 int output_cli_read_exit(int err);

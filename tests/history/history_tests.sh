@@ -276,6 +276,44 @@ readonly)
 	[ ! -e "$T/d/.ember-index" ] || fail "an index appeared in a read-only directory"
 	chmod 0755 "$T/d"
 	;;
+commands)
+	# report, convert and diff take the same selection and several inputs.
+	gen "$T/d" --start $START --count 6 --stacks 50 --procs 3
+	gen "$T/e" --start $((START + 60)) --count 2 --stacks 50 --procs 3 --seq 7 --seed 3
+	a=$("$EMBER" query "$T/d" --to 2026-12-01T14:00:30Z -o - | total)
+	b=$("$EMBER" query "$T/d" --from 2026-12-01T14:00:30Z -o - | total)
+	[ "$a" -gt 0 ] && [ "$b" -gt 0 ] || fail "fixture ranges empty"
+	"$EMBER" report "$T/d" --from 2026-12-01T14:00:30Z -n 3 >"$T/report"
+	grep -q "^Total: $b samples" "$T/report" || fail "report DIR --from: $(head -1 "$T/report")"
+	"$EMBER" report "$T/d" --where process_name=proc1 >"$T/report"
+	want=$("$EMBER" query "$T/d" --where process_name=proc1 -o - | total)
+	grep -q "^Total: $want samples" "$T/report" || fail "report --where: $(head -1 "$T/report")"
+	run report "$T/d" --from 2027-01-01T00:00:00Z
+	[ $rc = 8 ] || fail "report of an empty range: exit $rc"
+	# convert merges several inputs (two directories here).
+	got=$("$EMBER" convert "$T/d" "$T/e" -o - | total)
+	want=$(($("$EMBER" query "$T/d" -o - | total) + $("$EMBER" query "$T/e" -o - | total)))
+	[ "$got" = "$want" ] || fail "convert DIR DIR: $got, want $want"
+	got=$("$EMBER" convert "$T/d" --group-by process_name -o - | cut -d';' -f1 | sort -u | tr '\n' ' ')
+	[ "$got" = "process_name=busy_main process_name=proc1 process_name=proc2 " ] ||
+		fail "convert --group-by: $got"
+	# A lone file without selection flags reads as before.
+	f=$(ls "$T"/d/ember-*.pb.gz | head -1)
+	"$EMBER" convert "$f" -o "$T/one.folded"
+	[ -s "$T/one.folded" ] || fail "convert FILE"
+	# diff DIR@FROM..TO DIR@FROM..TO: each side its own range.
+	"$EMBER" diff --folded --no-normalize "$T/d@..2026-12-01T14:00:30Z" \
+		"$T/d@2026-12-01T14:00:30Z.." -o "$T/diff.folded"
+	got=$(awk '{ x += $(NF-1); y += $NF } END { print x, y }' "$T/diff.folded")
+	[ "$got" = "$a $b" ] || fail "diff sides: $got, want $a $b"
+	# --from/--to apply to a side without its own range.
+	"$EMBER" diff --folded --no-normalize --from 2026-12-01T14:00:30Z "$T/d" \
+		"$T/d@..2026-12-01T14:00:30Z" -o "$T/diff2.folded"
+	got=$(awk '{ x += $(NF-1); y += $NF } END { print x, y }' "$T/diff2.folded")
+	[ "$got" = "$b $a" ] || fail "diff with --from: $got, want $b $a"
+	run diff "$T/d@yesterday.." "$T/d" -o -
+	[ $rc = 2 ] || fail "diff with a bad range: exit $rc"
+	;;
 *)
 	fail "unknown case $case_name"
 	;;
