@@ -41,14 +41,16 @@ measure() { # NAME ARGS...: one timed query
 	local name=$1
 	shift
 	/usr/bin/time -v "$EMBER" query "$D" "$@" -o "$WORK/out.pb.gz" 2>"$WORK/time.txt"
-	local wall rss
+	local wall rss cpu
 	wall=$(grep 'Elapsed (wall clock)' "$WORK/time.txt" | awk '{print $NF}')
 	rss=$(grep 'Maximum resident' "$WORK/time.txt" | awk '{print $NF}')
-	printf '%-10s wall %8s  peak RSS %6.1f MB  output %s bytes\n' "$name" "$wall" \
-		"$(echo "$rss / 1024" | bc -l)" "$(stat -c %s "$WORK/out.pb.gz")"
+	# CPU time (user + system) says more than wall time on a loaded machine.
+	cpu=$(awk -F': ' '/User time|System time/ { s += $2 } END { printf "%.2f", s }' "$WORK/time.txt")
+	printf '%-10s wall %8s  cpu %6s s  peak RSS %6.1f MB  output %s bytes\n' "$name" "$wall" \
+		"$cpu" "$(echo "$rss / 1024" | bc -l)" "$(stat -c %s "$WORK/out.pb.gz")"
 }
 
-echo "ember query over $COUNT windows ($(nproc) CPUs):"
+echo "ember query over $COUNT windows ($(nproc) CPUs; $(uptime | sed 's/.*load/load/')):"
 rm -f "$D/.ember-index"
 measure "1h cold" --from "$from1h"
 measure "1h warm" --from "$from1h"
