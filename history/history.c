@@ -577,13 +577,6 @@ static int cmp_start(const void *a, const void *b, void *arg)
 	return strcmp(x->w.path, y->w.path);
 }
 
-static int decode(struct history_entry *e, struct ember_profile **p)
-{
-	struct ember_read_opts ro = {.sz = sizeof(ro), .strict = true, .name = e->w.path};
-
-	return output__read_path(e->w.path, &ro, p);
-}
-
 int history__query(struct history *h, const struct history_query *q, struct ember_profile **out,
 		   struct history_stats *stats)
 {
@@ -592,8 +585,10 @@ int history__query(struct history *h, const struct history_query *q, struct embe
 	const struct history_window *first = NULL;
 	struct history_stats st = {0};
 	struct ember_profile *res = NULL, *p = NULL;
+	struct history_prefetch *pf = NULL;
 	uint64_t start = 0, duration = 0;
-	size_t *order = NULL, i;
+	size_t *order = NULL, i, nr_paths = 0, next_path = 0;
+	const char **paths = NULL;
 	int err;
 
 	*out = NULL;
@@ -609,16 +604,30 @@ int history__query(struct history *h, const struct history_query *q, struct embe
 		order[i] = i;
 	qsort_r(order, h->nr_entries, sizeof(*order), cmp_start, h);
 	st.nr_windows = h->nr_entries;
+	/* The windows to decode, in merge order: unknown ones that may be in range, and
+	 * known ones in range whose labels can match. */
+	paths = calloc(h->nr_entries + 1, sizeof(*paths));
+	if (!paths) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < h->nr_entries; i++) {
+		const struct history_entry *e = &h->entries[order[i]];
+
+		if (maybe_in_range(e, q) && (!e->w.known || labels_can_match(e, q)))
+			paths[nr_paths++] = e->w.path;
+	}
+	err = history_prefetch__start(paths, nr_paths, &pf);
+	if (err)
+		goto out;
 	for (i = 0; i < h->nr_entries; i++) {
 		struct history_entry *e = &h->entries[order[i]];
 		uint64_t s;
 
 		profile__free(p);
 		p = NULL;
-		if (!maybe_in_range(e, q))
-			goto span;
-		if (!e->w.known) {
-			err = decode(e, &p);
+		if (next_path < nr_paths && paths[next_path] == e->w.path) {
+			err = history_prefetch__take(pf, next_path++, &p);
 			if (err == -ENOMEM)
 				goto out;
 			if (err) {
@@ -633,12 +642,16 @@ int history__query(struct history *h, const struct history_query *q, struct embe
 				goto span;
 			}
 			st.nr_decoded++;
-			err = describe(h, e, p);
-			if (err)
-				goto out;
-			if (!maybe_in_range(e, q))
-				goto span;
+			if (!e->w.known) {
+				err = describe(h, e, p);
+				if (err)
+					goto out;
+			}
+		} else if (!e->w.known) {
+			goto span; /* its file name says it is out of range */
 		}
+		if (!maybe_in_range(e, q))
+			goto span;
 		st.nr_in_range++;
 		if (!labels_can_match(e, q)) {
 			st.nr_pruned++;
@@ -650,22 +663,9 @@ int history__query(struct history *h, const struct history_query *q, struct embe
 				goto out;
 		}
 		if (!p) {
-			err = decode(e, &p);
-			if (err == -ENOMEM)
-				goto out;
-			if (err) {
-				/* Indexed as good, now corrupt: replaced under the same size and mtime. */
-				e->w.error = ember_strpool__intern(h->pool, strerror(-err));
-				st.nr_corrupt++;
-				pr_err("%s: corrupt or unreadable window (%s)%s", e->w.path,
-				       e->w.error, q->strict ? "" : "; skipped");
-				if (q->strict) {
-					err = -EIO;
-					goto out;
-				}
-				goto span;
-			}
-			st.nr_decoded++;
+			/* In range with labels that can match: it was on the decode list. */
+			err = -EIO;
+			goto out;
 		}
 		err = profile__merge_opts(res, p, &mo);
 		if (!err && ctx.nomem)
@@ -705,6 +705,9 @@ span:
 	res = NULL;
 	err = 0;
 out:
+	/* Stops the decode thread before anything it reads goes away. */
+	history_prefetch__free(pf);
+	free(paths);
 	if (stats)
 		*stats = st;
 	profile__free(p);

@@ -53,6 +53,21 @@ void history_index__load(struct history *h, size_t dir);
  */
 int history_index__save(struct history *h, size_t dir);
 
+/* Reads window @path (any format output/ reads, strict) into a new profile. */
+int history_decode(const char *path, struct ember_profile **p);
+
+/*
+ * Decode-ahead (prefetch.c): a thread decodes @paths (@nr of them; the strings
+ * must outlive it) in order, at most a few ahead of history_prefetch__take,
+ * which returns path @i's decode result (a negative errno) and profile
+ * (owned by the caller). Indexes must be taken in increasing order.
+ * Without a thread (pthread_create failed) take() decodes inline.
+ */
+struct history_prefetch;
+int history_prefetch__start(const char **paths, size_t nr, struct history_prefetch **out);
+int history_prefetch__take(struct history_prefetch *pf, size_t i, struct ember_profile **p);
+void history_prefetch__free(struct history_prefetch *pf);
+
 /* Sorts @e's labels and drops duplicates. */
 void history_entry__sort_labels(struct history_entry *e);
 
