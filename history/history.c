@@ -41,7 +41,8 @@ int history__new(struct history **out)
 
 	if (!h)
 		return -ENOMEM;
-	if (ember_strpool__new(&h->pool)) {
+	if (ember_strpool__new(&h->pool) || ember_index__new(&h->files)) {
+		ember_strpool__free(h->pool);
 		free(h);
 		return -ENOMEM;
 	}
@@ -62,6 +63,7 @@ void history__free(struct history *h)
 	free(h->entries);
 	free(h->dirs);
 	ember_strpool__free(h->pool);
+	ember_index__free(h->files);
 	free(h);
 }
 
@@ -104,11 +106,35 @@ static bool name_stamp(const char *n, uint64_t *ns)
 	return true;
 }
 
+struct file_key {
+	const struct history *h;
+	dev_t dev;
+	ino_t ino;
+};
+
+static bool same_file(const void *ctx, uint32_t i)
+{
+	const struct file_key *k = ctx;
+
+	return k->h->entries[i].dev == k->dev && k->h->entries[i].ino == k->ino;
+}
+
 static int add_entry(struct history *h, const char *path, const char *name, int dir,
 		     const struct stat *st)
 {
+	struct file_key key = {h, st->st_dev, st->st_ino};
+	uint64_t hash = ember_hash_u64(ember_hash_u64(0, st->st_dev), st->st_ino);
 	struct history_entry *e;
+	int64_t dup;
 
+	/* The same window twice (DIR and DIR/FILE, or a path given twice) counts once. */
+	dup = ember_index__find(h->files, hash, same_file, &key);
+	if (dup >= 0) {
+		pr_debug("%s: already added as %s", path, h->entries[dup].w.path);
+		return 0;
+	}
+	if (h->nr_entries >= UINT32_MAX)
+		return -ENOMEM;
 	if (ember_grow((void **)&h->entries, &h->cap_entries, h->nr_entries + 1,
 		       sizeof(*h->entries)))
 		return -ENOMEM;
@@ -119,20 +145,31 @@ static int add_entry(struct history *h, const char *path, const char *name, int 
 	e->name = name ? ember_strpool__intern(h->pool, name) : NULL;
 	if (!e->w.path || (name && !e->name))
 		return -ENOMEM;
+	e->dev = st->st_dev;
+	e->ino = st->st_ino;
 	e->w.size = (uint64_t)st->st_size;
 	e->w.mtime_ns = (int64_t)st->st_mtim.tv_sec * (int64_t)NS_PER_S + st->st_mtim.tv_nsec;
 	e->has_stamp = name_stamp(name ? name : "", &e->name_start_ns);
+	if (ember_index__insert(h->files, hash, (uint32_t)h->nr_entries))
+		return -ENOMEM;
 	h->nr_entries++;
 	return 0;
 }
 
-static int add_dir(struct history *h, const char *path)
+static int add_dir(struct history *h, const char *path, const struct stat *dst)
 {
 	struct history_dir *d;
 	struct dirent *de;
 	char *full = NULL;
 	int err = 0;
+	size_t i;
 	DIR *dp;
+
+	for (i = 0; i < h->nr_dirs; i++)
+		if (h->dirs[i].dev == dst->st_dev && h->dirs[i].ino == dst->st_ino) {
+			pr_debug("%s: already added as %s", path, h->dirs[i].path);
+			return 0;
+		}
 
 	if (ember_grow((void **)&h->dirs, &h->cap_dirs, h->nr_dirs + 1, sizeof(*h->dirs)))
 		return -ENOMEM;
@@ -145,6 +182,8 @@ static int add_dir(struct history *h, const char *path)
 	d = &h->dirs[h->nr_dirs];
 	d->path = strdup(path);
 	d->dirty = false;
+	d->dev = dst->st_dev;
+	d->ino = dst->st_ino;
 	if (!d->path) {
 		closedir(dp);
 		return -ENOMEM;
@@ -186,7 +225,7 @@ int history__add_path(struct history *h, const char *path)
 		return err;
 	}
 	if (S_ISDIR(st.st_mode))
-		return add_dir(h, path);
+		return add_dir(h, path, &st);
 	return add_entry(h, path, NULL, -1, &st);
 }
 

@@ -6,6 +6,8 @@
 #ifndef EMBER_HISTORY_INTERNAL_H
 #define EMBER_HISTORY_INTERNAL_H
 
+#include <sys/types.h>
+
 #include "history.h"
 #include "support/support.h"
 
@@ -23,15 +25,20 @@ struct history_entry {
 	uint64_t name_start_ns;
 	struct history_label *labels; /* the label values present, sorted; malloc'd */
 	size_t nr_labels;
+	dev_t dev; /* identity of the file, so one given twice is merged once */
+	ino_t ino;
 };
 
 struct history_dir {
 	char *path;
+	dev_t dev;
+	ino_t ino;
 	bool dirty; /* the index on disk differs from what is known now */
 };
 
 struct history {
 	struct ember_strpool *pool;
+	struct ember_index *files; /* entries by (dev, ino) */
 	struct history_entry *entries;
 	size_t nr_entries, cap_entries;
 	struct history_dir *dirs;

@@ -38,6 +38,10 @@ totals)
 	[ "$got" = "$want" ] || fail "query total $got, windows sum to $want"
 	# Again from the index (now present), and through pprof.
 	[ -s "$T/d/.ember-index" ] || fail "no index written"
+	# A window given twice (the directory twice, and one of its files) counts once.
+	f=$(ls "$T"/d/ember-*.pb.gz | sed -n 2p)
+	got=$("$EMBER" query "$T/d" "$T/d/" "$f" -o - | total)
+	[ "$got" = "$want" ] || fail "inputs given twice: $got, want $want"
 	"$EMBER" query "$T/d" -o "$T/all.pb.gz"
 	got=$("$EMBER" convert "$T/all.pb.gz" -o - | total)
 	[ "$got" = "$want" ] || fail "pprof total $got, windows sum to $want"
