@@ -348,6 +348,8 @@ int history_index__save(struct history *h, size_t dir)
 		err = -ENOMEM;
 		goto out;
 	}
+	/* A query killed while saving left this name behind: it is ours (same pid) to reuse. */
+	unlink(tmp);
 	f = fopen(tmp, "wxe");
 	if (!f) {
 		err = -errno;
