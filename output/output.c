@@ -148,6 +148,7 @@ int output__write_path(const struct ember_profile *p, const char *path,
 	struct ember_output_opts o = {0};
 	enum ember_format format;
 	bool zstd = false;
+	struct stat st;
 	char *tmp = NULL;
 	FILE *f = NULL;
 	int fd, err;
@@ -174,6 +175,24 @@ int output__write_path(const struct ember_profile *p, const char *path,
 		       "optionally + .zst)",
 		       path);
 		return -EINVAL;
+	}
+	/*
+	 * A device or pipe (/dev/null, /dev/stdout, a FIFO) is written in place: the
+	 * rename below would replace it with a regular file (for root, /dev/null too).
+	 */
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+		f = fopen(path, "we");
+		if (!f) {
+			err = -errno;
+			pr_err("%s: cannot open: %s", path, strerror(-err));
+			return err;
+		}
+		err = write_stream(p, format, &o, zstd, f);
+		if (fclose(f) && !err)
+			err = -EIO;
+		if (err)
+			pr_err("%s: write failed: %s", path, strerror(-err));
+		return err;
 	}
 	if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0)
 		return -ENOMEM;

@@ -718,6 +718,12 @@ static bool same_sample_type(const struct ember_profile *a, const struct ember_p
 
 int profile__merge(struct ember_profile *dst, const struct ember_profile *src)
 {
+	return profile__merge_opts(dst, src, NULL);
+}
+
+int profile__merge_opts(struct ember_profile *dst, const struct ember_profile *src,
+			const struct ember_merge_opts *opts)
+{
 	uint32_t *map_ids = NULL, *loc_ids = NULL, *stack = NULL;
 	size_t i, cap_stack = 0;
 	int err = -ENOMEM;
@@ -761,15 +767,33 @@ int profile__merge(struct ember_profile *dst, const struct ember_profile *src)
 		loc_ids[i + 1] = id;
 	}
 	for (i = 0; i < src->nr_samples; i++) {
+		const char *roots[EMBER_MERGE_MAX_ROOTS];
+		uint32_t nr_roots = 0, j;
 		struct ember_sample s;
-		uint32_t j;
 
 		profile__sample(src, i, &s);
-		err = ember_grow((void **)&stack, &cap_stack, s.nr_locations, sizeof(*stack));
+		if (opts && opts->sample && !opts->sample(src, &s, roots, &nr_roots, opts->ctx))
+			continue;
+		if (nr_roots > EMBER_MERGE_MAX_ROOTS) {
+			err = -EINVAL;
+			goto out;
+		}
+		err = ember_grow((void **)&stack, &cap_stack, (size_t)s.nr_locations + nr_roots,
+				 sizeof(*stack));
 		if (err)
 			goto out;
 		for (j = 0; j < s.nr_locations; j++)
 			stack[j] = loc_ids[s.locations[j]];
+		/* Leaf first: the extra frames go last, the outermost at the very end. */
+		for (j = 0; j < nr_roots; j++) {
+			struct ember_frame f = {.function = roots[nr_roots - 1 - j]};
+
+			err =
+			    profile__intern_frames_location(dst, &f, 1, &stack[s.nr_locations + j]);
+			if (err)
+				goto out;
+		}
+		s.nr_locations += nr_roots;
 		s.locations = stack;
 		err = profile__add_sample(dst, &s);
 		if (err)

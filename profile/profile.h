@@ -220,6 +220,32 @@ const struct ember_process *profile__process(const struct ember_profile *p, uint
  */
 int profile__merge(struct ember_profile *dst, const struct ember_profile *src);
 
+#define EMBER_MERGE_MAX_ROOTS 4 /* extra root frames a merge callback may add */
+
+/*
+ * Options of profile__merge_opts (libbpf style: .sz = sizeof; NULL: every sample
+ * as it is). @sample is called with each sample of @src (names, counts, pid of
+ * @src's; locations are @src's ids and must not change) and returns false to
+ * leave it out. It may change the sample's names, pid, tid and count, and put
+ * up to EMBER_MERGE_MAX_ROOTS names of extra frames above the sample's
+ * outermost one in @roots (outermost first; *@nr_roots of them, 0 on entry).
+ * The names are copied into @dst; they need to stay valid until the callback
+ * is called again.
+ */
+struct ember_merge_opts {
+	size_t sz;
+	bool (*sample)(const struct ember_profile *src, struct ember_sample *s, const char **roots,
+		       uint32_t *nr_roots, void *ctx);
+	void *ctx;
+};
+
+/*
+ * profile__merge of the samples @opts keeps (and every mapping, location,
+ * process, counter and label of @src). Same errors.
+ */
+int profile__merge_opts(struct ember_profile *dst, const struct ember_profile *src,
+			const struct ember_merge_opts *opts);
+
 /* Read access for writers. Ids are 1-based and dense: 1..nr. */
 size_t profile__nr_samples(const struct ember_profile *p);
 /* Sample @i (0-based, in insertion order); pointers valid until @p changes. */

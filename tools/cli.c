@@ -79,6 +79,8 @@ static const char *const exit_meanings[] = {
     [EMBER_EXIT_NO_TARGET] = "no such process (--pid) or cgroup (--cgroup)",
     [EMBER_EXIT_OUTPUT] = "the output path cannot be written",
     [EMBER_EXIT_INPUT] = "an input file is unreadable or malformed",
+    [EMBER_EXIT_NO_DATA] = "no window of the history lies in the time range (or no sample "
+			   "matches --where)",
 };
 
 static const char *exit_meaning(int code)

@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "history_cli.h"
 #include "output_cli.h"
 #include "support/support.h"
 #include "symbolize_cli.h"
@@ -31,6 +32,7 @@ static const struct cli_option convert_options[] = {
     OUTPUT_CLI_INPUT_OPTIONS,
     SYMBOLIZE_CLI_SYMBOLIZE_OPTION,
     SYMBOLIZE_CLI_DEBUG_DIR_OPTION,
+    HISTORY_CLI_OPTIONS,
     OUTPUT_CLI_ROOT_OPTIONS,
     OUTPUT_CLI_SVG_OPTIONS,
     OUTPUT_CLI_END_OPTIONS(OPT_HELP),
@@ -38,17 +40,19 @@ static const struct cli_option convert_options[] = {
 
 const struct cli_command cli_convert_command = {
     .name = "convert",
-    .synopsis = "ember convert [OPTIONS] IN -o OUT",
+    .synopsis = "ember convert [OPTIONS] IN|DIR[@FROM..TO]... -o OUT",
     .summary = "convert between folded, pprof, SVG and speedscope",
     .description = "Reads IN (\"-\" is stdin) as folded stacks, pprof, speedscope JSON or "
 		   "`perf script` text, compressed with gzip or zstd or not, and writes it to "
 		   "OUT. Example: "
-		   "perf script | ember convert - -o out.svg. With --symbolize, addresses "
+		   "perf script | ember convert - -o out.svg. Several inputs, an agent output "
+		   "directory or the selection flags (--from, --to, --where, --group-by) "
+		   "merge windows as `ember query` does. With --symbolize, addresses "
 		   "left unsymbolized (an agent's symbolize = none windows) get their "
 		   "functions here: ember convert window.pb.gz --symbolize --debug-dir "
 		   "/srv/debug -o named.pb.gz.",
     .options = convert_options,
-    .exit_codes = output_cli_exit_codes,
+    .exit_codes = output_cli_history_exit_codes,
 };
 
 int cmd_convert(int argc, char **argv)
@@ -57,35 +61,35 @@ int cmd_convert(int argc, char **argv)
 	struct symbolize_cli sc = {0};
 	struct ember_output_opts wo = {.sz = sizeof(wo)};
 	struct ember_profile *p = NULL;
-	const char *in = NULL, *out = NULL;
+	const char *out = NULL;
+	struct history_cli hc;
+	char **in = NULL; /* point into argv */
+	size_t nr_in = 0;
 	struct cli_label *labels = NULL; /* values point into argv */
 	size_t nr_labels = 0, i;
 	int c, ret = EMBER_EXIT_OK, err;
 
-	if (output_cli_init(&oc, convert_options))
+	if (output_cli_init(&oc, convert_options) || history_cli_init(&hc, "convert"))
 		return EMBER_EXIT_FAILURE;
 	labels = calloc((size_t)argc + 1, sizeof(*labels));
-	if (!labels)
-		return EMBER_EXIT_FAILURE;
+	in = calloc((size_t)argc + 1, sizeof(*in));
+	if (!labels || !in) {
+		ret = EMBER_EXIT_FAILURE;
+		goto out;
+	}
 	while (optind < argc) {
 		c = getopt_long(argc, argv, oc.shortopts, oc.longopts, NULL);
 		if (c == -1) {
 			/* Positionals may come before options ("IN -o OUT"). */
-			if (optind < argc) {
-				if (in) {
-					ret = cli_usage_error("convert",
-							      "one input file expected, "
-							      "got '%s' too",
-							      argv[optind]);
-					goto out;
-				}
-				in = argv[optind++];
-			}
+			if (optind < argc)
+				in[nr_in++] = argv[optind++];
 			continue;
 		}
 		err = output_cli_option(&oc, c, optarg);
 		if (!err)
 			err = symbolize_cli_option(&sc, "convert", c, optarg);
+		if (!err)
+			err = history_cli_option(&hc, c, optarg);
 		if (err < 0) {
 			ret = -err;
 			goto out;
@@ -141,7 +145,7 @@ int cmd_convert(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (!in) {
+	if (!nr_in) {
 		ret = cli_usage_error("convert", "missing input file");
 		goto out;
 	}
@@ -160,11 +164,9 @@ int cmd_convert(int argc, char **argv)
 			goto out;
 		}
 	}
-	err = output__read_path(in, &oc.read, &p);
-	if (err) {
-		ret = output_cli_read_exit(err);
+	ret = history_cli_read(&hc, in, nr_in, &oc.read, &p);
+	if (ret)
 		goto out;
-	}
 	ret = symbolize_cli_profile(&sc, "convert", &p);
 	if (ret)
 		goto out;
@@ -185,5 +187,7 @@ out:
 	profile__free(p);
 	symbolize_cli_free(&sc);
 	free(labels);
+	free(in);
+	history_cli_free(&hc);
 	return ret;
 }

@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "history_cli.h"
 #include "output_cli.h"
 #include "support/support.h"
 
@@ -26,6 +27,7 @@ static const struct cli_option diff_options[] = {
      "Compare raw sample counts. By default each profile is scaled by its total, so a "
      "longer recording does not look like a regression."},
     OUTPUT_CLI_INPUT_OPTIONS,
+    HISTORY_CLI_OPTIONS,
     OUTPUT_CLI_ROOT_OPTIONS,
     OUTPUT_CLI_SVG_OPTIONS,
     OUTPUT_CLI_END_OPTIONS(OPT_HELP),
@@ -33,59 +35,64 @@ static const struct cli_option diff_options[] = {
 
 const struct cli_command cli_diff_command = {
     .name = "diff",
-    .synopsis = "ember diff [OPTIONS] BEFORE AFTER [-o FILE]",
+    .synopsis = "ember diff [OPTIONS] BEFORE AFTER [-o FILE]; BEFORE, AFTER: FILE, DIR or "
+		"DIR@FROM..TO",
     .summary = "differential flamegraph of two profiles",
     .description = "Compares two profiles (folded, pprof or `perf script` text, compressed "
 		   "or not). Frame widths come from AFTER; red frames take a larger share of "
 		   "AFTER than of BEFORE, blue a smaller one, with the colour's depth "
-		   "proportional to the change.",
+		   "proportional to the change. BEFORE and AFTER may be agent output "
+		   "directories, each with its own time range as DIR@FROM..TO (FROM and TO "
+		   "as for --from; either may be empty): ember diff "
+		   "/var/lib/ember@-2h..-1h /var/lib/ember@-1h.. -o diff.svg. --from, --to "
+		   "and --where apply to both sides (a side's @FROM..TO overrides --from and "
+		   "--to).",
     .options = diff_options,
-    .exit_codes = output_cli_exit_codes,
+    .exit_codes = output_cli_history_exit_codes,
 };
 
-int cmd_diff(int argc, char **argv)
+/*
+ * Parses diff's flags into @oc, @hc, @d, @folded and @out, the inputs into @in
+ * (two at most). Returns -1 to go on, else the exit code.
+ */
+static int diff_args(int argc, char **argv, struct output_cli *oc, struct history_cli *hc,
+		     struct ember_diff_opts *d, bool *folded, const char **out, char **in,
+		     int *nr_in)
 {
-	struct output_cli oc;
-	struct ember_diff_opts d = {.sz = sizeof(d)};
-	struct ember_output_opts wo = {.sz = sizeof(wo)};
-	struct ember_profile *a = NULL, *b = NULL;
-	const char *in[2] = {NULL, NULL}, *out = "-";
-	const char *ta, *ua, *tb, *ub;
-	bool folded = false;
-	int c, ret = EMBER_EXIT_OK, err, nr_in = 0;
+	int c, err;
 
-	if (output_cli_init(&oc, diff_options))
-		return EMBER_EXIT_FAILURE;
 	while (optind < argc) {
-		c = getopt_long(argc, argv, oc.shortopts, oc.longopts, NULL);
+		c = getopt_long(argc, argv, oc->shortopts, oc->longopts, NULL);
 		if (c == -1) {
 			if (optind < argc) {
-				if (nr_in == 2)
+				if (*nr_in == 2)
 					return cli_usage_error("diff",
 							       "two input files expected, "
 							       "got '%s' too",
 							       argv[optind]);
-				in[nr_in++] = argv[optind++];
+				in[(*nr_in)++] = argv[optind++];
 			}
 			continue;
 		}
-		err = output_cli_option(&oc, c, optarg);
+		err = output_cli_option(oc, c, optarg);
+		if (!err)
+			err = history_cli_option(hc, c, optarg);
 		if (err < 0)
 			return -err;
 		if (err)
 			continue;
 		switch (c) {
 		case 'o':
-			out = optarg;
+			*out = optarg;
 			break;
 		case OPT_FOLDED:
-			folded = true;
+			*folded = true;
 			break;
 		case OPT_NEGATE:
-			d.negate = true;
+			d->negate = true;
 			break;
 		case OPT_NO_NORMALIZE:
-			d.no_normalize = true;
+			d->no_normalize = true;
 			break;
 		case 'v':
 			ember_log_set_level(EMBER_LOG_DEBUG);
@@ -98,17 +105,17 @@ int cmd_diff(int argc, char **argv)
 			return cli_usage_error("diff", "unknown option");
 		}
 	}
-	if (nr_in != 2)
-		return cli_usage_error("diff", "expected two input files, BEFORE and AFTER");
-	if (strcmp(in[0], "-") == 0 && strcmp(in[1], "-") == 0)
-		return cli_usage_error("diff", "only one input can be stdin");
-	err = output__read_path(in[0], &oc.read, &a);
-	if (!err)
-		err = output__read_path(in[1], &oc.read, &b);
-	if (err) {
-		ret = output_cli_read_exit(err);
-		goto out;
-	}
+	return -1;
+}
+
+/* Writes the differential of @a (BEFORE) and @b (AFTER); returns the exit code. */
+static int diff_write(struct output_cli *oc, struct ember_diff_opts *d, bool folded,
+		      const char *out, const struct ember_profile *a, const struct ember_profile *b)
+{
+	struct ember_output_opts wo = {.sz = sizeof(wo)};
+	const char *ta, *ua, *tb, *ub;
+	int err;
+
 	/* Shares of samples against shares of nanoseconds would compare nothing. */
 	profile__sample_type(a, &ta, &ua);
 	profile__sample_type(b, &tb, &ub);
@@ -118,26 +125,60 @@ int cmd_diff(int argc, char **argv)
 			"same of --off-cpu, --wall or neither; pprof input: the same "
 			"--sample-index)\n",
 			ta, tb);
-		ret = EMBER_EXIT_USAGE;
-		goto out;
+		return EMBER_EXIT_USAGE;
 	}
-	if (!oc.svg.title)
-		oc.svg.title = "Differential Flame Graph";
-	if (!oc.svg.countname && profile__value_type(b) != EMBER_VALUE_SAMPLES)
-		oc.svg.countname = profile__value_type(b) == EMBER_VALUE_OTHER ? ub : "ns";
+	if (!oc->svg.title)
+		oc->svg.title = "Differential Flame Graph";
+	if (!oc->svg.countname && profile__value_type(b) != EMBER_VALUE_SAMPLES)
+		oc->svg.countname = profile__value_type(b) == EMBER_VALUE_OTHER ? ub : "ns";
 	wo.format = folded ? EMBER_FORMAT_FOLDED : EMBER_FORMAT_SVG;
-	wo.svg = &oc.svg;
+	wo.svg = &oc->svg;
 	wo.diff_before = a;
-	wo.diff = &d;
+	wo.diff = d;
 	err = output__write_path(b, out, &wo);
 	if (err) {
 		/* output__write_path() said what failed, except on stdout. */
 		if (strcmp(out, "-") == 0)
 			fprintf(stderr, "ember: cannot write %s: %s\n", out, strerror(-err));
-		ret = output_cli_write_exit(err);
+		return output_cli_write_exit(err);
 	}
+	return EMBER_EXIT_OK;
+}
+
+int cmd_diff(int argc, char **argv)
+{
+	struct output_cli oc;
+	struct ember_diff_opts d = {.sz = sizeof(d)};
+	struct ember_profile *a = NULL, *b = NULL;
+	char *in[2] = {NULL, NULL};
+	const char *out = "-";
+	struct history_cli hc;
+	bool folded = false;
+	int ret = EMBER_EXIT_OK, nr_in = 0;
+
+	if (output_cli_init(&oc, diff_options) || history_cli_init(&hc, "diff"))
+		return EMBER_EXIT_FAILURE;
+	ret = diff_args(argc, argv, &oc, &hc, &d, &folded, &out, in, &nr_in);
+	if (ret != -1)
+		goto out;
+	ret = EMBER_EXIT_OK;
+	if (nr_in != 2) {
+		ret = cli_usage_error("diff", "expected two input files, BEFORE and AFTER");
+		goto out;
+	}
+	if (strcmp(in[0], "-") == 0 && strcmp(in[1], "-") == 0) {
+		ret = cli_usage_error("diff", "only one input can be stdin");
+		goto out;
+	}
+	ret = history_cli_read(&hc, &in[0], 1, &oc.read, &a);
+	if (!ret)
+		ret = history_cli_read(&hc, &in[1], 1, &oc.read, &b);
+	if (ret)
+		goto out;
+	ret = diff_write(&oc, &d, folded, out, a, b);
 out:
 	profile__free(a);
 	profile__free(b);
+	history_cli_free(&hc);
 	return ret;
 }

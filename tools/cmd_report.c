@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "history_cli.h"
 #include "output_cli.h"
 #include "support/support.h"
 #include "symbolize_cli.h"
@@ -27,17 +28,18 @@ static const struct cli_option report_options[] = {
     OUTPUT_CLI_INPUT_OPTIONS,
     SYMBOLIZE_CLI_SYMBOLIZE_OPTION,
     SYMBOLIZE_CLI_DEBUG_DIR_OPTION,
+    HISTORY_CLI_OPTIONS,
     OUTPUT_CLI_END_OPTIONS(OPT_HELP),
 };
 
 /* The report goes to stdout: no output path to fail on. */
 static const int report_exit_codes[] = {
-    EMBER_EXIT_OK, EMBER_EXIT_FAILURE, EMBER_EXIT_USAGE, EMBER_EXIT_INPUT, -1,
+    EMBER_EXIT_OK, EMBER_EXIT_FAILURE, EMBER_EXIT_USAGE, EMBER_EXIT_INPUT, EMBER_EXIT_NO_DATA, -1,
 };
 
 const struct cli_command cli_report_command = {
     .name = "report",
-    .synopsis = "ember report [OPTIONS] FILE",
+    .synopsis = "ember report [OPTIONS] FILE|DIR[@FROM..TO]... [--from T] [--to T] [--where K=V]",
     .summary = "top functions of a profile, flat and cumulative",
     .description = "Prints a table of the functions with the most samples in FILE (folded, "
 		   "pprof or `perf script` text, compressed or not; \"-\" is stdin): flat and "
@@ -47,39 +49,36 @@ const struct cli_command cli_report_command = {
 		   "(--sample-index), whose values keep their unit: bytes and time are "
 		   "labelled as go tool pprof -top labels them (1.68MB, 500ms). --symbolize "
 		   "names the functions of addresses left unsymbolized (an agent's "
-		   "symbolize = none windows) first.",
+		   "symbolize = none windows) first. Several inputs, an agent output "
+		   "directory or the selection flags (--from, --to, --where, --group-by) "
+		   "merge windows as `ember query` does: ember report /var/lib/ember --from -1h.",
     .options = report_options,
     .exit_codes = report_exit_codes,
 };
 
-/* cmd_report but for @sc, which the caller frees on every way out. */
-static int report_main(int argc, char **argv, struct symbolize_cli *sc)
+/*
+ * Parses report's flags into @oc, @sc, @hc and @ro, the inputs into @in. Returns -1
+ * to go on, else the exit code (help printed: EMBER_EXIT_OK).
+ */
+static int report_args(int argc, char **argv, struct output_cli *oc, struct symbolize_cli *sc,
+		       struct history_cli *hc, struct ember_report_opts *ro, char **in,
+		       size_t *nr_in)
 {
-	struct output_cli oc;
-	struct ember_report_opts ro = {.sz = sizeof(ro)};
-	struct ember_profile *p = NULL;
-	const char *in = NULL;
 	uint64_t v;
-	int c, ret = EMBER_EXIT_OK, err;
+	int c, err;
 
-	if (output_cli_init(&oc, report_options))
-		return EMBER_EXIT_FAILURE;
 	while (optind < argc) {
-		c = getopt_long(argc, argv, oc.shortopts, oc.longopts, NULL);
+		c = getopt_long(argc, argv, oc->shortopts, oc->longopts, NULL);
 		if (c == -1) {
-			if (optind < argc) {
-				if (in)
-					return cli_usage_error("report",
-							       "one input file expected, "
-							       "got '%s' too",
-							       argv[optind]);
-				in = argv[optind++];
-			}
+			if (optind < argc)
+				in[(*nr_in)++] = argv[optind++];
 			continue;
 		}
-		err = output_cli_option(&oc, c, optarg);
+		err = output_cli_option(oc, c, optarg);
 		if (!err)
 			err = symbolize_cli_option(sc, "report", c, optarg);
+		if (!err)
+			err = history_cli_option(hc, c, optarg);
 		if (err < 0)
 			return -err;
 		if (err)
@@ -87,9 +86,9 @@ static int report_main(int argc, char **argv, struct symbolize_cli *sc)
 		switch (c) {
 		case 's':
 			if (strcmp(optarg, "flat") == 0)
-				ro.sort = EMBER_REPORT_SORT_FLAT;
+				ro->sort = EMBER_REPORT_SORT_FLAT;
 			else if (strcmp(optarg, "cum") == 0)
-				ro.sort = EMBER_REPORT_SORT_CUM;
+				ro->sort = EMBER_REPORT_SORT_CUM;
 			else
 				return cli_usage_error("report",
 						       "invalid value for --sort: '%s' "
@@ -99,10 +98,10 @@ static int report_main(int argc, char **argv, struct symbolize_cli *sc)
 		case 'n':
 			if (cli_parse_u64("nodes", optarg, 1, 1000000, &v))
 				return EMBER_EXIT_USAGE;
-			ro.top = (uint32_t)v;
+			ro->top = (uint32_t)v;
 			break;
 		case OPT_FOCUS:
-			ro.focus = optarg;
+			ro->focus = optarg;
 			break;
 		case 'v':
 			ember_log_set_level(EMBER_LOG_DEBUG);
@@ -115,26 +114,53 @@ static int report_main(int argc, char **argv, struct symbolize_cli *sc)
 			return cli_usage_error("report", "unknown option");
 		}
 	}
-	if (!in)
-		return cli_usage_error("report", "missing input file");
+	return -1;
+}
+
+int cmd_report(int argc, char **argv)
+{
+	struct output_cli oc;
+	struct symbolize_cli sc = {0};
+	struct ember_report_opts ro = {.sz = sizeof(ro)};
+	struct ember_profile *p = NULL;
+	struct history_cli hc;
+	char **in = NULL; /* point into argv */
+	size_t nr_in = 0;
+	int ret = EMBER_EXIT_OK, err;
+
+	if (output_cli_init(&oc, report_options) || history_cli_init(&hc, "report"))
+		return EMBER_EXIT_FAILURE;
+	in = calloc((size_t)argc + 1, sizeof(*in));
+	if (!in) {
+		history_cli_free(&hc);
+		return EMBER_EXIT_FAILURE;
+	}
+	ret = report_args(argc, argv, &oc, &sc, &hc, &ro, in, &nr_in);
+	if (ret != -1)
+		goto out;
+	ret = EMBER_EXIT_OK;
+	if (!nr_in) {
+		ret = cli_usage_error("report", "missing input file");
+		goto out;
+	}
 	if (ro.focus) {
 		regex_t re;
 
-		if (regcomp(&re, ro.focus, REG_EXTENDED | REG_NOSUB))
-			return cli_usage_error("report",
-					       "invalid value for --focus: '%s' (not a regular "
-					       "expression)",
-					       ro.focus);
+		if (regcomp(&re, ro.focus, REG_EXTENDED | REG_NOSUB)) {
+			ret = cli_usage_error("report",
+					      "invalid value for --focus: '%s' (not a regular "
+					      "expression)",
+					      ro.focus);
+			goto out;
+		}
 		regfree(&re);
 	}
-	err = output__read_path(in, &oc.read, &p);
-	if (err)
-		return output_cli_read_exit(err);
-	ret = symbolize_cli_profile(sc, "report", &p);
-	if (ret) {
-		profile__free(p);
-		return ret;
-	}
+	ret = history_cli_read(&hc, in, nr_in, &oc.read, &p);
+	if (ret)
+		goto out;
+	ret = symbolize_cli_profile(&sc, "report", &p);
+	if (ret)
+		goto out;
 	err = report__write(p, &ro, stdout);
 	if (err == -EINVAL)
 		ret = cli_usage_error("report",
@@ -143,15 +169,10 @@ static int report_main(int argc, char **argv, struct symbolize_cli *sc)
 				      ro.focus);
 	else if (err)
 		ret = output_cli_write_exit(err);
+out:
 	profile__free(p);
-	return ret;
-}
-
-int cmd_report(int argc, char **argv)
-{
-	struct symbolize_cli sc = {0};
-	int ret = report_main(argc, argv, &sc);
-
 	symbolize_cli_free(&sc);
+	free(in);
+	history_cli_free(&hc);
 	return ret;
 }

@@ -17,6 +17,7 @@ enum ember_exit {
 	EMBER_EXIT_NO_TARGET = 5,   /* named process does not exist */
 	EMBER_EXIT_OUTPUT = 6,	    /* output path cannot be written */
 	EMBER_EXIT_INPUT = 7,	    /* input file unreadable or malformed */
+	EMBER_EXIT_NO_DATA = 8,	    /* a history selection holds no window (or no sample) */
 };
 
 int cmd_record(int argc, char **argv);
@@ -25,5 +26,6 @@ int cmd_report(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
+int cmd_query(int argc, char **argv);
 
 #endif /* EMBER_COMMANDS_H */

@@ -26,6 +26,8 @@ static const struct subcommand subcommands[] = {
     {"convert", cmd_convert, "convert between folded, pprof, SVG and speedscope",
      &cli_convert_command},
     {"diff", cmd_diff, "differential flamegraph of two profiles", &cli_diff_command},
+    {"query", cmd_query, "merge an agent's windows by time range and labels into one profile",
+     &cli_query_command},
     {"agent", cmd_agent, "always-on profiler writing a profile every window", &cli_agent_command},
 };
 
@@ -82,7 +84,8 @@ static int man(void)
 	       ".SH SYNOPSIS\n.B ember\n\\fICOMMAND\\fR [\\fIOPTIONS\\fR]\n"
 	       ".SH EXIT STATUS\n0 success; 1 runtime failure; 2 bad flags or values; "
 	       "3 missing capability; 4 kernel lacks BTF or a feature; 5 no such process; "
-	       "6 output not writable; 7 bad input file. With \\-\\- CMD, CMD's own status.\n",
+	       "6 output not writable; 7 bad input file; 8 no window in the time range.\n"
+	       "With \\-\\- CMD, CMD's own status.\n",
 	       EMBER_VERSION);
 	for (i = 0; i < NR_SUBCOMMANDS; i++)
 		if (subcommands[i].doc)

@@ -130,6 +130,16 @@ const int output_cli_exit_codes[] = {
     EMBER_EXIT_OK, EMBER_EXIT_FAILURE, EMBER_EXIT_USAGE, EMBER_EXIT_OUTPUT, EMBER_EXIT_INPUT, -1,
 };
 
+const int output_cli_history_exit_codes[] = {
+    EMBER_EXIT_OK,
+    EMBER_EXIT_FAILURE,
+    EMBER_EXIT_USAGE,
+    EMBER_EXIT_OUTPUT,
+    EMBER_EXIT_INPUT,
+    EMBER_EXIT_NO_DATA,
+    -1,
+};
+
 int output_cli_read_exit(int err)
 {
 	return err == -ENOMEM ? EMBER_EXIT_FAILURE : EMBER_EXIT_INPUT;

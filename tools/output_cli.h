@@ -83,6 +83,7 @@ enum output_cli_id {
 extern const struct cli_command cli_report_command;
 extern const struct cli_command cli_convert_command;
 extern const struct cli_command cli_diff_command;
+extern const struct cli_command cli_query_command;
 
 /* Longest option table of a file command, terminator included (entries). */
 #define OUTPUT_CLI_MAX_OPTIONS 64
@@ -111,6 +112,8 @@ int output_cli_option(struct output_cli *c, int id, const char *arg);
 
 /* Exit codes of convert and diff, for their help and man page (-1 ends the list). */
 extern const int output_cli_exit_codes[];
+/* The same and EMBER_EXIT_NO_DATA, for commands that read agent histories too. */
+extern const int output_cli_history_exit_codes[];
 
 /* Exit code for a failed read (-errno @err). */
 int output_cli_read_exit(int err);

@@ -1936,12 +1936,12 @@ def empty_config(d):
     return path
 
 
-def fixture_stacks(ember_args, pid, env=None):
-    """{stack: count} of process @pid in `ember convert ARGS --per-pid -o -`."""
-    p = subprocess.run([EMBER, "convert"] + ember_args + ["--per-pid", "-o", "-"],
+def fixture_stacks(ember_args, pid, env=None, command="convert"):
+    """{stack: count} of process @pid in `ember COMMAND ARGS --per-pid -o -`."""
+    p = subprocess.run([EMBER, command] + ember_args + ["--per-pid", "-o", "-"],
                        capture_output=True, text=True, env=env, timeout=120)
-    check(p.returncode == 0, "ember convert %s: exit %d\n%s" % (ember_args, p.returncode,
-                                                                p.stderr))
+    check(p.returncode == 0, "ember %s %s: exit %d\n%s" % (command, ember_args, p.returncode,
+                                                           p.stderr))
     out = {}
     for line in p.stdout.splitlines():
         stack, count = line.rsplit(" ", 1)
@@ -2057,8 +2057,20 @@ def case_debug_dir_central():
         server.stop()
     shutil.copy(orig, fx)  # the unstripped build: what the fixture's own host would read
     by_file, _ = fixture_stacks([win, "--symbolize"], target.pid)
+    # `ember query` symbolizes what it merged: the window alone, then the whole history
+    # (all the windows, each converted on its own, summed).
+    by_query, _ = fixture_stacks([win, "--symbolize", "--debug-dir", root], target.pid,
+                                 command="query")
+    history, want = fixture_stacks([d + "/none", "--symbolize", "--debug-dir", root],
+                                   target.pid, command="query")[0], {}
+    for f in window_files(d + "/none"):
+        for stack, c in fixture_stacks([f, "--symbolize", "--debug-dir", root],
+                                       target.pid)[0].items():
+            want[stack] = want.get(stack, 0) + c
+    check(history == want, "query of the history differs from its windows:\n%r\n%r" %
+          (want, history))
     for what, got in (("debuginfod", by_server), ("debuginfod executable", by_server_exe),
-                      ("the unstripped binary", by_file)):
+                      ("the unstripped binary", by_file), ("ember query", by_query)):
         check(got == by_dirs, "--debug-dir and %s differ:\n%r\n%r" % (what, by_dirs, got))
     central = names(by_dirs)
     for fn in ("main", "work_c"):
@@ -2133,6 +2145,105 @@ def case_debug_dir_sighup():
         check("main" in later and "work_c" in later,
               "%s (after the reload) lacks main/work_c: %r" % (f, sorted(later)))
     print("debug_dir_sighup ok")
+
+
+def rfc3339_ns(ns):
+    """@ns since the epoch as RFC 3339 UTC with nanoseconds (for --from/--to)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 10**9)) + \
+        ".%09dZ" % (ns % 10**9)
+
+
+def query(args):
+    """Runs `ember query ARGS`; returns stdout (bytes), after checking it exited 0."""
+    p = subprocess.run([EMBER, "query"] + args, capture_output=True)
+    check(p.returncode == 0, "ember query %s exited %d:\n%s" %
+          (args, p.returncode, p.stderr.decode(errors="replace")))
+    return p.stdout
+
+
+def folded_totals(text):
+    """{root frame: count} of folded text."""
+    out = {}
+    for line in text.decode().splitlines():
+        stack, n = line.rsplit(" ", 1)
+        root = stack.split(";", 1)[0]
+        out[root] = out.get(root, 0) + int(n)
+    return out
+
+
+def case_query():
+    """ember query over a real agent run: totals, --where, --from/--to, --group-by."""
+    need_root()
+    d = tmpdir()
+    out = d + "/out"
+    ag = Agent(["-o", out, "--window", "2s", "--jitter", "no", "-F", "99"])
+    try:
+        ag.wait_started()
+        # Two busy processes of different names over about five windows.
+        spin = subprocess.Popen([FIX + "/spin_target", "9"])
+        thr = subprocess.Popen([FIX + "/threads", "9"])
+        spin.wait(60)
+        thr.wait(60)
+        ag.wait_log(r"window \d+: ", count=len(ag.windows_logged()) + 1, timeout=30)
+        rc = ag.stop()
+    finally:
+        ag.kill()
+    check(rc == 0, "agent exited %d:\n%s" % (rc, ag.log()))
+    files = window_files(out)
+    profiles = [read_profile(f) for f in files]
+    check(len(files) >= 4, "only %d windows: %s" % (len(files), files))
+    spin_pid = spin.pid
+    is_spin = lambda s: s["labels"].get("process_name") == "spin_target"
+    check(sum(p.total(is_spin) for p in profiles) > 0, "no spin_target samples in the windows")
+
+    # All windows: the total is the sum of the windows' totals.
+    merged = Profile(query([out, "-o", "-", "-f", "pprof"]))
+    want = sum(p.total() for p in profiles)
+    check(merged.total() == want, "query total %d, windows sum to %d" % (merged.total(), want))
+    check(merged.time_ns == min(p.time_ns for p in profiles), "merged start %d" % merged.time_ns)
+    check(merged.duration_ns == sum(p.duration_ns for p in profiles),
+          "merged duration %d, windows sum to %d" %
+          (merged.duration_ns, sum(p.duration_ns for p in profiles)))
+    check(any(m["build_id"] for m in merged.mappings.values()
+              if m["path"].endswith("spin_target")), "no build-id on spin_target's mapping")
+
+    # --where process_name=spin_target: its samples, all of them, nothing else.
+    only = Profile(query([out, "--where", "process_name=spin_target", "-o", "-",
+                          "-f", "pprof"]))
+    want = sum(p.total(is_spin) for p in profiles)
+    check(only.total() == want, "--where total %d, spin_target has %d" % (only.total(), want))
+    check(all(is_spin(s) for s in only.samples), "--where kept other processes' samples")
+    # (Other spin_target processes of the machine may be in the windows too.)
+    mine = lambda s: s["labels"].get("pid") == spin_pid
+    check(only.total(mine) == sum(p.total(mine) for p in profiles) > 0,
+          "--where lost samples of our spin_target (pid %d)" % spin_pid)
+
+    # --from/--to from the windows' own starts: exactly windows 1 and 2 (0-based).
+    starts = [p.time_ns for p in profiles]
+    check(starts == sorted(starts), "window names not in start order: %s" % starts)
+    sel = Profile(query([out, "--from", rfc3339_ns(starts[1]), "--to", rfc3339_ns(starts[3]),
+                         "-o", "-", "-f", "pprof"]))
+    want = profiles[1].total() + profiles[2].total()
+    check(sel.total() == want, "range total %d, windows 1-2 hold %d" % (sel.total(), want))
+    check(sel.time_ns == starts[1], "range start %d, want %d" % (sel.time_ns, starts[1]))
+    # One ns later the first window is out.
+    sel = Profile(query([out, "--from", rfc3339_ns(starts[1] + 1), "--to", rfc3339_ns(starts[3]),
+                         "-o", "-", "-f", "pprof"]))
+    check(sel.total() == profiles[2].total(), "range +1 ns total %d, window 2 holds %d" %
+          (sel.total(), profiles[2].total()))
+
+    # --group-by pid: one root per pid, each with that pid's samples.
+    roots = folded_totals(query([out, "--group-by", "pid", "-o", "-"]))
+    by_pid = {}
+    for p in profiles:
+        for s in p.samples:
+            key = "pid=%s" % s["labels"].get("pid", "?")
+            by_pid[key] = by_pid.get(key, 0) + s["count"]
+    check(roots == by_pid, "--group-by pid roots differ: %d roots vs %d pids; spin %r vs %r" %
+          (len(roots), len(by_pid), roots.get("pid=%d" % spin_pid),
+           by_pid.get("pid=%d" % spin_pid)))
+    check(roots.get("pid=%d" % spin_pid, 0) > 0, "no root for spin_target's pid")
+    print("query ok")
 
 
 if __name__ == "__main__":

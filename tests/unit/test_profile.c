@@ -119,9 +119,66 @@ static void test_frames_and_merge(void)
 	profile__free(NULL);
 }
 
+/* profile__merge_opts keeps what the callback keeps, with its root frames above. */
+static bool keep_pid_7(const struct ember_profile *src, struct ember_sample *s, const char **roots,
+		       uint32_t *nr_roots, void *ctx)
+{
+	int *calls = ctx;
+
+	(void)src;
+	(*calls)++;
+	if (s->pid != 7)
+		return false;
+	roots[(*nr_roots)++] = "pid=7";
+	roots[(*nr_roots)++] = s->process_name;
+	s->process_name = NULL;
+	return true;
+}
+
+static void test_merge_opts(void)
+{
+	struct ember_frame leaf = {.function = "leaf"};
+	struct ember_profile *a, *b;
+	struct ember_sample s = {.count = 4, .pid = 7, .process_name = "seven"}, got;
+	int calls = 0;
+	struct ember_merge_opts mo = {.sz = sizeof(mo), .sample = keep_pid_7, .ctx = &calls};
+	const struct ember_location *loc;
+	uint32_t id;
+
+	ASSERT_EQ(profile__new(&a), 0);
+	ASSERT_EQ(profile__new(&b), 0);
+	ASSERT_EQ(profile__intern_frames_location(a, &leaf, 1, &id), 0);
+	s.locations = &id;
+	s.nr_locations = 1;
+	ASSERT_EQ(profile__add_sample(a, &s), 0);
+	s.pid = 8;
+	s.count = 100;
+	ASSERT_EQ(profile__add_sample(a, &s), 0);
+	ASSERT_EQ(profile__merge_opts(b, a, &mo), 0);
+	ASSERT_EQ(calls, 2);
+	ASSERT_EQ(profile__nr_samples(b), 1);
+	ASSERT_EQ(profile__total(b), 4);
+	profile__sample(b, 0, &got);
+	ASSERT(got.process_name == NULL);
+	ASSERT_EQ(got.nr_locations, 3);
+	/* Leaf first: leaf, then the process frame, the group frame outermost. */
+	loc = profile__location(b, got.locations[0]);
+	ASSERT_STR_EQ(loc->frames[0].function, "leaf");
+	loc = profile__location(b, got.locations[1]);
+	ASSERT_STR_EQ(loc->frames[0].function, "seven");
+	loc = profile__location(b, got.locations[2]);
+	ASSERT_STR_EQ(loc->frames[0].function, "pid=7");
+	/* NULL options: everything, as profile__merge. */
+	ASSERT_EQ(profile__merge_opts(b, a, NULL), 0);
+	ASSERT_EQ(profile__total(b), 108);
+	profile__free(a);
+	profile__free(b);
+}
+
 int main(void)
 {
 	test_aggregation();
 	test_frames_and_merge();
+	test_merge_opts();
 	return 0;
 }

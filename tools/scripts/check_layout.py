@@ -31,6 +31,7 @@ MODULES = {
     "symbolizer": (["symbolizer/symbolizer.h"], ["support", "profile"]),
     "agg": (["agg/agg.h"], ["support", "profile", "probes", "unwinder", "symbolizer"]),
     "output": (["output/output.h"], ["support", "profile"]),
+    "history": (["history/history.h"], ["support", "profile", "output"]),
 }
 # tools/ holds the programs: they may include every library's public header.
 PROGRAMS = "tools"
