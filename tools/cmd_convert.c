@@ -15,19 +15,17 @@
 #include "support/support.h"
 #include "symbolize_cli.h"
 
-enum { OPT_FORMAT = 1, OPT_INPUT_FORMAT, OPT_LABEL, OPT_HELP };
-
 static const struct cli_option convert_options[] = {
     {"output", 'o', 0, "FILE",
      "Output file; \"-\" is stdout (folded unless --format says otherwise). The format "
      "follows the extension: .folded or .txt (folded), .pb.gz or .pprof (pprof), .svg "
      "(flamegraph), .json (speedscope); a trailing .zst compresses with zstd."},
-    {"format", 'f', OPT_FORMAT, "FORMAT",
+    {"format", 'f', CONVERT_OPT_FORMAT, "FORMAT",
      "Output format regardless of the extension: folded, pprof, svg, speedscope."},
-    {"input-format", 0, OPT_INPUT_FORMAT, "FORMAT",
+    {"input-format", 0, CONVERT_OPT_INPUT_FORMAT, "FORMAT",
      "Input format instead of guessing from content and name: folded, pprof, perf-script, "
      "speedscope."},
-    {"label", 'l', OPT_LABEL, "KEY=VALUE",
+    {"label", 'l', CONVERT_OPT_LABEL, "KEY=VALUE",
      "Add a profile label (written to pprof as a sample label). Repeatable."},
     OUTPUT_CLI_INPUT_OPTIONS,
     SYMBOLIZE_CLI_SYMBOLIZE_OPTION,
@@ -35,7 +33,7 @@ static const struct cli_option convert_options[] = {
     HISTORY_CLI_OPTIONS,
     OUTPUT_CLI_ROOT_OPTIONS,
     OUTPUT_CLI_SVG_OPTIONS,
-    OUTPUT_CLI_END_OPTIONS(OPT_HELP),
+    OUTPUT_CLI_END_OPTIONS(CONVERT_OPT_HELP),
 };
 
 const struct cli_command cli_convert_command = {
@@ -55,8 +53,15 @@ const struct cli_command cli_convert_command = {
     .exit_codes = output_cli_history_exit_codes,
 };
 
-int cmd_convert(int argc, char **argv)
+/*
+ * convert, or query when @cmd is cli_query_command: query reads its inputs as a
+ * history always (a single file is one window: selection, index, --strict for
+ * corrupt windows), convert only when several inputs, a directory or a
+ * selection flag ask for it.
+ */
+int cmd_convert_as(int argc, char **argv, const struct cli_command *cmd)
 {
+	bool query = cmd == &cli_query_command;
 	struct output_cli oc;
 	struct symbolize_cli sc = {0};
 	struct ember_output_opts wo = {.sz = sizeof(wo)};
@@ -69,7 +74,7 @@ int cmd_convert(int argc, char **argv)
 	size_t nr_labels = 0, i;
 	int c, ret = EMBER_EXIT_OK, err;
 
-	if (output_cli_init(&oc, convert_options) || history_cli_init(&hc, "convert"))
+	if (output_cli_init(&oc, cmd->options) || history_cli_init(&hc, cmd->name))
 		return EMBER_EXIT_FAILURE;
 	labels = calloc((size_t)argc + 1, sizeof(*labels));
 	in = calloc((size_t)argc + 1, sizeof(*in));
@@ -87,7 +92,7 @@ int cmd_convert(int argc, char **argv)
 		}
 		err = output_cli_option(&oc, c, optarg);
 		if (!err)
-			err = symbolize_cli_option(&sc, "convert", c, optarg);
+			err = symbolize_cli_option(&sc, cmd->name, c, optarg);
 		if (!err)
 			err = history_cli_option(&hc, c, optarg);
 		if (err < 0) {
@@ -104,7 +109,7 @@ int cmd_convert(int argc, char **argv)
 			wo.format = output__format_from_name(optarg);
 			if (wo.format == EMBER_FORMAT_AUTO ||
 			    wo.format == EMBER_FORMAT_PERFSCRIPT) {
-				ret = cli_usage_error("convert",
+				ret = cli_usage_error(cmd->name,
 						      "invalid value for --format: '%s' "
 						      "(expected folded, pprof, svg, "
 						      "speedscope)",
@@ -112,13 +117,13 @@ int cmd_convert(int argc, char **argv)
 				goto out;
 			}
 			break;
-		case OPT_INPUT_FORMAT:
+		case CONVERT_OPT_INPUT_FORMAT:
 			oc.read.format = output__format_from_name(optarg);
 			if (oc.read.format != EMBER_FORMAT_FOLDED &&
 			    oc.read.format != EMBER_FORMAT_PPROF &&
 			    oc.read.format != EMBER_FORMAT_PERFSCRIPT &&
 			    oc.read.format != EMBER_FORMAT_SPEEDSCOPE) {
-				ret = cli_usage_error("convert",
+				ret = cli_usage_error(cmd->name,
 						      "invalid value for --input-format: "
 						      "'%s' (expected folded, pprof, "
 						      "perf-script, speedscope)",
@@ -127,7 +132,7 @@ int cmd_convert(int argc, char **argv)
 			}
 			break;
 		case 'l':
-			if (cli_parse_label("convert", optarg, &labels[nr_labels])) {
+			if (cli_parse_label(cmd->name, optarg, &labels[nr_labels])) {
 				ret = EMBER_EXIT_USAGE;
 				goto out;
 			}
@@ -137,16 +142,18 @@ int cmd_convert(int argc, char **argv)
 			ember_log_set_level(EMBER_LOG_DEBUG);
 			break;
 		case 'h':
-		case OPT_HELP:
-			cli_print_help(stdout, &cli_convert_command);
+		case CONVERT_OPT_HELP:
+			cli_print_help(stdout, cmd);
 			goto out;
 		default:
-			ret = cli_usage_error("convert", "unknown option");
+			ret = cli_usage_error(cmd->name, "unknown option");
 			goto out;
 		}
 	}
 	if (!nr_in) {
-		ret = cli_usage_error("convert", "missing input file");
+		ret = cli_usage_error(cmd->name, query ? "missing input: an agent output directory "
+							 "or profile files"
+						       : "missing input file");
 		goto out;
 	}
 	if (!out)
@@ -157,17 +164,20 @@ int cmd_convert(int argc, char **argv)
 
 		if (f == EMBER_FORMAT_AUTO || f == EMBER_FORMAT_PERFSCRIPT) {
 			ret =
-			    cli_usage_error("convert",
+			    cli_usage_error(cmd->name,
 					    "%s: unknown output format (use .folded, .txt, .pb.gz, "
 					    ".pprof, .svg, .json, optionally + .zst, or --format)",
 					    out);
 			goto out;
 		}
 	}
-	ret = history_cli_read(&hc, in, nr_in, &oc.read, &p);
+	hc.strict = hc.strict || oc.read.strict;
+	ret = query ? history_cli_load(&hc, in, nr_in, &p)
+		    : history_cli_read(&hc, in, nr_in, &oc.read, &p);
 	if (ret)
 		goto out;
-	ret = symbolize_cli_profile(&sc, "convert", &p);
+	/* After a merge: each file is opened once for the whole range. */
+	ret = symbolize_cli_profile(&sc, cmd->name, &p);
 	if (ret)
 		goto out;
 	for (i = 0; i < nr_labels; i++) {
@@ -190,4 +200,9 @@ out:
 	free(in);
 	history_cli_free(&hc);
 	return ret;
+}
+
+int cmd_convert(int argc, char **argv)
+{
+	return cmd_convert_as(argc, argv, &cli_convert_command);
 }

@@ -85,6 +85,19 @@ extern const struct cli_command cli_convert_command;
 extern const struct cli_command cli_diff_command;
 extern const struct cli_command cli_query_command;
 
+/*
+ * convert's engine, run as @cmd: cli_convert_command, or cli_query_command
+ * (cmd_query.c), whose table uses the same option ids: query is convert with
+ * its inputs always read as a history (tools/cmd_convert.c).
+ */
+enum convert_option_id {
+	CONVERT_OPT_FORMAT = 1,
+	CONVERT_OPT_INPUT_FORMAT,
+	CONVERT_OPT_LABEL,
+	CONVERT_OPT_HELP,
+};
+int cmd_convert_as(int argc, char **argv, const struct cli_command *cmd);
+
 /* Longest option table of a file command, terminator included (entries). */
 #define OUTPUT_CLI_MAX_OPTIONS 64
 
