@@ -129,6 +129,14 @@ void collector__free(struct ember_collector *c);
 int collector__add_target(struct ember_collector *c, uint32_t pid);
 
 /*
+ * Loads the unwind tables of files a target is about to map (a command's
+ * executable and libraries, before it is released to exec them), waiting up to
+ * @timeout_ms; 0 at once with --unwind=fp. 0, -ETIMEDOUT or -ENOMEM.
+ */
+int collector__preload_files(struct ember_collector *c, const char *const *paths, size_t n,
+			     int timeout_ms);
+
+/*
  * Opens one cpu-clock perf event per online CPU and attaches the sampler
  * (not in EMBER_MODE_OFF_CPU), and attaches the sched_switch program (in the
  * off-CPU modes). Offline CPUs are skipped. 0, or a negative errno when no CPU

@@ -439,6 +439,12 @@ int collector__add_target(struct ember_collector *c, uint32_t pid)
 	return err;
 }
 
+int collector__preload_files(struct ember_collector *c, const char *const *paths, size_t n,
+			     int timeout_ms)
+{
+	return c->unwind && n ? unwind_loader__preload(c->unwind, paths, n, timeout_ms) : 0;
+}
+
 int collector__start(struct ember_collector *c)
 {
 	char online[4096];

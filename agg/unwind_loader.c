@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -36,6 +37,7 @@
 #include "agg/agg.h"
 #include "probes/probes.h"
 #include "support/support.h"
+#include "symbolizer/symbolizer.h"
 #include "unwind_loader.h"
 #include "unwinder/unwinder.h"
 
@@ -71,12 +73,16 @@ struct proc_tables {
 	size_t nr, cap;
 };
 
-/* A queued request: publish @maps as @tgid's mappings, or forget @tgid. */
+/*
+ * A queued request: publish @maps as @tgid's mappings, forget @tgid, or (with
+ * @preload_seq) load the tables of the files @maps name for no process yet.
+ */
 struct job {
 	uint32_t tgid;
 	bool forget;
 	size_t nr;
 	struct proc_mapping *maps; /* one block: the mappings, then their strings; NULL if none */
+	uint64_t preload_seq;	   /* 0, or this preload's number (unwind_loader__preload) */
 };
 
 struct unwind_loader {
@@ -84,6 +90,8 @@ struct unwind_loader {
 	/* Shared with the event thread, under @lock. */
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
+	pthread_cond_t preloaded;	    /* signalled when a preload job is done */
+	uint64_t preload_seq, preload_done; /* last preload queued, last one done */
 	pthread_t thread;
 	bool thread_started, stop;
 	struct job *jobs; /* FIFO: [head, nr_jobs) pending */
@@ -120,6 +128,7 @@ int unwind_loader__new(struct ember_probe *probe, const char *cache_dir, uint64_
 		       struct unwind_loader **out)
 {
 	struct unwind_loader *l = calloc(1, sizeof(*l));
+	pthread_condattr_t mono;
 	sigset_t all, old;
 	int err;
 
@@ -128,6 +137,11 @@ int unwind_loader__new(struct ember_probe *probe, const char *cache_dir, uint64_
 	l->probe = probe;
 	pthread_mutex_init(&l->lock, NULL);
 	pthread_cond_init(&l->wake, NULL);
+	/* A preload's timeout on the monotonic clock: the wall clock may step meanwhile. */
+	pthread_condattr_init(&mono);
+	pthread_condattr_setclock(&mono, CLOCK_MONOTONIC);
+	pthread_cond_init(&l->preloaded, &mono);
+	pthread_condattr_destroy(&mono);
 	if (cache_dir) {
 		/* Best effort: without a writable directory the cache is just off. */
 		err = unwind_disk_cache__open(cache_dir, cache_bytes, &l->disk);
@@ -181,6 +195,7 @@ void unwind_loader__free(struct unwind_loader *l)
 		free(l->jobs[i].maps);
 	free(l->jobs);
 	pthread_cond_destroy(&l->wake);
+	pthread_cond_destroy(&l->preloaded);
 	pthread_mutex_destroy(&l->lock);
 	for (i = 0; i < l->nr_procs; i++)
 		free(l->procs[i].entries);
@@ -639,6 +654,26 @@ int unwind_loader__add_counters(struct unwind_loader *l, struct ember_profile *p
 
 /* ---- the queue and its worker ------------------------------------------ */
 
+/*
+ * Loads the tables of the files @maps name (paths; no process maps them yet):
+ * placed in the kernel and findable by file, so the exec-time list of a process
+ * that maps one has its table from the first sample. Not held by any process:
+ * evicted first when space runs short.
+ */
+static int preload(struct unwind_loader *l, const struct proc_mapping *maps, size_t n)
+{
+	struct table_entry *t;
+	size_t i;
+	int err = 0;
+
+	for (i = 0; i < n && !err; i++) {
+		t = get_table(l, 0, &maps[i], &err);
+		if (t)
+			t->last_use = ++l->clock;
+	}
+	return err;
+}
+
 static void *worker_main(void *arg)
 {
 	struct unwind_loader *l = arg;
@@ -657,10 +692,16 @@ static void *worker_main(void *arg)
 		pthread_mutex_unlock(&l->lock);
 		if (job.forget)
 			unpublish(l, job.tgid);
+		else if (job.preload_seq)
+			err = preload(l, job.maps, job.nr);
 		else
 			err = publish(l, job.tgid, job.maps, job.nr);
 		free(job.maps);
 		pthread_mutex_lock(&l->lock);
+		if (job.preload_seq) {
+			l->preload_done = job.preload_seq;
+			pthread_cond_broadcast(&l->preloaded);
+		}
 		if (err && !l->worker_err)
 			l->worker_err = err;
 		err = 0;
@@ -703,7 +744,7 @@ static struct proc_mapping *copy_mappings(const struct proc_mapping *maps, size_
  * a forget overtakes a publication nobody will see.
  */
 static int enqueue(struct unwind_loader *l, uint32_t tgid, bool forget, struct proc_mapping *maps,
-		   size_t n)
+		   size_t n, uint64_t *preload_seq)
 {
 	size_t i;
 	int err;
@@ -711,15 +752,15 @@ static int enqueue(struct unwind_loader *l, uint32_t tgid, bool forget, struct p
 	pthread_mutex_lock(&l->lock);
 	err = l->worker_err;
 	l->worker_err = 0;
-	for (i = l->nr_jobs; i > l->head; i--) {
+	for (i = l->nr_jobs; i > l->head && !preload_seq; i--) {
 		struct job *j = &l->jobs[i - 1];
 
-		if (j->tgid != tgid)
+		if (j->tgid != tgid || j->preload_seq)
 			continue;
 		if (j->forget)
 			break; /* a publication after a forget: the pid was reused */
 		free(j->maps);
-		*j = (struct job){tgid, forget, n, maps};
+		*j = (struct job){tgid, forget, n, maps, 0};
 		goto out;
 	}
 	if (l->head && l->nr_jobs == l->cap_jobs) {
@@ -732,7 +773,10 @@ static int enqueue(struct unwind_loader *l, uint32_t tgid, bool forget, struct p
 		err = -ENOMEM;
 		goto out;
 	}
-	l->jobs[l->nr_jobs++] = (struct job){tgid, forget, n, maps};
+	l->jobs[l->nr_jobs] = (struct job){tgid, forget, n, maps, 0};
+	if (preload_seq)
+		*preload_seq = l->jobs[l->nr_jobs].preload_seq = ++l->preload_seq;
+	l->nr_jobs++;
 	pthread_cond_signal(&l->wake);
 out:
 	pthread_mutex_unlock(&l->lock);
@@ -746,12 +790,50 @@ int unwind_loader__load(struct unwind_loader *l, uint32_t tgid, const struct pro
 
 	if (!copy)
 		return -ENOMEM;
-	return enqueue(l, tgid, false, copy, n);
+	return enqueue(l, tgid, false, copy, n, NULL);
+}
+
+int unwind_loader__preload(struct unwind_loader *l, const char *const *paths, size_t n,
+			   int timeout_ms)
+{
+	struct proc_mapping *maps = calloc(n ? n : 1, sizeof(*maps)), *copy;
+	char(*ids)[128] = calloc(n ? n : 1, sizeof(*ids));
+	struct timespec deadline;
+	uint64_t seq = 0;
+	size_t i;
+	int err = maps && ids ? 0 : -ENOMEM;
+
+	/* By build-id, as a process's mapping would name it: one table, the disk cache. */
+	for (i = 0; i < n && !err; i++) {
+		maps[i].path = paths[i];
+		if (symbolizer__read_build_id(paths[i], ids[i], sizeof(ids[i])) == 0)
+			maps[i].build_id = ids[i];
+	}
+	copy = err ? NULL : copy_mappings(maps, n);
+	free(maps);
+	free(ids);
+	if (!copy)
+		return -ENOMEM;
+	err = enqueue(l, 0, false, copy, n, &seq);
+	if (err)
+		return err;
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (deadline.tv_nsec >= 1000000000) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&l->lock);
+	while (!err && l->preload_done < seq && !l->stop)
+		err = -pthread_cond_timedwait(&l->preloaded, &l->lock, &deadline);
+	pthread_mutex_unlock(&l->lock);
+	return err;
 }
 
 void unwind_loader__forget(struct unwind_loader *l, uint32_t tgid)
 {
 	/* Out of memory: the entry stays until the pid is published again or ember exits. */
-	if (enqueue(l, tgid, true, NULL, 0) == -ENOMEM)
+	if (enqueue(l, tgid, true, NULL, 0, NULL) == -ENOMEM)
 		pr_debug("cannot queue the unpublication of pid %u", tgid);
 }

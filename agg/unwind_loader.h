@@ -48,6 +48,17 @@ void unwind_loader__free(struct unwind_loader *l);
 int unwind_loader__load(struct unwind_loader *l, uint32_t tgid, const struct proc_mapping *maps,
 			size_t n);
 
+/*
+ * Loads the tables of the files at @paths (absolute paths) before any process
+ * maps them, and waits for that up to @timeout_ms: `record -- CMD` names its
+ * command's executable, interpreter and C library, so the command's first
+ * samples after its exec are walked with tables. 0 when done, -ETIMEDOUT (the
+ * loader goes on in the background), or -ENOMEM. A file without CFI is not an
+ * error. The same thread rules as __load.
+ */
+int unwind_loader__preload(struct unwind_loader *l, const char *const *paths, size_t n,
+			   int timeout_ms);
+
 /* The process exited: queues its unpublication and the release of its tables. */
 void unwind_loader__forget(struct unwind_loader *l, uint32_t tgid);
 

@@ -144,6 +144,16 @@ int cli_sampler_exit_code(enum cli_sampler_step step, int err);
 /* Prints the one-line message for @err of @step; returns cli_sampler_exit_code(). */
 int cli_sampler_error(enum cli_sampler_step step, int err);
 
+/*
+ * The absolute paths of the files command @name (as execvp would run it) maps
+ * first: its executable (or a script's interpreter, through env), that one's
+ * ELF interpreter, and this process's C library; into *@paths (*@n of them, at
+ * most 8; free with cli_command_files_free). A command not found gives only
+ * the C library. 0 or -ENOMEM.
+ */
+int cli_command_files(const char *name, char ***paths, size_t *n);
+void cli_command_files_free(char **paths, size_t n);
+
 extern const struct cli_command cli_record_command;
 extern const struct cli_command cli_agent_command;
 extern const struct cli_command cli_symbolize_command;

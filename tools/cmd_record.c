@@ -23,7 +23,8 @@
 #include "symbolize_cli.h"
 #include "symbolizer/symbolizer.h"
 
-#define POLL_MS 100 /* process events and stop conditions are checked this often */
+#define POLL_MS		   100 /* process events and stop conditions are checked this often */
+#define PRELOAD_TIMEOUT_MS 500 /* longest wait for the tables of what -- CMD maps first */
 
 enum {
 	OPT_CHILDREN = 1000,
@@ -488,6 +489,30 @@ static int spawn(char **cmd, pid_t *pid, int *go_fd)
 	return 0;
 }
 
+/*
+ * Loads the unwind tables of what CMD maps first before it is released, so its
+ * first samples after exec are walked with them, not with frame pointers: the
+ * command has not run yet, so nothing is lost by waiting. Bounded: a cold build
+ * of a large binary goes on in the background past PRELOAD_TIMEOUT_MS.
+ */
+static void preload_command(struct ember_collector *c, const char *cmd)
+{
+	uint64_t t0 = ember_now_mono_ns();
+	char **paths;
+	size_t n;
+	int err;
+
+	if (cli_command_files(cmd, &paths, &n))
+		return;
+	err = collector__preload_files(c, (const char *const *)paths, n, PRELOAD_TIMEOUT_MS);
+	pr_debug("unwind tables of %zu files '%s' maps first: %s in %.1f ms", n, cmd,
+		 err == -ETIMEDOUT ? "still loading"
+		 : err		   ? strerror(-err)
+				   : "loaded",
+		 (double)(ember_now_mono_ns() - t0) / 1e6);
+	cli_command_files_free(paths, n);
+}
+
 /* A zombie has exited even though kill(pid, 0) still finds it. */
 static bool alive(uint32_t pid)
 {
@@ -788,6 +813,8 @@ int cmd_record(int argc, char **argv)
 			ret = cli_sampler_error(CLI_SAMPLER_START, err);
 			goto out;
 		}
+		if (a.cmd)
+			preload_command(c, a.cmd[0]);
 	}
 	start_mono = last_drain = ember_now_mono_ns();
 	start_real = ember_now_real_ns();

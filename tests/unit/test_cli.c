@@ -2,12 +2,18 @@
 /*
  * Unit tests of the CLI toolkit (tools/cli.h): the duration grammar every flag
  * and config key shares, label keys, numbers, the sampler error to exit code
- * mapping, and the exit-status section of generated help.
+ * mapping, the exit-status section of generated help, and the files a command
+ * maps first (for record -- CMD to load their unwind tables).
  */
 #include <errno.h>
 #include <math.h>
 #include <stdbool.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "commands.h"
@@ -226,8 +232,70 @@ static void test_help_exit_status(void)
 	free(text);
 }
 
+/* Whether @want (a path, made canonical) is one of @paths. */
+static bool has_file(char **paths, size_t n, const char *want)
+{
+	char *real = realpath(want, NULL);
+	bool found = false;
+
+	ASSERT(real);
+	for (size_t i = 0; i < n; i++)
+		found |= strcmp(paths[i], real) == 0;
+	free(real);
+	return found;
+}
+
+static void test_command_files(void)
+{
+	char dir[] = "/tmp/ember-cmdfiles-XXXXXX", script[PATH_MAX], *old_path;
+	char **paths;
+	size_t n, i;
+	FILE *f;
+
+	/* sh on PATH: the file it resolves to, its ld.so, and libc (ours is the same). */
+	ASSERT_EQ(cli_command_files("sh", &paths, &n), 0);
+	ASSERT_EQ(n, 3);
+	ASSERT(has_file(paths, n, "/bin/sh"));
+	ASSERT(has_file(paths, n, "/lib64/ld-linux-x86-64.so.2"));
+	for (i = 0; i < n; i++)
+		ASSERT_EQ(paths[i][0], '/');
+	ASSERT(strstr(paths[2], "/libc.so") != NULL);
+	cli_command_files_free(paths, n);
+	/* A script through env: what runs is the interpreter it names, found on PATH. */
+	ASSERT(mkdtemp(dir));
+	snprintf(script, sizeof(script), "%s/tool", dir);
+	f = fopen(script, "w");
+	ASSERT(f);
+	fputs("#!/usr/bin/env -S bash\necho hi\n", f);
+	fclose(f);
+	ASSERT_EQ(chmod(script, 0755), 0);
+	old_path = strdup(getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
+	ASSERT(old_path);
+	{
+		char path[PATH_MAX + 64];
+
+		snprintf(path, sizeof(path), "%s:%s", dir, old_path);
+		setenv("PATH", path, 1);
+	}
+	ASSERT_EQ(cli_command_files("tool", &paths, &n), 0);
+	setenv("PATH", old_path, 1);
+	free(old_path);
+	ASSERT_EQ(n, 3);
+	ASSERT(has_file(paths, n, "/bin/bash"));
+	ASSERT(!has_file(paths, n, script));
+	cli_command_files_free(paths, n);
+	unlink(script);
+	rmdir(dir);
+	/* Not found: only the C library (execvp will say the command is missing). */
+	ASSERT_EQ(cli_command_files("no-such-command-ember", &paths, &n), 0);
+	ASSERT_EQ(n, 1);
+	ASSERT(strstr(paths[0], "/libc.so") != NULL);
+	cli_command_files_free(paths, n);
+}
+
 int main(void)
 {
+	test_command_files();
 	test_durations();
 	test_seconds_flag();
 	test_labels();

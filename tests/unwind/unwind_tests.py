@@ -92,13 +92,13 @@ def make_input(size_mb):
     return path
 
 
-def debian_case(cmd, comm, what):
+def debian_case(cmd, comm, what, share=0.95):
     need_root()
     stacks, se = profile(cmd)
     good, total = reach_fraction(stacks, comm, START)
     check(total > 200, "%s: only %d samples" % (what, total))
-    check(good >= 0.95 * total, "%s: only %d of %d samples reach main/_start" %
-          (what, good, total))
+    check(good >= share * total, "%s: only %d of %d samples reach main/_start (want %.0f%%)" %
+          (what, good, total, 100 * share))
     print("%s ok: %.1f%% of %d samples reach main" % (what, 100.0 * good / total, total))
     return good, total
 
@@ -116,8 +116,15 @@ def case_debian_sha256sum():
 
 
 def case_debian_python3():
-    debian_case(["python3", "-c", "sum(i * i % 7 for i in range(12000000))"], "python3",
-                "python3")
+    # Debian's own interpreter by path: "python3" on PATH may be a pyenv shim, a bash
+    # script whose start-up (bash, pyenv, then the interpreter, each new to the
+    # unwinder) was what this case measured then, under the comm python3.
+    # record loads the tables of the interpreter, ld.so and libc before it releases the
+    # command, so even its start-up (import machinery, ~40 ms of ~750) is walked with
+    # them: 99.7% of ~750 samples here, about 2 misses. 98% leaves 15; without the
+    # preload ~25 start-up samples (3.3%) miss.
+    debian_case(["/usr/bin/python3", "-c", "sum(i * i % 7 for i in range(12000000))"], "python3",
+                "python3", share=0.98)
 
 
 def case_qsort_callback():
