@@ -335,7 +335,8 @@ static int parse_frame(struct ps_reader *r, const char *line, size_t len)
 
 		for (; open > sym; open--) {
 			depth += *open == ')';
-			if (*open == '(' && --depth == 0 && isspace((unsigned char)open[-1]))
+			if (*open == '(' && depth && --depth == 0 &&
+			    isspace((unsigned char)open[-1]))
 				break;
 		}
 		if (open == sym && *open != '(') /* unbalanced: the last " (" */
