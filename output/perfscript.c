@@ -51,7 +51,7 @@ struct ps_reader {
 
 /* What a header line holds beside the comm. */
 struct ps_header {
-	const char *comm_end;
+	const char *comm_start, *comm_end;
 	uint32_t pid, tid;
 	bool has_period;
 	uint64_t period;
@@ -132,36 +132,58 @@ static bool next_token(const char **p, const char *end, const char **tok, size_t
 	return true;
 }
 
+/* A "PID/TID" or "TID" token into @h; false when @tok is neither. */
+static bool parse_ids(const char *tok, size_t n, struct ps_header *h)
+{
+	const char *slash = memchr(tok, '/', n);
+
+	if (slash && is_id(tok, (size_t)(slash - tok)) &&
+	    is_id(slash + 1, (size_t)(tok + n - slash - 1))) {
+		h->pid = parse_id(tok, (size_t)(slash - tok));
+		h->tid = parse_id(slash + 1, (size_t)(tok + n - slash - 1));
+		return true;
+	}
+	if (is_id(tok, n)) {
+		/* perf prints the thread id alone unless -F has pid too. */
+		h->tid = parse_id(tok, n);
+		return true;
+	}
+	return false;
+}
+
 /*
  * Parses a header line into @h. The comm ends before the first "PID/TID" or
  * number token after its first word; the optional fields follow in perf's
- * order. 0, or 1 when the line has no pid token.
+ * order. Without a comm (-F tid,...), the line starts with the id, right-aligned
+ * ("    0 "), and then holds nothing but the optional fields, so that a frame
+ * line with a decimal address is no header. 0, or 1 when the line has no pid
+ * token.
  */
 static int parse_header(const char *line, size_t len, struct ps_header *h)
 {
-	const char *p = line, *end = line + len, *tok = NULL, *slash;
-	size_t n = 0;
-	bool more;
+	const char *p = line, *end = line + len, *tok = NULL, *first;
+	size_t n = 0, first_n;
+	bool more, no_comm = false;
 
 	memset(h, 0, sizeof(*h));
+	while (p < end && isspace((unsigned char)*p))
+		p++;
+	h->comm_start = first = p;
 	while (p < end && !isspace((unsigned char)*p))
 		p++;
+	first_n = (size_t)(p - first);
 	for (;;) {
 		const char *before = p;
 
-		if (!next_token(&p, end, &tok, &n))
-			return 1;
-		slash = memchr(tok, '/', n);
-		if (slash && is_id(tok, (size_t)(slash - tok)) &&
-		    is_id(slash + 1, (size_t)(tok + n - slash - 1))) {
-			h->pid = parse_id(tok, (size_t)(slash - tok));
-			h->tid = parse_id(slash + 1, (size_t)(tok + n - slash - 1));
-			h->comm_end = before;
+		if (!next_token(&p, end, &tok, &n)) {
+			if (!parse_ids(first, first_n, h))
+				return 1;
+			no_comm = true;
+			h->comm_end = first;
+			p = first + first_n;
 			break;
 		}
-		if (is_id(tok, n)) {
-			/* perf prints the thread id alone unless -F has pid too. */
-			h->tid = parse_id(tok, n);
+		if (parse_ids(tok, n, h)) {
 			h->comm_end = before;
 			break;
 		}
@@ -180,6 +202,8 @@ static int parse_header(const char *line, size_t len, struct ps_header *h)
 	if (more && n > 1 && tok[n - 1] == ':') {
 		h->event = tok;
 		h->event_len = n - 1;
+	} else if (more && no_comm) {
+		return 1;
 	}
 	return 0;
 }
@@ -301,12 +325,25 @@ static int parse_frame(struct ps_reader *r, const char *line, size_t len)
 	sym_end = end;
 	while (sym_end > sym && isspace((unsigned char)sym_end[-1]))
 		sym_end--;
-	/* The module is the last parenthesized group; symbols may hold " (" themselves. */
+	/*
+	 * The module is the last parenthesized group, with its own parentheses
+	 * balanced ("(/memfd:x (deleted))"); symbols may hold " (" themselves.
+	 */
 	if (sym_end > sym && sym_end[-1] == ')') {
 		const char *open = sym_end - 1;
+		size_t depth = 0;
 
-		while (open > sym && !(open[0] == '(' && isspace((unsigned char)open[-1])))
-			open--;
+		for (; open > sym; open--) {
+			depth += *open == ')';
+			if (*open == '(' && depth && --depth == 0 &&
+			    isspace((unsigned char)open[-1]))
+				break;
+		}
+		if (open == sym && *open != '(') /* unbalanced: the last " (" */
+			for (open = sym_end - 1;
+			     open > sym && !(open[0] == '(' && isspace((unsigned char)open[-1]));
+			     open--)
+				;
 		if (open > sym || *open == '(') {
 			mod = open + 1;
 			mod_len = (size_t)(sym_end - 1 - mod);
@@ -371,7 +408,7 @@ static int end_record(struct ps_reader *r)
 	return profile__add_sample(r->p, &r->s);
 }
 
-static int begin_record(struct ps_reader *r, const char *line, const struct ps_header *h)
+static int begin_record(struct ps_reader *r, const struct ps_header *h)
 {
 	const char *ev = h->event ? h->event : "";
 	size_t ev_len = h->event ? h->event_len : 0;
@@ -383,7 +420,7 @@ static int begin_record(struct ps_reader *r, const char *line, const struct ps_h
 	if (r->skip_record)
 		return 0;
 	r->comm.len = 0;
-	if (obuf_append(&r->comm, line, (size_t)(h->comm_end - line)))
+	if (obuf_append(&r->comm, h->comm_start, (size_t)(h->comm_end - h->comm_start)))
 		return -ENOMEM;
 	r->s.process_name = r->comm.data;
 	r->s.pid = h->pid;
@@ -407,7 +444,7 @@ static int scan_events(struct ps_reader *r, const char *buf, size_t len)
 			in_record = false;
 			continue;
 		}
-		if (l.line[0] == '#' || isspace((unsigned char)l.line[0]) ||
+		if (l.line[0] == '#' || (in_record && isspace((unsigned char)l.line[0])) ||
 		    (in_record && is_unindented_frame(l.line, l.n)) || memchr(l.line, '\0', l.n) ||
 		    parse_header(l.line, l.n, &h))
 			continue;
@@ -440,11 +477,14 @@ static int choose_event(struct ps_reader *r, const struct ember_read_opts *opts)
 	if (!e)
 		return 0; /* no record at all */
 	r->event = e->name;
+	/* Without --event the user may not know the file holds other events: say so
+	 * by default (docs/outputs.md), not only with -v. */
 	for (i = 0; i < r->nr_events; i++)
 		if (&r->events[i] != e)
-			pr_info("%s: skipped %zu records of event '%s' (--event %s reads them)",
-				r->input, r->events[i].records, r->events[i].name,
-				r->events[i].name);
+			ember_log(opts && opts->event ? EMBER_LOG_INFO : EMBER_LOG_WARN,
+				  "%s: skipped %zu records of event '%s' (--event %s reads them)",
+				  r->input, r->events[i].records, r->events[i].name,
+				  r->events[i].name);
 	if (w == EMBER_WEIGHT_PERIOD && e->with_period < e->records) {
 		pr_err("%s: --weight period: %zu of %zu records of '%s' have no period (perf "
 		       "script -F ...,period prints it)",
@@ -487,8 +527,9 @@ int perfscript__read(const char *buf, size_t len, const struct ember_read_opts *
 		} else if (n == 0 || (line[0] == '#' && !r.in_record)) {
 			err = end_record(&r);
 			continue;
-		} else if (isspace((unsigned char)line[0]) ||
-			   (r.in_record && is_unindented_frame(line, n))) {
+		} else if ((r.in_record || parse_header(line, n, &h)) &&
+			   (isspace((unsigned char)line[0]) ||
+			    (r.in_record && is_unindented_frame(line, n)))) {
 			what = "frame line outside a record";
 			err = r.in_record ? (r.skip_record ? 0 : parse_frame(&r, line, n)) : 1;
 			if (err > 0 && r.in_record)
@@ -499,7 +540,7 @@ int perfscript__read(const char *buf, size_t len, const struct ember_read_opts *
 			if (!err)
 				err = parse_header(line, n, &h);
 			if (!err)
-				err = begin_record(&r, line, &h);
+				err = begin_record(&r, &h);
 		}
 		if (err > 0) {
 			r.nr_bad++;
@@ -539,7 +580,7 @@ bool perfscript__looks_like(const char *buf, size_t len)
 		if (!next_line(buf, len, &pos, &l))
 			return false;
 	} while (l.n && l.line[0] == '#');
-	if (!l.n || isspace((unsigned char)l.line[0]) || parse_header(l.line, l.n, &h))
+	if (!l.n || parse_header(l.line, l.n, &h))
 		return false;
 	/* Then a frame: "ADDR ..." indented, or "ADDR ... (MODULE)". Folded text
 	 * never has an indented line; its lines end in a count, not ')'. */

@@ -125,6 +125,51 @@ static void test_layouts(void)
 	profile__free(p);
 }
 
+/* Layouts perf 6.1 prints that the reader once misread. */
+static void test_perf61(void)
+{
+	struct ember_read_opts o = {.sz = sizeof(o), .name = "perf61.txt", .strict = true};
+	/* -F tid,ip,sym: no comm, the tid right-aligned (%5d), frames without dso. */
+	static const char tid_first[] = "    0 \n"
+					"\tffffffff81e1b4a4 pv_native_safe_halt\n"
+					"\n"
+					"16913 \n"
+					"\t    55550000aaaa spin_here\n"
+					"\t          676728 [unknown]\n";
+	/* A deleted file's module: "(/memfd:x (deleted))". */
+	static const char deleted[] = "app 7 cpu-clock:\n"
+				      "\t7f0000001000 [unknown] (/memfd:sealed-9117 (deleted))\n"
+				      "\t55550000aaaa main+0x2 (/usr/bin/app)\n";
+	/* A frame line with a decimal address after a blank line is no header. */
+	static const char stray[] = "16913 \n"
+				    "\t55550000aaaa spin_here\n"
+				    "\n"
+				    "\t676728 [unknown] (/usr/bin/app)\n";
+	struct ember_profile *p;
+	struct ember_sample s;
+
+	p = read_text(tid_first, &o);
+	ASSERT_EQ(profile__nr_samples(p), 2);
+	profile__sample(p, 0, &s);
+	ASSERT_EQ(s.tid, 0);
+	ASSERT_STR_EQ(frame(p, 0, 0)->function, "pv_native_safe_halt");
+	ASSERT_EQ(frame(p, 0, 0)->flags, EMBER_FRAME_KERNEL);
+	profile__sample(p, 1, &s);
+	ASSERT_EQ(s.tid, 16913);
+	ASSERT_EQ(s.nr_locations, 2);
+	ASSERT_STR_EQ(frame(p, 1, 0)->function, "spin_here");
+	profile__free(p);
+
+	p = read_text(deleted, &o);
+	ASSERT_STR_EQ(frame(p, 0, 0)->function, "[memfd:sealed-9117 (deleted)]");
+	ASSERT_STR_EQ(frame(p, 0, 1)->function, "main");
+	profile__free(p);
+
+	ASSERT_EQ(profile__new(&p), 0);
+	ASSERT_EQ(perfscript__read(stray, strlen(stray), &o, p), -EINVAL);
+	profile__free(p);
+}
+
 static void test_events(void)
 {
 	struct ember_read_opts o = {.sz = sizeof(o), .name = "events.txt", .strict = true};
@@ -222,6 +267,7 @@ int main(void)
 
 	test_layouts();
 	test_events();
+	test_perf61();
 
 	o.strict = true;
 	ASSERT_EQ(profile__new(&p), 0);
