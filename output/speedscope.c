@@ -248,15 +248,17 @@ static int hex4(const char *s, unsigned *out)
  * Checks the string whose opening quote is at *@i, leaving *@i after its
  * closing quote. json-c has found that quote, so every escape is complete.
  */
-static int check_string(const char *buf, size_t len, size_t *i)
+static int check_string(const char *buf, size_t len, size_t *i, const char **why)
 {
 	unsigned cp, lo;
 	size_t k = *i + 1;
 
 	while (k < len && buf[k] != '"') {
 		*i = k;
-		if ((unsigned char)buf[k] < 0x20)
+		if ((unsigned char)buf[k] < 0x20) {
+			*why = "raw control character in a string";
 			return -EINVAL;
+		}
 		if (buf[k] != '\\') {
 			k++;
 			continue;
@@ -265,6 +267,7 @@ static int check_string(const char *buf, size_t len, size_t *i)
 			k += 2;
 			continue;
 		}
+		*why = "\\u0000 or a lone surrogate escape in a string";
 		if (k + 6 > len || hex4(buf + k + 2, &cp) || !cp || (cp >= 0xdc00 && cp <= 0xdfff))
 			return -EINVAL;
 		k += 6;
@@ -283,11 +286,12 @@ static int check_string(const char *buf, size_t len, size_t *i)
  * The RFC 8259 rules json-c does not enforce, checked on @len bytes at @buf
  * that json-c parsed: no raw control character inside a string, no lone
  * surrogate escape (json-c writes U+FFFD for it), no \u0000 (it would cut the
- * C string: a profile name never needs it), no words but true, false and
- * null (json-c takes NaN and Infinity), and numbers under 64 characters that
- * fit a double. Returns 0, or -EINVAL with the byte offset in @at.
+ * C string: a profile name never needs it), no bare words but true, false
+ * and null (json-c takes NaN and Infinity), and numbers under 64 characters that
+ * fit a double. Returns 0, or -EINVAL with the byte offset in @at and the
+ * broken rule in @why.
  */
-static int json_text_check(const char *buf, size_t len, size_t *at)
+static int json_text_check(const char *buf, size_t len, size_t *at, const char **why)
 {
 	size_t i = 0, n;
 	int err;
@@ -297,7 +301,7 @@ static int json_text_check(const char *buf, size_t len, size_t *at)
 
 		*at = i;
 		if (c == '"') {
-			err = check_string(buf, len, &i);
+			err = check_string(buf, len, &i, why);
 			if (err) {
 				*at = i;
 				return err;
@@ -305,24 +309,27 @@ static int json_text_check(const char *buf, size_t len, size_t *at)
 		} else if (c == '-' || (c >= '0' && c <= '9')) {
 			char num[64];
 
-			for (n = 0; i < len && buf[i] && strchr("0123456789+-.eE", buf[i]); n++)
-				if (n + 1 < sizeof(num))
-					num[n] = buf[i++];
-				else
+			*why = "number of 64 characters or more, or out of a double's range";
+			for (n = 0; i < len && buf[i] && strchr("0123456789+-.eE", buf[i]); n++) {
+				if (n + 1 >= sizeof(num))
 					return -EINVAL; /* ember's parser took no longer numbers */
+				num[n] = buf[i++];
+			}
 			num[n] = '\0';
 			if (!isfinite(strtod(num, NULL)))
 				return -EINVAL;
-		} else if (c >= 'a' && c <= 'z') {
-			for (n = 0; i + n < len && buf[i + n] >= 'a' && buf[i + n] <= 'z'; n++)
+		} else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) {
+			/* json-c also takes NaN and Infinity, in any case. */
+			*why = "a bare word other than true, false or null";
+			for (n = 0; i + n < len && ((buf[i + n] >= 'a' && buf[i + n] <= 'z') ||
+						    (buf[i + n] >= 'A' && buf[i + n] <= 'Z'));
+			     n++)
 				;
 			if (!(n == 4 && (memcmp(buf + i, "true", 4) == 0 ||
 					 memcmp(buf + i, "null", 4) == 0)) &&
 			    !(n == 5 && memcmp(buf + i, "false", 5) == 0))
 				return -EINVAL;
 			i += n;
-		} else if ((c >= 'A' && c <= 'Z') || c == '_') {
-			return -EINVAL;
 		} else {
 			i++;
 		}
@@ -530,7 +537,7 @@ static int parse_json(const struct ss_reader *r, const char *buf, size_t len,
 {
 	struct json_tokener *tok = NULL;
 	enum json_tokener_error jerr;
-	const char *why = "not RFC 8259 JSON";
+	const char *why = NULL;
 	size_t at = 0;
 	int err = 0;
 
@@ -560,7 +567,7 @@ static int parse_json(const struct ss_reader *r, const char *buf, size_t len,
 		why = "data after the JSON value";
 		err = -EINVAL;
 	} else {
-		err = json_text_check(buf, len, &at);
+		err = json_text_check(buf, len, &at, &why);
 	}
 	if (err == -EINVAL)
 		pr_err("%s: looks like speedscope (JSON), but it is not valid JSON "
