@@ -182,6 +182,7 @@ out:
  * this many levels (objects and arrays), the bound ember's own parser had.
  */
 #define SS_MAX_DEPTH 64
+#define SS_CHUNK     ((size_t)1 << 30) /* bytes per json_tokener_parse_ex() call */
 
 struct ss_reader {
 	struct ember_profile *p;
@@ -538,24 +539,25 @@ static int parse_json(const struct ss_reader *r, const char *buf, size_t len,
 	struct json_tokener *tok = NULL;
 	enum json_tokener_error jerr;
 	const char *why = NULL;
-	size_t at = 0;
+	size_t at = 0, off = 0;
 	int err = 0;
 
 	*out = NULL;
-	if (len > INT32_MAX) {
-		err = -EFBIG;
-		pr_err("%s: speedscope file of %zu bytes is too large for json-c", r->name, len);
-		goto out;
-	}
 	tok = json_tokener_new_ex(SS_MAX_DEPTH);
 	if (!tok) {
 		err = -ENOMEM;
 		goto out;
 	}
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-	*out = json_tokener_parse_ex(tok, buf, (int)len);
-	jerr = json_tokener_get_error(tok);
-	at = json_tokener_get_parse_end(tok);
+	/* json-c takes an int length: files over 2 GiB go in pieces it resumes on. */
+	do {
+		size_t n = len - off < SS_CHUNK ? len - off : SS_CHUNK;
+
+		*out = json_tokener_parse_ex(tok, buf + off, (int)n);
+		jerr = json_tokener_get_error(tok);
+		at = off + json_tokener_get_parse_end(tok);
+		off += n;
+	} while (jerr == json_tokener_continue && off < len);
 	if (jerr == json_tokener_continue) {
 		why = "unexpected end of data";
 		err = -EINVAL;
