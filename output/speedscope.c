@@ -6,8 +6,9 @@
  * the folded kind suffixes so kernel and inline frames stay recognizable.
  * The reader takes "sampled" and "evented" profiles (other profilers' files,
  * py-spy's among them): events become stacks weighted by the time between them.
- * Reading parses with json-c; json_text_check() adds the RFC 8259 rules json-c
- * leaves out, so that what ember refuses stays what its own parser refused.
+ * Reading parses with json-c in strict mode; json_text_check() adds the RFC 8259
+ * rules json-c leaves out, so ember still refuses all its own parser refused
+ * (and now leading zeros too; a repeated key counts with its last value).
  */
 #include <errno.h>
 #include <math.h>
@@ -223,6 +224,7 @@ static const char *string(struct json_object *v)
 	return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
 }
 
+/* The 4 hex digits of a \u escape at @s; -EINVAL if they are not. */
 static int hex4(const char *s, unsigned *out)
 {
 	unsigned v = 0;
