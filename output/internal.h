@@ -177,27 +177,6 @@ int svg_render(const struct flame_stacks *fs, const struct ember_svg_opts *o,
 /* Fills @o with @in (may be NULL) and the defaults. */
 void svg_opts_defaults(struct ember_svg_opts *o, const struct ember_svg_opts *in);
 
-/* ---- JSON (json.c), for the speedscope reader ---- */
-
-enum json_type { JSON_NULL = 0, JSON_BOOL, JSON_NUMBER, JSON_STRING, JSON_ARRAY, JSON_OBJECT };
-
-struct json_value {
-	enum json_type type;
-	bool boolean;
-	double number;
-	char *string;		  /* JSON_STRING: decoded UTF-8, NUL-terminated */
-	size_t len;		  /* JSON_STRING: bytes */
-	struct json_value *items; /* JSON_ARRAY, JSON_OBJECT: nr values */
-	char **keys;		  /* JSON_OBJECT: nr keys, parallel to items */
-	size_t nr;
-};
-
-/* Parses @len bytes at @buf (one value, whitespace around). -EINVAL, -ENOMEM. */
-int json_parse(const char *buf, size_t len, struct json_value *out);
-void json_free(struct json_value *v);
-/* Member @key of object @obj, or NULL (also when @obj is not an object). */
-const struct json_value *json_get(const struct json_value *obj, const char *key);
-
 /*
  * Whether @buf starts like `perf script` text: after perf's "#" comments, a
  * record header (comm and a pid or tid, whatever other fields) and a frame.

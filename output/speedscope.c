@@ -6,11 +6,16 @@
  * the folded kind suffixes so kernel and inline frames stay recognizable.
  * The reader takes "sampled" and "evented" profiles (other profilers' files,
  * py-spy's among them): events become stacks weighted by the time between them.
+ * Reading parses with json-c in strict mode; json_text_check() adds the RFC 8259
+ * rules json-c leaves out, so ember still refuses all its own parser refused
+ * (and now leading zeros too; a repeated key counts with its last value).
  */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <json-c/json.h>
 
 #include "output/internal.h"
 #include "output/output.h"
@@ -173,49 +178,200 @@ out:
 
 /* ---- reader ------------------------------------------------------------ */
 
+/*
+ * Nesting bound for hostile input: json-c's tokener keeps a fixed stack of
+ * this many levels (objects and arrays), the bound ember's own parser had.
+ */
+#define SS_MAX_DEPTH 64
+#define SS_CHUNK     ((size_t)1 << 30) /* bytes per json_tokener_parse_ex() call */
+
 struct ss_reader {
 	struct ember_profile *p;
-	const struct json_value *frames; /* shared.frames */
-	uint32_t *locs;			 /* per shared frame: location id, 0 until used */
-	uint32_t *stack;		 /* leaf first, for one sample */
-	size_t cap_stack;
+	struct json_object *frames; /* shared.frames */
+	size_t nr_frames;
+	uint32_t *locs;		   /* per shared frame: location id, 0 until used */
+	uint32_t *stack;	   /* leaf first, for one sample */
+	struct json_object **refs; /* one sample's frame indices, root first */
+	size_t cap_stack, cap_refs;
 	double scale;		  /* weight unit -> count (time units -> ns) */
 	const char *process_name; /* profile name when the file has several */
 	const char *name;
 };
 
-/* Location of shared frame @index (a JSON number), interned on first use. */
-static int frame_location(struct ss_reader *r, const struct json_value *index, uint32_t *id)
+/* Member @key of @obj, or NULL (also when @obj is not an object). */
+static struct json_object *member(struct json_object *obj, const char *key)
 {
-	const struct json_value *f, *name, *file, *line;
-	struct ember_frame fr = {0};
-	char *copy = NULL;
-	size_t len;
-	double i = index->number;
+	struct json_object *v = NULL;
+
+	if (!json_object_is_type(obj, json_type_object) || !json_object_object_get_ex(obj, key, &v))
+		return NULL;
+	return v;
+}
+
+/* Whether @v is a JSON number (json-c splits them into int and double). */
+static bool number(struct json_object *v, double *out)
+{
+	if (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double)) {
+		*out = json_object_get_double(v);
+		return true;
+	}
+	return false;
+}
+
+/* The string @v holds, or NULL when @v is not a string. */
+static const char *string(struct json_object *v)
+{
+	return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+/* The 4 hex digits of a \u escape at @s; -EINVAL if they are not. */
+static int hex4(const char *s, unsigned *out)
+{
+	unsigned v = 0;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		char c = s[i];
+
+		v <<= 4;
+		if (c >= '0' && c <= '9')
+			v |= (unsigned)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v |= (unsigned)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			v |= (unsigned)(c - 'A' + 10);
+		else
+			return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+/*
+ * Checks the string whose opening quote is at *@i, leaving *@i after its
+ * closing quote. json-c has found that quote, so every escape is complete.
+ */
+static int check_string(const char *buf, size_t len, size_t *i, const char **why)
+{
+	unsigned cp, lo;
+	size_t k = *i + 1;
+
+	while (k < len && buf[k] != '"') {
+		*i = k;
+		if ((unsigned char)buf[k] < 0x20) {
+			*why = "raw control character in a string";
+			return -EINVAL;
+		}
+		if (buf[k] != '\\') {
+			k++;
+			continue;
+		}
+		if (k + 1 < len && buf[k + 1] != 'u') {
+			k += 2;
+			continue;
+		}
+		*why = "\\u0000 or a lone surrogate escape in a string";
+		if (k + 6 > len || hex4(buf + k + 2, &cp) || !cp || (cp >= 0xdc00 && cp <= 0xdfff))
+			return -EINVAL;
+		k += 6;
+		if (cp < 0xd800 || cp > 0xdbff)
+			continue;
+		if (k + 6 > len || buf[k] != '\\' || buf[k + 1] != 'u' || hex4(buf + k + 2, &lo) ||
+		    lo < 0xdc00 || lo > 0xdfff)
+			return -EINVAL;
+		k += 6;
+	}
+	*i = k + 1;
+	return 0;
+}
+
+/*
+ * The RFC 8259 rules json-c does not enforce, checked on @len bytes at @buf
+ * that json-c parsed: no raw control character inside a string, no lone
+ * surrogate escape (json-c writes U+FFFD for it), no \u0000 (it would cut the
+ * C string: a profile name never needs it), no bare words but true, false
+ * and null (json-c takes NaN and Infinity), and numbers under 64 characters that
+ * fit a double. Returns 0, or -EINVAL with the byte offset in @at and the
+ * broken rule in @why.
+ */
+static int json_text_check(const char *buf, size_t len, size_t *at, const char **why)
+{
+	size_t i = 0, n;
 	int err;
 
-	if (index->type != JSON_NUMBER || i < 0 || i >= (double)r->frames->nr || i != floor(i))
+	while (i < len) {
+		char c = buf[i];
+
+		*at = i;
+		if (c == '"') {
+			err = check_string(buf, len, &i, why);
+			if (err) {
+				*at = i;
+				return err;
+			}
+		} else if (c == '-' || (c >= '0' && c <= '9')) {
+			char num[64];
+
+			*why = "number of 64 characters or more, or out of a double's range";
+			for (n = 0; i < len && buf[i] && strchr("0123456789+-.eE", buf[i]); n++) {
+				if (n + 1 >= sizeof(num))
+					return -EINVAL; /* ember's parser took no longer numbers */
+				num[n] = buf[i++];
+			}
+			num[n] = '\0';
+			if (!isfinite(strtod(num, NULL)))
+				return -EINVAL;
+		} else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) {
+			/* json-c also takes NaN and Infinity, in any case. */
+			*why = "a bare word other than true, false or null";
+			for (n = 0; i + n < len && ((buf[i + n] >= 'a' && buf[i + n] <= 'z') ||
+						    (buf[i + n] >= 'A' && buf[i + n] <= 'Z'));
+			     n++)
+				;
+			if (!(n == 4 && (memcmp(buf + i, "true", 4) == 0 ||
+					 memcmp(buf + i, "null", 4) == 0)) &&
+			    !(n == 5 && memcmp(buf + i, "false", 5) == 0))
+				return -EINVAL;
+			i += n;
+		} else {
+			i++;
+		}
+	}
+	return 0;
+}
+
+/* Location of shared frame @index (a JSON number), interned on first use. */
+static int frame_location(struct ss_reader *r, struct json_object *index, uint32_t *id)
+{
+	struct json_object *f;
+	struct ember_frame fr = {0};
+	const char *name, *file;
+	char *copy = NULL;
+	size_t len;
+	double i, line;
+	int err;
+
+	if (!number(index, &i) || i < 0 || i >= (double)r->nr_frames || i != floor(i))
 		return -EINVAL;
 	if (r->locs[(size_t)i]) {
 		*id = r->locs[(size_t)i];
 		return 0;
 	}
-	f = &r->frames->items[(size_t)i];
-	name = json_get(f, "name");
-	if (!name || name->type != JSON_STRING)
+	f = json_object_array_get_idx(r->frames, (size_t)i);
+	name = string(member(f, "name"));
+	if (!name)
 		return -EINVAL;
-	file = json_get(f, "file");
-	line = json_get(f, "line");
-	len = name->len;
-	fr.flags = folded_strip_suffix(name->string, &len);
-	copy = strndup(name->string, len);
+	file = string(member(f, "file"));
+	len = strlen(name);
+	fr.flags = folded_strip_suffix(name, &len);
+	copy = strndup(name, len);
 	if (!copy)
 		return -ENOMEM;
 	fr.function = *copy ? copy : "[unknown]";
-	if (file && file->type == JSON_STRING && *file->string)
-		fr.file = file->string;
-	if (line && line->type == JSON_NUMBER && line->number >= 1 && line->number <= UINT32_MAX)
-		fr.line = (uint32_t)line->number;
+	if (file && *file)
+		fr.file = file;
+	if (number(member(f, "line"), &line) && line >= 1 && line <= UINT32_MAX)
+		fr.line = (uint32_t)line;
 	err = profile__intern_frames_location(r->p, &fr, 1, &r->locs[(size_t)i]);
 	free(copy);
 	*id = r->locs[(size_t)i];
@@ -223,7 +379,8 @@ static int frame_location(struct ss_reader *r, const struct json_value *index, u
 }
 
 /* Adds the stack @frames (JSON numbers, root first) with @weight in file units. */
-static int add_stack(struct ss_reader *r, const struct json_value *frames, size_t nr, double weight)
+static int add_stack(struct ss_reader *r, struct json_object *const *frames, size_t nr,
+		     double weight)
 {
 	struct ember_sample s = {.process_name = r->process_name};
 	double count = weight * r->scale;
@@ -239,7 +396,7 @@ static int add_stack(struct ss_reader *r, const struct json_value *frames, size_
 	    ember_grow((void **)&r->stack, &r->cap_stack, nr + 1, sizeof(*r->stack)))
 		return -ENOMEM;
 	for (k = 0; k < nr; k++) {
-		err = frame_location(r, &frames[k], &r->stack[nr - 1 - k]);
+		err = frame_location(r, frames[k], &r->stack[nr - 1 - k]);
 		if (err)
 			return err;
 	}
@@ -248,28 +405,33 @@ static int add_stack(struct ss_reader *r, const struct json_value *frames, size_
 	return profile__add_sample(r->p, &s);
 }
 
-static int read_sampled(struct ss_reader *r, const struct json_value *prof)
+static int read_sampled(struct ss_reader *r, struct json_object *prof)
 {
-	const struct json_value *samples = json_get(prof, "samples");
-	const struct json_value *weights = json_get(prof, "weights");
-	size_t i;
+	struct json_object *samples = member(prof, "samples");
+	struct json_object *weights = member(prof, "weights");
+	size_t i, k, n;
 	int err = 0;
 
-	if (!samples || samples->type != JSON_ARRAY ||
-	    (weights && (weights->type != JSON_ARRAY || weights->nr != samples->nr)))
+	if (!json_object_is_type(samples, json_type_array) ||
+	    (weights && (!json_object_is_type(weights, json_type_array) ||
+			 json_object_array_length(weights) != json_object_array_length(samples))))
 		return -EINVAL;
-	for (i = 0; i < samples->nr && !err; i++) {
-		const struct json_value *st = &samples->items[i];
+	n = json_object_array_length(samples);
+	for (i = 0; i < n && !err; i++) {
+		struct json_object *st = json_object_array_get_idx(samples, i);
 		double w = 1;
+		size_t nr;
 
-		if (st->type != JSON_ARRAY)
+		if (!json_object_is_type(st, json_type_array))
 			return -EINVAL;
-		if (weights) {
-			if (weights->items[i].type != JSON_NUMBER)
-				return -EINVAL;
-			w = weights->items[i].number;
-		}
-		err = add_stack(r, st->items, st->nr, w);
+		if (weights && !number(json_object_array_get_idx(weights, i), &w))
+			return -EINVAL;
+		nr = json_object_array_length(st);
+		if (ember_grow((void **)&r->refs, &r->cap_refs, nr + 1, sizeof(*r->refs)))
+			return -ENOMEM;
+		for (k = 0; k < nr; k++)
+			r->refs[k] = json_object_array_get_idx(st, k);
+		err = add_stack(r, r->refs, nr, w);
 	}
 	return err;
 }
@@ -281,69 +443,58 @@ static int read_sampled(struct ss_reader *r, const struct json_value *prof)
  * would be charged to stacks that never ran, so the profile is refused
  * (@why says why, @at_event where).
  */
-static int read_evented(struct ss_reader *r, const struct json_value *prof, const char **why,
+static int read_evented(struct ss_reader *r, struct json_object *prof, const char **why,
 			size_t *at_event)
 {
-	const struct json_value *events = json_get(prof, "events"), **open = NULL;
-	struct json_value *frames = NULL;
-	size_t i, k, depth = 0, cap = 0;
+	struct json_object *events = member(prof, "events"), **open = NULL;
+	size_t i, n, depth = 0, cap = 0;
 	double last = 0;
 	int err = 0;
 
 	*at_event = 0;
-	if (!events || events->type != JSON_ARRAY) {
+	if (!json_object_is_type(events, json_type_array)) {
 		*why = "no \"events\" array";
 		return -EINVAL;
 	}
-	for (i = 0; i < events->nr && !err; i++) {
-		const struct json_value *e = &events->items[i];
-		const struct json_value *type = json_get(e, "type"), *at = json_get(e, "at");
-		const struct json_value *frame = json_get(e, "frame");
+	n = json_object_array_length(events);
+	for (i = 0; i < n && !err; i++) {
+		struct json_object *e = json_object_array_get_idx(events, i);
+		struct json_object *frame = member(e, "frame");
+		const char *type = string(member(e, "type"));
+		double at, fi, open_fi;
 
 		*at_event = i;
-		if (!type || type->type != JSON_STRING || !at || at->type != JSON_NUMBER ||
-		    !frame || frame->type != JSON_NUMBER) {
+		if (!type || !number(member(e, "at"), &at) || !number(frame, &fi)) {
 			*why = "needs a \"type\", an \"at\" time and a \"frame\" index";
 			err = -EINVAL;
 			break;
 		}
-		if (at->number < last) {
+		if (at < last) {
 			*why = "its time is before the previous event's";
 			err = -EINVAL;
 			break;
 		}
-		if (depth && at->number > last) {
-			/* The stack as JSON numbers, root first, for add_stack(). */
-			for (k = 0; k < depth; k++)
-				frames[k] = *open[k];
-			err = add_stack(r, frames, depth, at->number - last);
+		if (depth && at > last) {
+			err = add_stack(r, open, depth, at - last);
 			if (err) {
 				*why = "names a frame that is not in shared.frames";
 				break;
 			}
 		}
-		last = at->number;
-		if (strcmp(type->string, "O") == 0) {
-			struct json_value *grown;
-
+		last = at;
+		if (strcmp(type, "O") == 0) {
 			if (ember_grow((void **)&open, &cap, depth + 1, sizeof(*open))) {
 				err = -ENOMEM;
 				break;
 			}
-			grown = realloc(frames, cap * sizeof(*frames));
-			if (!grown) {
-				err = -ENOMEM;
-				break;
-			}
-			frames = grown;
 			open[depth++] = frame;
-		} else if (strcmp(type->string, "C") == 0) {
+		} else if (strcmp(type, "C") == 0) {
 			if (!depth) {
 				*why = "closes a frame when none is open";
 				err = -EINVAL;
 				break;
 			}
-			if (open[depth - 1]->number != frame->number) {
+			if (!number(open[depth - 1], &open_fi) || open_fi != fi) {
 				*why = "closes a frame other than the innermost open one";
 				err = -EINVAL;
 				break;
@@ -360,12 +511,11 @@ static int read_evented(struct ss_reader *r, const struct json_value *prof, cons
 		err = -EINVAL;
 	}
 	free(open);
-	free(frames);
 	return err;
 }
 
 /* Counts per unit: time units become nanoseconds so that short spans still count. */
-static double unit_scale(const struct json_value *unit)
+static double unit_scale(const char *unit)
 {
 	static const struct {
 		const char *name;
@@ -374,62 +524,109 @@ static double unit_scale(const struct json_value *unit)
 	    {"nanoseconds", 1}, {"microseconds", 1e3}, {"milliseconds", 1e6}, {"seconds", 1e9}};
 	size_t i;
 
-	if (unit && unit->type == JSON_STRING)
+	if (unit)
 		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
-			if (strcmp(unit->string, units[i].name) == 0)
+			if (strcmp(unit, units[i].name) == 0)
 				return units[i].ns;
 	return 1;
+}
+
+/*
+ * Parses @len bytes at @buf as one JSON value into @out (the caller puts it).
+ * Invalid JSON is -EINVAL, logged once with why and at which byte.
+ */
+static int parse_json(const struct ss_reader *r, const char *buf, size_t len,
+		      struct json_object **out)
+{
+	struct json_tokener *tok = NULL;
+	enum json_tokener_error jerr;
+	const char *why = NULL;
+	size_t at = 0, off = 0;
+	int err = 0;
+
+	*out = NULL;
+	tok = json_tokener_new_ex(SS_MAX_DEPTH);
+	if (!tok) {
+		err = -ENOMEM;
+		goto out;
+	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	/* json-c takes an int length: files over 2 GiB go in pieces it resumes on. */
+	do {
+		size_t n = len - off < SS_CHUNK ? len - off : SS_CHUNK;
+
+		*out = json_tokener_parse_ex(tok, buf + off, (int)n);
+		jerr = json_tokener_get_error(tok);
+		at = off + json_tokener_get_parse_end(tok);
+		off += n;
+	} while (jerr == json_tokener_continue && off < len);
+	if (jerr == json_tokener_continue) {
+		why = "unexpected end of data";
+		err = -EINVAL;
+	} else if (jerr != json_tokener_success) {
+		why = json_tokener_error_desc(jerr);
+		err = -EINVAL;
+	} else if (at != len) {
+		/* json-c stops at a NUL byte; anything after the value is garbage. */
+		why = "data after the JSON value";
+		err = -EINVAL;
+	} else {
+		err = json_text_check(buf, len, &at, &why);
+	}
+	if (err == -EINVAL)
+		pr_err("%s: looks like speedscope (JSON), but it is not valid JSON "
+		       "(truncated or corrupt): %s at byte %zu",
+		       r->name, why, at);
+out:
+	if (err) {
+		json_object_put(*out);
+		*out = NULL;
+	}
+	json_tokener_free(tok);
+	return err;
 }
 
 int speedscope__read(const char *buf, size_t len, const struct ember_read_opts *opts,
 		     struct ember_profile *p)
 {
 	struct ss_reader r = {.p = p, .name = opts && opts->name ? opts->name : "input"};
-	const struct json_value *shared, *profiles;
-	struct json_value root;
-	size_t i;
+	struct json_object *root = NULL, *profiles;
+	size_t i, nr_profiles;
 	int err;
 
-	err = json_parse(buf, len, &root);
-	if (err) {
-		if (err == -EINVAL)
-			pr_err("%s: looks like speedscope (JSON), but it is not valid JSON "
-			       "(truncated or corrupt)",
-			       r.name);
+	err = parse_json(&r, buf, len, &root);
+	if (err)
 		return err;
-	}
-	shared = json_get(&root, "shared");
-	r.frames = json_get(shared, "frames");
-	profiles = json_get(&root, "profiles");
-	if (!r.frames || r.frames->type != JSON_ARRAY || !profiles ||
-	    profiles->type != JSON_ARRAY) {
+	r.frames = member(member(root, "shared"), "frames");
+	profiles = member(root, "profiles");
+	if (!json_object_is_type(r.frames, json_type_array) ||
+	    !json_object_is_type(profiles, json_type_array)) {
 		pr_err("%s: looks like speedscope (JSON), but it has no %s array", r.name,
-		       !r.frames || r.frames->type != JSON_ARRAY ? "\"shared.frames\""
-								 : "\"profiles\"");
+		       !json_object_is_type(r.frames, json_type_array) ? "\"shared.frames\""
+								       : "\"profiles\"");
 		err = -EINVAL;
 		goto out;
 	}
-	r.locs = calloc(r.frames->nr + 1, sizeof(*r.locs));
+	r.nr_frames = json_object_array_length(r.frames);
+	r.locs = calloc(r.nr_frames + 1, sizeof(*r.locs));
 	if (!r.locs) {
 		err = -ENOMEM;
 		goto out;
 	}
-	for (i = 0; i < profiles->nr && !err; i++) {
-		const struct json_value *prof = &profiles->items[i];
-		const struct json_value *type = json_get(prof, "type"),
-					*name = json_get(prof, "name");
+	nr_profiles = json_object_array_length(profiles);
+	for (i = 0; i < nr_profiles && !err; i++) {
+		struct json_object *prof = json_object_array_get_idx(profiles, i);
+		const char *type = string(member(prof, "type"));
+		const char *name = string(member(prof, "name"));
 
-		r.scale = unit_scale(json_get(prof, "unit"));
+		r.scale = unit_scale(string(member(prof, "unit")));
 		/* Several profiles (threads, as py-spy writes them): each name is a root. */
-		r.process_name =
-		    profiles->nr > 1 && name && name->type == JSON_STRING && *name->string
-			? name->string
-			: NULL;
-		if (!type || type->type != JSON_STRING) {
+		r.process_name = nr_profiles > 1 && name && *name ? name : NULL;
+		if (!type) {
 			err = -EINVAL;
-		} else if (strcmp(type->string, "sampled") == 0) {
+		} else if (strcmp(type, "sampled") == 0) {
 			err = read_sampled(&r, prof);
-		} else if (strcmp(type->string, "evented") == 0) {
+		} else if (strcmp(type, "evented") == 0) {
 			const char *why = NULL;
 			size_t at = 0;
 
@@ -452,6 +649,7 @@ int speedscope__read(const char *buf, size_t len, const struct ember_read_opts *
 out:
 	free(r.locs);
 	free(r.stack);
-	json_free(&root);
+	free(r.refs);
+	json_object_put(root);
 	return err;
 }

@@ -5,6 +5,7 @@
  * profiles get their names as roots, and bad JSON or bad indices fail cleanly.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,6 +100,16 @@ static void test_bad(void)
 	    "{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
 	    "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
 	    "{\"shared\":{\"frames\":[]},\"profiles\":[]} trailing",
+	    /* what json-c takes but RFC 8259 (and ember's reader before it) does not */
+	    "{\"shared\":{\"frames\":[{\"name\":\"a\\udc00\"}]},\"profiles\":[]}",
+	    "{\"shared\":{\"frames\":[{\"name\":\"a\\u0000\"}]},\"profiles\":[]}",
+	    "{\"shared\":{\"frames\":[{\"name\":\"a\tb\"}]},\"profiles\":[]}",
+	    "{\"shared\":{\"frames\":[],\"x\":NaN},\"profiles\":[]}",
+	    "{\"shared\":{\"frames\":[],\"x\":-Infinity},\"profiles\":[]}",
+	    "{\"shared\":{\"frames\":[],\"x\":1e400},\"profiles\":[]}",
+	    /* json-c's strict mode refuses these */
+	    "{\"shared\":{\"frames\":[],\"x\":01},\"profiles\":[]}",
+	    "{\"shared\":{\"frames\":[]},\"profiles\":[]}/* comment */",
 	};
 	size_t i;
 
@@ -112,11 +123,35 @@ static void test_bad(void)
 	}
 }
 
+/* The nesting bound is 64 arrays or objects, as before json-c. */
+static void test_depth(void)
+{
+	static const char open[] =
+	    "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[",
+			  close[] =
+			      "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]";
+	char json[256];
+	int n;
+
+	for (n = 63; n <= 65; n++) {
+		struct ember_profile *p;
+		/* the root object and n - 1 arrays: n levels */
+		int len = snprintf(json, sizeof(json),
+				   "{\"shared\":{\"frames\":[]},\"profiles\":[],\"x\":%.*s%.*s}",
+				   n - 1, open, n - 1, close);
+
+		ASSERT_EQ(profile__new(&p), 0);
+		ASSERT_EQ(speedscope__read(json, (size_t)len, NULL, p), n <= 64 ? 0 : -EINVAL);
+		profile__free(p);
+	}
+}
+
 int main(void)
 {
 	ember_log_set_level(EMBER_LOG_ERROR);
 	test_roundtrip();
 	test_evented();
 	test_bad();
+	test_depth();
 	return 0;
 }

@@ -9,7 +9,7 @@ BUILD_PKGS=(
 	build-essential cmake pkg-config git
 	clang llvm bpftool
 	libbpf-dev libelf-dev libdw-dev libzstd-dev zlib1g-dev
-	libprotobuf-c-dev protobuf-c-compiler
+	libprotobuf-c-dev protobuf-c-compiler libjson-c-dev
 	libdebuginfod-dev libiberty-dev binutils libcurl4-openssl-dev
 )
 TEST_PKGS=(
