@@ -217,10 +217,11 @@ def case_vfork():
     """__libc_vfork keeps its return address in rdi around the syscall: a parent sampled in
     the vfork syscall (the leaf's registers are exact) is unwound through rdi to main."""
     need_root()
-    # 10 s of vforks, however fast the machine: a fixed count (40,000 children, 4 s when
+    # 20 s of vforks, however fast the machine: a fixed count (40,000 children, 4 s when
     # idle) took over 120 s with a busy loop on each CPU, and 4 s then gave only 64
-    # samples of parents in the syscall.
-    stacks, se = profile([FIX + "/vfork_loop", "10"])
+    # samples of parents in the syscall, 10 s 96: the parent is in the syscall only
+    # while the child runs, and a busy loop on each CPU halves both.
+    stacks, se = profile([FIX + "/vfork_loop", "20"])
     mine = [(f, user_frames(f), c) for f, c in stacks if f[0] == "vfork_loop"]
     parent = [(u, c) for f, u, c in mine if "__do_sys_vfork_[k]" in f and u and
               u[-1] == "__libc_vfork"]
