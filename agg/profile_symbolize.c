@@ -20,29 +20,6 @@
 /* Frames of one address, innermost inline first (symbolizer__resolve's bound). */
 #define MAX_FRAMES_PER_LOCATION 64
 
-/*
- * pprof's has_functions / has_filenames / has_line_numbers / has_inline_frames:
- * set on a mapping once any of its locations resolved to that much, so they
- * say what this profile really carries.
- */
-static uint32_t resolved_flags(const struct ember_frame *frames, uint32_t n)
-{
-	uint32_t flags = 0, i;
-
-	for (i = 0; i < n; i++) {
-		if (frames[i].flags & (EMBER_FRAME_UNKNOWN | EMBER_FRAME_MARKER))
-			continue;
-		flags |= EMBER_MAPPING_HAS_FUNCTIONS;
-		if (frames[i].file)
-			flags |= EMBER_MAPPING_HAS_FILENAMES;
-		if (frames[i].line)
-			flags |= EMBER_MAPPING_HAS_LINES;
-		if (frames[i].flags & EMBER_FRAME_INLINE)
-			flags |= EMBER_MAPPING_HAS_INLINES;
-	}
-	return flags;
-}
-
 /* A location to resolve, with the keys that order it by file. */
 struct pending {
 	const char *build_id; /* "" when unknown */
@@ -101,7 +78,7 @@ static int resolve_location(struct ember_profile *p, struct ember_symbolizer *sy
 	err = profile__set_location_frames(p, id, frames, n);
 	if (err)
 		return err;
-	return profile__add_mapping_flags(p, mapping_id, resolved_flags(frames, n));
+	return profile__add_mapping_flags_of(p, mapping_id, frames, n);
 }
 
 int profile__symbolize(struct ember_profile *p, struct ember_symbolizer *sym)

@@ -829,3 +829,22 @@ int profile__add_mapping_flags(struct ember_profile *p, uint32_t id, uint32_t fl
 	p->mappings[id - 1].flags |= flags;
 	return 0;
 }
+
+int profile__add_mapping_flags_of(struct ember_profile *p, uint32_t id,
+				  const struct ember_frame *frames, uint32_t n)
+{
+	uint32_t flags = 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		if (frames[i].flags & (EMBER_FRAME_UNKNOWN | EMBER_FRAME_MARKER))
+			continue;
+		flags |= EMBER_MAPPING_HAS_FUNCTIONS;
+		if (frames[i].file)
+			flags |= EMBER_MAPPING_HAS_FILENAMES;
+		if (frames[i].line)
+			flags |= EMBER_MAPPING_HAS_LINES;
+		if (frames[i].flags & EMBER_FRAME_INLINE)
+			flags |= EMBER_MAPPING_HAS_INLINES;
+	}
+	return profile__add_mapping_flags(p, id, flags);
+}

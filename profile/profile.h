@@ -192,6 +192,16 @@ int profile__set_location_frames(struct ember_profile *p, uint32_t id,
 int profile__add_mapping_flags(struct ember_profile *p, uint32_t id, uint32_t flags);
 
 /*
+ * ORs into mapping @id the has_* flags @frames show (functions, file names,
+ * lines, inlines; unknown and marker frames show none), once a symbolizer gave
+ * one of its locations these frames: pprof's has_functions, has_filenames,
+ * has_line_numbers and has_inline_frames then say what the profile carries.
+ * 0 or -EINVAL.
+ */
+int profile__add_mapping_flags_of(struct ember_profile *p, uint32_t id,
+				  const struct ember_frame *frames, uint32_t n);
+
+/*
  * Adds @s->count to the stack equal to @s (pid, tid, names, locations), creating
  * it when new. Strings and the location array are copied. 0, -EINVAL or -ENOMEM.
  */

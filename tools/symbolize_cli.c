@@ -203,25 +203,6 @@ static int rebuild(const struct ember_profile *src, struct ember_profile **out)
 	return 0;
 }
 
-/* pprof's has_* flags of a mapping for what @frames carry. */
-static uint32_t resolved_flags(const struct ember_frame *frames, uint32_t n)
-{
-	uint32_t flags = 0;
-
-	for (uint32_t i = 0; i < n; i++) {
-		if (frames[i].flags & (EMBER_FRAME_UNKNOWN | EMBER_FRAME_MARKER))
-			continue;
-		flags |= EMBER_MAPPING_HAS_FUNCTIONS;
-		if (frames[i].file)
-			flags |= EMBER_MAPPING_HAS_FILENAMES;
-		if (frames[i].line)
-			flags |= EMBER_MAPPING_HAS_LINES;
-		if (frames[i].flags & EMBER_FRAME_INLINE)
-			flags |= EMBER_MAPPING_HAS_INLINES;
-	}
-	return flags;
-}
-
 struct tally {
 	uint64_t todo, resolved, kernel;
 };
@@ -261,7 +242,7 @@ static int resolve_all(struct ember_profile *p, struct ember_symbolizer *sym, st
 			continue; /* nothing but placeholders: keep the bare address */
 		err = profile__set_location_frames(p, (uint32_t)id, frames, n);
 		if (!err)
-			err = profile__add_mapping_flags(p, mapping_id, resolved_flags(frames, n));
+			err = profile__add_mapping_flags_of(p, mapping_id, frames, n);
 		t->resolved++;
 	}
 	return err;
