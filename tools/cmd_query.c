@@ -31,16 +31,6 @@ static const struct cli_option query_options[] = {
     OUTPUT_CLI_END_OPTIONS(CONVERT_OPT_HELP),
 };
 
-static const int query_exit_codes[] = {
-    EMBER_EXIT_OK,
-    EMBER_EXIT_FAILURE,
-    EMBER_EXIT_USAGE,
-    EMBER_EXIT_OUTPUT,
-    EMBER_EXIT_INPUT,
-    EMBER_EXIT_NO_DATA,
-    -1,
-};
-
 const struct cli_command cli_query_command = {
     .name = "query",
     .synopsis = "ember query [OPTIONS] DIR|FILE... [--from TIME] [--to TIME] "
@@ -57,7 +47,7 @@ const struct cli_command cli_query_command = {
 	"Example: ember query /var/lib/ember --from -1h --where process_name=nginx -o "
 	"nginx.svg. See docs/history.md.",
     .options = query_options,
-    .exit_codes = query_exit_codes,
+    .exit_codes = output_cli_history_exit_codes,
 };
 
 int cmd_query(int argc, char **argv)
