@@ -219,6 +219,11 @@ static void set_subtitle(struct render *rd, const char *what)
 	snprintf(rd->subtitle, sizeof(rd->subtitle), "%s: %llu %s", what,
 		 (unsigned long long)profile__total(rd->p), strcmp(unit, "count") ? unit : type);
 	rd->svg.subtitle = rd->subtitle;
+	/*
+	 * Every frame drawn alone, none merged into a nameless one: the page's
+	 * search then reports the selection's exact share (px; 0 means default 0.1).
+	 */
+	rd->svg.minwidth = 1e-9;
 }
 
 /* /api/timeline: every window's start and duration (ms) and total, as JSON. */

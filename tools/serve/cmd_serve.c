@@ -113,9 +113,23 @@ int cmd_serve(int argc, char **argv)
 	cli_getopt_tables(serve_options, longopts, 8, shortopts);
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+	while (optind < argc) {
+		c = getopt_long(argc, argv, shortopts, longopts, NULL);
+		if (c == -1) {
+			/* PATH may come before the options (getopt stops at it). */
+			if (optind < argc) {
+				if (sv.path) {
+					ret = cli_usage_error("serve",
+							      "one PATH expected, got '%s' too",
+							      argv[optind]);
+					goto out;
+				}
+				sv.path = argv[optind++];
+			}
+			continue;
+		}
 		switch (c) {
-		case OPT_LISTEN:
+		case 'l':
 			if (parse_listen(optarg, addr, sizeof(addr), &port)) {
 				ret = cli_usage_error("serve",
 						      "invalid value for --listen: '%s' "
@@ -137,12 +151,11 @@ int cmd_serve(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (optind + 1 != argc) {
+	if (!sv.path) {
 		ret =
 		    cli_usage_error("serve", "one PATH expected (a profile or an agent directory)");
 		goto out;
 	}
-	sv.path = argv[optind];
 	if (history__new(&sv.h))
 		goto out;
 	if (history__add_path(sv.h, sv.path)) {

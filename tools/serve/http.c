@@ -99,16 +99,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 	(void)version;
 	(void)upload;
-	/* The first call for a request only announces it; answer on the second. */
+	/*
+	 * Other methods are refused on the first call, before any body is read
+	 * (the library takes no response in the middle of an upload).
+	 */
+	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
+		return queue(conn, MHD_HTTP_METHOD_NOT_ALLOWED, r.content_type, strdup(not_allowed),
+			     sizeof(not_allowed) - 1, NULL);
+	/* The first call for a GET only announces it; answer on the second. */
 	if (!*con_cls) {
 		*con_cls = s;
 		return MHD_YES;
 	}
-	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD)) {
-		*upload_size = 0;
-		return queue(conn, MHD_HTTP_METHOD_NOT_ALLOWED, r.content_type, strdup(not_allowed),
-			     sizeof(not_allowed) - 1, NULL);
-	}
+	*upload_size = 0;
 	err = s->handler(s->ctx, &req, &r);
 	if (err) {
 		free(r.body);
