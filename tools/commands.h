@@ -27,5 +27,10 @@ int cmd_convert(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
 int cmd_query(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+
+/* Documentation of `ember serve` (tools/serve/cmd_serve.c). */
+struct cli_command;
+extern const struct cli_command cli_serve_command;
 
 #endif /* EMBER_COMMANDS_H */

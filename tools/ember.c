@@ -28,6 +28,8 @@ static const struct subcommand subcommands[] = {
     {"diff", cmd_diff, "differential flamegraph of two profiles", &cli_diff_command},
     {"query", cmd_query, "merge an agent's windows by time range and labels into one profile",
      &cli_query_command},
+    {"serve", cmd_serve, "web UI over a profile or an agent's history: timeline, flamegraph, diff",
+     &cli_serve_command},
     {"agent", cmd_agent, "always-on profiler writing a profile every window", &cli_agent_command},
 };
 

@@ -10,7 +10,7 @@ BUILD_PKGS=(
 	clang llvm bpftool
 	libbpf-dev libelf-dev libdw-dev libzstd-dev zlib1g-dev
 	libprotobuf-c-dev protobuf-c-compiler libjson-c-dev
-	libdebuginfod-dev libiberty-dev binutils libcurl4-openssl-dev
+	libdebuginfod-dev libiberty-dev binutils libcurl4-openssl-dev libmicrohttpd-dev
 )
 TEST_PKGS=(
 	python3 util-linux elfutils clang-format
