@@ -500,6 +500,16 @@ static int describe(struct history *h, struct history_entry *e, const struct emb
 	e->w.duration_ns = profile__duration_ns(p);
 	e->w.frequency_hz = profile__frequency(p);
 	e->w.value_type = profile__value_type(p);
+	e->w.sample_type = e->w.sample_unit = NULL;
+	if (e->w.value_type == EMBER_VALUE_OTHER) {
+		profile__sample_type(p, &key, &value);
+		e->w.sample_type = ember_strpool__intern(h->pool, key);
+		e->w.sample_unit = ember_strpool__intern(h->pool, value);
+		if (!e->w.sample_type || !e->w.sample_unit) {
+			err = -ENOMEM;
+			goto out;
+		}
+	}
 	e->w.total = profile__total(p);
 	if (e->dir >= 0)
 		h->dirs[e->dir].dirty = true;
@@ -579,18 +589,37 @@ static bool keep_sample(const struct ember_profile *src, struct ember_sample *s,
 	return true;
 }
 
-static const char *type_name(const struct history_window *w)
+/* What @w counts, as pprof names a sample type: "samples/count", "cpu/nanoseconds". */
+static const char *kind_name(const struct history_window *w, char *buf, size_t size)
 {
-	return ember_value_type_name(w->value_type);
+	if (w->value_type == EMBER_VALUE_OTHER && w->sample_type && w->sample_unit)
+		snprintf(buf, size, "%s/%s", w->sample_type, w->sample_unit);
+	else
+		snprintf(buf, size, "%s/%s", ember_value_type_name(w->value_type),
+			 w->value_type == EMBER_VALUE_SAMPLES ? "count" : "nanoseconds");
+	return buf;
+}
+
+static bool same_kind(const struct history_window *a, const struct history_window *b)
+{
+	if (a->value_type != b->value_type)
+		return false;
+	/* Two other types (inuse_space/bytes, cpu/nanoseconds) add up only if equal. */
+	return a->value_type != EMBER_VALUE_OTHER ||
+	       (a->sample_type && b->sample_type && strcmp(a->sample_type, b->sample_type) == 0 &&
+		a->sample_unit && b->sample_unit && strcmp(a->sample_unit, b->sample_unit) == 0);
 }
 
 /* Windows @a (the first merged) and @b must add up; logs why not. 0 or -EINVAL. */
 static int compatible(const struct history_window *a, const struct history_window *b)
 {
-	if (a->value_type != b->value_type) {
+	char ka[128], kb[128];
+
+	if (!same_kind(a, b)) {
 		pr_err("windows of different kinds: %s counts %s, %s counts %s; select one "
 		       "kind with --from/--to or separate directories",
-		       a->path, type_name(a), b->path, type_name(b));
+		       a->path, kind_name(a, ka, sizeof(ka)), b->path,
+		       kind_name(b, kb, sizeof(kb)));
 		return -EINVAL;
 	}
 	/* Counts of samples weigh 1e9 / frequency ns each: different weights do not add up. */

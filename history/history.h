@@ -55,6 +55,11 @@ struct history_window {
 	uint64_t duration_ns; /* 0 when unknown (folded windows) */
 	uint32_t frequency_hz;
 	enum ember_value_type value_type;
+	/*
+	 * With EMBER_VALUE_OTHER: the pprof sample type and unit of the counts
+	 * ("cpu", "nanoseconds"; the history's strings), else NULL.
+	 */
+	const char *sample_type, *sample_unit;
 	uint64_t total; /* sum of sample counts */
 };
 

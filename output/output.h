@@ -145,7 +145,9 @@ int pprof__encode_opts(const struct ember_profile *p, const struct ember_pprof_o
 /*
  * Parses an uncompressed pprof Profile (@len bytes at @buf) into @p. Sample
  * counts are the values of one sample type, as pprof picks it: the one named
- * by @opts->sample_index, else default_sample_type, else the last one; never
+ * by @opts->sample_index, else default_sample_type, else the last one (but a
+ * CPU profile ember wrote before it set default_sample_type, marked by its
+ * string table or "ember." comments, reads its samples/count); never
  * divided by the period. samples/count, off_cpu/nanoseconds and
  * wall/nanoseconds are ember's value types, any other pair becomes
  * EMBER_VALUE_OTHER with that type and unit (profile__sample_type). Locations

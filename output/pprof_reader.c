@@ -377,9 +377,48 @@ static int64_t find_type(const PbProfile *prof, const char *want)
 	return -1;
 }
 
+/* The strings ember's writer puts first in every string table, since its first version. */
+static const char *const ember_strings[] = {
+    "", "samples", "count", "cpu", "nanoseconds", "pid", "tid", "thread_name", "process_name",
+};
+
+static bool type_is(const PbProfile *prof, size_t k, const char *type, const char *unit)
+{
+	const char *t = pb_str(prof, prof->sample_type[k]->type);
+	const char *u = pb_str(prof, prof->sample_type[k]->unit);
+
+	return t && u && strcmp(t, type) == 0 && strcmp(u, unit) == 0;
+}
+
+/*
+ * A CPU profile ember wrote before its writer set default_sample_type (agent
+ * windows of older releases): exactly samples/count and cpu/nanoseconds, no
+ * default, and ember's string table (or an "ember." comment). pprof's rule
+ * would read its cpu time; ember read, and writes, its sample counts. A Go CPU
+ * profile has the same types but neither mark, and keeps pprof's rule.
+ */
+static bool is_old_ember_cpu(const PbProfile *prof)
+{
+	size_t n = sizeof(ember_strings) / sizeof(ember_strings[0]), i;
+	bool ours = prof->n_string_table >= n;
+
+	if (prof->default_sample_type || prof->n_sample_type != 2 ||
+	    !type_is(prof, 0, "samples", "count") || !type_is(prof, 1, "cpu", "nanoseconds"))
+		return false;
+	for (i = 0; ours && i < n; i++)
+		ours = strcmp(prof->string_table[i], ember_strings[i]) == 0;
+	for (i = 0; !ours && i < prof->n_comment; i++) {
+		const char *c = pb_str(prof, prof->comment[i]);
+
+		ours = c && strncmp(c, "ember.", 6) == 0;
+	}
+	return ours;
+}
+
 /*
  * Picks the sample type whose values are the counts, as `go tool pprof` does:
- * @want (--sample-index), else default_sample_type, else the last type. The
+ * @want (--sample-index), else default_sample_type, else the last type (but
+ * the counts of an old ember CPU profile: is_old_ember_cpu). The
  * three ember writes (samples/count, off_cpu/nanoseconds, wall/nanoseconds)
  * are ember's value types; any other pair is kept as it is, in its own unit:
  * nothing is divided by the period, which pprof does not do either.
@@ -414,7 +453,10 @@ static int pick_value(struct pb_reader *r, const char *want, size_t *index)
 			return -EINVAL;
 		}
 	}
-	i = want ? find_type(prof, want) : (int64_t)prof->n_sample_type - 1;
+	if (want)
+		i = find_type(prof, want);
+	else
+		i = is_old_ember_cpu(prof) ? 0 : (int64_t)prof->n_sample_type - 1;
 	if (i < 0) {
 		int err = list_types(prof, &names);
 

@@ -225,7 +225,26 @@ mixed_rates)
 	gen "$T/o" --start $((START + 20)) --count 1 --seq 3
 	run query "$T/o" -o -
 	[ $rc = 7 ] || fail "cpu with off-cpu: exit $rc, want 7"
-	grep -q "windows of different kinds" "$T/err" || fail "message: $(cat "$T/err")"
+	grep -q "windows of different kinds: .* counts off_cpu/nanoseconds, .* counts samples/count" "$T/err" ||
+		fail "message: $(cat "$T/err")"
+	;;
+old_windows)
+	# Windows of older releases (no default_sample_type) with new ones: all count samples.
+	$GEN "$T/d" --start $START --count 2 --old >"$T/gen"
+	$GEN "$T/d" --start $((START + 20)) --count 2 --seq 3 >>"$T/gen"
+	want=$(awk '{ s += $3 } END { print s }' "$T/gen")
+	old=$T/d/$(awk 'NR == 1 { print $1 }' "$T/gen")
+	got=$("$EMBER" convert "$old" -o - | total)
+	[ "$got" = "$(awk 'NR == 1 { print $3 }' "$T/gen")" ] || fail "an old window reads $got"
+	run query "$T/d" -o "$T/all.folded"
+	[ $rc = 0 ] || fail "old and new windows: exit $rc: $(cat "$T/err")"
+	[ "$(total <"$T/all.folded")" = "$want" ] || fail "total $(total <"$T/all.folded"), want $want"
+	# A window of another kind is named by its own sample type, the others by theirs.
+	"$EMBER" convert "$old" --sample-index cpu -o "$T/d/ember-20261201T140100Z-000009.pb.gz"
+	run query "$T/d" -o -
+	[ $rc = 7 ] || fail "cpu time with sample counts: exit $rc, want 7"
+	grep -q "different kinds: .*000001.pb.gz counts samples/count, .*000009.pb.gz counts cpu/nanoseconds" "$T/err" ||
+		fail "message: $(cat "$T/err")"
 	;;
 index)
 	gen "$T/d" --start $START --count 4 --seed 1

@@ -7,6 +7,7 @@
  * never divided by the period. A location without lines in a mapping shows the
  * mapping's base name, "[libc.so.6]". ember's own pprof keeps a non-sample type
  * and writes comments only for non-zero counters, the zero ones in one list.
+ * ember's CPU profiles of before default_sample_type read as sample counts.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -334,6 +335,89 @@ static void test_counter_comments(void)
 }
 
 /*
+ * A CPU profile as ember wrote one before it set default_sample_type: types
+ * samples/count and cpu/nanoseconds, no default, one sample of 3 samples and
+ * 3 x 10101010 ns at main. @strings: ember's string table order ("",
+ * samples, count, cpu, nanoseconds, pid, tid, thread_name, process_name);
+ * @comment: an "ember.counter" comment; neither is Go's CPU profile shape.
+ */
+static struct pb old_cpu_profile(bool strings_ours, bool comment)
+{
+	static const char *const ours[] = {
+	    "",	   "samples",	  "count",	  "cpu",  "nanoseconds",	 "pid",
+	    "tid", "thread_name", "process_name", "main", "ember.counter lost=2"};
+	static const char *const go[] = {
+	    "", "samples", "count", "cpu", "nanoseconds", "main", "ember.counter lost=2"};
+	const char *const *tab = strings_ours ? ours : go;
+	size_t n = strings_ours ? sizeof(ours) / sizeof(ours[0]) : sizeof(go) / sizeof(go[0]);
+	int64_t s_main = (int64_t)n - 2, s_comment = (int64_t)n - 1;
+	struct pb p = {0}, m = {0}, l = {0};
+	size_t i;
+
+	put_uint(&m, 1, 1); /* samples/count */
+	put_uint(&m, 2, 2);
+	put_msg(&p, 1, &m);
+	put_uint(&m, 1, 3); /* cpu/nanoseconds */
+	put_uint(&m, 2, 4);
+	put_msg(&p, 1, &m);
+	put_uint(&m, 1, 1);
+	put_uint(&m, 2, 3);
+	put_uint(&m, 2, 3 * 10101010);
+	put_msg(&p, 2, &m);
+	put_uint(&m, 1, 1); /* location 1: main */
+	put_uint(&l, 1, 1);
+	put_msg(&m, 4, &l);
+	put_msg(&p, 4, &m);
+	put_uint(&m, 1, 1); /* function 1: main */
+	put_uint(&m, 2, (uint64_t)s_main);
+	put_msg(&p, 5, &m);
+	/* The comment string is in the table either way; the comment field only with @comment. */
+	for (i = 0; i < n; i++)
+		put_bytes(&p, 6, tab[i], strlen(tab[i]));
+	put_uint(&m, 1, 3);
+	put_uint(&m, 2, 4);
+	put_msg(&p, 11, &m);
+	put_uint(&p, 12, 10101010);
+	if (comment)
+		put_uint(&p, 13, (uint64_t)s_comment);
+	return p;
+}
+
+/* ember's old CPU profiles read as sample counts; a Go CPU profile as pprof reads it. */
+static void test_old_ember_cpu(void)
+{
+	static const struct {
+		bool strings, comment, counts;
+	} cases[] = {
+	    {true, false, true},
+	    {false, true, true},
+	    {true, true, true},
+	    {false, false, false},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct pb b = old_cpu_profile(cases[i].strings, cases[i].comment);
+		struct ember_profile *p;
+
+		ASSERT_EQ(read_heap(&b, NULL, &p), 0);
+		if (cases[i].counts) {
+			ASSERT_EQ(profile__value_type(p), EMBER_VALUE_SAMPLES);
+			ASSERT_EQ(profile__total(p), 3);
+		} else {
+			assert_type(p, "cpu", "nanoseconds");
+			ASSERT_EQ(profile__total(p), 3 * 10101010);
+		}
+		profile__free(p);
+		/* --sample-index still picks what it names. */
+		ASSERT_EQ(read_heap(&b, "cpu", &p), 0);
+		assert_type(p, "cpu", "nanoseconds");
+		profile__free(p);
+		free(b.data);
+	}
+}
+
+/*
  * Root names and "[lib.so]" names share one buffer: a stack of many frameless
  * locations with long paths grows it after the root name was written, and the
  * root must still read "name-PID" (ASan sees a dangling pointer otherwise).
@@ -379,5 +463,6 @@ int main(void)
 	test_sample_index();
 	test_other_roundtrip();
 	test_counter_comments();
+	test_old_ember_cpu();
 	return 0;
 }

@@ -10,8 +10,11 @@ field numbers (no protobuf module needed).
 
 Usage: gen_windows.py DIR --start EPOCH_S [--count N] [--interval S] [--freq HZ]
        [--stacks N] [--procs N] [--seed N] [--kind cpu|offcpu] [--seq N]
-       [--offset-ns NS] [--host NAME]
+       [--offset-ns NS] [--host NAME] [--old]
 Each window i starts at START + i*INTERVAL s + OFFSET_NS and lasts INTERVAL s.
+--old writes CPU windows as ember's writer did before it set default_sample_type
+(its string table starts "", samples, count, cpu, nanoseconds, pid, tid,
+thread_name, process_name; no default): pprof's rule alone would read their cpu time.
 Prints one line per window: NAME START_NS TOTAL (the sum of its sample counts).
 """
 import argparse
@@ -65,6 +68,10 @@ class Strings:
 def build_static(args, rng):
     """The parts of every window that do not change: processes, stacks, tables."""
     st = Strings()
+    if args.old:
+        for s in ("samples", "count", "cpu", "nanoseconds", "pid", "tid", "thread_name",
+                  "process_name"):
+            st(s)
     procs = []
     for p in range(args.procs):
         name = "proc%d" % p if p else "busy_main"
@@ -110,9 +117,11 @@ def build_static(args, rng):
     tail = f_bytes(3, mapping) + locations + functions + \
         b"".join(f_bytes(6, s.encode()) for s in st.table) + \
         f_bytes(11, f_varint(1, period_type[0]) + f_varint(2, period_type[1])) + \
-        f_varint(12, period) + f_varint(14, types[0 if args.kind == "cpu" else 2][0])
+        f_varint(12, period)
     # default_sample_type (14) as ember's writer sets it: pprof's rule would read the
     # last type otherwise.
+    if not (args.old and args.kind == "cpu"):
+        tail += f_varint(14, types[0 if args.kind == "cpu" else 2][0])
     return head, tail, stacks, period
 
 
@@ -148,6 +157,7 @@ def main():
     ap.add_argument("--seq", type=int, default=1, help="sequence number of window 0")
     ap.add_argument("--offset-ns", type=int, default=250000000)
     ap.add_argument("--host", default="synthetic-host")
+    ap.add_argument("--old", action="store_true", help="no default_sample_type (CPU windows)")
     args = ap.parse_args()
     os.makedirs(args.dir, exist_ok=True)
     rng = random.Random(args.seed)
